@@ -1,0 +1,146 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace UsageDashboard.Store;
+
+/// <summary>The one DbContext of the event store.</summary>
+public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : DbContext(options)
+{
+    public const string MigrationsAssembly = "UsageDashboard.Migrations";
+
+    public DbSet<TelemetryEvent> Events => Set<TelemetryEvent>();
+    public DbSet<Run> Runs => Set<Run>();
+    public DbSet<RunPlugin> RunPlugins => Set<RunPlugin>();
+    public DbSet<Installation> Installations => Set<Installation>();
+    public DbSet<QuarantinedEvent> Quarantine => Set<QuarantinedEvent>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfiguration(new TelemetryEventConfiguration());
+        modelBuilder.ApplyConfiguration(new RunConfiguration());
+        modelBuilder.ApplyConfiguration(new RunPluginConfiguration());
+        modelBuilder.ApplyConfiguration(new InstallationConfiguration());
+        modelBuilder.ApplyConfiguration(new QuarantinedEventConfiguration());
+
+        // snake_case columns, so the hand-written analytics SQL reads like SQL (EFCore.NamingConventions
+        // is not on the package feed, and this is all of it we need).
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(ToSnakeCase(property.Name));
+            }
+        }
+    }
+
+    public static string ToSnakeCase(string name)
+    {
+        var sb = new System.Text.StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c))
+            {
+                if (i > 0 && !char.IsUpper(name[i - 1]))
+                {
+                    sb.Append('_');
+                }
+                sb.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Npgsql options shared by the app, the CLI, the design-time factory and the tests.</summary>
+    public static void Configure(DbContextOptionsBuilder builder, string connectionString) =>
+        builder.UseNpgsql(connectionString, o => o.MigrationsAssembly(MigrationsAssembly));
+}
+
+internal sealed class TelemetryEventConfiguration : IEntityTypeConfiguration<TelemetryEvent>
+{
+    public void Configure(EntityTypeBuilder<TelemetryEvent> b)
+    {
+        b.ToTable("events");
+        b.HasKey(e => e.Id);
+        b.Property(e => e.Id).UseIdentityAlwaysColumn();
+        // Idempotency: the same event id for the same tool is stored once, however often it is sent.
+        b.HasIndex(e => new { e.Tool, e.EventId }).IsUnique();
+        b.HasIndex(e => new { e.Tool, e.RunKey });
+        b.HasIndex(e => e.OccurredAt);
+        b.Property(e => e.Status).HasDefaultValue(RunStatus.Unknown);
+        b.Property(e => e.Properties).HasColumnType("jsonb");
+        b.ComplexCollection(e => e.Plugins, c =>
+        {
+            c.ToJson("plugins");
+            c.Property(p => p.Name).HasJsonPropertyName("name");
+            c.Property(p => p.Type).HasJsonPropertyName("type");
+            c.Property(p => p.Version).HasJsonPropertyName("version");
+            c.Property(p => p.Status).HasJsonPropertyName("status");
+        });
+    }
+}
+
+internal sealed class RunConfiguration : IEntityTypeConfiguration<Run>
+{
+    public void Configure(EntityTypeBuilder<Run> b)
+    {
+        b.ToTable("runs");
+        b.HasKey(r => r.Id);
+        b.Property(r => r.Id).UseIdentityAlwaysColumn();
+        b.HasIndex(r => new { r.Tool, r.RunKey }).IsUnique();
+        // Dashboards filter by time range, optionally by tool, then group by a dimension; the
+        // INCLUDE columns let the common overview aggregates run as index-only scans.
+        b.HasIndex(r => new { r.Tool, r.OccurredAt })
+            .IncludeProperties(r => new { r.InstallationId, r.Status, r.Command, r.IsCi });
+        b.HasIndex(r => r.OccurredAt)
+            .IncludeProperties(r => new { r.Tool, r.InstallationId, r.Status, r.Command, r.IsCi });
+        // Finds runs left open so they can be aborted after Runs:AbortAfter.
+        b.HasIndex(r => r.StartedAt).HasFilter("status = 'running'").HasDatabaseName("ix_runs_open");
+        b.Property(r => r.Status).HasDefaultValue(RunStatus.Unknown);
+        b.ComplexCollection(r => r.Plugins, c =>
+        {
+            c.ToJson("plugins");
+            c.Property(p => p.Name).HasJsonPropertyName("name");
+            c.Property(p => p.Type).HasJsonPropertyName("type");
+            c.Property(p => p.Version).HasJsonPropertyName("version");
+            c.Property(p => p.Status).HasJsonPropertyName("status");
+        });
+    }
+}
+
+internal sealed class RunPluginConfiguration : IEntityTypeConfiguration<RunPlugin>
+{
+    public void Configure(EntityTypeBuilder<RunPlugin> b)
+    {
+        b.ToTable("run_plugins");
+        b.HasKey(p => new { p.RunId, p.Name, p.Type });
+        b.HasOne<Run>().WithMany().HasForeignKey(p => p.RunId).OnDelete(DeleteBehavior.Cascade);
+        b.HasIndex(p => new { p.Tool, p.Name, p.OccurredAt }).IncludeProperties(p => new { p.Version, p.Status, p.InstallationId, p.IsCi });
+    }
+}
+
+internal sealed class InstallationConfiguration : IEntityTypeConfiguration<Installation>
+{
+    public void Configure(EntityTypeBuilder<Installation> b)
+    {
+        b.ToTable("installations");
+        b.HasKey(i => new { i.Tool, i.InstallationId });
+        b.HasIndex(i => i.FirstSeen);
+    }
+}
+
+internal sealed class QuarantinedEventConfiguration : IEntityTypeConfiguration<QuarantinedEvent>
+{
+    public void Configure(EntityTypeBuilder<QuarantinedEvent> b)
+    {
+        b.ToTable("quarantine");
+        b.HasKey(q => q.Id);
+        b.Property(q => q.Id).UseIdentityAlwaysColumn();
+        b.HasIndex(q => q.ReceivedAt);
+        b.HasIndex(q => q.Reason);
+    }
+}

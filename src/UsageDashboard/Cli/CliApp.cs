@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using UsageDashboard.Database;
+using UsageDashboard.Demo;
+using UsageDashboard.Store;
+
+namespace UsageDashboard.Cli;
+
+/// <summary>
+/// <c>dotnet run --project src/UsageDashboard -- &lt;verb&gt;</c>. Every verb opens the same database the
+/// app would (configured server, else the project-local cluster) and applies pending migrations first
+/// unless <c>Database:MigrateOnStartup=false</c>.
+/// </summary>
+public static class CliApp
+{
+    private static readonly string[] s_verbs = ["seed-demo", "migrate", "help", "--help", "-h", "-?"];
+
+    public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("UsageDashboard: self-hosted usage insights for CLI tools. With no verb, serves the dashboard.");
+        root.Subcommands.Add(SeedDemo());
+        root.Subcommands.Add(Migrate());
+        var parse = root.Parse(args[0] == "help" ? ["--help"] : args);
+        try
+        {
+            return await parse.InvokeAsync();
+        }
+        catch (LocalPostgresException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 2;
+        }
+    }
+
+    private static Command SeedDemo()
+    {
+        var events = new Option<int>("--events") { Description = "How many events to generate", DefaultValueFactory = _ => 1_000_000 };
+        var days = new Option<int>("--days") { Description = "How many days of history, ending now", DefaultValueFactory = _ => 90 };
+        var seed = new Option<int>("--seed") { Description = "Random seed: the same seed gives the same data", DefaultValueFactory = _ => 42 };
+        var command = new Command("seed-demo", "Fill the store with realistic demo telemetry for jetty, dbt, evidently and meltano.") { events, days, seed };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(events) <= 0)
+            {
+                result.AddError("--events must be a positive number");
+            }
+            if (result.GetValue(days) is <= 0 or > 3650)
+            {
+                result.AddError("--days must be between 1 and 3650");
+            }
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            var options = new DemoOptions
+            {
+                Events = parse.GetValue(events),
+                Days = parse.GetValue(days),
+                Seed = parse.GetValue(seed),
+                End = host.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
+            };
+            var loader = host.Services.GetRequiredService<DemoLoader>();
+            DemoLoadResult? result = null;
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask("Loading demo events", maxValue: options.Events);
+                    var progress = new SynchronousProgress<long>(n => task.Value = n);
+                    result = await loader.LoadAsync(options, progress, ct);
+                    task.Value = options.Events;
+                });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Loaded {result!.Events:N0} events ({result.Accepted:N0} new, {result.Duplicates:N0} already stored) in {result.Elapsed.TotalSeconds:F1} s: {result.EventsPerSecond:N0} events/s"));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Migrate()
+    {
+        var command = new Command("migrate", "Apply pending database migrations and exit.");
+        command.SetAction(async (_, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            Console.WriteLine("The database schema is up to date.");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>A host with the app's own registrations (no web server), database opened and migrated.</summary>
+    internal static async Task<CliHost> StartHostAsync(CancellationToken ct)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = FindContentRoot(),
+            Args = [],
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddEventStore(builder.Configuration);
+        builder.Services.AddRunDerivation(builder.Configuration);
+        builder.Services.AddDemoData();
+        var host = builder.Build();
+        await host.Services.PrepareDatabaseAsync(ct);
+        return new CliHost(host);
+    }
+
+    /// <summary>The repository root holds appsettings.json; `dotnet run` starts there, a published app beside it.</summary>
+    private static string FindContentRoot()
+    {
+        foreach (var candidate in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            if (File.Exists(Path.Combine(candidate, "appsettings.json")))
+            {
+                return candidate;
+            }
+        }
+        return Directory.GetCurrentDirectory();
+    }
+
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
+
+/// <summary>Disposes the host and with it the database (stopping a local cluster this process started).</summary>
+public sealed class CliHost(IHost host) : IAsyncDisposable
+{
+    public IServiceProvider Services => host.Services;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (host is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync();
+        }
+        else
+        {
+            host.Dispose();
+        }
+    }
+}

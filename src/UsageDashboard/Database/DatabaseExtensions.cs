@@ -1,0 +1,34 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using UsageDashboard.Store;
+
+namespace UsageDashboard.Database;
+
+public static class DatabaseExtensions
+{
+    /// <summary>The event store: database location, EF context, raw-SQL data source and migrations.</summary>
+    public static IServiceCollection AddEventStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<DatabaseOptions>(configuration.GetSection("Database"));
+        services.AddSingleton<EventsDatabaseHolder>();
+        services.AddSingleton(sp => sp.GetRequiredService<EventsDatabaseHolder>().Database);
+        services.AddSingleton<NpgsqlDataSource>(sp => sp.GetRequiredService<EventsDatabase>().DataSource);
+        services.AddDbContext<UsageDbContext>((sp, o) => UsageDbContext.Configure(o, sp.GetRequiredService<EventsDatabase>().ConnectionString));
+        services.AddSingleton(TimeProvider.System);
+        return services;
+    }
+
+    /// <summary>Opens the database (starting the local cluster if needed) and applies pending migrations.</summary>
+    public static async Task<EventsDatabase> PrepareDatabaseAsync(this IServiceProvider services, CancellationToken ct)
+    {
+        var database = await services.GetRequiredService<EventsDatabaseHolder>().OpenAsync(ct);
+        var configuration = services.GetRequiredService<IConfiguration>();
+        if (configuration.GetValue("Database:MigrateOnStartup", true))
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<UsageDbContext>();
+            await db.Database.MigrateAsync(ct);
+        }
+        return database;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+
+namespace UsageDashboard.Database;
+
+/// <summary>
+/// A PostgreSQL cluster owned by this process tree, in a folder of its own: the run command's
+/// project-local database (when <c>ConnectionStrings:Events</c> is not set) and the tests' throwaway
+/// cluster. It listens only on a unix socket inside its folder, so it never collides with another
+/// server's TCP port.
+/// </summary>
+public sealed class LocalPostgres : IAsyncDisposable
+{
+    private readonly string _dataDir;
+    private readonly string _socketDir;
+    private readonly string _binDir;
+    private readonly bool _runAsPostgresUser;
+    private bool _startedByUs;
+
+    private LocalPostgres(string folder, string binDir)
+    {
+        Folder = Path.GetFullPath(folder);
+        _dataDir = Path.Combine(Folder, "data");
+        _socketDir = Path.Combine(Folder, "socket");
+        _binDir = binDir;
+        // initdb refuses to run as root; the Debian packages create a 'postgres' user for this.
+        _runAsPostgresUser = OperatingSystem.IsLinux() && Environment.UserName == "root";
+    }
+
+    public string Folder { get; }
+
+    /// <summary>Connection string for <paramref name="database"/> over the cluster's socket.</summary>
+    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
+    {
+        Host = _socketDir,
+        Port = 5432,
+        Username = "postgres",
+        Database = database,
+        // Pooling stays on; the pool is per connection string.
+        MaxPoolSize = 50,
+    }.ConnectionString;
+
+    /// <summary>
+    /// Creates the cluster on first use and starts it when it is not already running. Throws
+    /// <see cref="LocalPostgresException"/> with what to install when the server binaries are missing.
+    /// </summary>
+    public static async Task<LocalPostgres> StartAsync(string folder, CancellationToken ct = default)
+    {
+        var pg = new LocalPostgres(folder, FindBinDir());
+        await pg.EnsureStartedAsync(ct);
+        return pg;
+    }
+
+    /// <summary>The newest PostgreSQL server binaries on this machine (Debian layout), or a clear error.</summary>
+    public static string FindBinDir()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("PG_BIN");
+        if (!string.IsNullOrEmpty(fromEnv) && File.Exists(Path.Combine(fromEnv, "initdb")))
+        {
+            return fromEnv;
+        }
+        const string Root = "/usr/lib/postgresql";
+        if (Directory.Exists(Root))
+        {
+            var best = Directory.GetDirectories(Root)
+                .Select(d => (dir: d, ok: int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var v), v))
+                .Where(x => x.ok && File.Exists(Path.Combine(x.dir, "bin", "initdb")))
+                .OrderByDescending(x => x.v)
+                .FirstOrDefault();
+            if (best.dir is not null)
+            {
+                return Path.Combine(best.dir, "bin");
+            }
+        }
+        throw new LocalPostgresException(
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found under /usr/lib/postgresql/*/bin. " +
+            "Install them (Debian: apt-get install -y postgresql) or set ConnectionStrings__Events to an existing server.");
+    }
+
+    private async Task EnsureStartedAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(Folder);
+        Directory.CreateDirectory(_socketDir);
+        if (!File.Exists(Path.Combine(_dataDir, "PG_VERSION")))
+        {
+            if (Directory.Exists(_dataDir))
+            {
+                Directory.Delete(_dataDir, recursive: true);
+            }
+            GiveToPostgresUser(Folder);
+            await RunAsync("initdb", ["-D", _dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], ct);
+        }
+        GiveToPostgresUser(Folder);
+        if (await IsRunningAsync(ct))
+        {
+            return;
+        }
+        // Settings for a small local analytics database: unix socket only, no fsync wait per commit
+        // would be unsafe for real data, so only the tests' throwaway clusters turn fsync off.
+        var options = string.Join(' ',
+            "-c listen_addresses=''",
+            $"-c unix_socket_directories='{_socketDir}'",
+            "-c max_connections=200",
+            "-c shared_buffers=256MB",
+            "-c work_mem=32MB",
+            "-c maintenance_work_mem=256MB",
+            "-c max_wal_size=2GB",
+            "-c synchronous_commit=off",
+            "-c jit=off");
+        await RunAsync("pg_ctl", ["-D", _dataDir, "-l", Path.Combine(Folder, "postgres.log"), "-o", options, "-w", "-t", "60", "start"], ct);
+        _startedByUs = true;
+    }
+
+    private async Task<bool> IsRunningAsync(CancellationToken ct)
+    {
+        var (code, _) = await RunCoreAsync("pg_ctl", ["-D", _dataDir, "status"], ct);
+        return code == 0;
+    }
+
+    /// <summary>Stops the server if this instance started it; a server someone else started keeps running.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_startedByUs)
+        {
+            _startedByUs = false;
+            await RunCoreAsync("pg_ctl", ["-D", _dataDir, "-m", "fast", "-w", "stop"], CancellationToken.None);
+        }
+    }
+
+    private void GiveToPostgresUser(string path)
+    {
+        if (!_runAsPostgresUser)
+        {
+            return;
+        }
+        using var chown = Process.Start(new ProcessStartInfo("chown", ["-R", "postgres:postgres", path]) { RedirectStandardError = true });
+        chown?.WaitForExit();
+    }
+
+    private async Task RunAsync(string tool, string[] args, CancellationToken ct)
+    {
+        var (code, output) = await RunCoreAsync(tool, args, ct);
+        if (code != 0)
+        {
+            throw new LocalPostgresException($"{tool} failed with exit code {code.ToString(CultureInfo.InvariantCulture)} for {Folder}:\n{output}");
+        }
+    }
+
+    private async Task<(int Code, string Output)> RunCoreAsync(string tool, string[] args, CancellationToken ct)
+    {
+        var exe = Path.Combine(_binDir, tool);
+        var psi = _runAsPostgresUser
+            ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", exe, .. args])
+            : new ProcessStartInfo(exe, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.WorkingDirectory = Path.GetTempPath();
+        using var process = Process.Start(psi) ?? throw new LocalPostgresException($"could not start {exe}");
+        // pg_ctl start redirects the server's output to its log file, so these pipes close when pg_ctl exits.
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        var output = await stdout + await stderr;
+        return (process.ExitCode, output);
+    }
+}
+
+public sealed class LocalPostgresException(string message) : Exception(message);

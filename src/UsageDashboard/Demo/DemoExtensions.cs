@@ -1,0 +1,10 @@
+namespace UsageDashboard.Demo;
+
+public static class DemoExtensions
+{
+    public static IServiceCollection AddDemoData(this IServiceCollection services)
+    {
+        services.AddSingleton<DemoLoader>();
+        return services;
+    }
+}

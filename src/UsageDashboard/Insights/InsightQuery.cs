@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>Which runs count as CI: all, only CI, or only non-CI.</summary>
+public enum EnvironmentFilter
+{
+    All,
+    Ci,
+    NotCi,
+}
+
+/// <summary>
+/// The view state every page and insights API shares, as parsed from the URL (<c>tool</c>, <c>range</c>,
+/// <c>from</c>/<c>to</c>, <c>env</c>, <c>os</c>, <c>version</c>, <c>compare</c>). Dates are whole UTC
+/// days; <see cref="To"/> is inclusive.
+/// </summary>
+public sealed record InsightQuery
+{
+    public static readonly IReadOnlyList<string> RangePresets = ["7d", "30d", "90d", "12m"];
+    public const string DefaultRange = "30d";
+
+    public string? Tool { get; init; }
+    /// <summary>The preset, or null when a custom from/to is in force.</summary>
+    public string? Range { get; init; } = DefaultRange;
+    public required DateOnly From { get; init; }
+    public required DateOnly To { get; init; }
+    public EnvironmentFilter Environment { get; init; }
+    public string? Os { get; init; }
+    public string? Version { get; init; }
+    public bool ComparePrevious { get; init; }
+
+    public int Days => To.DayNumber - From.DayNumber + 1;
+
+    public DateTime FromUtc => From.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+    /// <summary>Exclusive upper bound.</summary>
+    public DateTime ToUtcExclusive => To.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+
+    /// <summary>The period of the same length just before this one.</summary>
+    public (DateOnly From, DateOnly To) PreviousPeriod => (From.AddDays(-Days), From.AddDays(-1));
+
+    /// <summary>
+    /// Parses URL values leniently: a dashboard link with a typo still opens, on the defaults, and
+    /// <paramref name="errors"/> says what was ignored so the page can show it.
+    /// </summary>
+    public static InsightQuery Parse(
+        string? tool, string? range, string? from, string? to, string? env, string? os, string? version, string? compare,
+        DateOnly today, List<string>? errors = null)
+    {
+        var preset = string.IsNullOrWhiteSpace(range) ? DefaultRange : range.Trim().ToLowerInvariant();
+        if (!RangePresets.Contains(preset))
+        {
+            errors?.Add($"Unknown range '{range}'; showing {DefaultRange}. Use one of {string.Join(", ", RangePresets)}.");
+            preset = DefaultRange;
+        }
+        var (start, end) = PresetBounds(preset, today);
+        string? effectiveRange = preset;
+
+        var fromDate = ParseDate(from, "from", errors);
+        var toDate = ParseDate(to, "to", errors);
+        if (fromDate is not null || toDate is not null)
+        {
+            // from/to override the preset; a missing side keeps the preset's.
+            start = fromDate ?? start;
+            end = toDate ?? end;
+            effectiveRange = null;
+            if (start > end)
+            {
+                errors?.Add("'from' is after 'to'; the two were swapped.");
+                (start, end) = (end, start);
+            }
+        }
+
+        var envFilter = env?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "all" => EnvironmentFilter.All,
+            "ci" => EnvironmentFilter.Ci,
+            "notci" or "not-ci" or "interactive" => EnvironmentFilter.NotCi,
+            _ => Invalid(errors, $"Unknown env '{env}'; use all, ci or notci."),
+        };
+
+        return new InsightQuery
+        {
+            Tool = Clean(tool),
+            Range = effectiveRange,
+            From = start,
+            To = end,
+            Environment = envFilter,
+            Os = Clean(os),
+            Version = Clean(version),
+            ComparePrevious = string.Equals(compare, "previous", StringComparison.OrdinalIgnoreCase),
+        };
+    }
+
+    public static (DateOnly From, DateOnly To) PresetBounds(string preset, DateOnly today) => preset switch
+    {
+        "7d" => (today.AddDays(-6), today),
+        "90d" => (today.AddDays(-89), today),
+        "12m" => (today.AddMonths(-12).AddDays(1), today),
+        _ => (today.AddDays(-29), today),
+    };
+
+    public static string EnvironmentToken(EnvironmentFilter env) => env switch
+    {
+        EnvironmentFilter.Ci => "ci",
+        EnvironmentFilter.NotCi => "notci",
+        _ => "all",
+    };
+
+    private static EnvironmentFilter Invalid(List<string>? errors, string message)
+    {
+        errors?.Add(message);
+        return EnvironmentFilter.All;
+    }
+
+    private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static DateOnly? ParseDate(string? value, string name, List<string>? errors)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+        if (DateOnly.TryParseExact(value.Trim(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            return date;
+        }
+        errors?.Add($"'{name}' must be a date as yyyy-MM-dd; '{value}' was ignored.");
+        return null;
+    }
+}

@@ -1,0 +1,10 @@
+namespace UsageDashboard.Insights;
+
+public static class InsightsExtensions
+{
+    public static IServiceCollection AddInsights(this IServiceCollection services)
+    {
+        services.AddScoped<OverviewService>();
+        return services;
+    }
+}

@@ -1,0 +1,148 @@
+using Npgsql;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Queries behind the overview page and its API. Reads <c>runs</c> and <c>installations</c> only, so a
+/// later rollup can replace these statements behind the same methods.
+/// </summary>
+public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    public async Task<OverviewData> GetAsync(InsightQuery query, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        var (current, previous) = await TotalsAsync(conn, query, ct);
+        var daily = await DailyAsync(conn, query, ct);
+        var commands = await CommandsAsync(conn, query, 10, ct);
+        var tools = await ToolsAsync(conn, ct);
+        return new OverviewData(query, Today, current, previous, daily, commands, tools);
+    }
+
+    public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await CommandsAsync(conn, query, limit, ct);
+    }
+
+    public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await ToolsAsync(conn, ct);
+    }
+
+    private static async Task<(PeriodTotals Current, PeriodTotals Previous)> TotalsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        var (prevFrom, _) = query.PreviousPeriod;
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        // One scan covers both periods; FILTER splits them.
+        cmd.CommandText = $"""
+            SELECT count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
+                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at < @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted')
+            FROM runs r
+            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters};
+
+            SELECT count(*) FILTER (WHERE i.first_seen >= @from),
+                   count(*) FILTER (WHERE i.first_seen < @from)
+            FROM installations i
+            WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
+            {(RunFilterSql.HasDimensionFilters(query)
+                ? $"AND EXISTS (SELECT 1 FROM runs r WHERE r.tool = i.tool AND r.installation_id = i.installation_id AND r.occurred_at >= @prev_from AND r.occurred_at < @to{filters})"
+                : "")};
+            """;
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var cur = (active: reader.GetInt64(0), runs: reader.GetInt64(1), ok: reader.GetInt64(2), failed: reader.GetInt64(3), aborted: reader.GetInt64(4));
+        var prev = (active: reader.GetInt64(5), runs: reader.GetInt64(6), ok: reader.GetInt64(7), failed: reader.GetInt64(8), aborted: reader.GetInt64(9));
+        await reader.NextResultAsync(ct);
+        await reader.ReadAsync(ct);
+        var newCurrent = reader.GetInt64(0);
+        var newPrevious = reader.GetInt64(1);
+        return (new PeriodTotals(cur.active, newCurrent, cur.runs, cur.ok, cur.failed, cur.aborted),
+                new PeriodTotals(prev.active, newPrevious, prev.runs, prev.ok, prev.failed, prev.aborted));
+    }
+
+    private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        cmd.CommandText = $"""
+            SELECT (r.occurred_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT r.installation_id), count(*)
+            FROM runs r
+            WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+            GROUP BY 1
+            """;
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        var byDay = new Dictionary<DateOnly, DailyPoint>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var day = reader.GetFieldValue<DateOnly>(0);
+                byDay[day] = new DailyPoint(day, reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+        // Days without runs are zeros, not gaps: a chart must not join across a silent day.
+        var points = new List<DailyPoint>(query.Days);
+        for (var day = query.From; day <= query.To; day = day.AddDays(1))
+        {
+            points.Add(byDay.GetValueOrDefault(day) ?? new DailyPoint(day, 0, 0));
+        }
+        return points;
+    }
+
+    private static async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        cmd.CommandText = $"""
+            SELECT r.tool, coalesce(r.command, '(none)'), count(*),
+                   count(*) FILTER (WHERE r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.status = 'failed'),
+                   count(*) FILTER (WHERE r.status = 'aborted'),
+                   count(DISTINCT r.installation_id)
+            FROM runs r
+            WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+            GROUP BY 1, 2
+            ORDER BY 3 DESC, 1, 2
+            LIMIT @limit
+            """;
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("limit", limit);
+        var rows = new List<CommandRow>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(new CommandRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)));
+        }
+        return rows;
+    }
+
+    private static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT DISTINCT tool FROM installations ORDER BY 1", conn);
+        var tools = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            tools.Add(reader.GetString(0));
+        }
+        return tools;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Text.Json;
+
+namespace UsageDashboard.Insights;
+
+public enum Trend
+{
+    Flat,
+    Up,
+    Down,
+}
+
+/// <summary>A headline number with its change against the previous period.</summary>
+public sealed record StatTile(string Label, string Value, string? Change, Trend Trend, bool UpIsGood, string? Detail, string Definition);
+
+public sealed record CommandTableRow(string Tool, string Command, string Runs, string Share, string Installations, string SuccessRate, string Interval, string N, bool SmallSample);
+
+public sealed record DailyTableRow(string Day, string ActiveInstallations, string Runs, bool InProgress);
+
+/// <summary>The overview page as plain data: built by <see cref="Create"/>, rendered by the Razor view.</summary>
+public sealed record OverviewViewModel
+{
+    public required InsightQuery Query { get; init; }
+    public required IReadOnlyList<string> Tools { get; init; }
+    public required IReadOnlyList<StatTile> Tiles { get; init; }
+    public required string DailyChartJson { get; init; }
+    public required IReadOnlyList<DailyTableRow> DailyRows { get; init; }
+    public required IReadOnlyList<CommandTableRow> Commands { get; init; }
+    public required string PeriodLabel { get; init; }
+    public required string PreviousPeriodLabel { get; init; }
+    public required bool IsEmpty { get; init; }
+    public required string? EmptyReason { get; init; }
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    public static OverviewViewModel Create(OverviewData data)
+    {
+        var q = data.Query;
+        var (prevFrom, prevTo) = q.PreviousPeriod;
+        var cur = data.Current;
+        var prev = data.Previous;
+
+        var tiles = new List<StatTile>
+        {
+            Tile("Active installations", cur.ActiveInstallations, prev.ActiveInstallations, upIsGood: true,
+                detail: null, definition: "Distinct installation ids with at least one run in the period."),
+            Tile("New installations", cur.NewInstallations, prev.NewInstallations, upIsGood: true,
+                detail: null, definition: "Installations first seen in the period."),
+            Tile("Runs", cur.Runs, prev.Runs, upIsGood: true,
+                detail: null, definition: "Command invocations; the started and ended events of one invocation are one run."),
+            RateTile(cur.SuccessRate, prev.SuccessRate),
+        };
+
+        var inProgressDay = data.Today;
+        var dailyRows = data.Daily
+            .Select(p => new DailyTableRow(Format.Date(p.Day), Format.Count(p.ActiveInstallations), Format.Count(p.Runs), p.Day == inProgressDay))
+            .ToList();
+
+        var totalRuns = Math.Max(1, cur.Runs);
+        var commands = data.TopCommands.Select(c => new CommandTableRow(
+            c.Tool, c.Command, Format.Count(c.Runs), Format.Percent((double)c.Runs / totalRuns),
+            Format.Count(c.Installations), Format.Percent(c.SuccessRate.Value), Format.Interval(c.SuccessRate.Interval),
+            Format.Count(c.SuccessRate.Total), c.SuccessRate.IsSmallSample)).ToList();
+
+        var isEmpty = cur.Runs == 0;
+        string? emptyReason = null;
+        if (isEmpty)
+        {
+            emptyReason = data.Tools.Count == 0
+                ? "No telemetry has arrived yet. Point a tool at the collector, import a file with `import`, or load demo data with `seed-demo`."
+                : RunFilterSql.HasDimensionFilters(q) || q.Tool is not null
+                    ? "No runs match these filters in this period. Widen the range or clear a filter."
+                    : "No runs in this period. Choose a longer range.";
+        }
+
+        return new OverviewViewModel
+        {
+            Query = q,
+            Tools = data.Tools,
+            Tiles = tiles,
+            DailyChartJson = DailyChart(data.Daily, inProgressDay),
+            DailyRows = dailyRows,
+            Commands = commands,
+            PeriodLabel = $"{Format.Date(q.From)} – {Format.Date(q.To)}",
+            PreviousPeriodLabel = $"{Format.Date(prevFrom)} – {Format.Date(prevTo)}",
+            IsEmpty = isEmpty,
+            EmptyReason = emptyReason,
+        };
+    }
+
+    private static StatTile Tile(string label, long current, long previous, bool upIsGood, string? detail, string definition) =>
+        new(label, Format.Count(current), Format.Change(current, previous), TrendOf(current - previous), upIsGood,
+            detail ?? $"previous period: {Format.Count(previous)}", definition);
+
+    private static StatTile RateTile(Rate current, Rate previous) =>
+        new("Success rate", Format.Percent(current.Value), Format.PointChange(current.Value, previous.Value),
+            TrendOf((current.Value ?? 0) - (previous.Value ?? 0)), UpIsGood: true,
+            Detail: current.Total == 0 ? "no finished runs" : $"n = {Format.Count(current.Total)} runs, 95% CI {Format.Interval(current.Interval)}",
+            Definition: "Succeeded ÷ (succeeded + failed + aborted) runs. Runs still open, skipped or of unknown outcome are not judged. A run with a start and no end after 12 h counts as aborted.");
+
+    private static Trend TrendOf(double delta) => delta > 0 ? Trend.Up : delta < 0 ? Trend.Down : Trend.Flat;
+
+    /// <summary>
+    /// ECharts option for daily active installations. The day still in progress is drawn apart (dashed,
+    /// shaded) so a partial day never reads as a drop.
+    /// </summary>
+    private static string DailyChart(IReadOnlyList<DailyPoint> daily, DateOnly today)
+    {
+        var days = daily.Select(p => Format.Date(p.Day)).ToArray();
+        var complete = daily.Select(p => p.Day == today ? (long?)null : p.ActiveInstallations).ToArray();
+        var lastIndex = daily.Count - 1;
+        var hasPartial = lastIndex >= 0 && daily[lastIndex].Day == today;
+        var partial = daily.Select((p, i) => hasPartial && i >= lastIndex - 1 ? (long?)p.ActiveInstallations : null).ToArray();
+
+        var option = new
+        {
+            grid = new { left = 48, right = 24, top = 32, bottom = 40 },
+            tooltip = new { trigger = "axis" },
+            legend = new { top = 0 },
+            xAxis = new { type = "category", data = days, boundaryGap = false },
+            yAxis = new { type = "value", minInterval = 1 },
+            series = new object[]
+            {
+                new { name = "Active installations", type = "line", data = complete, showSymbol = false, smooth = false, areaStyle = new { opacity = 0.15 } },
+                new
+                {
+                    name = "In progress", type = "line", data = partial, showSymbol = true,
+                    lineStyle = new { type = "dashed" },
+                    markArea = hasPartial
+                        ? new { silent = true, itemStyle = new { opacity = 0.08 }, data = new[] { new object[] { new { xAxis = days[lastIndex], name = "in progress" }, new { xAxis = days[lastIndex] } } } }
+                        : null,
+                },
+            },
+        };
+        return JsonSerializer.Serialize(option, s_json);
+    }
+}

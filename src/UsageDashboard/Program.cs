@@ -1,0 +1,69 @@
+using Npgsql;
+using UsageDashboard.Cli;
+using UsageDashboard.Components;
+using UsageDashboard.Database;
+using UsageDashboard.Demo;
+using UsageDashboard.Insights;
+using UsageDashboard.Store;
+
+if (CliApp.IsVerb(args))
+{
+    return await CliApp.RunAsync(args);
+}
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Event store: configured server or project-local cluster, migrated and (locally) seeded before Kestrel listens
+builder.Services.AddEventStore(builder.Configuration);
+builder.Services.AddHostedService<DatabaseStartup>();
+builder.Services.AddRunDerivation(builder.Configuration).AddRunSweeper();
+
+// Demo data
+builder.Services.AddDemoData();
+
+// Insights
+builder.Services.AddInsights();
+
+// Web UI and API description
+builder.Services.AddRazorComponents();
+builder.Services.AddOpenApi();
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+
+app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = DatabaseUnavailable.HandleAsync });
+app.UseStatusCodePages();
+app.MapStaticAssets();
+app.UseAntiforgery();
+
+app.MapHealthz();
+app.MapInsightsApi();
+app.MapOpenApi();
+app.MapRazorComponents<App>();
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    foreach (var address in app.Urls)
+    {
+        Console.WriteLine($"UsageDashboard is running at {address}");
+    }
+});
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (LocalPostgresException e)
+{
+    await Console.Error.WriteLineAsync("error: " + e.Message);
+    return 2;
+}
+catch (NpgsqlException e) when (e is not PostgresException)
+{
+    await Console.Error.WriteLineAsync($"error: the database did not answer ({e.Message}). Check ConnectionStrings__Events, or unset it to use the project-local PostgreSQL.");
+    return 2;
+}
+
+/// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;
