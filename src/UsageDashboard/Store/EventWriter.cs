@@ -95,15 +95,11 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     {
         var now = time.GetUtcNow().UtcDateTime;
         var abortBefore = now - runOptions.Value.AbortAfter;
-        await using var batch = new NpgsqlBatch(conn)
-        {
-            BatchCommands =
-            {
-                Command(RunDerivationSql.UpsertRuns, now, abortBefore),
-                Command(RunDerivationSql.RefreshRunPlugins, now, abortBefore),
-            },
-        };
-        await batch.ExecuteNonQueryAsync(ct);
+        // One round trip; NpgsqlCommand splits the statements and binds the named parameters to each.
+        await using var cmd = new NpgsqlCommand(RunDerivationSql.UpsertRuns + RunDerivationSql.RefreshRunPlugins, conn);
+        cmd.Parameters.AddWithValue("now", now);
+        cmd.Parameters.AddWithValue("abort_before", abortBefore);
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Marks runs open for longer than Runs:AbortAfter as aborted; returns how many.</summary>
@@ -113,15 +109,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         await using var cmd = dataSource.CreateCommand(RunDerivationSql.AbortStale);
         cmd.Parameters.AddWithValue("now", now);
         cmd.Parameters.AddWithValue("abort_before", now - runOptions.Value.AbortAfter);
-        return await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    private static NpgsqlBatchCommand Command(string sql, DateTime now, DateTime abortBefore)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("abort_before", abortBefore);
-        return command;
+        return (int)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     private static async Task<int> ExecuteAsync(NpgsqlConnection conn, string sql, CancellationToken ct)

@@ -98,15 +98,16 @@ internal static class RunDerivationSql
     /// <summary>Runs still open after Runs:AbortAfter become aborted, and so do their plugins.</summary>
     public const string AbortStale = """
         WITH stale AS (
-            UPDATE runs SET status = 'aborted', updated_at = @now
-            WHERE status = 'running' AND started_at < @abort_before
-            RETURNING id
+            UPDATE runs r SET status = 'aborted', updated_at = @now,
+                plugins = coalesce((
+                    SELECT jsonb_agg(CASE WHEN p->>'status' = 'running' THEN jsonb_set(p, '{status}', '"aborted"') ELSE p END ORDER BY p->>'name')
+                    FROM jsonb_array_elements(r.plugins) p), '[]'::jsonb)
+            WHERE r.status = 'running' AND r.started_at < @abort_before
+            RETURNING r.id
         ), plugins AS (
             UPDATE run_plugins SET status = 'aborted'
             WHERE run_id IN (SELECT id FROM stale) AND status = 'running'
         )
-        UPDATE runs r SET plugins = coalesce((
-            SELECT jsonb_agg(CASE WHEN p->>'status' = 'running' THEN jsonb_set(p, '{status}', '"aborted"') ELSE p END ORDER BY p->>'name') FROM jsonb_array_elements(r.plugins) p), '[]'::jsonb)
-        WHERE r.id IN (SELECT id FROM stale);
+        SELECT count(*)::int FROM stale;
         """;
 }

@@ -1,0 +1,108 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using UsageDashboard.Database;
+using UsageDashboard.Store;
+
+namespace UsageDashboard.Tests.Infrastructure;
+
+/// <summary>
+/// One throwaway PostgreSQL cluster for the whole test run (initdb into a temp folder, unix socket
+/// only), migrated once into a template database; every test class gets its own database cloned from
+/// the template, so no test sees another's data.
+/// </summary>
+public static class TestCluster
+{
+    private const string Template = "usage_template";
+    private static readonly SemaphoreSlim s_gate = new(1, 1);
+    private static LocalPostgres? s_cluster;
+    private static int s_counter;
+
+    public static async Task<LocalPostgres> GetAsync()
+    {
+        if (s_cluster is not null)
+        {
+            return s_cluster;
+        }
+        await s_gate.WaitAsync();
+        try
+        {
+            if (s_cluster is null)
+            {
+                var folder = Path.Combine(Path.GetTempPath(), "ud-test-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+                var cluster = await LocalPostgres.StartAsync(folder);
+                await EventsDatabase.CreateDatabaseIfMissingAsync(cluster.ConnectionString(), Template, CancellationToken.None);
+                var options = new DbContextOptionsBuilder<UsageDbContext>();
+                UsageDbContext.Configure(options, cluster.ConnectionString(Template));
+                await using (var db = new UsageDbContext(options.Options))
+                {
+                    await db.Database.MigrateAsync();
+                }
+                NpgsqlConnection.ClearAllPools();
+                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                {
+                    cluster.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    try
+                    {
+                        Directory.Delete(folder, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                        // A leftover temp folder is harmless; the next run of this pid starts clean.
+                    }
+                };
+                s_cluster = cluster;
+            }
+            return s_cluster;
+        }
+        finally
+        {
+            s_gate.Release();
+        }
+    }
+
+    /// <summary>A fresh database cloned from the migrated template.</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var cluster = await GetAsync();
+        var name = $"{prefix.ToLowerInvariant()}_{Interlocked.Increment(ref s_counter).ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        await using var conn = new NpgsqlConnection(cluster.ConnectionString());
+        await conn.OpenAsync();
+        // CREATE DATABASE ... TEMPLATE needs the template to have no other connections.
+        await using var cmd = new NpgsqlCommand($"CREATE DATABASE {EventsDatabase.QuoteIdentifier(name)} TEMPLATE {Template}", conn);
+        await cmd.ExecuteNonQueryAsync();
+        return cluster.ConnectionString(name);
+    }
+}
+
+/// <summary>Per-class fixture: a database of the class's own, plus the app's store services wired to it.</summary>
+public class DatabaseFixture : IAsyncLifetime
+{
+    public string ConnectionString { get; private set; } = "";
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    public virtual async Task InitializeAsync()
+    {
+        ConnectionString = await TestCluster.CreateDatabaseAsync(GetType().Name);
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    public virtual async Task DisposeAsync() => await DataSource.DisposeAsync();
+
+    public UsageDbContext CreateDbContext()
+    {
+        var options = new DbContextOptionsBuilder<UsageDbContext>();
+        UsageDbContext.Configure(options, ConnectionString);
+        return new UsageDbContext(options.Options);
+    }
+
+    /// <summary>Removes every row, for tests in one class that each need an empty store.</summary>
+    public async Task ResetAsync()
+    {
+        await using var cmd = DataSource.CreateCommand("TRUNCATE events, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
+        await cmd.ExecuteNonQueryAsync();
+    }
+}

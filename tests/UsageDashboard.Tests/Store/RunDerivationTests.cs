@@ -1,0 +1,139 @@
+using Microsoft.EntityFrameworkCore;
+using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
+using static UsageDashboard.Tests.Infrastructure.TestEvents;
+
+namespace UsageDashboard.Tests.Store;
+
+public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, IAsyncLifetime
+{
+    public sealed class Db : DatabaseFixture;
+
+    private readonly Db _db;
+
+    public RunDerivationTests(Db db) => _db = db;
+
+    public Task InitializeAsync() => _db.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Write_StartThenEnd_OneSucceededRunWithDuration()
+    {
+        var writer = CreateWriter(_db);
+        await writer.WriteAsync([CreateEvent(runKey: "inv-1", status: RunStatus.Started, at: T0)], default);
+        await writer.WriteAsync([CreateEvent(runKey: "inv-1", status: RunStatus.Succeeded, at: T0.AddSeconds(90))], default);
+
+        await using var ctx = _db.CreateDbContext();
+        var run = Assert.Single(await ctx.Runs.AsNoTracking().ToListAsync());
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.Equal(T0, run.StartedAt);
+        Assert.Equal(T0.AddSeconds(90), run.EndedAt);
+        Assert.Equal(T0, run.OccurredAt);
+        Assert.Equal(90_000, run.DurationMs);
+        Assert.Equal(2, run.EventCount);
+    }
+
+    [Fact]
+    public async Task Write_EndArrivesBeforeStart_SameRunAsInOrder()
+    {
+        var writer = CreateWriter(_db);
+        await writer.WriteAsync([CreateEvent(runKey: "inv-2", status: RunStatus.Failed, at: T0.AddSeconds(30), errorType: "DbtRuntimeError")], default);
+        await writer.WriteAsync([CreateEvent(runKey: "inv-2", status: RunStatus.Started, at: T0)], default);
+
+        await using var ctx = _db.CreateDbContext();
+        var run = Assert.Single(await ctx.Runs.AsNoTracking().ToListAsync());
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Equal(T0, run.OccurredAt);
+        Assert.Equal(30_000, run.DurationMs);
+        Assert.Equal("DbtRuntimeError", run.ErrorType);
+    }
+
+    [Fact]
+    public async Task Write_StartWithoutEnd_RunningThenAbortedAfterTimeout()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(T0.AddHours(1)));
+        var writer = CreateWriter(_db, clock, abortAfter: TimeSpan.FromHours(12));
+        await writer.WriteAsync([CreateEvent(runKey: "inv-3", status: RunStatus.Started, at: T0,
+            plugins: [new PluginRef { Name = "tap-github", Type = "extractors", Version = "1.4.2" }])], default);
+
+        await using (var ctx = _db.CreateDbContext())
+        {
+            Assert.Equal(RunStatus.Running, (await ctx.Runs.AsNoTracking().SingleAsync()).Status);
+        }
+        Assert.Equal(0, await writer.AbortStaleRunsAsync(default));
+
+        clock.Advance(TimeSpan.FromHours(12));
+        Assert.Equal(1, await writer.AbortStaleRunsAsync(default));
+
+        await using (var ctx = _db.CreateDbContext())
+        {
+            var run = await ctx.Runs.AsNoTracking().SingleAsync();
+            Assert.Equal(RunStatus.Aborted, run.Status);
+            Assert.Equal(RunStatus.Aborted, Assert.Single(run.Plugins).Status);
+            Assert.Equal(RunStatus.Aborted, (await ctx.RunPlugins.AsNoTracking().SingleAsync()).Status);
+        }
+    }
+
+    [Fact]
+    public async Task Write_SameBatchTwice_CountedOnce()
+    {
+        var writer = CreateWriter(_db);
+        List<TelemetryEvent> batch = [CreateEvent(runKey: "a", status: RunStatus.Started), CreateEvent(runKey: "a", status: RunStatus.Succeeded, at: T0.AddSeconds(5))];
+
+        var first = await writer.WriteAsync(batch, default);
+        var second = await writer.WriteAsync(batch, default);
+
+        Assert.Equal(new WriteResult(2, 0), first);
+        Assert.Equal(new WriteResult(0, 2), second);
+        await using var ctx = _db.CreateDbContext();
+        Assert.Equal(2, await ctx.Events.CountAsync());
+        Assert.Equal(2, (await ctx.Runs.SingleAsync()).EventCount);
+    }
+
+    [Fact]
+    public async Task Write_PluginOutcomes_OwnStatusWinsElseRunStatus()
+    {
+        var writer = CreateWriter(_db);
+        await writer.WriteAsync(
+        [
+            CreateEvent(runKey: "m", status: RunStatus.Started, at: T0, command: "elt",
+                plugins: [new PluginRef { Name = "tap-github", Type = "extractors", Version = "1.4.2" }, new PluginRef { Name = "target-postgres", Type = "loaders" }]),
+            CreateEvent(runKey: "m", status: RunStatus.Failed, at: T0.AddMinutes(2), command: "elt",
+                plugins: [new PluginRef { Name = "target-postgres", Type = "loaders", Version = "0.3.0", Status = RunStatus.Succeeded }]),
+        ], default);
+
+        await using var ctx = _db.CreateDbContext();
+        var plugins = await ctx.RunPlugins.AsNoTracking().OrderBy(p => p.Name).ToListAsync();
+        Assert.Equal(2, plugins.Count);
+        Assert.Equal(("tap-github", "1.4.2", RunStatus.Failed), (plugins[0].Name, plugins[0].Version, plugins[0].Status));
+        Assert.Equal(("target-postgres", "0.3.0", RunStatus.Succeeded), (plugins[1].Name, plugins[1].Version, plugins[1].Status));
+        var run = await ctx.Runs.AsNoTracking().SingleAsync();
+        Assert.Equal(["tap-github", "target-postgres"], run.Plugins.Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task Write_SingleEventSources_OneRunPerEventWithItsOutcome()
+    {
+        var writer = CreateWriter(_db);
+        await writer.WriteAsync(
+        [
+            CreateEvent(tool: "jetty", status: RunStatus.Unknown, command: "fetch"),
+            CreateEvent(tool: "evidently", status: RunStatus.Failed, command: "report", errorType: "ValueError"),
+        ], default);
+
+        await using var ctx = _db.CreateDbContext();
+        var runs = await ctx.Runs.AsNoTracking().OrderBy(r => r.Tool).ToListAsync();
+        Assert.Equal([("evidently", RunStatus.Failed), ("jetty", RunStatus.Unknown)], runs.Select(r => (r.Tool, r.Status)));
+        var installations = await ctx.Installations.AsNoTracking().CountAsync();
+        Assert.Equal(2, installations);
+    }
+
+    [Fact]
+    public async Task Migrations_EmptyDatabase_AllApplied()
+    {
+        await using var ctx = _db.CreateDbContext();
+        Assert.Empty(await ctx.Database.GetPendingMigrationsAsync());
+        Assert.NotEmpty(await ctx.Database.GetAppliedMigrationsAsync());
+    }
+}
