@@ -1,0 +1,143 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using UsageDashboard.Demo;
+using UsageDashboard.Tests.Infrastructure;
+
+namespace UsageDashboard.Tests.Browser;
+
+/// <summary>
+/// The real app on Kestrel with demo data, driven by Debian's Chromium: every page renders, its charts
+/// mount, and the console stays free of errors. Screenshots land in the test output folder
+/// (screenshots/) for people to look at.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class BrowserTests : IClassFixture<BrowserTests.App>
+{
+    public sealed class App : DatabaseFixture
+    {
+        public AppFactory Factory { get; private set; } = null!;
+        public IPlaywright Playwright { get; private set; } = null!;
+        public IBrowser Browser { get; private set; } = null!;
+        public string BaseUrl { get; private set; } = "";
+
+        public override async Task InitializeAsync()
+        {
+            await base.InitializeAsync();
+            Factory = new AppFactory(ConnectionString);
+            Factory.UseKestrel(0);
+            Factory.StartServer();
+            // The real Kestrel address (port 0 lets the OS pick a free one).
+            BaseUrl = Factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().TrimEnd('/');
+            var loader = Factory.Services.GetRequiredService<DemoLoader>();
+            await loader.LoadAsync(new DemoOptions { Events = 40_000, Days = 60, Seed = 7, End = DateTime.UtcNow }, null, default);
+
+            Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+            Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = ChromiumPath(),
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+            });
+        }
+
+        public override async Task DisposeAsync()
+        {
+            await Browser.DisposeAsync();
+            Playwright.Dispose();
+            await Factory.DisposeAsync();
+            await base.DisposeAsync();
+        }
+
+        private static string ChromiumPath() =>
+            Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path
+            : File.Exists("/usr/bin/chromium") ? "/usr/bin/chromium"
+            : throw new InvalidOperationException("Chromium not found at /usr/bin/chromium: install it with `apt-get install -y chromium` (the README's test command does this).");
+    }
+
+    private readonly App _app;
+
+    public BrowserTests(App app) => _app = app;
+
+    public static TheoryData<string, string> Pages => new()
+    {
+        { "/", "overview" },
+        { "/?tool=dbt&range=90d", "overview-dbt-90d" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Pages))]
+    public async Task Page_WithDemoData_RendersChartsWithoutConsoleErrors(string path, string name)
+    {
+        var page = await _app.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1366, Height = 900 } });
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type is "error" or "warning")
+            {
+                errors.Add($"{message.Type}: {message.Text}");
+            }
+        };
+        page.PageError += (_, error) => errors.Add("page error: " + error);
+        page.RequestFailed += (_, request) => errors.Add("request failed: " + request.Url);
+
+        var response = await page.GotoAsync(_app.BaseUrl + path, new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+
+        Assert.Equal(200, response!.Status);
+        var charts = page.Locator("[data-chart]");
+        var count = await charts.CountAsync();
+        Assert.True(count > 0, "the page has no chart");
+        // charts.mjs marks each element once ECharts has drawn into it.
+        await page.WaitForSelectorAsync("[data-chart][data-chart-mounted='true'] canvas");
+        Assert.Equal(count, await page.Locator("[data-chart][data-chart-mounted='true']").CountAsync());
+        Assert.DoesNotMatch(new Regex("^0$"), await page.Locator("[data-tile='Runs'] [data-value]").InnerTextAsync());
+
+        Directory.CreateDirectory(ScreenshotFolder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
+        Assert.Empty(errors);
+        await page.CloseAsync();
+    }
+
+    [Fact]
+    public async Task ThemeToggle_Click_SwitchesToDarkAndRemountsCharts()
+    {
+        var page = await _app.Browser.NewPageAsync();
+        await page.GotoAsync(_app.BaseUrl + "/", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        var before = await page.GetAttributeAsync("html", "data-bs-theme");
+
+        await page.ClickAsync("[data-theme-toggle]");
+
+        var after = await page.GetAttributeAsync("html", "data-bs-theme");
+        Assert.NotEqual(before, after);
+        await page.WaitForSelectorAsync("[data-chart][data-chart-mounted='true'] canvas");
+        Directory.CreateDirectory(ScreenshotFolder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "overview-" + after + ".png"), FullPage = true });
+        await page.CloseAsync();
+    }
+
+    [Fact]
+    public async Task FilterForm_ChangeTool_UrlHoldsTheView()
+    {
+        var page = await _app.Browser.NewPageAsync();
+        await page.GotoAsync(_app.BaseUrl + "/", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+
+        await page.SelectOptionAsync("select[name='tool']", "meltano");
+        await page.WaitForURLAsync(new Regex("tool=meltano"));
+
+        Assert.Contains("tool=meltano", page.Url, StringComparison.Ordinal);
+        Assert.DoesNotContain("from=", page.Url, StringComparison.Ordinal);
+        Assert.Equal("meltano", await page.InputValueAsync("select[name='tool']"));
+        await page.CloseAsync();
+    }
+
+    public static string ScreenshotFolder => Path.Combine(AppContext.BaseDirectory, "screenshots");
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "browser";
+}

@@ -1,0 +1,90 @@
+using UsageDashboard.Insights;
+
+namespace UsageDashboard.Tests.Insights;
+
+public sealed class DashboardUrlsTests
+{
+    private static readonly DateOnly s_today = new(2026, 11, 22);
+
+    public static TheoryData<string> Urls => new()
+    {
+        "/",
+        "/?tool=dbt",
+        "/?range=7d",
+        "/?tool=meltano&range=90d&env=ci&os=linux&version=3.5.0&compare=previous",
+        "/?from=2026-09-01&to=2026-09-30",
+        "/?tool=a%20b%26c%3Dd&env=notci",
+        "/?range=12m&os=mac",
+    };
+
+    [Theory]
+    [MemberData(nameof(Urls))]
+    public void Overview_ParseThenBuild_SameUrl(string url)
+    {
+        var query = ParseUrl(url);
+
+        Assert.Equal(url, DashboardUrls.Overview(query));
+    }
+
+    [Theory]
+    [MemberData(nameof(Urls))]
+    public void Overview_BuildThenParse_SameQuery(string url)
+    {
+        var query = ParseUrl(url);
+
+        Assert.Equal(query, ParseUrl(DashboardUrls.Overview(query)));
+    }
+
+    [Fact]
+    public void Parse_Presets_InclusiveDayBounds()
+    {
+        var q7 = InsightQuery.Parse(null, "7d", null, null, null, null, null, null, s_today);
+        var q12m = InsightQuery.Parse(null, "12m", null, null, null, null, null, null, s_today);
+
+        Assert.Equal((new DateOnly(2026, 11, 16), s_today, 7), (q7.From, q7.To, q7.Days));
+        Assert.Equal(new DateOnly(2025, 11, 23), q12m.From);
+        Assert.Equal((new DateOnly(2026, 11, 9), new DateOnly(2026, 11, 15)), q7.PreviousPeriod);
+    }
+
+    [Fact]
+    public void Parse_FromToOverrideRange_RangeDropped()
+    {
+        var q = InsightQuery.Parse("dbt", "7d", "2026-01-01", "2026-01-31", null, null, null, null, s_today);
+
+        Assert.Null(q.Range);
+        Assert.Equal((new DateOnly(2026, 1, 1), new DateOnly(2026, 1, 31)), (q.From, q.To));
+        Assert.Equal("/?tool=dbt&from=2026-01-01&to=2026-01-31", DashboardUrls.Overview(q));
+    }
+
+    [Fact]
+    public void Parse_BadValues_DefaultsWithReasons()
+    {
+        var errors = new List<string>();
+
+        var q = InsightQuery.Parse(null, "5y", "yesterday", null, "sometimes", null, null, null, s_today, errors);
+
+        Assert.Equal(("30d", EnvironmentFilter.All), (q.Range, q.Environment));
+        Assert.Equal(3, errors.Count);
+        Assert.Contains(errors, e => e.Contains("'5y'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("yyyy-MM-dd", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'sometimes'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_FromAfterTo_Swapped()
+    {
+        var errors = new List<string>();
+
+        var q = InsightQuery.Parse(null, null, "2026-02-10", "2026-02-01", null, null, null, null, s_today, errors);
+
+        Assert.Equal((new DateOnly(2026, 2, 1), new DateOnly(2026, 2, 10)), (q.From, q.To));
+        Assert.Single(errors);
+    }
+
+    private static InsightQuery ParseUrl(string url)
+    {
+        var qs = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri("http://x" + url).Query);
+        string? Get(string key) => qs.TryGetValue(key, out var v) ? v.ToString() : null;
+        return InsightQuery.Parse(Get("tool"), Get("range"), Get("from"), Get("to"), Get("env"), Get("os"), Get("version"), Get("compare"), s_today);
+    }
+}
