@@ -1,0 +1,40 @@
+using System.Net;
+using UsageDashboard.Tests.Infrastructure;
+
+namespace UsageDashboard.Tests.Database;
+
+public sealed class HealthzTests : IClassFixture<HealthzTests.Db>
+{
+    public sealed class Db : DatabaseFixture;
+
+    private readonly Db _db;
+
+    public HealthzTests(Db db) => _db = db;
+
+    [Fact]
+    public async Task Healthz_DatabaseAnswers_200()
+    {
+        await using var app = new AppFactory(_db.ConnectionString);
+
+        var response = await app.CreateClient().GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Healthz_DatabaseDown_503AndPagesSay503WithRetryAfter()
+    {
+        // A socket folder with no server behind it: the database is down from the start.
+        var down = $"Host={Path.Combine(Path.GetTempPath(), "ud-no-server")};Port=5432;Username=postgres;Database=x;Timeout=2";
+        await using var app = new AppFactory(down, settings: new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" });
+        var client = app.CreateClient();
+
+        var health = await client.GetAsync("/healthz");
+        var api = await client.GetAsync("/api/insights/overview");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, api.StatusCode);
+        Assert.Equal("5", api.Headers.GetValues("Retry-After").Single());
+        Assert.Contains("database_unavailable", await api.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
