@@ -1,10 +1,12 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace UsageDashboard.Store;
 
-/// <summary>The one DbContext of the event store.</summary>
-public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : DbContext(options)
+/// <summary>The one DbContext: the event store, and the dashboards' users, tokens and write keys.</summary>
+public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : IdentityDbContext<DashboardUser>(options)
 {
     public const string MigrationsAssembly = "UsageDashboard.Migrations";
 
@@ -13,9 +15,21 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : D
     public DbSet<RunPlugin> RunPlugins => Set<RunPlugin>();
     public DbSet<Installation> Installations => Set<Installation>();
     public DbSet<QuarantinedEvent> Quarantine => Set<QuarantinedEvent>();
+    public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
+    public DbSet<WriteKey> WriteKeys => Set<WriteKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.Entity<DashboardUser>().ToTable("users");
+        modelBuilder.Entity<IdentityRole>().ToTable("roles");
+        modelBuilder.Entity<IdentityUserRole<string>>().ToTable("user_roles");
+        modelBuilder.Entity<IdentityUserClaim<string>>().ToTable("user_claims");
+        modelBuilder.Entity<IdentityUserLogin<string>>().ToTable("user_logins");
+        modelBuilder.Entity<IdentityUserToken<string>>().ToTable("user_tokens");
+        modelBuilder.Entity<IdentityRoleClaim<string>>().ToTable("role_claims");
+        modelBuilder.ApplyConfiguration(new ApiTokenConfiguration());
+        modelBuilder.ApplyConfiguration(new WriteKeyConfiguration());
         modelBuilder.ApplyConfiguration(new TelemetryEventConfiguration());
         modelBuilder.ApplyConfiguration(new RunConfiguration());
         modelBuilder.ApplyConfiguration(new RunPluginConfiguration());
@@ -142,5 +156,30 @@ internal sealed class QuarantinedEventConfiguration : IEntityTypeConfiguration<Q
         b.Property(q => q.Id).UseIdentityAlwaysColumn();
         b.HasIndex(q => q.ReceivedAt);
         b.HasIndex(q => q.Reason);
+    }
+}
+
+internal sealed class ApiTokenConfiguration : IEntityTypeConfiguration<ApiToken>
+{
+    public void Configure(EntityTypeBuilder<ApiToken> b)
+    {
+        b.ToTable("api_tokens");
+        b.HasKey(t => t.Id);
+        b.Property(t => t.Id).UseIdentityAlwaysColumn();
+        b.HasIndex(t => t.SecretHash).IsUnique();
+        b.HasIndex(t => t.UserId);
+        b.HasOne<DashboardUser>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class WriteKeyConfiguration : IEntityTypeConfiguration<WriteKey>
+{
+    public void Configure(EntityTypeBuilder<WriteKey> b)
+    {
+        b.ToTable("write_keys");
+        b.HasKey(k => k.Id);
+        b.Property(k => k.Id).UseIdentityAlwaysColumn();
+        b.HasIndex(k => k.SecretHash).IsUnique();
+        b.HasIndex(k => k.Tool);
     }
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using UsageDashboard.Access;
 using UsageDashboard.Cli;
 using UsageDashboard.Components;
 using UsageDashboard.Database;
@@ -18,6 +19,10 @@ builder.Services.AddEventStore(builder.Configuration);
 builder.Services.AddHostedService<DatabaseStartup>();
 builder.Services.AddRunDerivation(builder.Configuration).AddRunSweeper();
 
+// Access control: sign-in, roles, API tokens, managed write keys
+builder.Services.AddAccessCore(builder.Configuration);
+builder.Services.AddAccessWeb(builder.Configuration, builder.Environment);
+
 // Demo data
 builder.Services.AddDemoData();
 
@@ -32,14 +37,23 @@ builder.Services.AddProblemDetails();
 var app = builder.Build();
 
 app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = DatabaseUnavailable.HandleAsync });
+if (!app.Environment.IsDevelopment())
+{
+    app.UseHsts();
+}
+app.UseSecurityHeaders();
 app.UseStatusCodePages();
 app.MapStaticAssets();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 
+// Public: health, API description, sign-in. Everything else needs a signed-in viewer or a token.
 app.MapHealthz();
-app.MapInsightsApi();
 app.MapOpenApi();
-app.MapRazorComponents<App>();
+app.MapAccountEndpoints();
+app.MapInsightsApi().RequireAuthorization(Policies.Viewer);
+app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -18,6 +18,8 @@ function mount(el) {
     el.textContent = 'This chart could not be read.';
     return;
   }
+  // Height comes as data (the CSP forbids style attributes); CSSOM writes are allowed.
+  if (el.dataset.height) el.style.height = `${Number(el.dataset.height)}px`;
   option.backgroundColor = 'transparent';
   option.toolbox = option.toolbox ?? {
     right: 8,

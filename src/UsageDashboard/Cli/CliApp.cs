@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using UsageDashboard.Access;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Store;
@@ -14,7 +15,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "migrate", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "migrate", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -23,6 +24,8 @@ public static class CliApp
         var root = new RootCommand("UsageDashboard: self-hosted usage insights for CLI tools. With no verb, serves the dashboard.");
         root.Subcommands.Add(SeedDemo());
         root.Subcommands.Add(Migrate());
+        root.Subcommands.Add(AccessCommands.Users(StartHostAsync));
+        root.Subcommands.Add(AccessCommands.Tokens(StartHostAsync));
         var parse = root.Parse(args[0] == "help" ? ["--help"] : args);
         try
         {
@@ -104,6 +107,7 @@ public static class CliApp
         builder.Services.AddEventStore(builder.Configuration);
         builder.Services.AddRunDerivation(builder.Configuration);
         builder.Services.AddDemoData();
+        builder.Services.AddAccessCore(builder.Configuration);
         var host = builder.Build();
         await host.Services.PrepareDatabaseAsync(ct);
         return new CliHost(host);

@@ -28,6 +28,8 @@ public sealed class HealthzTests : IClassFixture<HealthzTests.Db>
         var down = $"Host={Path.Combine(Path.GetTempPath(), "ud-no-server")};Port=5432;Username=postgres;Database=x;Timeout=2";
         await using var app = new AppFactory(down, settings: new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" });
         var client = app.CreateClient();
+        // A token must be looked up in the database, so an authenticated API call meets the outage.
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "udt_anything");
 
         var health = await client.GetAsync("/healthz");
         var api = await client.GetAsync("/api/insights/overview");

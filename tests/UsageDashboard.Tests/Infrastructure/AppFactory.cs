@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using UsageDashboard.Access;
 
 namespace UsageDashboard.Tests.Infrastructure;
 
@@ -25,6 +26,30 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         {
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton(time)));
         }
+    }
+
+    public const string TestPassword = "Correct-Horse-42";
+
+    /// <summary>Creates a user with <paramref name="role"/> through the real services (unique email per call).</summary>
+    public async Task<string> CreateUserAsync(string role, string? email = null)
+    {
+        email ??= $"{role}-{Guid.NewGuid():N}@example.test";
+        await using var scope = Services.CreateAsyncScope();
+        var result = await scope.ServiceProvider.GetRequiredService<UserAdminService>().AddAsync(email, role, TestPassword);
+        Assert.True(result.Succeeded, string.Join("; ", result.Errors));
+        return email;
+    }
+
+    /// <summary>An HTTP client that authenticates with a real personal API token of a new user with <paramref name="role"/>.</summary>
+    public async Task<HttpClient> CreateClientAsAsync(string role)
+    {
+        var email = await CreateUserAsync(role);
+        await using var scope = Services.CreateAsyncScope();
+        var user = await scope.ServiceProvider.GetRequiredService<UserAdminService>().FindByEmailAsync(email);
+        var token = await scope.ServiceProvider.GetRequiredService<TokenService>().CreateAsync(user!, "test", null, default);
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Secret);
+        return client;
     }
 
     private static string FindRepoRoot()

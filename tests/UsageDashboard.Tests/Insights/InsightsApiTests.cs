@@ -35,7 +35,7 @@ public sealed class InsightsApiTests : IClassFixture<InsightsApiTests.Db>
     {
         await using var app = CreateApp();
 
-        var json = JsonDocument.Parse(await app.CreateClient().GetStringAsync("/api/insights/overview?tool=dbt&range=7d"));
+        var json = JsonDocument.Parse(await (await app.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer)).GetStringAsync("/api/insights/overview?tool=dbt&range=7d"));
 
         var root = json.RootElement;
         Assert.Equal(2, root.GetProperty("activeInstallations").GetInt32());
@@ -51,7 +51,7 @@ public sealed class InsightsApiTests : IClassFixture<InsightsApiTests.Db>
     {
         await using var app = CreateApp();
 
-        var json = JsonDocument.Parse(await app.CreateClient().GetStringAsync("/api/insights/commands?range=7d"));
+        var json = JsonDocument.Parse(await (await app.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer)).GetStringAsync("/api/insights/commands?range=7d"));
 
         var first = json.RootElement.GetProperty("items")[0];
         Assert.Equal("run", first.GetProperty("command").GetString());
@@ -65,7 +65,7 @@ public sealed class InsightsApiTests : IClassFixture<InsightsApiTests.Db>
     {
         await using var app = CreateApp();
 
-        var response = await app.CreateClient().GetAsync("/api/insights/commands?range=7d&format=csv");
+        var response = await (await app.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer)).GetAsync("/api/insights/commands?range=7d&format=csv");
         var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
 
         Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
@@ -79,7 +79,7 @@ public sealed class InsightsApiTests : IClassFixture<InsightsApiTests.Db>
     {
         await using var app = CreateApp();
 
-        var response = await app.CreateClient().GetAsync("/?range=7d");
+        var response = await (await app.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer)).GetAsync("/?range=7d");
         var html = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -1,0 +1,244 @@
+using System.Net;
+using System.Net.Http.Headers;
+using AngleSharp;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using UsageDashboard.Access;
+using UsageDashboard.Tests.Infrastructure;
+
+namespace UsageDashboard.Tests.Access;
+
+public sealed class AccessTests : IClassFixture<AccessTests.Db>
+{
+    public sealed class Db : DatabaseFixture;
+
+    /// <summary>Routes anyone may call: health, API description, sign-in, and (when present) ingestion, hub and badges.</summary>
+    private static readonly string[] s_publicPrefixes =
+        ["/healthz", "/openapi/", "/login", "/logout", "/access-denied", "/api/v1/", "/com.snowplowanalytics.snowplow/", "/i", "/api/hub/", "/badges/"];
+
+    private static readonly DateTimeOffset s_now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+    private readonly Db _db;
+
+    public AccessTests(Db db) => _db = db;
+
+    private AppFactory CreateApp(FakeTimeProvider? time = null) => new(_db.ConnectionString, time ?? new FakeTimeProvider(s_now));
+
+    private static HttpClient Browser(AppFactory app) =>
+        app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = new Uri("https://localhost"), HandleCookies = true });
+
+    [Fact]
+    public async Task Endpoints_EveryNonPublicRoute_RequiresAuthorization()
+    {
+        await using var app = CreateApp();
+        _ = app.Server;
+        var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().ToList();
+
+        var unprotected = endpoints
+            .Where(e => !IsPublic("/" + (e.RoutePattern.RawText ?? "").TrimStart('/')))
+            .Where(e => e.Metadata.GetMetadata<IAllowAnonymous>() is not null || e.Metadata.GetOrderedMetadata<IAuthorizeData>().Count == 0)
+            .Select(e => e.RoutePattern.RawText)
+            .ToList();
+
+        Assert.True(endpoints.Count > 10, "the endpoint data source looks empty");
+        Assert.Empty(unprotected);
+    }
+
+    [Fact]
+    public async Task Endpoints_AnonymousRequests_PagesRedirectApisGet401()
+    {
+        await using var app = CreateApp();
+        var client = Browser(app);
+        var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods.Contains("GET") != false)
+            .Select(e => "/" + (e.RoutePattern.RawText ?? "").TrimStart('/'))
+            .Where(p => !IsPublic(p) && !p.Contains('{', StringComparison.Ordinal) && !p.Contains('.', StringComparison.Ordinal))
+            .Distinct()
+            .ToList();
+
+        Assert.Contains("/", endpoints);
+        Assert.Contains("/api/insights/overview", endpoints);
+        foreach (var path in endpoints)
+        {
+            var response = await client.GetAsync(path);
+            if (path.StartsWith("/api/", StringComparison.Ordinal))
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{path} answered {response.StatusCode}");
+            }
+            else
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{path} answered {response.StatusCode}");
+                Assert.StartsWith("https://localhost/login?ReturnUrl=", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Login_CorrectPassword_SignsInWithSafeCookie()
+    {
+        await using var app = CreateApp();
+        var email = await app.CreateUserAsync(Roles.Viewer);
+        var client = Browser(app);
+
+        var response = await PostLoginAsync(client, email, AppFactory.TestPassword, returnUrl: "/?range=7d");
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/?range=7d", PathOf(response.Headers.Location!));
+        var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("ud_auth=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.Contains("httponly", cookie, StringComparison.Ordinal);
+        Assert.Contains("samesite=lax", cookie, StringComparison.Ordinal);
+        Assert.Contains("secure", cookie, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Login_ExternalReturnUrl_GoesToOverviewInstead()
+    {
+        await using var app = CreateApp();
+        var email = await app.CreateUserAsync(Roles.Viewer);
+
+        var response = await PostLoginAsync(Browser(app), email, AppFactory.TestPassword, returnUrl: "//evil.example/phish");
+
+        Assert.Equal("/", PathOf(response.Headers.Location!));
+    }
+
+    [Fact]
+    public async Task Login_WrongPasswordFiveTimes_LockedOutEvenWithRightPassword()
+    {
+        await using var app = CreateApp();
+        var email = await app.CreateUserAsync(Roles.Viewer);
+        var client = Browser(app);
+
+        var first = await PostLoginAsync(client, email, "wrong-password-1A");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Contains("Email or password is incorrect", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        for (var i = 0; i < 4; i++)
+        {
+            await PostLoginAsync(client, email, "wrong-password-1A");
+        }
+        var locked = await PostLoginAsync(client, email, AppFactory.TestPassword);
+
+        Assert.Equal(HttpStatusCode.OK, locked.StatusCode);
+        Assert.Contains("locked", await locked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Login_PostWithoutAntiforgeryToken_Rejected()
+    {
+        await using var app = CreateApp();
+        var email = await app.CreateUserAsync(Roles.Viewer);
+
+        var response = await Browser(app).PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "login",
+            ["Input.Email"] = email,
+            ["Input.Password"] = AppFactory.TestPassword,
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("ud_auth=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Roles_ViewerOnAdminPage_Forbidden_AdminAllowed()
+    {
+        await using var app = CreateApp();
+        var viewer = await app.CreateClientAsAsync(Roles.Viewer);
+        var admin = await app.CreateClientAsAsync(Roles.Admin);
+
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/api/insights/overview")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/admin/users")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/admin/users")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/admin/write-keys")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/admin/tokens")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Token_RevokedExpiredOrAltered_401()
+    {
+        var clock = new FakeTimeProvider(s_now);
+        await using var app = CreateApp(clock);
+        var email = await app.CreateUserAsync(Roles.Viewer);
+        CreatedToken expiring, revoked;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var tokens = scope.ServiceProvider.GetRequiredService<TokenService>();
+            var user = await scope.ServiceProvider.GetRequiredService<UserAdminService>().FindByEmailAsync(email);
+            expiring = await tokens.CreateAsync(user!, "expiring", TimeSpan.FromDays(1), default);
+            revoked = await tokens.CreateAsync(user!, "revoked", null, default);
+            await tokens.RevokeAsync(revoked.Id, null, default);
+        }
+        var altered = expiring.Secret[..^1] + (expiring.Secret[^1] == 'A' ? 'B' : 'A');
+
+        Assert.Equal(HttpStatusCode.OK, await StatusWithTokenAsync(app, expiring.Secret));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithTokenAsync(app, altered));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithTokenAsync(app, revoked.Secret));
+        clock.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithTokenAsync(app, expiring.Secret));
+    }
+
+    [Fact]
+    public async Task Headers_HtmlResponse_CspWithoutInlineScriptAndNoFraming()
+    {
+        await using var app = CreateApp();
+
+        // HSTS is never sent to localhost, so ask as a real host name would.
+        var client = app.CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = new Uri("https://dashboard.example.org") });
+        var response = await client.GetAsync("/login");
+
+        var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("script-src 'self';", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("strict-origin-when-cross-origin", response.Headers.GetValues("Referrer-Policy").Single());
+        Assert.True(response.Headers.Contains("Strict-Transport-Security"));
+    }
+
+    [Theory]
+    [InlineData("90d", 90 * 24 * 60)]
+    [InlineData("12h", 12 * 60)]
+    [InlineData("30m", 30)]
+    public void ParseLifetime_Units_Minutes(string text, int minutes)
+    {
+        Assert.Equal(TimeSpan.FromMinutes(minutes), UsageDashboard.Cli.AccessCommands.ParseLifetime(text));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("90")]
+    [InlineData("-1d")]
+    [InlineData("1y")]
+    public void ParseLifetime_Invalid_Null(string text)
+    {
+        Assert.Null(UsageDashboard.Cli.AccessCommands.ParseLifetime(text));
+    }
+
+    private static string PathOf(Uri location) => location.IsAbsoluteUri ? location.PathAndQuery : location.OriginalString;
+
+    private static async Task<HttpStatusCode> StatusWithTokenAsync(AppFactory app, string token)
+    {
+        var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return (await client.GetAsync("/api/insights/overview")).StatusCode;
+    }
+
+    /// <summary>Signs in the way a browser does: load the form, post its hidden fields back with the credentials.</summary>
+    internal static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string email, string password, string? returnUrl = null)
+    {
+        var path = "/login" + (returnUrl is null ? "" : "?ReturnUrl=" + Uri.EscapeDataString(returnUrl));
+        var html = await client.GetStringAsync(path);
+        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
+        var fields = doc.QuerySelectorAll("form input[type='hidden']")
+            .ToDictionary(i => i.GetAttribute("name")!, i => i.GetAttribute("value") ?? "");
+        fields["Input.Email"] = email;
+        fields["Input.Password"] = password;
+        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
+    }
+
+    private static bool IsPublic(string path) =>
+        s_publicPrefixes.Any(p => path == p.TrimEnd('/') || path.StartsWith(p, StringComparison.Ordinal))
+        || path.StartsWith("/lib/", StringComparison.Ordinal) || path.StartsWith("/js/", StringComparison.Ordinal)
+        || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal);
+}
