@@ -1,0 +1,657 @@
+using System.Globalization;
+using UsageDashboard.Store;
+
+namespace UsageDashboard.Demo;
+
+/// <summary>
+/// Generates realistic telemetry for dbt, Meltano, Evidently and Jetty, shaped like what each tool sends
+/// (see docs on the wire formats): an installation base that grows and churns, weekday/weekend and
+/// daily rhythms, releases adopted gradually, platform mixes that shift over time, CI and interactive
+/// use. Pure and deterministic: the same options give the same events in the same order, because every
+/// choice, id and timestamp comes from one <see cref="Random"/> seeded with <see cref="DemoOptions.Seed"/>.
+/// Two incidents are planted so the dashboard has something to find; their facts are the constants below.
+/// </summary>
+public static class DemoDataGenerator
+{
+    public const string Source = "demo";
+
+    /// <summary>Incident (a): a Meltano plugin release whose runs fail far more often than its other versions.</summary>
+    public const string BrokenPluginName = "tap-github";
+    public const string BrokenPluginType = "extractors";
+    public const string BrokenPluginVersion = "1.4.2";
+    public const int BrokenPluginReleaseDaysBeforeEnd = 10;
+    public const double BrokenPluginFailureRate = 0.35;
+    /// <summary>How often Meltano runs fail when no broken plugin is involved.</summary>
+    public const double PluginFailureRate = 0.02;
+
+    /// <summary>Incident (b): a dbt release that fails often on one OS only.</summary>
+    public const string BrokenTool = DemoCatalog.Dbt;
+    public const string BrokenToolVersion = "1.10.1";
+    public const string BrokenOs = "windows";
+    public const int BrokenToolReleaseDaysBeforeEnd = 21;
+    public const double BrokenToolFailureRate = 0.25;
+    /// <summary>How often dbt invocations fail otherwise (before a per-command risk factor: tests fail more).</summary>
+    public const double ToolFailureRate = 0.03;
+
+    /// <summary>
+    /// Share of Meltano runs that execute plugins (run, elt, invoke) and never send an end event (killed
+    /// container, closed laptop); about 1.5% of all Meltano runs. The store marks them aborted after Runs:AbortAfter.
+    /// </summary>
+    public const double MeltanoAbortRate = 0.022;
+
+    /// <summary>Streams about <see cref="DemoOptions.Events"/> events (within a few per mille), roughly in time order.</summary>
+    public static IEnumerable<TelemetryEvent> Generate(DemoOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Events);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Days);
+        if (options.End.Kind != DateTimeKind.Utc)
+        {
+            throw new ArgumentException("DemoOptions.End must be a UTC time.", nameof(options));
+        }
+        return new Simulation(options).Run();
+    }
+
+    private enum Kind
+    {
+        Dev,
+        Prod,
+        Ci,
+    }
+
+    /// <summary>One machine or project sending telemetry, with everything that stays fixed about it.</summary>
+    private sealed class Installation
+    {
+        public required string Id { get; init; }
+        public required string Tool { get; init; }
+        public required Kind Kind { get; init; }
+        public required int FirstDay { get; init; }
+        public required int LastDay { get; init; }
+        public required bool OneShot { get; init; }
+        public required double Weight { get; init; }
+        public required DateTime JoinedAt { get; init; }
+        /// <summary>How long after a release this installation typically upgrades.</summary>
+        public required TimeSpan UpgradeLag { get; init; }
+        /// <summary>Set for installations that pinned their versions and never upgrade past this moment's releases.</summary>
+        public required DateTime? PinnedAt { get; init; }
+        public required string OsName { get; init; }
+        public required string OsVersion { get; init; }
+        public required string Python { get; init; }
+        public required DateTime PythonUpgradeAt { get; init; }
+        public required string PythonAfter { get; init; }
+        public required double UtcOffset { get; init; }
+        /// <summary>UTC hours when scheduled (CI, prod) runs fire.</summary>
+        public required int[] ScheduleHours { get; init; }
+        public string? Adapter { get; init; }
+        public (string Extractor, string Loader)[] Pipelines { get; init; } = [];
+        public PluginRef[] Connectors { get; init; } = [];
+    }
+
+    /// <summary>A release ladder placed on the calendar of one generation.</summary>
+    private sealed class Ladder
+    {
+        private readonly DateTime[] _at;
+        private readonly string[] _versions;
+
+        public Ladder(IReadOnlyList<Release> releases, DateTime end)
+        {
+            _at = releases.Select(r => end.AddDays(-r.DaysBeforeEnd)).ToArray();
+            _versions = releases.Select(r => r.Version).ToArray();
+        }
+
+        /// <summary>The newest release out by <paramref name="t"/>; the oldest one for anything earlier.</summary>
+        public string At(DateTime t)
+        {
+            var i = _at.Length - 1;
+            while (i > 0 && _at[i] > t)
+            {
+                i--;
+            }
+            return _versions[i];
+        }
+    }
+
+    private sealed class Simulation
+    {
+        /// <summary>Events per run before any are generated: dbt and Meltano send two, the others one.</summary>
+        private const double EventsPerRunPrior = 1.8;
+
+        private static readonly Weighted<string> s_tools = new(
+            (DemoCatalog.Dbt, 0.42), (DemoCatalog.Meltano, 0.23), (DemoCatalog.Evidently, 0.18), (DemoCatalog.Jetty, 0.17));
+        private static readonly Weighted<Kind> s_kinds = new((Kind.Dev, 0.6), (Kind.Prod, 0.18), (Kind.Ci, 0.22));
+        private static readonly Weighted<int> s_localHours = new(DemoCatalog.LocalHourWeights.Select((w, h) => (h, w)).ToArray());
+
+        private readonly Random _random;
+        private readonly int _target;
+        private readonly DateTime _start;
+        private readonly DateTime _end;
+        private readonly DateTime _firstDay;
+        private readonly int _dayCount;
+        private readonly Ladder _dbt;
+        private readonly Ladder _adapters;
+        private readonly Ladder _meltano;
+        private readonly Ladder _evidently;
+        private readonly Ladder _jetty;
+        private readonly Dictionary<string, Ladder> _pluginLadders = new(StringComparer.Ordinal);
+        // PluginRef is immutable, so events share one instance per (name, type, version).
+        private readonly Dictionary<(string Name, string Type, string? Version), PluginRef> _pluginRefs = [];
+        private readonly List<Installation> _installations = [];
+
+        public Simulation(DemoOptions options)
+        {
+            _random = new Random(options.Seed);
+            _target = options.Events;
+            _end = TruncateToMillisecond(options.End);
+            _start = _end.AddDays(-options.Days);
+            _firstDay = _start.Date;
+            _dayCount = (int)Math.Ceiling((_end - _firstDay).TotalDays);
+            _dbt = new Ladder(DemoCatalog.DbtReleases, _end);
+            _adapters = new Ladder(DemoCatalog.AdapterReleases, _end);
+            _meltano = new Ladder(DemoCatalog.MeltanoReleases, _end);
+            _evidently = new Ladder(DemoCatalog.EvidentlyReleases, _end);
+            _jetty = new Ladder(DemoCatalog.JettyReleases, _end);
+            foreach (var name in DemoCatalog.Extractors.Items.Concat(DemoCatalog.Loaders.Items))
+            {
+                _pluginLadders[name] = new Ladder(
+                    name == BrokenPluginName ? DemoCatalog.BrokenPluginReleases : RandomLadder(), _end);
+            }
+        }
+
+        public IEnumerable<TelemetryEvent> Run()
+        {
+            CreateInstallations();
+            var dayWeights = new double[_dayCount];
+            var active = new double[_dayCount + 1];
+            var oneShotsByDay = new List<Installation>?[_dayCount];
+            foreach (var inst in _installations)
+            {
+                if (inst.OneShot)
+                {
+                    (oneShotsByDay[inst.FirstDay] ??= []).Add(inst);
+                    continue;
+                }
+                active[inst.FirstDay] += inst.Weight;
+                active[inst.LastDay + 1] -= inst.Weight;
+            }
+            var running = 0.0;
+            for (var d = 0; d < _dayCount; d++)
+            {
+                running += active[d];
+                var (from, to) = Window(d);
+                var covered = Math.Max(0, (to - from).TotalDays);
+                var weekend = _firstDay.AddDays(d).DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday;
+                // Weekends run at ~40% of a weekday: fewer people at work, CI still on its schedule.
+                dayWeights[d] = running * covered * (weekend ? 0.4 : 1.0);
+            }
+            var weightFromDay = new double[_dayCount + 1];
+            for (var d = _dayCount - 1; d >= 0; d--)
+            {
+                weightFromDay[d] = weightFromDay[d + 1] + dayWeights[d];
+            }
+
+            long emitted = 0;
+            long runs = 0;
+            var dayEvents = new List<TelemetryEvent>(_target / Math.Max(1, _dayCount) * 2);
+            var pool = new List<Installation>();
+            var cumulative = new List<double>();
+            for (var d = 0; d < _dayCount; d++)
+            {
+                var (from, to) = Window(d);
+                if (to <= from)
+                {
+                    continue;
+                }
+                dayEvents.Clear();
+                foreach (var inst in oneShotsByDay[d] ?? [])
+                {
+                    // Tried it once: set up, maybe a run or two, never seen again.
+                    var count = 1 + _random.Next(3);
+                    for (var k = 0; k < count; k++)
+                    {
+                        GenerateRun(inst, d, onboarding: k == 0, dayEvents);
+                        runs++;
+                    }
+                }
+
+                // Spread what is left of the target over the remaining days by weight, so the total
+                // lands on target however the random run sizes fall.
+                var dayTarget = weightFromDay[d] > 0 ? (_target - emitted) * dayWeights[d] / weightFromDay[d] : 0;
+                var eventsPerRun = (emitted + dayEvents.Count + (EventsPerRunPrior * 100)) / (runs + 100);
+                var dayRuns = (int)Math.Round(Math.Max(0, dayTarget - dayEvents.Count) / eventsPerRun);
+
+                pool.Clear();
+                cumulative.Clear();
+                var sum = 0.0;
+                foreach (var inst in _installations)
+                {
+                    if (!inst.OneShot && inst.FirstDay <= d && d <= inst.LastDay)
+                    {
+                        sum += inst.Weight;
+                        pool.Add(inst);
+                        cumulative.Add(sum);
+                    }
+                }
+                for (var i = 0; i < dayRuns && pool.Count > 0; i++)
+                {
+                    var x = _random.NextDouble() * sum;
+                    var at = cumulative.BinarySearch(x);
+                    at = at >= 0 ? at + 1 : ~at;
+                    GenerateRun(pool[Math.Min(at, pool.Count - 1)], d, onboarding: false, dayEvents);
+                    runs++;
+                }
+
+                dayEvents.Sort(static (a, b) =>
+                {
+                    var c = a.OccurredAt.CompareTo(b.OccurredAt);
+                    return c != 0 ? c : a.EventId.CompareTo(b.EventId);
+                });
+                foreach (var e in dayEvents)
+                {
+                    yield return e;
+                }
+                emitted += dayEvents.Count;
+            }
+        }
+
+        /// <summary>The part of calendar day <paramref name="d"/> inside the generated history.</summary>
+        private (DateTime From, DateTime To) Window(int d)
+        {
+            var dayStart = _firstDay.AddDays(d);
+            var from = dayStart < _start ? _start : dayStart;
+            var dayEnd = dayStart.AddDays(1);
+            return (from, dayEnd > _end ? _end : dayEnd);
+        }
+
+        private void CreateInstallations()
+        {
+            // Scale the base with the volume: ~55 events per installation over the period on average,
+            // heavy-tailed per installation (a few CI pipelines send most).
+            var count = Math.Clamp(_target / 55, 40, 60_000);
+            for (var i = 0; i < count; i++)
+            {
+                var tool = s_tools.Pick(_random);
+                var kind = s_kinds.Pick(_random);
+                var existing = _random.NextDouble() < 0.45;
+                int firstDay;
+                DateTime joinedAt;
+                var oneShot = false;
+                double lifetimeDays;
+                if (existing)
+                {
+                    firstDay = 0;
+                    joinedAt = _start.AddDays(-_random.NextDouble() * 400);
+                    lifetimeDays = Exponential(150);
+                }
+                else
+                {
+                    // New installations arrive through the period, a little faster towards the end.
+                    firstDay = Math.Min(_dayCount - 1, (int)(_dayCount * Math.Pow(_random.NextDouble(), 0.8)));
+                    joinedAt = _firstDay.AddDays(firstDay + _random.NextDouble());
+                    oneShot = kind == Kind.Dev && _random.NextDouble() < 0.3;
+                    lifetimeDays = Exponential(120);
+                }
+                var lastDay = oneShot ? firstDay : (int)Math.Min(_dayCount - 1, firstDay + lifetimeDays);
+                var joinedShare = Math.Clamp(1 - ((_end - joinedAt).TotalDays / 365), 0, 1);
+                var osName = PickOs(kind);
+                var python = PickShifted(DemoCatalog.PythonVersions, DemoCatalog.PythonShareOld, DemoCatalog.PythonShareNew, joinedShare);
+                var pythonIndex = Array.IndexOf(DemoCatalog.PythonVersions, python);
+                // Some installations move to a newer Python during the period, which shifts the mix further.
+                var upgradesPython = pythonIndex < DemoCatalog.PythonVersions.Length - 1 && _random.NextDouble() < 0.15;
+                var scheduleHours = new int[1 + _random.Next(3)];
+                for (var h = 0; h < scheduleHours.Length; h++)
+                {
+                    scheduleHours[h] = _random.Next(24);
+                }
+
+                _installations.Add(new Installation
+                {
+                    Id = NewGuid().ToString(),
+                    Tool = tool,
+                    Kind = kind,
+                    FirstDay = firstDay,
+                    LastDay = lastDay,
+                    OneShot = oneShot,
+                    Weight = Math.Min(30, LogNormal(1, 1.0)) * kind switch { Kind.Ci => 1.8, Kind.Prod => 1.5, _ => 1.0 }
+                        * tool switch { DemoCatalog.Dbt => 1.1, DemoCatalog.Evidently => 0.8, DemoCatalog.Jetty => 0.7, _ => 1.0 },
+                    JoinedAt = joinedAt,
+                    UpgradeLag = TimeSpan.FromDays(Exponential(kind switch { Kind.Ci => 10, Kind.Prod => 30, _ => 18 })),
+                    PinnedAt = _random.NextDouble() < 0.15 ? joinedAt : null,
+                    OsName = osName,
+                    OsVersion = osName switch
+                    {
+                        "linux" => PickShifted(DemoCatalog.LinuxVersions, DemoCatalog.LinuxShareOld, DemoCatalog.LinuxShareNew, joinedShare),
+                        "mac" => PickShifted(DemoCatalog.MacVersions, DemoCatalog.MacShareOld, DemoCatalog.MacShareNew, joinedShare),
+                        _ => PickShifted(DemoCatalog.WindowsVersions, DemoCatalog.WindowsShareOld, DemoCatalog.WindowsShareNew, joinedShare),
+                    },
+                    Python = python,
+                    PythonUpgradeAt = upgradesPython ? _start.AddDays(_random.NextDouble() * (_end - _start).TotalDays) : DateTime.MaxValue,
+                    PythonAfter = upgradesPython ? DemoCatalog.PythonVersions[pythonIndex + 1] : python,
+                    UtcOffset = DemoCatalog.UtcOffsets.Pick(_random),
+                    ScheduleHours = scheduleHours,
+                    Adapter = tool == DemoCatalog.Dbt ? DemoCatalog.DbtAdapters.Pick(_random) : null,
+                    Pipelines = tool == DemoCatalog.Meltano ? CreatePipelines() : [],
+                    Connectors = tool == DemoCatalog.Jetty ? CreateConnectors() : [],
+                });
+            }
+        }
+
+        private (string Extractor, string Loader)[] CreatePipelines()
+        {
+            // Most projects load into one warehouse from one to three sources.
+            var loader = DemoCatalog.Loaders.Pick(_random);
+            var x = _random.NextDouble();
+            var pipelines = new (string, string)[x < 0.6 ? 1 : x < 0.88 ? 2 : 3];
+            for (var i = 0; i < pipelines.Length; i++)
+            {
+                pipelines[i] = (DemoCatalog.Extractors.Pick(_random), loader);
+            }
+            return pipelines;
+        }
+
+        private PluginRef[] CreateConnectors()
+        {
+            var connectors = new List<PluginRef>();
+            var wanted = 2 + _random.Next(3);
+            for (var attempt = 0; attempt < 10 && connectors.Count < wanted; attempt++)
+            {
+                var name = DemoCatalog.JettyConnectors.Pick(_random);
+                if (!connectors.Exists(c => c.Name == name))
+                {
+                    connectors.Add(Plugin(name, "connector", null));
+                }
+            }
+            return [.. connectors];
+        }
+
+        private string PickOs(Kind kind)
+        {
+            var x = _random.NextDouble();
+            return kind switch
+            {
+                Kind.Ci => x < 0.93 ? "linux" : x < 0.98 ? "windows" : "mac",
+                Kind.Prod => x < 0.85 ? "linux" : x < 0.95 ? "windows" : "mac",
+                _ => x < 0.35 ? "linux" : x < 0.8 ? "mac" : "windows",
+            };
+        }
+
+        private void GenerateRun(Installation inst, int day, bool onboarding, List<TelemetryEvent> into)
+        {
+            var t = SampleTime(inst, day);
+            switch (inst.Tool)
+            {
+                case DemoCatalog.Dbt:
+                    DbtRun(inst, t, onboarding, into);
+                    break;
+                case DemoCatalog.Meltano:
+                    MeltanoRun(inst, t, onboarding, into);
+                    break;
+                case DemoCatalog.Evidently:
+                    EvidentlyRun(inst, t, onboarding, into);
+                    break;
+                default:
+                    JettyRun(inst, t, onboarding, into);
+                    break;
+            }
+        }
+
+        /// <summary>dbt (Snowplow): an invocation start and end sharing the invocation id; the adapter rides on the end.</summary>
+        private void DbtRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
+        {
+            var command = onboarding ? "init" : DemoCatalog.DbtCommands.Pick(_random);
+            var version = VersionAt(_dbt, inst, t);
+            var regression = version == BrokenToolVersion && inst.OsName == BrokenOs;
+            var risk = command switch
+            {
+                "test" => 2.0,
+                "build" or "source freshness" => 1.5,
+                "run" => 1.0,
+                "compile" => 0.8,
+                _ => 0.5,
+            };
+            var failed = _random.NextDouble() < (regression ? BrokenToolFailureRate : ToolFailureRate * risk);
+            var medianSeconds = command switch
+            {
+                "build" => 180,
+                "run" => 90,
+                "snapshot" => 60,
+                "docs generate" => 45,
+                "test" => 40,
+                "compile" or "source freshness" => 20,
+                "seed" => 15,
+                "deps" => 8,
+                _ => 4,
+            };
+            var durationMs = DurationMs(medianSeconds * (inst.Kind == Kind.Dev ? 1.0 : 1.6), failed);
+            var (start, end) = Fit(t, durationMs);
+            var invocation = NewGuid().ToString();
+            var error = failed
+                ? (regression ? DemoCatalog.DbtWindowsRegressionErrors : DemoCatalog.DbtErrors).Pick(_random)
+                : null;
+            var python = PythonAt(inst, t);
+            into.Add(NewEvent(inst, "invocation", invocation, start, command, RunStatus.Started, version, python, []));
+            var ended = NewEvent(inst, "invocation", invocation, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python,
+                [Plugin(inst.Adapter!, "adapter", VersionAt(_adapters, inst, t))]);
+            ended.DurationMs = durationMs;
+            ended.ErrorType = error;
+            into.Add(ended);
+        }
+
+        /// <summary>Meltano: started/completed cli events sharing the context id, plugins on both; some never end.</summary>
+        private void MeltanoRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
+        {
+            var command = onboarding ? "init" : DemoCatalog.MeltanoCommands.Pick(_random);
+            var (extractor, loader) = inst.Pipelines[_random.Next(inst.Pipelines.Length)];
+            var extractorRef = Plugin(extractor, "extractors", VersionAt(_pluginLadders[extractor], inst, t));
+            var loaderRef = Plugin(loader, "loaders", VersionAt(_pluginLadders[loader], inst, t));
+            PluginRef[] plugins = command switch
+            {
+                "run" or "elt" or "install" => [extractorRef, loaderRef],
+                "invoke" or "test" or "select" => [extractorRef],
+                "config" or "add" => [_random.NextDouble() < 0.7 ? extractorRef : loaderRef],
+                _ => [],
+            };
+            var broken = Array.Exists(plugins, p => p.Name == BrokenPluginName && p.Version == BrokenPluginVersion);
+            var failed = _random.NextDouble() < (broken ? BrokenPluginFailureRate : PluginFailureRate);
+            var aborted = command is "run" or "elt" or "invoke" && _random.NextDouble() < MeltanoAbortRate;
+            var medianSeconds = command switch
+            {
+                "run" or "elt" => 240,
+                "invoke" => 60,
+                "install" => 45,
+                "add" => 12,
+                "config" => 3,
+                _ => 2,
+            };
+            var durationMs = DurationMs(medianSeconds, failed);
+            var (start, end) = Fit(t, durationMs);
+            var context = NewGuid().ToString();
+            var version = VersionAt(_meltano, inst, t);
+            var python = PythonAt(inst, t);
+            into.Add(NewEvent(inst, "cli_event", context, start, command, RunStatus.Started, version, python, [.. plugins]));
+            if (aborted)
+            {
+                return;
+            }
+            var ended = NewEvent(inst, "cli_event", context, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python, [.. plugins]);
+            ended.DurationMs = durationMs;
+            ended.ErrorType = failed ? (broken ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
+            into.Add(ended);
+        }
+
+        /// <summary>Evidently: one event per action, its outcome an exception class name or none.</summary>
+        private void EvidentlyRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
+        {
+            var command = onboarding ? "report" : DemoCatalog.EvidentlyCommands.Pick(_random);
+            var failed = _random.NextDouble() < (command == "ui" ? 0.02 : 0.04);
+            var e = NewEvent(inst, command, null, t, command, failed ? RunStatus.Failed : RunStatus.Succeeded,
+                VersionAt(_evidently, inst, t), PythonAt(inst, t), []);
+            e.ErrorType = failed ? DemoCatalog.EvidentlyErrors.Pick(_random) : null;
+            into.Add(e);
+        }
+
+        /// <summary>Jetty: one event per command, no outcome (Jetty does not report one), connector types as plugins.</summary>
+        private void JettyRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
+        {
+            var command = onboarding ? "invoked_new" : DemoCatalog.JettyCommands.Pick(_random);
+            var e = NewEvent(inst, command, null, t, command, RunStatus.Unknown, VersionAt(_jetty, inst, t), null, [.. inst.Connectors]);
+            // A Rust binary: no runtime, and the platform is only linux/mac/windows.
+            e.OsVersion = null;
+            into.Add(e);
+        }
+
+        private TelemetryEvent NewEvent(Installation inst, string eventName, string? runKey, DateTime at, string command,
+            string status, string version, string? python, List<PluginRef> plugins)
+        {
+            var id = NewGuid();
+            // Delivery delay: usually about a second, occasionally minutes (offline laptops, batching).
+            var received = at.AddMilliseconds(Math.Min(600_000, Math.Round(LogNormal(800, 1.3))));
+            return new TelemetryEvent
+            {
+                EventId = id,
+                Tool = inst.Tool,
+                Source = Source,
+                InstallationId = inst.Id,
+                OccurredAt = at,
+                ReceivedAt = received > _end ? (at > _end ? at : _end) : received,
+                EventName = eventName,
+                RunKey = runKey ?? id.ToString(),
+                Command = command,
+                Status = status,
+                ToolVersion = version,
+                OsName = inst.OsName,
+                OsVersion = inst.OsVersion,
+                RuntimeName = python is null ? null : "python",
+                RuntimeVersion = python,
+                Environment = inst.Kind switch { Kind.Ci => "ci", Kind.Prod => "prod", _ => "dev" },
+                IsCi = inst.Kind == Kind.Ci,
+                Plugins = plugins,
+            };
+        }
+
+        /// <summary>When a run starts: scheduled runs on the hour, people during their working day.</summary>
+        private DateTime SampleTime(Installation inst, int day)
+        {
+            var dayStart = _firstDay.AddDays(day);
+            var (from, to) = Window(day);
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                double hourUtc;
+                var scheduled = inst.Kind switch { Kind.Ci => 0.45, Kind.Prod => 0.7, _ => 0.0 };
+                if (_random.NextDouble() < scheduled)
+                {
+                    // Cron fires on the hour; the job starts a few minutes later.
+                    hourUtc = inst.ScheduleHours[_random.Next(inst.ScheduleHours.Length)] + (_random.NextDouble() * 0.08);
+                }
+                else
+                {
+                    hourUtc = s_localHours.Pick(_random) + _random.NextDouble() - inst.UtcOffset;
+                }
+                hourUtc = ((hourUtc % 24) + 24) % 24;
+                var t = TruncateToMillisecond(dayStart.AddTicks((long)(hourUtc * TimeSpan.TicksPerHour)));
+                if (t >= from && t < to)
+                {
+                    return t;
+                }
+            }
+            return TruncateToMillisecond(from.AddTicks((long)(_random.NextDouble() * (to - from).Ticks)));
+        }
+
+        /// <summary>Keeps a run inside the history: one that would end after the end starts earlier instead.</summary>
+        private (DateTime Start, DateTime End) Fit(DateTime start, long durationMs)
+        {
+            var end = start.AddMilliseconds(durationMs);
+            if (end >= _end)
+            {
+                end = _end.AddMilliseconds(-1 - _random.Next(60_000));
+                start = end.AddMilliseconds(-durationMs);
+                if (start < _start)
+                {
+                    start = _start;
+                }
+            }
+            return (start, end);
+        }
+
+        private long DurationMs(double medianSeconds, bool failed) =>
+            // Failures tend to stop early.
+            Math.Max(200, (long)LogNormal(medianSeconds * 1000 * (failed ? 0.4 : 1.0), 0.9));
+
+        private static string VersionAt(Ladder ladder, Installation inst, DateTime t)
+        {
+            var effective = t - inst.UpgradeLag;
+            if (inst.PinnedAt is { } pinned && pinned < effective)
+            {
+                effective = pinned;
+            }
+            return ladder.At(effective);
+        }
+
+        private static string PythonAt(Installation inst, DateTime t) => t >= inst.PythonUpgradeAt ? inst.PythonAfter : inst.Python;
+
+        private PluginRef Plugin(string name, string type, string? version)
+        {
+            if (!_pluginRefs.TryGetValue((name, type, version), out var plugin))
+            {
+                plugin = new PluginRef { Name = name, Type = type, Version = version };
+                _pluginRefs[(name, type, version)] = plugin;
+            }
+            return plugin;
+        }
+
+        private Release[] RandomLadder()
+        {
+            var releases = new List<Release>();
+            int major = _random.Next(3), minor = _random.Next(12), patch = _random.Next(4);
+            var days = 150 + (_random.NextDouble() * 250);
+            var count = 2 + _random.Next(4);
+            while (releases.Count < count && days > 2)
+            {
+                releases.Add(new Release(string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}.{patch}"), days));
+                var bump = _random.NextDouble();
+                (major, minor, patch) = bump < 0.7 ? (major, minor, patch + 1) : bump < 0.95 ? (major, minor + 1, 0) : (major + 1, 0, 0);
+                days -= 15 + (_random.NextDouble() * 70);
+            }
+            return [.. releases];
+        }
+
+        /// <summary>Picks from <paramref name="values"/> with shares moving from old to new as <paramref name="share"/> goes 0 → 1.</summary>
+        private string PickShifted(string[] values, double[] oldShares, double[] newShares, double share)
+        {
+            var x = _random.NextDouble();
+            var sum = 0.0;
+            for (var i = 0; i < values.Length; i++)
+            {
+                sum += (oldShares[i] * (1 - share)) + (newShares[i] * share);
+                if (x < sum)
+                {
+                    return values[i];
+                }
+            }
+            return values[^1];
+        }
+
+        /// <summary>A version-4 style Guid from the seeded generator (never Guid.NewGuid, which would break determinism).</summary>
+        private Guid NewGuid()
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            _random.NextBytes(bytes);
+            bytes[6] = (byte)((bytes[6] & 0x0F) | 0x40);
+            bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+            return new Guid(bytes, bigEndian: true);
+        }
+
+        private double Exponential(double mean) => -mean * Math.Log(1 - _random.NextDouble());
+
+        private double LogNormal(double median, double sigma)
+        {
+            // Box-Muller; 1 - u keeps the logarithm away from zero.
+            var u1 = 1 - _random.NextDouble();
+            var u2 = _random.NextDouble();
+            var normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+            return median * Math.Exp(sigma * normal);
+        }
+
+        private static DateTime TruncateToMillisecond(DateTime t) =>
+            new(t.Ticks - (t.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
+    }
+}

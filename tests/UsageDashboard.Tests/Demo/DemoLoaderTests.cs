@@ -1,0 +1,70 @@
+using Microsoft.EntityFrameworkCore;
+using UsageDashboard.Demo;
+using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
+using static UsageDashboard.Tests.Infrastructure.TestEvents;
+
+namespace UsageDashboard.Tests.Demo;
+
+public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
+{
+    public sealed class Db : DatabaseFixture;
+
+    private static readonly DateTime s_end = new(2026, 11, 20, 15, 30, 0, DateTimeKind.Utc);
+
+    private readonly Db _db;
+
+    public DemoLoaderTests(Db db) => _db = db;
+
+    [Fact]
+    public async Task Load_TwentyThousandEvents_RunsDerivedWithAbortsAndTheBrokenPluginFailing()
+    {
+        await _db.ResetAsync();
+        // 30 days so the broken plugin's last 10 days hold a fair share of the Meltano runs.
+        var options = new DemoOptions { Events = 20_000, Days = 30, Seed = 42, End = s_end };
+        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))));
+        var reported = new List<long>();
+
+        var result = await loader.LoadAsync(options, new SynchronousProgress(reported.Add), default);
+
+        Assert.Equal(result.Events, result.Accepted);
+        Assert.Equal(0, result.Duplicates);
+        Assert.InRange(result.Events, 19_600, 20_400);
+        Assert.Equal(result.Events, reported[^1]);
+        await using var ctx = _db.CreateDbContext();
+        Assert.Equal(result.Events, await ctx.Events.LongCountAsync());
+        var runs = await ctx.Runs.AsNoTracking().GroupBy(r => r.Status).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count);
+        Assert.True(runs.GetValueOrDefault(RunStatus.Succeeded) > 5_000);
+        Assert.True(runs.GetValueOrDefault(RunStatus.Failed) > 0);
+        Assert.True(runs.GetValueOrDefault(RunStatus.Aborted) > 0);
+        Assert.True(runs.GetValueOrDefault(RunStatus.Unknown) > 0, "jetty runs have no outcome");
+        var broken = await ctx.RunPlugins.AsNoTracking()
+            .Where(p => p.Name == DemoDataGenerator.BrokenPluginName && p.Version == DemoDataGenerator.BrokenPluginVersion
+                && (p.Status == RunStatus.Succeeded || p.Status == RunStatus.Failed))
+            .GroupBy(p => 1)
+            .Select(g => new { Runs = g.Count(), Failed = g.Count(p => p.Status == RunStatus.Failed) })
+            .SingleAsync();
+        Assert.True(broken.Runs >= 20, $"only {broken.Runs} runs of the broken plugin version");
+        Assert.True(broken.Failed >= broken.Runs * 0.25, $"{broken.Failed} of {broken.Runs} failed");
+    }
+
+    [Fact]
+    public async Task Load_SameSeedTwice_SecondLoadAllDuplicates()
+    {
+        await _db.ResetAsync();
+        var options = new DemoOptions { Events = 3_000, Days = 7, Seed = 7, End = s_end };
+        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))));
+
+        var first = await loader.LoadAsync(options, null, default);
+        var second = await loader.LoadAsync(options, null, default);
+
+        Assert.Equal(first.Events, first.Accepted);
+        Assert.Equal(0, second.Accepted);
+        Assert.Equal(first.Events, second.Duplicates);
+    }
+
+    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+}
