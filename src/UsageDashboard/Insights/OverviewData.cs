@@ -24,4 +24,8 @@ public sealed record OverviewData(
     PeriodTotals Previous,
     IReadOnlyList<DailyPoint> Daily,
     IReadOnlyList<CommandRow> TopCommands,
-    IReadOnlyList<string> Tools);
+    IReadOnlyList<string> Tools)
+{
+    /// <summary>The previous period's daily series, aligned day by day; only when compare=previous.</summary>
+    public IReadOnlyList<DailyPoint> PreviousDaily { get; init; } = [];
+}

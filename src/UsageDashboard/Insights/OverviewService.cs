@@ -15,9 +15,15 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         var (current, previous) = await TotalsAsync(conn, query, ct);
         var daily = await DailyAsync(conn, query, ct);
+        IReadOnlyList<DailyPoint> previousDaily = [];
+        if (query.ComparePrevious)
+        {
+            var (prevFrom, prevTo) = query.PreviousPeriod;
+            previousDaily = await DailyAsync(conn, query with { From = prevFrom, To = prevTo, Range = null }, ct);
+        }
         var commands = await CommandsAsync(conn, query, 10, ct);
         var tools = await ToolsAsync(conn, ct);
-        return new OverviewData(query, Today, current, previous, daily, commands, tools);
+        return new OverviewData(query, Today, current, previous, daily, commands, tools) { PreviousDaily = previousDaily };
     }
 
     public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)

@@ -12,7 +12,11 @@ public enum Trend
 /// <summary>A headline number with its change against the previous period.</summary>
 public sealed record StatTile(string Label, string Value, string? Change, Trend Trend, bool UpIsGood, string? Detail, string Definition);
 
-public sealed record CommandTableRow(string Tool, string Command, string Runs, string Share, string Installations, string SuccessRate, string Interval, string N, bool SmallSample);
+public sealed record CommandTableRow(string Tool, string Command, string Runs, string Share, string Installations, string SuccessRate, string Interval, string N, bool SmallSample)
+{
+    /// <summary>The tool reports no outcomes for this command (Jetty): there is no rate to show, rather than a small one.</summary>
+    public bool NotReported => N == "0";
+}
 
 public sealed record DailyTableRow(string Day, string ActiveInstallations, string Runs, bool InProgress);
 
@@ -77,7 +81,7 @@ public sealed record OverviewViewModel
             Query = q,
             Tools = data.Tools,
             Tiles = tiles,
-            DailyChartJson = DailyChart(data.Daily, inProgressDay),
+            DailyChartJson = DailyChart(data.Daily, data.PreviousDaily, inProgressDay),
             DailyRows = dailyRows,
             Commands = commands,
             PeriodLabel = $"{Format.Date(q.From)} – {Format.Date(q.To)}",
@@ -103,13 +107,36 @@ public sealed record OverviewViewModel
     /// ECharts option for daily active installations. The day still in progress is drawn apart (dashed,
     /// shaded) so a partial day never reads as a drop.
     /// </summary>
-    private static string DailyChart(IReadOnlyList<DailyPoint> daily, DateOnly today)
+    private static string DailyChart(IReadOnlyList<DailyPoint> daily, IReadOnlyList<DailyPoint> previousDaily, DateOnly today)
     {
         var days = daily.Select(p => Format.Date(p.Day)).ToArray();
         var complete = daily.Select(p => p.Day == today ? (long?)null : p.ActiveInstallations).ToArray();
         var lastIndex = daily.Count - 1;
         var hasPartial = lastIndex >= 0 && daily[lastIndex].Day == today;
         var partial = daily.Select((p, i) => hasPartial && i >= lastIndex - 1 ? (long?)p.ActiveInstallations : null).ToArray();
+
+        var series = new List<object>
+        {
+            new { name = "Active installations", type = "line", data = complete, showSymbol = false, smooth = false, areaStyle = new { opacity = 0.15 } },
+            new
+            {
+                name = "In progress", type = "line", data = partial, showSymbol = true,
+                lineStyle = new { type = "dashed" },
+                markArea = hasPartial
+                    ? new { silent = true, itemStyle = new { opacity = 0.08 }, label = new { position = "insideTop" }, data = new[] { new object[] { new { xAxis = days[lastIndex], name = "in progress" }, new { xAxis = days[lastIndex] } } } }
+                    : null,
+            },
+        };
+        if (previousDaily.Count > 0)
+        {
+            // Day i of the previous period sits under day i of this one, so the two shapes compare directly.
+            series.Add(new
+            {
+                name = "Previous period", type = "line", showSymbol = false,
+                data = previousDaily.Take(daily.Count).Select(p => p.ActiveInstallations).ToArray(),
+                lineStyle = new { type = "dotted", width = 1 },
+            });
+        }
 
         var option = new
         {
@@ -118,18 +145,7 @@ public sealed record OverviewViewModel
             legend = new { top = 0 },
             xAxis = new { type = "category", data = days, boundaryGap = false },
             yAxis = new { type = "value", minInterval = 1 },
-            series = new object[]
-            {
-                new { name = "Active installations", type = "line", data = complete, showSymbol = false, smooth = false, areaStyle = new { opacity = 0.15 } },
-                new
-                {
-                    name = "In progress", type = "line", data = partial, showSymbol = true,
-                    lineStyle = new { type = "dashed" },
-                    markArea = hasPartial
-                        ? new { silent = true, itemStyle = new { opacity = 0.08 }, data = new[] { new object[] { new { xAxis = days[lastIndex], name = "in progress" }, new { xAxis = days[lastIndex] } } } }
-                        : null,
-                },
-            },
+            series,
         };
         return JsonSerializer.Serialize(option, s_json);
     }

@@ -16,6 +16,8 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
     {
         builder.UseContentRoot(RepoRoot);
         builder.UseEnvironment("Testing");
+        // Outside Development the static web assets manifest (wwwroot/lib from npm) is not loaded by default.
+        builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Events", connectionString);
         builder.UseSetting("Demo:SeedLocalDatabase", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
