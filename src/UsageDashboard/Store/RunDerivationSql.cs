@@ -12,41 +12,55 @@ internal static class RunDerivationSql
         CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key)) ON COMMIT DELETE ROWS;
         """;
 
-    public const string UpsertRuns = """
-        INSERT INTO runs AS r (tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status,
-                               duration_ms, tool_version, os_name, os_version, runtime_name, runtime_version, environment,
-                               is_ci, error_type, event_count, plugins, updated_at)
-        SELECT g.tool, g.run_key, g.installation_id, g.user_id,
-               coalesce(g.started_at, g.first_at), g.started_at, g.ended_at, g.command,
-               CASE WHEN g.final_status IS NOT NULL THEN g.final_status
-                    WHEN g.started_at IS NOT NULL AND g.started_at < @abort_before THEN 'aborted'
-                    WHEN g.started_at IS NOT NULL THEN 'running'
-                    ELSE 'unknown' END,
-               coalesce(g.duration_ms,
-                        CASE WHEN g.started_at IS NOT NULL AND g.ended_at IS NOT NULL
-                             THEN (extract(epoch FROM g.ended_at - g.started_at) * 1000)::bigint END),
-               g.tool_version, g.os_name, g.os_version, g.runtime_name, g.runtime_version, g.environment,
-               g.is_ci, g.error_type, g.event_count, '[]'::jsonb, @now
+    private const string RunColumns = """
+        tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status,
+        duration_ms, tool_version, os_name, os_version, runtime_name, runtime_version, environment,
+        is_ci, error_type, event_count, plugins, updated_at
+        """;
+
+    /// <summary>A run's columns (all but plugins and updated_at) from the aggregates <c>g</c> of its events.</summary>
+    private const string RunProjection = """
+        g.tool, g.run_key, g.installation_id, g.user_id,
+        coalesce(g.started_at, g.first_at) AS occurred_at, g.started_at, g.ended_at, g.command,
+        CASE WHEN g.final_status IS NOT NULL THEN g.final_status
+             WHEN g.started_at IS NOT NULL AND g.started_at < @abort_before THEN 'aborted'
+             WHEN g.started_at IS NOT NULL THEN 'running'
+             ELSE 'unknown' END AS status,
+        coalesce(g.duration_ms,
+                 CASE WHEN g.started_at IS NOT NULL AND g.ended_at IS NOT NULL
+                      THEN (extract(epoch FROM g.ended_at - g.started_at) * 1000)::bigint END) AS duration_ms,
+        g.tool_version, g.os_name, g.os_version, g.runtime_name, g.runtime_version, g.environment,
+        g.is_ci, g.error_type, g.event_count
+        """;
+
+    /// <summary>The aggregates over the events <c>e</c> of one run, grouped by (tool, run_key).</summary>
+    private const string RunAggregates = """
+        e.tool, e.run_key,
+        (array_agg(e.installation_id ORDER BY e.occurred_at, e.id))[1] AS installation_id,
+        (array_agg(e.user_id ORDER BY e.occurred_at, e.id) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
+        min(e.occurred_at) AS first_at,
+        min(e.occurred_at) FILTER (WHERE e.status = 'started') AS started_at,
+        max(e.occurred_at) FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')) AS ended_at,
+        (array_agg(e.status ORDER BY e.occurred_at DESC, e.id DESC)
+             FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')))[1] AS final_status,
+        (array_agg(e.command ORDER BY e.occurred_at, e.id) FILTER (WHERE e.command IS NOT NULL))[1] AS command,
+        max(e.duration_ms) AS duration_ms,
+        (array_agg(e.tool_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.tool_version IS NOT NULL))[1] AS tool_version,
+        (array_agg(e.os_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_name IS NOT NULL))[1] AS os_name,
+        (array_agg(e.os_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_version IS NOT NULL))[1] AS os_version,
+        (array_agg(e.runtime_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_name IS NOT NULL))[1] AS runtime_name,
+        (array_agg(e.runtime_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_version IS NOT NULL))[1] AS runtime_version,
+        (array_agg(e.environment ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.environment IS NOT NULL))[1] AS environment,
+        bool_or(e.is_ci) AS is_ci,
+        (array_agg(e.error_type ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.error_type IS NOT NULL))[1] AS error_type,
+        count(*)::int AS event_count
+        """;
+
+    public const string UpsertRuns = $"""
+        INSERT INTO runs AS r ({RunColumns})
+        SELECT {RunProjection}, '[]'::jsonb, @now
         FROM (
-            SELECT e.tool, e.run_key,
-                   (array_agg(e.installation_id ORDER BY e.occurred_at, e.id))[1] AS installation_id,
-                   (array_agg(e.user_id ORDER BY e.occurred_at, e.id) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
-                   min(e.occurred_at) AS first_at,
-                   min(e.occurred_at) FILTER (WHERE e.status = 'started') AS started_at,
-                   max(e.occurred_at) FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')) AS ended_at,
-                   (array_agg(e.status ORDER BY e.occurred_at DESC, e.id DESC)
-                        FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')))[1] AS final_status,
-                   (array_agg(e.command ORDER BY e.occurred_at, e.id) FILTER (WHERE e.command IS NOT NULL))[1] AS command,
-                   max(e.duration_ms) AS duration_ms,
-                   (array_agg(e.tool_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.tool_version IS NOT NULL))[1] AS tool_version,
-                   (array_agg(e.os_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_name IS NOT NULL))[1] AS os_name,
-                   (array_agg(e.os_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_version IS NOT NULL))[1] AS os_version,
-                   (array_agg(e.runtime_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_name IS NOT NULL))[1] AS runtime_name,
-                   (array_agg(e.runtime_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_version IS NOT NULL))[1] AS runtime_version,
-                   (array_agg(e.environment ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.environment IS NOT NULL))[1] AS environment,
-                   bool_or(e.is_ci) AS is_ci,
-                   (array_agg(e.error_type ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.error_type IS NOT NULL))[1] AS error_type,
-                   count(*)::int AS event_count
+            SELECT {RunAggregates}
             FROM events e
             JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
             GROUP BY e.tool, e.run_key
@@ -60,39 +74,93 @@ internal static class RunDerivationSql
             event_count = excluded.event_count, updated_at = excluded.updated_at;
         """;
 
+    private const string PluginRecords = "CROSS JOIN LATERAL jsonb_to_recordset(e.plugins) AS x(name text, type text, version text, status text)";
+
+    /// <summary>One plugin's version and own outcome over the events <c>e</c> of a run, grouped by (name, type).</summary>
+    private const string PluginAggregates = """
+        x.name, coalesce(x.type, '') AS type,
+        coalesce((array_agg(x.version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE x.version IS NOT NULL))[1], '') AS version,
+        CASE WHEN bool_or(x.status = 'failed') THEN 'failed'
+             WHEN bool_or(x.status = 'aborted') THEN 'aborted'
+             WHEN bool_or(x.status = 'succeeded') THEN 'succeeded'
+             WHEN bool_or(x.status = 'skipped') THEN 'skipped'
+             ELSE 'unknown' END AS status
+        """;
+
+    /// <summary>A plugin's outcome (<c>p</c>) in its run (<c>r</c>).</summary>
+    private const string PluginOutcome = "CASE WHEN p.status <> 'unknown' THEN p.status ELSE r.status END";
+
+    /// <summary>A run_plugins row <c>rp</c> as an element of runs.plugins.</summary>
+    private const string PluginJson = "jsonb_build_object('name', rp.name, 'type', nullif(rp.type, ''), 'version', nullif(rp.version, ''), 'status', rp.status)";
+
     /// <summary>
     /// A plugin's outcome is its own where the source says (dbt run_model, native plugins[].status);
     /// otherwise it shares its run's outcome, since a plugin in a failed Meltano run failed with it.
     /// </summary>
-    public const string RefreshRunPlugins = """
+    public const string RefreshRunPlugins = $"""
         DELETE FROM run_plugins rp USING runs r, affected_runs a
         WHERE rp.run_id = r.id AND r.tool = a.tool AND r.run_key = a.run_key;
 
         INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
         SELECT r.id, r.tool, p.name, p.type, p.version,
-               CASE WHEN p.status <> 'unknown' THEN p.status ELSE r.status END,
+               {PluginOutcome},
                r.occurred_at, r.installation_id, r.is_ci
         FROM runs r
         JOIN affected_runs a ON a.tool = r.tool AND a.run_key = r.run_key
         CROSS JOIN LATERAL (
-            SELECT x.name, coalesce(x.type, '') AS type,
-                   coalesce((array_agg(x.version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE x.version IS NOT NULL))[1], '') AS version,
-                   CASE WHEN bool_or(x.status = 'failed') THEN 'failed'
-                        WHEN bool_or(x.status = 'aborted') THEN 'aborted'
-                        WHEN bool_or(x.status = 'succeeded') THEN 'succeeded'
-                        WHEN bool_or(x.status = 'skipped') THEN 'skipped'
-                        ELSE 'unknown' END AS status
+            SELECT {PluginAggregates}
             FROM events e
-            CROSS JOIN LATERAL jsonb_to_recordset(e.plugins) AS x(name text, type text, version text, status text)
+            {PluginRecords}
             WHERE e.tool = r.tool AND e.run_key = r.run_key AND x.name IS NOT NULL
             GROUP BY x.name, coalesce(x.type, '')
         ) p;
 
         UPDATE runs r SET plugins = coalesce((
-            SELECT jsonb_agg(jsonb_build_object('name', rp.name, 'type', nullif(rp.type, ''), 'version', nullif(rp.version, ''), 'status', rp.status) ORDER BY rp.name, rp.type)
+            SELECT jsonb_agg({PluginJson} ORDER BY rp.name, rp.type)
             FROM run_plugins rp WHERE rp.run_id = r.id), '[]'::jsonb)
         FROM affected_runs a
         WHERE r.tool = a.tool AND r.run_key = a.run_key AND r.event_count > 0;
+        """;
+
+    /// <summary>
+    /// Derives every run, its plugins and every installation from all events in one pass each, for a
+    /// store whose runs, run_plugins and installations are empty (the bulk load). The same aggregates
+    /// and outcome rules as the incremental statements above, so the result is the same as loading
+    /// the events one batch at a time; set-based joins instead of per-run lookups make it fast.
+    /// </summary>
+    public const string DeriveAll = $"""
+        CREATE TEMP TABLE derived_runs ON COMMIT DROP AS
+        SELECT {RunProjection}
+        FROM (SELECT {RunAggregates} FROM events e GROUP BY e.tool, e.run_key) g;
+
+        CREATE TEMP TABLE derived_plugins ON COMMIT DROP AS
+        SELECT p.tool, p.run_key, p.name, p.type, p.version, {PluginOutcome} AS status
+        FROM (
+            SELECT e.tool, e.run_key, {PluginAggregates}
+            FROM events e
+            {PluginRecords}
+            WHERE x.name IS NOT NULL
+            GROUP BY e.tool, e.run_key, x.name, coalesce(x.type, '')
+        ) p
+        JOIN derived_runs r ON r.tool = p.tool AND r.run_key = p.run_key;
+
+        INSERT INTO runs ({RunColumns})
+        SELECT r.tool, r.run_key, r.installation_id, r.user_id, r.occurred_at, r.started_at, r.ended_at, r.command, r.status,
+               r.duration_ms, r.tool_version, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.environment,
+               r.is_ci, r.error_type, r.event_count, coalesce(j.plugins, '[]'::jsonb), @now
+        FROM derived_runs r
+        LEFT JOIN (
+            SELECT rp.tool, rp.run_key, jsonb_agg({PluginJson} ORDER BY rp.name, rp.type) AS plugins
+            FROM derived_plugins rp GROUP BY rp.tool, rp.run_key
+        ) j ON j.tool = r.tool AND j.run_key = r.run_key;
+
+        INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
+        SELECT r.id, r.tool, p.name, p.type, p.version, p.status, r.occurred_at, r.installation_id, r.is_ci
+        FROM derived_plugins p
+        JOIN runs r ON r.tool = p.tool AND r.run_key = p.run_key;
+
+        INSERT INTO installations (tool, installation_id, first_seen, last_seen)
+        SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM events GROUP BY tool, installation_id;
         """;
 
     /// <summary>Runs still open after Runs:AbortAfter become aborted, and so do their plugins.</summary>
