@@ -832,15 +832,6 @@ namespace UsageDashboard.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
-
-            modelBuilder.Entity("UsageDashboard.Store.RunPlugin", b =>
-                {
-                    b.HasOne("UsageDashboard.Store.Run", null)
-                        .WithMany()
-                        .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
 #pragma warning restore 612, 618
         }
     }

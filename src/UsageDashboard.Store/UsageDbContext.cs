@@ -132,7 +132,8 @@ internal sealed class RunPluginConfiguration : IEntityTypeConfiguration<RunPlugi
     {
         b.ToTable("run_plugins");
         b.HasKey(p => new { p.RunId, p.Name, p.Type });
-        b.HasOne<Run>().WithMany().HasForeignKey(p => p.RunId).OnDelete(DeleteBehavior.Cascade);
+        // No foreign key to runs: run_plugins is derived and rewritten only by the run derivation (which
+        // deletes a run's rows before inserting them), and a per-row FK check halves bulk-load speed.
         b.HasIndex(p => new { p.Tool, p.Name, p.OccurredAt }).IncludeProperties(p => new { p.Version, p.Status, p.InstallationId, p.IsCi });
     }
 }

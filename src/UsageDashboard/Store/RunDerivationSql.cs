@@ -33,38 +33,57 @@ internal static class RunDerivationSql
         g.is_ci, g.error_type, g.event_count
         """;
 
-    /// <summary>The aggregates over the events <c>e</c> of one run, grouped by (tool, run_key).</summary>
-    private const string RunAggregates = """
-        e.tool, e.run_key,
-        (array_agg(e.installation_id ORDER BY e.occurred_at, e.id))[1] AS installation_id,
-        (array_agg(e.user_id ORDER BY e.occurred_at, e.id) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
-        min(e.occurred_at) AS first_at,
-        min(e.occurred_at) FILTER (WHERE e.status = 'started') AS started_at,
-        max(e.occurred_at) FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')) AS ended_at,
-        (array_agg(e.status ORDER BY e.occurred_at DESC, e.id DESC)
-             FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')))[1] AS final_status,
-        (array_agg(e.command ORDER BY e.occurred_at, e.id) FILTER (WHERE e.command IS NOT NULL))[1] AS command,
-        max(e.duration_ms) AS duration_ms,
-        (array_agg(e.tool_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.tool_version IS NOT NULL))[1] AS tool_version,
-        (array_agg(e.os_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_name IS NOT NULL))[1] AS os_name,
-        (array_agg(e.os_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.os_version IS NOT NULL))[1] AS os_version,
-        (array_agg(e.runtime_name ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_name IS NOT NULL))[1] AS runtime_name,
-        (array_agg(e.runtime_version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.runtime_version IS NOT NULL))[1] AS runtime_version,
-        (array_agg(e.environment ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.environment IS NOT NULL))[1] AS environment,
-        bool_or(e.is_ci) AS is_ci,
-        (array_agg(e.error_type ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.error_type IS NOT NULL))[1] AS error_type,
-        count(*)::int AS event_count
+    /// <summary>
+    /// The aggregates <c>g</c> of the runs whose events are <c>{events}</c> (an expression naming the
+    /// events alias <c>e</c>). Dimensions are the same on every event of one run in practice, so plain
+    /// max()/min() pick them (deterministic whatever the arrival order); only the outcome and the error
+    /// type need "the latest one", found with one DISTINCT ON sort each rather than an ordered aggregate
+    /// per run and column (which costs a sort per run on PostgreSQL 15).
+    /// </summary>
+    private static string RunSource(string events) => $"""
+        (
+            SELECT g0.*, t.final_status, x.error_type
+            FROM (
+                SELECT e.tool, e.run_key,
+                       min(e.installation_id) AS installation_id,
+                       max(e.user_id) AS user_id,
+                       min(e.occurred_at) AS first_at,
+                       min(e.occurred_at) FILTER (WHERE e.status = 'started') AS started_at,
+                       max(e.occurred_at) FILTER (WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')) AS ended_at,
+                       max(e.command) AS command,
+                       max(e.duration_ms) AS duration_ms,
+                       max(e.tool_version) AS tool_version,
+                       max(e.os_name) AS os_name,
+                       max(e.os_version) AS os_version,
+                       max(e.runtime_name) AS runtime_name,
+                       max(e.runtime_version) AS runtime_version,
+                       max(e.environment) AS environment,
+                       bool_or(e.is_ci) AS is_ci,
+                       count(*)::int AS event_count
+                FROM {events}
+                GROUP BY e.tool, e.run_key
+            ) g0
+            LEFT JOIN (
+                SELECT DISTINCT ON (e.tool, e.run_key) e.tool, e.run_key, e.status AS final_status
+                FROM {events}
+                WHERE e.status IN ('succeeded', 'failed', 'aborted', 'skipped')
+                ORDER BY e.tool, e.run_key, e.occurred_at DESC, e.id DESC
+            ) t ON t.tool = g0.tool AND t.run_key = g0.run_key
+            LEFT JOIN (
+                SELECT DISTINCT ON (e.tool, e.run_key) e.tool, e.run_key, e.error_type
+                FROM {events}
+                WHERE e.error_type IS NOT NULL
+                ORDER BY e.tool, e.run_key, e.occurred_at DESC, e.id DESC
+            ) x ON x.tool = g0.tool AND x.run_key = g0.run_key
+        ) g
         """;
 
-    public const string UpsertRuns = $"""
+    private const string AffectedEvents = "events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key";
+
+    public static readonly string UpsertRuns = $"""
         INSERT INTO runs AS r ({RunColumns})
         SELECT {RunProjection}, '[]'::jsonb, @now
-        FROM (
-            SELECT {RunAggregates}
-            FROM events e
-            JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
-            GROUP BY e.tool, e.run_key
-        ) g
+        FROM {RunSource(AffectedEvents)}
         ON CONFLICT (tool, run_key) DO UPDATE SET
             installation_id = excluded.installation_id, user_id = excluded.user_id, occurred_at = excluded.occurred_at,
             started_at = excluded.started_at, ended_at = excluded.ended_at, command = excluded.command, status = excluded.status,
@@ -79,7 +98,7 @@ internal static class RunDerivationSql
     /// <summary>One plugin's version and own outcome over the events <c>e</c> of a run, grouped by (name, type).</summary>
     private const string PluginAggregates = """
         x.name, coalesce(x.type, '') AS type,
-        coalesce((array_agg(x.version ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE x.version IS NOT NULL))[1], '') AS version,
+        coalesce(max(x.version), '') AS version,
         CASE WHEN bool_or(x.status = 'failed') THEN 'failed'
              WHEN bool_or(x.status = 'aborted') THEN 'aborted'
              WHEN bool_or(x.status = 'succeeded') THEN 'succeeded'
@@ -97,7 +116,7 @@ internal static class RunDerivationSql
     /// A plugin's outcome is its own where the source says (dbt run_model, native plugins[].status);
     /// otherwise it shares its run's outcome, since a plugin in a failed Meltano run failed with it.
     /// </summary>
-    public const string RefreshRunPlugins = $"""
+    public static readonly string RefreshRunPlugins = $"""
         DELETE FROM run_plugins rp USING runs r, affected_runs a
         WHERE rp.run_id = r.id AND r.tool = a.tool AND r.run_key = a.run_key;
 
@@ -128,10 +147,10 @@ internal static class RunDerivationSql
     /// and outcome rules as the incremental statements above, so the result is the same as loading
     /// the events one batch at a time; set-based joins instead of per-run lookups make it fast.
     /// </summary>
-    public const string DeriveAll = $"""
+    public static readonly string DeriveAll = $"""
         CREATE TEMP TABLE derived_runs ON COMMIT DROP AS
         SELECT {RunProjection}
-        FROM (SELECT {RunAggregates} FROM events e GROUP BY e.tool, e.run_key) g;
+        FROM {RunSource("events e")};
 
         CREATE TEMP TABLE derived_plugins ON COMMIT DROP AS
         SELECT p.tool, p.run_key, p.name, p.type, p.version, {PluginOutcome} AS status
