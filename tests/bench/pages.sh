@@ -2,7 +2,10 @@
 # Measures warm server-side latency of dashboard pages and insights APIs over HTTP.
 # Usage: tests/bench/pages.sh [base-url] [requests-per-url]
 # Start the app first (dotnet run --project src/UsageDashboard -c Release); it must already hold data.
+# Pages need a signed-in user: BENCH_TOKEN holds a personal API token (tokens create ... prints one).
 set -euo pipefail
+auth=()
+if [ -n "${BENCH_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $BENCH_TOKEN"); fi
 base=${1:-http://127.0.0.1:5000}
 n=${2:-40}
 paths=(
@@ -20,8 +23,8 @@ for p in $extra; do paths+=("$p"); done
 printf '| path | requests | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|\n'
 for path in "${paths[@]}"; do
   # warm-up: plans cached, pages in shared buffers
-  for _ in 1 2 3; do curl -s -o /dev/null "$base$path"; done
-  times=$(for _ in $(seq "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$base$path"; done | sort -n)
+  for _ in 1 2 3; do curl -s -o /dev/null "${auth[@]}" "$base$path"; done
+  times=$(for _ in $(seq "$n"); do curl -s -o /dev/null "${auth[@]}" -w '%{time_total}\n' "$base$path"; done | sort -n)
   p50=$(awk -v n="$n" 'NR==int((n+1)*0.50){printf "%.1f", $1*1000}' <<<"$times")
   p95=$(awk -v n="$n" 'NR==int(n*0.95+0.5){printf "%.1f", $1*1000}' <<<"$times")
   max=$(tail -1 <<<"$times" | awk '{printf "%.1f", $1*1000}')

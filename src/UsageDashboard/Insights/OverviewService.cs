@@ -43,20 +43,26 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var (prevFrom, _) = query.PreviousPeriod;
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd);
-        // One scan covers both periods; FILTER splits them.
+        // One scan covers both periods; FILTER splits them. Installations are (tool, id) pairs, counted
+        // by grouping first: a hash aggregate, where count(DISTINCT) would sort every row.
         cmd.CommandText = $"""
-            SELECT count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
-                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at < @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted')
-            FROM runs r
-            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters};
+            SELECT count(*) FILTER (WHERE i.cur_runs > 0), coalesce(sum(i.cur_runs), 0)::bigint,
+                   coalesce(sum(i.cur_ok), 0)::bigint, coalesce(sum(i.cur_failed), 0)::bigint, coalesce(sum(i.cur_aborted), 0)::bigint,
+                   count(*) FILTER (WHERE i.prev_runs > 0), coalesce(sum(i.prev_runs), 0)::bigint,
+                   coalesce(sum(i.prev_ok), 0)::bigint, coalesce(sum(i.prev_failed), 0)::bigint, coalesce(sum(i.prev_aborted), 0)::bigint
+            FROM (
+                SELECT count(*) FILTER (WHERE r.occurred_at >= @from) AS cur_runs,
+                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded') AS cur_ok,
+                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed') AS cur_failed,
+                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted') AS cur_aborted,
+                       count(*) FILTER (WHERE r.occurred_at < @from) AS prev_runs,
+                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded') AS prev_ok,
+                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed') AS prev_failed,
+                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted') AS prev_aborted
+                FROM runs r
+                WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
+                GROUP BY r.tool, r.installation_id
+            ) i;
 
             SELECT count(*) FILTER (WHERE i.first_seen >= @from),
                    count(*) FILTER (WHERE i.first_seen < @from)
@@ -86,10 +92,14 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd);
         cmd.CommandText = $"""
-            SELECT (r.occurred_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT r.installation_id), count(*)
-            FROM runs r
-            WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
-            GROUP BY 1
+            SELECT d.day, count(*), sum(d.runs)::bigint
+            FROM (
+                SELECT (r.occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS runs
+                FROM runs r
+                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+                GROUP BY 1, r.tool, r.installation_id
+            ) d
+            GROUP BY d.day
             """;
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
@@ -116,13 +126,16 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd);
         cmd.CommandText = $"""
-            SELECT r.tool, coalesce(r.command, '(none)'), count(*),
-                   count(*) FILTER (WHERE r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.status = 'failed'),
-                   count(*) FILTER (WHERE r.status = 'aborted'),
-                   count(DISTINCT r.installation_id)
-            FROM runs r
-            WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+            SELECT c.tool, c.command, sum(c.runs)::bigint, sum(c.ok)::bigint, sum(c.failed)::bigint, sum(c.aborted)::bigint, count(*)
+            FROM (
+                SELECT r.tool, coalesce(r.command, '(none)') AS command, count(*) AS runs,
+                       count(*) FILTER (WHERE r.status = 'succeeded') AS ok,
+                       count(*) FILTER (WHERE r.status = 'failed') AS failed,
+                       count(*) FILTER (WHERE r.status = 'aborted') AS aborted
+                FROM runs r
+                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+                GROUP BY 1, 2, r.installation_id
+            ) c
             GROUP BY 1, 2
             ORDER BY 3 DESC, 1, 2
             LIMIT @limit
