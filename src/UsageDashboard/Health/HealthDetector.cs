@@ -56,7 +56,8 @@ public static class HealthDetector
             }
         }
 
-        var best = findings.OrderByDescending(f => f.Severity).ThenByDescending(f => f.Evidence.Z).FirstOrDefault();
+        // Worst first; at equal severity the recent-window findings, whose reasons are the more specific.
+        var best = findings.OrderByDescending(f => f.Severity).ThenBy(f => f.Evidence.Method == DetectionMethods.Drift).ThenByDescending(f => f.Evidence.Z).FirstOrDefault();
         return new HealthAssessment
         {
             Subject = c.Subject,
