@@ -22,8 +22,8 @@ public static class FlagActions
 /// <summary>The part of a stored flag the lifecycle needs.</summary>
 public sealed record ActiveFlag(long Id, HealthSeverity Severity, DateTime? ClearSince);
 
-/// <summary>The last flag of a subject resolved by hand, which holds back an immediate re-open.</summary>
-public sealed record ManualResolution(HealthSeverity Severity, DateTime ResolvedAt);
+/// <summary>The subject's last resolved flag, which holds back an echo of the same problem.</summary>
+public sealed record PastResolution(HealthSeverity Severity, DateTime ResolvedAt, bool ByHand);
 
 public enum FlagChange
 {
@@ -48,7 +48,7 @@ public sealed record FlagDecision(FlagChange Change, DateTime? ClearSince = null
 /// </summary>
 public static class FlagLifecycle
 {
-    public static FlagDecision Decide(ActiveFlag? active, ManualResolution? lastManual, HealthAssessment assessment, DateTime now, HealthOptions o)
+    public static FlagDecision Decide(ActiveFlag? active, PastResolution? last, HealthAssessment assessment, DateTime now, HealthOptions o)
     {
         if (active is null)
         {
@@ -56,10 +56,18 @@ public static class FlagLifecycle
             {
                 return new FlagDecision(FlagChange.None);
             }
-            // A maintainer said "resolved" recently: don't argue unless it got worse.
-            if (lastManual is not null && now - lastManual.ResolvedAt < o.ReopenCooldown && assessment.Severity <= lastManual.Severity)
+            if (last is not null && assessment.Severity <= last.Severity)
             {
-                return new FlagDecision(FlagChange.None);
+                // A maintainer said "resolved" recently: don't argue unless it got worse.
+                if (last.ByHand && now - last.ResolvedAt < o.ReopenCooldown)
+                {
+                    return new FlagDecision(FlagChange.None);
+                }
+                // The long window still holds the episode that was resolved: its echo is not news.
+                if (assessment.Finding.Evidence.Method == DetectionMethods.Drift && now - last.ResolvedAt < o.LongWindow)
+                {
+                    return new FlagDecision(FlagChange.None);
+                }
             }
             return new FlagDecision(FlagChange.Open);
         }

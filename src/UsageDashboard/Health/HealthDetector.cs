@@ -6,8 +6,8 @@ namespace UsageDashboard.Health;
 /// <summary>
 /// Pure detection over counts: is this plugin version (or CLI release) failing clearly more than its
 /// baseline? A finding needs all of: enough runs and installations, the current rate's 95% Wilson
-/// interval entirely above the baseline's, an absolute increase over a threshold, and a two-proportion
-/// z-score over <see cref="HealthOptions.MinZ"/>. The last guard is what keeps repeated evaluation
+/// interval entirely above the baseline's, an absolute increase over a threshold, and counting evidence
+/// (<see cref="PoissonZ"/>) over <see cref="HealthOptions.MinZ"/>. The last guard is what keeps repeated evaluation
 /// (every 15 minutes, for every version) from turning 95% intervals into a false flag a day.
 /// </summary>
 public static class HealthDetector
@@ -20,13 +20,17 @@ public static class HealthDetector
 
         if (recentOk)
         {
-            // A broken release: against the other versions, in the same window if they have the runs for it.
-            var peers = c.PeersRecent.Judged >= o.MinBaselineRuns ? c.PeersRecent : c.PeersLong;
-            var peersLabel = c.PeersRecent.Judged >= o.MinBaselineRuns ? "other versions" : $"other versions over {Duration(o.LongWindow)}";
-            if (Compare(c.Recent, peers, o, broken: true) is { } z)
+            // A broken release: against the other versions, both in the same window (same conditions) and
+            // over the long window (a stable rate); it has to be clearly worse than each that has the runs.
+            var peerFindings = new[] { (c.PeersRecent, "other versions"), (c.PeersLong, $"other versions over {Duration(o.LongWindow)}") }
+                .Where(b => b.Item1.Judged >= o.MinBaselineRuns)
+                .Select(b => (Baseline: b.Item1, Label: b.Item2, Z: Compare(c.Recent, b.Item1, o, broken: true)))
+                .ToList();
+            if (peerFindings.Count > 0 && peerFindings.All(b => b.Z is not null))
             {
-                findings.Add(Finding(c, DetectionMethods.Peers, HealthSeverity.Broken, c.Recent, peers, z, recentStart, now, o,
-                    OthersLabel(c.Subject, peersLabel)));
+                var weakest = peerFindings.MinBy(b => b.Z!.Value);
+                findings.Add(Finding(c, DetectionMethods.Peers, HealthSeverity.Broken, c.Recent, weakest.Baseline, weakest.Z!.Value, recentStart, now, o,
+                    OthersLabel(c.Subject, weakest.Label)));
             }
             // It broke while in use (an upstream API change): against its own earlier history.
             if (Compare(c.Recent, c.History, o, broken: true) is { } zh)
@@ -41,7 +45,10 @@ public static class HealthDetector
             findings.Add(spike);
         }
 
-        if (Sufficient(c.Long, o) && c.PeersLong.Judged >= o.MinBaselineRuns)
+        // The long window remembers a fixed problem for days: it only speaks while the recent window
+        // is not back at baseline, so a fix resolves the flag in one recent window, not one long one.
+        var nearBaseline = recentOk && IsNearBaseline(c, o);
+        if (!nearBaseline && Sufficient(c.Long, o) && c.PeersLong.Judged >= o.MinBaselineRuns)
         {
             var longStart = now - o.LongWindow;
             if (Compare(c.Long, c.PeersLong, o, broken: true) is { } zb)
@@ -63,7 +70,7 @@ public static class HealthDetector
             Subject = c.Subject,
             Finding = best,
             SufficientData = recentOk,
-            IsClear = best is null && recentOk && IsNearBaseline(c, o),
+            IsClear = best is null && nearBaseline,
         };
     }
 
@@ -71,7 +78,7 @@ public static class HealthDetector
     private static bool Sufficient(WindowCounts w, HealthOptions o) =>
         w.Judged >= o.MinRuns && w.Installations >= o.MinInstallations;
 
-    /// <summary>The z-score when <paramref name="current"/> is clearly worse than <paramref name="baseline"/>, else null.</summary>
+    /// <summary>The evidence z when <paramref name="current"/> is clearly worse than <paramref name="baseline"/>, else null.</summary>
     private static double? Compare(WindowCounts current, WindowCounts baseline, HealthOptions o, bool broken)
     {
         if (baseline.Judged < o.MinBaselineRuns || current.FailingInstallations < o.MinFailingInstallations)
@@ -80,36 +87,39 @@ public static class HealthDetector
         }
         var p = (double)current.Failures / current.Judged;
         var b = (double)baseline.Failures / baseline.Judged;
-        var increase = p - b;
-        if (increase < (broken ? o.BrokenIncrease : o.MinIncrease))
+        var (_, baselineHigh) = baseline.Interval;
+        // Degraded: the intervals apart and the rates at least MinIncrease apart. Broken: even the most
+        // favourable reading (the bottom of this interval against the top of the baseline's) is
+        // BrokenIncrease worse, so a noisy window of a merely degraded version cannot look broken.
+        var evidenced = current.Interval.Low - baselineHigh;
+        if (evidenced <= 0 || (broken ? evidenced < o.BrokenIncrease : p - b < o.MinIncrease))
         {
             return null;
         }
-        if (current.Interval.Low <= baseline.Interval.High)
-        {
-            return null;
-        }
-        var z = TwoProportionZ(current, baseline);
+        // Failures expected if the version failed at the top of the baseline's interval: the baseline's
+        // own uncertainty is then on the side of "no flag".
+        var z = PoissonZ(current.Failures, current.Judged * baselineHigh);
         return z >= o.MinZ ? z : null;
     }
 
-    public static double TwoProportionZ(WindowCounts a, WindowCounts b)
-    {
-        var pooled = (double)(a.Failures + b.Failures) / (a.Judged + b.Judged);
-        // A floor on the pooled rate: two all-success baselines must not make any single failure infinitely significant.
-        pooled = Math.Clamp(pooled, 0.5 / (a.Judged + b.Judged), 1 - 0.5 / (a.Judged + b.Judged));
-        var se = Math.Sqrt(pooled * (1 - pooled) * (1.0 / a.Judged + 1.0 / b.Judged));
-        return ((double)a.Failures / a.Judged - (double)b.Failures / b.Judged) / se;
-    }
+    /// <summary>
+    /// Freeman–Tukey deviate of <paramref name="observed"/> failures where <paramref name="expected"/>
+    /// were expected: close to a standard normal for Poisson counts and, unlike (x − λ)/√λ, honest in the
+    /// tail when λ is small, which is exactly where a handful of failures would otherwise look alarming.
+    /// </summary>
+    public static double PoissonZ(long observed, double expected) =>
+        Math.Sqrt(observed) + Math.Sqrt(observed + 1) - Math.Sqrt(4 * expected + 1);
 
     /// <summary>
-    /// The last <see cref="HealthOptions.SpikeHours"/> hours pooled, against the median and MAD of the
-    /// version's earlier hourly failure rates: robust to the odd bad hour in the history itself.
+    /// The last <see cref="HealthOptions.SpikeHours"/> hours pooled, against the version's earlier hours:
+    /// the counting evidence (as <see cref="PoissonZ"/> against the earlier rate) and a robust z-score
+    /// against the median and MAD of the hourly rates must both clear <see cref="HealthOptions.SpikeZ"/>,
+    /// so neither the odd bad hour in the history nor hour-to-hour noise beyond binomial sets it off.
     /// </summary>
     private static HealthFinding? Spike(SubjectCounts c, DateTime now, HealthOptions o)
     {
         var spikeStart = now - TimeSpan.FromHours(o.SpikeHours);
-        long n = 0, f = 0;
+        long n = 0, f = 0, historyRuns = 0, historyFailures = 0;
         var rates = new List<double>(c.Hourly.Count);
         foreach (var h in c.Hourly)
         {
@@ -117,33 +127,40 @@ public static class HealthDetector
             {
                 n += h.Judged;
                 f += h.Failures;
+                continue;
             }
-            else if (h.Judged >= 5)
+            historyRuns += h.Judged;
+            historyFailures += h.Failures;
+            if (h.Judged >= 5)
             {
                 rates.Add((double)h.Failures / h.Judged);
             }
         }
         // A day of usable hours at least, and the recent window must meet the installation guards.
-        if (rates.Count < 24 || n < o.MinRuns || c.Recent.Installations < o.MinInstallations || c.Recent.FailingInstallations < o.MinFailingInstallations)
+        if (rates.Count < 24 || n < o.MinRuns || historyRuns < o.MinBaselineRuns
+            || c.Recent.Installations < o.MinInstallations || c.Recent.FailingInstallations < o.MinFailingInstallations)
+        {
+            return null;
+        }
+        var history = new WindowCounts(historyRuns, historyFailures);
+        var before = (double)historyFailures / historyRuns;
+        var p = (double)f / n;
+        var current = new WindowCounts(n, f, c.Recent.Installations, c.Recent.FailingInstallations);
+        if (current.Interval.Low - history.Interval.High < o.BrokenIncrease)
         {
             return null;
         }
         var median = Median(rates);
         var mad = Median(rates.Select(r => Math.Abs(r - median)).ToList()) * 1.4826;
-        var p = (double)f / n;
-        var floor = Math.Max(median, 0.5 / n);
-        var binomial = Math.Sqrt(floor * (1 - floor) / n);
-        var sigma = Math.Max(binomial, mad / Math.Sqrt(o.SpikeHours));
-        var z = (p - median) / sigma;
-        if (z < o.SpikeZ || p - median < o.BrokenIncrease)
+        var robust = mad > 0 ? (p - median) / (mad / Math.Sqrt(o.SpikeHours)) : double.PositiveInfinity;
+        var z = Math.Min(PoissonZ(f, n * history.Interval.High), robust);
+        if (z < o.SpikeZ)
         {
             return null;
         }
-        var current = new WindowCounts(n, f, c.Recent.Installations, c.Recent.FailingInstallations);
-        var history = c.Hourly.Where(h => h.Hour < spikeStart).Aggregate(new WindowCounts(), (acc, h) => acc + new WindowCounts(h.Judged, h.Failures));
-        var evidence = Evidence(c, DetectionMethods.Spike, current, history, z, spikeStart, now) with { BaselineRate = median };
+        var evidence = Evidence(c, DetectionMethods.Spike, current, history, z, spikeStart, now);
         var reason = string.Create(CultureInfo.InvariantCulture,
-            $"{c.Subject.Label} failed {Format.Count(f)} of {Format.Count(n)} runs ({Pct(p)}, 95% CI {Pct(current.Interval.Low)}–{Pct(current.Interval.High)}) in the last {Duration(TimeSpan.FromHours(o.SpikeHours))}, a sudden spike: its typical hourly failure rate before was {Pct(median)} (robust z {z:F1})");
+            $"{c.Subject.Label} failed {Format.Count(f)} of {Format.Count(n)} runs ({Pct(p)}, 95% CI {Pct(current.Interval.Low)}–{Pct(current.Interval.High)}) in the last {Duration(TimeSpan.FromHours(o.SpikeHours))}, a sudden spike: the same version {Pct(before)} of {Format.Count(historyRuns)} runs in the {Duration(TimeSpan.FromHours(c.Hourly.Count - o.SpikeHours))} before");
         return new HealthFinding(HealthSeverity.Broken, reason, evidence);
     }
 
@@ -174,7 +191,7 @@ public static class HealthDetector
             $"{c.Subject.Label} failed {Format.Count(current.Failures)} of {Format.Count(current.Judged)} runs ({Pct(evidence.Rate)}, 95% CI {Pct(evidence.RateLow)}–{Pct(evidence.RateHigh)}) from {installations} {since}; {baselineLabel} {Pct(evidence.BaselineRate)} of {Format.Count(baseline.Judged)} runs");
         if (severity == HealthSeverity.Degraded)
         {
-            reason += " (degraded: clearly worse, but by less than " + Pct(o.BrokenIncrease) + " points)";
+            reason += string.Create(CultureInfo.InvariantCulture, $" (degraded: clearly worse, but not by {o.BrokenIncrease * 100:0.#} percentage points for certain)");
         }
         return new HealthFinding(severity, reason, evidence);
     }

@@ -31,13 +31,14 @@ public sealed class HealthFlagService(UsageDbContext db, IOptions<HealthOptions>
 
         var active = await db.HealthFlags.Where(f => f.State != FlagStates.Resolved).ToListAsync(ct);
         var activeBySubject = active.ToDictionary(f => new HealthSubject(f.Tool, f.Kind, f.Name, f.Version));
-        var cooldownStart = now - _o.ReopenCooldown;
-        var manual = (await db.HealthFlags.AsNoTracking()
-                .Where(f => f.State == FlagStates.Resolved && f.ResolvedBy != null && f.ResolvedAt >= cooldownStart)
-                .Select(f => new { f.Tool, f.Kind, f.Name, f.Version, f.Severity, f.ResolvedAt })
+        var resolvedSince = now - (_o.ReopenCooldown > _o.LongWindow ? _o.ReopenCooldown : _o.LongWindow);
+        var lastResolved = (await db.HealthFlags.AsNoTracking()
+                .Where(f => f.State == FlagStates.Resolved && f.ResolvedAt >= resolvedSince)
+                .Select(f => new { f.Tool, f.Kind, f.Name, f.Version, f.Severity, f.ResolvedAt, f.ResolvedBy })
                 .ToListAsync(ct))
             .GroupBy(f => new HealthSubject(f.Tool, f.Kind, f.Name, f.Version))
-            .ToDictionary(g => g.Key, g => g.OrderByDescending(f => f.ResolvedAt).Select(f => new ManualResolution(ParseSeverity(f.Severity), f.ResolvedAt!.Value)).First());
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(f => f.ResolvedAt)
+                .Select(f => new PastResolution(ParseSeverity(f.Severity), f.ResolvedAt!.Value, f.ResolvedBy is not null)).First());
 
         var changes = new List<(HealthFlag Flag, string Action)>();
         int opened = 0, escalated = 0, resolved = 0;
@@ -45,7 +46,7 @@ public sealed class HealthFlagService(UsageDbContext db, IOptions<HealthOptions>
         {
             activeBySubject.TryGetValue(a.Subject, out var flag);
             var state = flag is null ? null : new ActiveFlag(flag.Id, ParseSeverity(flag.Severity), flag.ClearSince);
-            var decision = FlagLifecycle.Decide(state, manual.GetValueOrDefault(a.Subject), a, now, _o);
+            var decision = FlagLifecycle.Decide(state, lastResolved.GetValueOrDefault(a.Subject), a, now, _o);
             switch (decision.Change)
             {
                 case FlagChange.Open:

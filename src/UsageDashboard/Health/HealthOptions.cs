@@ -24,14 +24,15 @@ public sealed class HealthOptions
     /// <summary>Smallest increase that is reported at all (as degraded, from the long window).</summary>
     public double MinIncrease { get; set; } = 0.01;
     /// <summary>
-    /// Two-proportion z-score a difference needs on top of the 95% intervals not overlapping: the
+    /// Counting evidence (Freeman–Tukey z of the failures against those the baseline predicts) a
+    /// difference needs on top of the 95% intervals not overlapping: the
     /// detector looks at every version every 15 minutes, and this is what keeps that many looks from
     /// adding up to false flags (measured in docs/health.md).
     /// </summary>
     public double MinZ { get; set; } = 4.5;
     /// <summary>An open flag counts as clear when the recent increase is below this (hysteresis: well under the opening thresholds).</summary>
     public double ClearIncrease { get; set; } = 0.01;
-    /// <summary>Robust z-score of the last <see cref="SpikeHours"/> hours against the version's hourly history that counts as a spike.</summary>
+    /// <summary>z (counting and robust) of the last <see cref="SpikeHours"/> hours against the version's hourly history that counts as a spike.</summary>
     public double SpikeZ { get; set; } = 6;
     public int SpikeHours { get; set; } = 2;
     /// <summary>Leave CI runs out of detection (they retry, run matrices and fail on purpose).</summary>

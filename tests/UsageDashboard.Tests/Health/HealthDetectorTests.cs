@@ -207,7 +207,7 @@ public sealed class HealthDetectorTests
     public void Lifecycle_ResolvedByHandRecently_NotReopenedAtSameSeverity()
     {
         var broken = HealthDetector.Assess(CreateCounts(runs: 1200, failures: 360), s_now, s_options);
-        var manual = new ManualResolution(HealthSeverity.Broken, s_now.AddHours(-1));
+        var manual = new PastResolution(HealthSeverity.Broken, s_now.AddHours(-1), ByHand: true);
 
         Assert.Equal(FlagChange.None, FlagLifecycle.Decide(null, manual, broken, s_now, s_options).Change);
         Assert.Equal(FlagChange.Open, FlagLifecycle.Decide(null, manual, broken, s_now.AddDays(2), s_options).Change);
