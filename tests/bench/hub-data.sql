@@ -7,7 +7,7 @@ SELECT 'meltano', 'bench-' || i, now() - interval '60 days', now() FROM generate
 ON CONFLICT DO NOTHING;
 WITH r AS (
     INSERT INTO runs (tool, run_key, installation_id, occurred_at, status, tool_version, is_ci, event_count, updated_at, plugins)
-    SELECT 'meltano', 'bench-run-' || i, 'bench-' || (1 + (i * 7919) % 5000),
+    SELECT 'meltano', 'bench-run-' || i, 'bench-' || (1 + (i::bigint * 7919) % 5000),
            now() - (i % 43200) * interval '1 minute',
            CASE WHEN i % 37 = 0 THEN 'failed' ELSE 'succeeded' END, '3.5.0', i % 10 = 0, 1, now(), '[]'::jsonb
     FROM generate_series(1, 300000) i

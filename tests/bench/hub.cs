@@ -1,3 +1,4 @@
+#:property PublishAot=false
 // Load test of the hub API and badges: N concurrent keep-alive clients for a fixed time over a set of
 // URLs, reporting throughput and latency percentiles per URL and overall. No packages needed:
 //   dotnet run tests/bench/hub.cs -- http://127.0.0.1:5137 20 32 /api/hub/meltano/plugins /badges/meltano/tap-github.svg
