@@ -17,6 +17,9 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
     public DbSet<QuarantinedEvent> Quarantine => Set<QuarantinedEvent>();
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
     public DbSet<WriteKey> WriteKeys => Set<WriteKey>();
+    public DbSet<HealthFlag> HealthFlags => Set<HealthFlag>();
+    public DbSet<HealthFlagEvent> HealthFlagEvents => Set<HealthFlagEvent>();
+    public DbSet<WebhookMessage> WebhookMessages => Set<WebhookMessage>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -35,6 +38,9 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
         modelBuilder.ApplyConfiguration(new RunPluginConfiguration());
         modelBuilder.ApplyConfiguration(new InstallationConfiguration());
         modelBuilder.ApplyConfiguration(new QuarantinedEventConfiguration());
+        modelBuilder.ApplyConfiguration(new HealthFlagConfiguration());
+        modelBuilder.ApplyConfiguration(new HealthFlagEventConfiguration());
+        modelBuilder.ApplyConfiguration(new WebhookMessageConfiguration());
 
         // snake_case columns, so the hand-written analytics SQL reads like SQL (EFCore.NamingConventions
         // is not on the package feed, and this is all of it we need).
@@ -182,5 +188,46 @@ internal sealed class WriteKeyConfiguration : IEntityTypeConfiguration<WriteKey>
         b.Property(k => k.Id).UseIdentityAlwaysColumn();
         b.HasIndex(k => k.SecretHash).IsUnique();
         b.HasIndex(k => k.Tool);
+    }
+}
+
+internal sealed class HealthFlagConfiguration : IEntityTypeConfiguration<HealthFlag>
+{
+    public void Configure(EntityTypeBuilder<HealthFlag> b)
+    {
+        b.ToTable("health_flags");
+        b.HasKey(f => f.Id);
+        b.Property(f => f.Id).UseIdentityAlwaysColumn();
+        b.Property(f => f.Evidence).HasColumnType("jsonb");
+        // At most one active flag per subject; resolved ones stay as history.
+        b.HasIndex(f => new { f.Tool, f.Kind, f.Name, f.Version }).IsUnique().HasFilter("state <> 'resolved'").HasDatabaseName("ix_health_flags_active");
+        b.HasIndex(f => new { f.State, f.UpdatedAt });
+    }
+}
+
+internal sealed class HealthFlagEventConfiguration : IEntityTypeConfiguration<HealthFlagEvent>
+{
+    public void Configure(EntityTypeBuilder<HealthFlagEvent> b)
+    {
+        b.ToTable("health_flag_events");
+        b.HasKey(e => e.Id);
+        b.Property(e => e.Id).UseIdentityAlwaysColumn();
+        b.HasOne<HealthFlag>().WithMany().HasForeignKey(e => e.FlagId).OnDelete(DeleteBehavior.Cascade);
+        b.HasIndex(e => new { e.FlagId, e.At });
+    }
+}
+
+internal sealed class WebhookMessageConfiguration : IEntityTypeConfiguration<WebhookMessage>
+{
+    public void Configure(EntityTypeBuilder<WebhookMessage> b)
+    {
+        b.ToTable("webhook_messages");
+        b.HasKey(m => m.Id);
+        b.Property(m => m.Id).UseIdentityAlwaysColumn();
+        b.Property(m => m.Payload).HasColumnType("jsonb");
+        b.HasOne<HealthFlagEvent>().WithMany().HasForeignKey(m => m.FlagEventId).OnDelete(DeleteBehavior.Cascade);
+        // One message per flag state change and receiver, however often the change is processed.
+        b.HasIndex(m => new { m.FlagEventId, m.Url }).IsUnique();
+        b.HasIndex(m => m.NextAttemptAt).HasFilter("sent_at IS NULL AND failed_at IS NULL").HasDatabaseName("ix_webhook_messages_due");
     }
 }

@@ -4,6 +4,8 @@ using UsageDashboard.Cli;
 using UsageDashboard.Components;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
+using UsageDashboard.Health;
+using UsageDashboard.Hub;
 using UsageDashboard.Insights;
 using UsageDashboard.Store;
 
@@ -29,6 +31,12 @@ builder.Services.AddDemoData();
 // Insights
 builder.Services.AddInsights();
 
+// Health: plugin-version failure detection, flags, webhooks
+builder.Services.AddHealth(builder.Configuration);
+
+// Hub: public plugin API and badges for the community hub
+builder.Services.AddHub(builder.Configuration);
+
 // Web UI and API description
 builder.Services.AddRazorComponents();
 builder.Services.AddOpenApi();
@@ -48,11 +56,13 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
 
-// Public: health, API description, sign-in. Everything else needs a signed-in viewer or a token.
+// Public: health, API description, sign-in, hub API and badges (explicitly anonymous). Everything else needs a signed-in viewer or a token.
 app.MapHealthz();
 app.MapOpenApi();
 app.MapAccountEndpoints();
 app.MapInsightsApi().RequireAuthorization(Policies.Viewer);
+app.MapHealthApi();
+app.MapHubApi();
 app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>

@@ -4,6 +4,7 @@ using Spectre.Console;
 using UsageDashboard.Access;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
+using UsageDashboard.Health;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Cli;
@@ -15,7 +16,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "migrate", "users", "tokens", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "migrate", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -24,6 +25,8 @@ public static class CliApp
         var root = new RootCommand("UsageDashboard: self-hosted usage insights for CLI tools. With no verb, serves the dashboard.");
         root.Subcommands.Add(SeedDemo());
         root.Subcommands.Add(Migrate());
+        root.Subcommands.Add(EvaluateHealth());
+        root.Subcommands.Add(SimulateHealth());
         root.Subcommands.Add(AccessCommands.Users(StartHostAsync));
         root.Subcommands.Add(AccessCommands.Tokens(StartHostAsync));
         var parse = root.Parse(args[0] == "help" ? ["--help"] : args);
@@ -95,6 +98,42 @@ public static class CliApp
         return command;
     }
 
+    private static Command EvaluateHealth()
+    {
+        var command = new Command("evaluate-health", "Run plugin-health detection once: open, escalate or resolve flags (webhooks are sent by the running app).");
+        command.SetAction(async (_, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            await using var scope = host.Services.CreateAsyncScope();
+            var r = await scope.ServiceProvider.GetRequiredService<HealthEvaluator>().EvaluateAsync(ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Evaluated {r.Subjects:N0} plugin versions and releases in {r.Elapsed.TotalMilliseconds:F0} ms: {r.Opened} opened, {r.Escalated} escalated, {r.Resolved} resolved, {r.Active} active."));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The detection-quality table of docs/health.md, from simulated counts (no database needed).</summary>
+    private static Command SimulateHealth()
+    {
+        var seeds = new Option<int>("--seeds") { Description = "How many random seeds (each adds 25 healthy plugins and 8 broken releases)", DefaultValueFactory = _ => 20 };
+        var command = new Command("simulate-health", "Measure plugin-health detection on simulated hourly counts and print the quality table.") { seeds };
+        command.SetAction(parse =>
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var rows = HealthSimulator.Run(Math.Max(1, parse.GetValue(seeds)), new HealthOptions());
+            Console.WriteLine("| scenario | measure | result | target | |");
+            Console.WriteLine("|---|---|---|---|---|");
+            foreach (var row in rows)
+            {
+                Console.WriteLine($"| {row.Scenario} | {row.Measure} | {row.Result} | {row.Target} | {(row.Pass ? "pass" : "FAIL")} |");
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"({parse.GetValue(seeds)} seeds, {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s)"));
+            return rows.All(r => r.Pass) ? 0 : 1;
+        });
+        return command;
+    }
+
     /// <summary>A host with the app's own registrations (no web server), database opened and migrated.</summary>
     internal static async Task<CliHost> StartHostAsync(CancellationToken ct)
     {
@@ -108,6 +147,7 @@ public static class CliApp
         builder.Services.AddRunDerivation(builder.Configuration);
         builder.Services.AddDemoData();
         builder.Services.AddAccessCore(builder.Configuration);
+        builder.Services.AddHealth(builder.Configuration, background: false);
         var host = builder.Build();
         await host.Services.PrepareDatabaseAsync(ct);
         return new CliHost(host);

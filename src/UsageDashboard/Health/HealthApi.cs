@@ -1,0 +1,43 @@
+using UsageDashboard.Access;
+
+namespace UsageDashboard.Health;
+
+public static class HealthApi
+{
+    /// <summary><c>/api/health/*</c>: flags for viewers, evaluation on demand for maintainers.</summary>
+    public static RouteGroupBuilder MapHealthApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/health").WithTags("Health").RequireAuthorization(Policies.Viewer);
+
+        group.MapPost("/evaluate", async (HealthEvaluator evaluator, CancellationToken ct) =>
+        {
+            var r = await evaluator.EvaluateAsync(ct);
+            return TypedResults.Ok(new
+            {
+                subjects = r.Subjects,
+                opened = r.Opened,
+                escalated = r.Escalated,
+                resolved = r.Resolved,
+                active = r.Active,
+                elapsedMs = Math.Round(r.Elapsed.TotalMilliseconds, 1),
+            });
+        }).RequireAuthorization(Policies.Maintainer).DisableAntiforgery()
+          .WithName("EvaluateHealth").WithSummary("Run plugin-health detection now; answers what changed.");
+
+        group.MapGet("/flags", async (HealthFlagService flags, TimeProvider time, string? tool, CancellationToken ct) =>
+        {
+            var list = await flags.ListAsync(time.GetUtcNow().UtcDateTime.AddDays(-30), tool, ct);
+            return TypedResults.Ok(new
+            {
+                items = list.Select(f => new
+                {
+                    id = f.Id, tool = f.Tool, kind = f.Kind, name = f.Name, version = f.Version, severity = f.Severity, state = f.State,
+                    method = f.Method, reason = f.Reason, openedAt = f.OpenedAt, updatedAt = f.UpdatedAt, acknowledgedBy = f.AcknowledgedBy,
+                    resolvedAt = f.ResolvedAt, resolvedBy = f.ResolvedBy,
+                }),
+            });
+        }).WithName("GetHealthFlags").WithSummary("Active flags and those resolved in the last 30 days.");
+
+        return group;
+    }
+}

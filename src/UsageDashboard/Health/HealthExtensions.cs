@@ -1,0 +1,24 @@
+namespace UsageDashboard.Health;
+
+public static class HealthExtensions
+{
+    /// <summary>Detection, stored flags, webhooks; with <paramref name="background"/> also the scheduled evaluator and the sender.</summary>
+    public static IServiceCollection AddHealth(this IServiceCollection services, IConfiguration configuration, bool background = true)
+    {
+        var section = configuration.GetSection("Health");
+        services.Configure<HealthOptions>(section);
+        services.AddSingleton<HealthQueries>();
+        services.AddScoped<HealthFlagService>();
+        services.AddScoped<HealthEvaluator>();
+        services.AddScoped<PluginHealthService>();
+        services.AddSingleton<WebhookSignal>();
+        services.AddSingleton<WebhookSender>();
+        services.AddHttpClient(WebhookSender.HttpClientName);
+        if (background && section.GetValue("RunInBackground", true))
+        {
+            services.AddHostedService<HealthBackgroundService>();
+            services.AddHostedService<WebhookSenderService>();
+        }
+        return services;
+    }
+}

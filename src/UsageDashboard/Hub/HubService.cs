@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using UsageDashboard.Insights;
+
+namespace UsageDashboard.Hub;
+
+/// <summary>
+/// Computes and caches the hub snapshot of each tool. A snapshot older than
+/// <see cref="HubOptions.SnapshotTtl"/> keeps being served while one refresh runs in the background,
+/// so no request waits on the database once the first has been computed.
+/// </summary>
+public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalog, IOptions<HubOptions> options, TimeProvider time, ILogger<HubService> logger)
+{
+    private readonly ConcurrentDictionary<string, Cached<HubSnapshot>> _snapshots = new(StringComparer.Ordinal);
+    private Cached<HashSet<string>>? _tools;
+
+    private sealed class Cached<T>(Task<T> task, DateTimeOffset expiresAt)
+    {
+        public Task<T> Task { get; } = task;
+        public DateTimeOffset ExpiresAt { get; } = expiresAt;
+        public int Refreshing;
+    }
+
+    /// <summary>The snapshot of <paramref name="tool"/>, or null when no such tool has sent telemetry. Shared by all requests, so not cancellable by one.</summary>
+    public async ValueTask<HubSnapshot?> GetAsync(string tool)
+    {
+        var tools = await GetOrRefreshAsync(() => _tools, c => _tools = c, ToolsAsync);
+        if (!tools.Contains(tool))
+        {
+            return null;
+        }
+        // Only known tools get a cache entry, so random URLs cannot grow the cache.
+        return await GetOrRefreshAsync(() => _snapshots.GetValueOrDefault(tool), c => _snapshots[tool] = c, () => ComputeAsync(tool, CancellationToken.None));
+    }
+
+    private async ValueTask<T> GetOrRefreshAsync<T>(Func<Cached<T>?> read, Action<Cached<T>> write, Func<Task<T>> compute)
+    {
+        var ttl = options.Value.SnapshotTtl;
+        var now = time.GetUtcNow();
+        var cached = read();
+        if (ttl <= TimeSpan.Zero || cached is null || cached.Task.IsFaulted || cached.Task.IsCanceled)
+        {
+            // First request (or caching off, or the last attempt failed): compute in line.
+            var fresh = new Cached<T>(compute(), now + ttl);
+            write(fresh);
+            return await fresh.Task;
+        }
+        if (now >= cached.ExpiresAt && cached.Task.IsCompletedSuccessfully && Interlocked.CompareExchange(ref cached.Refreshing, 1, 0) == 0)
+        {
+            _ = RefreshAsync(cached, write, compute, now + ttl);
+        }
+        return await cached.Task;
+    }
+
+    private async Task RefreshAsync<T>(Cached<T> stale, Action<Cached<T>> write, Func<Task<T>> compute, DateTimeOffset expiresAt)
+    {
+        try
+        {
+            var value = await compute();
+            write(new Cached<T>(Task.FromResult(value), expiresAt));
+        }
+        catch (Exception e)
+        {
+            // Keep serving the stale snapshot; the next request after this one tries again.
+            logger.LogWarning(e, "Hub snapshot refresh failed; serving the previous one.");
+            Interlocked.Exchange(ref stale.Refreshing, 0);
+        }
+    }
+
+    private async Task<HashSet<string>> ToolsAsync()
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT DISTINCT tool FROM installations");
+        var tools = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            tools.Add(reader.GetString(0));
+        }
+        return tools;
+    }
+
+    private async Task<HubSnapshot> ComputeAsync(string tool, CancellationToken ct)
+    {
+        var o = options.Value;
+        var now = time.GetUtcNow().UtcDateTime;
+        var (hashes, names) = catalog.Pairs();
+        await using var batch = dataSource.CreateBatch();
+        // Hashed names are resolved in SQL so installations are counted once across clear and hashed
+        // senders; digests the catalog does not know are dropped here and never leave the database.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+            WITH s AS (
+                SELECT coalesce(m.name, rp.name) AS name, rp.type, rp.version, rp.status, rp.installation_id
+                FROM run_plugins rp
+                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = rp.name
+                WHERE rp.tool = @tool AND rp.occurred_at >= @from AND rp.occurred_at < @now AND (NOT @exclude_ci OR NOT rp.is_ci)
+            )
+            SELECT name, version, GROUPING(version) = 1 AS plugin_total,
+                   mode() WITHIN GROUP (ORDER BY type),
+                   count(*),
+                   count(*) FILTER (WHERE status = 'succeeded'),
+                   count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'aborted')),
+                   count(DISTINCT installation_id)
+            FROM s
+            WHERE name !~ '^[0-9a-f]{64}$'
+            GROUP BY GROUPING SETS ((name, version), (name))
+            """));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+            SELECT name, version, severity FROM health_flags
+            WHERE tool = @tool AND kind = 'plugin' AND state <> 'resolved'
+            """));
+        foreach (NpgsqlBatchCommand command in batch.BatchCommands)
+        {
+            command.Parameters.AddWithValue("tool", tool);
+            command.Parameters.AddWithValue("hashes", hashes);
+            command.Parameters.AddWithValue("names", names);
+            command.Parameters.AddWithValue("from", now - o.Window);
+            command.Parameters.AddWithValue("now", now);
+            command.Parameters.AddWithValue("exclude_ci", o.ExcludeCi);
+        }
+
+        var totals = new Dictionary<string, (string Type, long Runs, long Ok, long Judged, long Installations)>(StringComparer.Ordinal);
+        var versions = new Dictionary<string, List<(string Version, long Runs, long Ok, long Judged, long Installations)>>(StringComparer.Ordinal);
+        var flags = new Dictionary<(string Name, string Version), string>();
+        await using (var reader = await batch.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var name = reader.GetString(0);
+                var row = (reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+                if (reader.GetBoolean(2))
+                {
+                    totals[name] = row;
+                }
+                else
+                {
+                    if (!versions.TryGetValue(name, out var list))
+                    {
+                        versions[name] = list = [];
+                    }
+                    list.Add((reader.GetString(1), row.Item2, row.Item3, row.Item4, row.Item5));
+                }
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                if (catalog.Resolve(reader.GetString(0)) is { } name)
+                {
+                    var key = (name, reader.GetString(1));
+                    var severity = reader.GetString(2);
+                    flags[key] = flags.GetValueOrDefault(key) == HubStatus.Broken ? HubStatus.Broken : severity;
+                }
+            }
+        }
+
+        var plugins = new List<HubPlugin>(totals.Count);
+        foreach (var (name, t) in totals.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            var publishable = t.Installations >= o.MinInstallations;
+            // A name nobody can look up publicly, used by a handful of installations, may itself say
+            // who they are ("tap-acme-internal"): it is not listed at all.
+            if (!publishable && !catalog.Contains(name))
+            {
+                continue;
+            }
+            plugins.Add(Build(name, t, versions.GetValueOrDefault(name) ?? [], flags, o.MinInstallations));
+        }
+        return new HubSnapshot(tool, now, plugins);
+    }
+
+    private static HubPlugin Build(string name, (string Type, long Runs, long Ok, long Judged, long Installations) t,
+        List<(string Version, long Runs, long Ok, long Judged, long Installations)> rows, Dictionary<(string, string), string> flags, int k)
+    {
+        var publishable = t.Installations >= k;
+        var versions = rows
+            .OrderByDescending(v => v.Version, VersionComparer.Instance)
+            .Select(v =>
+            {
+                var ok = v.Installations >= k;
+                var status = !ok ? HubStatus.InsufficientData : flags.GetValueOrDefault((name, v.Version)) ?? HubStatus.Healthy;
+                return new HubVersion(v.Version, v.Installations, v.Runs, new Rate(v.Ok, v.Judged), status, ok);
+            })
+            .ToList();
+        var latest = versions.FirstOrDefault(v => v.Publishable && v.Version.Length > 0);
+        var broken = versions.Where(v => v.Status == HubStatus.Broken).Select(v => v.Version).ToList();
+        string status;
+        if (!publishable)
+        {
+            status = HubStatus.InsufficientData;
+        }
+        else if (latest?.Status == HubStatus.Broken)
+        {
+            status = HubStatus.Broken;
+        }
+        else
+        {
+            // An older broken version, or any degraded one, still warrants a caution on the plugin.
+            status = versions.Any(v => v.Status is HubStatus.Broken or HubStatus.Degraded) ? HubStatus.Degraded : HubStatus.Healthy;
+        }
+        return new HubPlugin(name, t.Type, publishable ? latest?.Version : null, t.Installations, t.Runs, new Rate(t.Ok, t.Judged), status,
+            publishable ? broken : [], versions, publishable);
+    }
+
+    /// <summary>The badge for a plugin (or one of its versions) and metric; null when the version is unknown.</summary>
+    public static Badge? BadgeFor(HubPlugin plugin, string? version, string metric)
+    {
+        HubVersion? v = null;
+        if (version is not null)
+        {
+            v = plugin.Versions.FirstOrDefault(x => x.Version == version);
+            if (v is null)
+            {
+                return null;
+            }
+        }
+        var publishable = v?.Publishable ?? plugin.Publishable;
+        var status = v?.Status ?? plugin.Status;
+        var suffix = version is null ? "" : " " + version;
+        switch (metric)
+        {
+            case "success-rate":
+                var rate = (v?.SuccessRate ?? plugin.SuccessRate).Value;
+                return !publishable || rate is null
+                    ? new Badge("success rate" + suffix, "insufficient data", "lightgrey")
+                    : new Badge("success rate" + suffix, Format.Percent(rate, 1), RateColor(rate.Value));
+            case "installations":
+                return !publishable
+                    ? new Badge("installations" + suffix, "insufficient data", "lightgrey")
+                    : new Badge("installations" + suffix, Metric(v?.Installations ?? plugin.Installations) + "/month", "blue");
+            default:
+                return new Badge("health" + suffix, status.Replace('_', ' '), status switch
+                {
+                    HubStatus.Healthy => "brightgreen",
+                    HubStatus.Degraded => "yellow",
+                    HubStatus.Broken => "red",
+                    _ => "lightgrey",
+                });
+        }
+    }
+
+    private static string RateColor(double rate) => rate switch
+    {
+        >= 0.99 => "brightgreen",
+        >= 0.95 => "green",
+        >= 0.90 => "yellowgreen",
+        >= 0.80 => "yellow",
+        >= 0.70 => "orange",
+        _ => "red",
+    };
+
+    /// <summary>shields.io's metric style: 950, 1.2k, 34k, 1.5M.</summary>
+    public static string Metric(long n)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return n switch
+        {
+            < 1000 => n.ToString(inv),
+            < 10_000 => (n / 1000.0).ToString("0.#", inv) + "k",
+            < 1_000_000 => (n / 1000).ToString(inv) + "k",
+            _ => (n / 1_000_000.0).ToString("0.#", inv) + "M",
+        };
+    }
+}
