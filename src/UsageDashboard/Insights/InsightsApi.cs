@@ -45,22 +45,86 @@ public static class InsightsApi
             });
         }).WithName("GetOverview").WithSummary("Headline numbers, daily active installations and top commands for a period.");
 
-        group.MapGet("/commands", async (HttpContext http, OverviewService overviews, CancellationToken ct) =>
+        group.MapGet("/commands", async (HttpContext http, CommandsService commands, CancellationToken ct) =>
         {
             var errors = new List<string>();
-            var query = ParseQuery(http.Request.Query, overviews.Today, errors);
-            var rows = await overviews.GetCommandsAsync(query, 1000, ct);
+            var query = ParseQuery(http.Request.Query, commands.Today, errors);
+            var data = await commands.GetAsync(query, CommandsService.ApiLimit, ct);
             if (IsCsv(http))
             {
-                return Csv("commands.csv", ["tool", "command", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations"],
-                    rows.Select(r => new[]
+                return Csv("commands.csv",
+                    ["tool", "command", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations",
+                     "p50_ms", "p95_ms", "previous_runs", "previous_success_rate"],
+                    data.Commands.Select(c => new[]
                     {
-                        r.Tool, r.Command, Inv(r.Runs), Inv(r.Failed), Inv(r.Aborted), Ratio(r.SuccessRate.Value),
-                        Ratio(r.SuccessRate.Interval?.Low), Ratio(r.SuccessRate.Interval?.High), Inv(r.SuccessRate.Total), Inv(r.Installations),
+                        c.Tool, c.Command, Inv(c.Current.Runs), Inv(c.Current.Failed), Inv(c.Current.Aborted), Ratio(c.Current.SuccessRate.Value),
+                        Ratio(c.Current.SuccessRate.Interval?.Low), Ratio(c.Current.SuccessRate.Interval?.High), Inv(c.Current.Judged),
+                        Inv(c.Installations), Ratio(c.P50Ms), Ratio(c.P95Ms), Inv(c.Previous.Runs), Ratio(c.Previous.SuccessRate.Value),
                     }));
             }
-            return Results.Json(new { query = Describe(query), warnings = errors, items = rows.Select(CommandItem) });
-        }).WithName("GetCommands").WithSummary("Runs, failures and success rate per tool and command, so a tool author can check what arrived.");
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                totalRuns = data.TotalRuns,
+                items = data.Commands.Select(c => new
+                {
+                    tool = c.Tool,
+                    command = c.Command,
+                    runs = c.Current.Runs,
+                    succeededRuns = c.Current.Succeeded,
+                    failedRuns = c.Current.Failed,
+                    abortedRuns = c.Current.Aborted,
+                    judgedRuns = c.Current.Judged,
+                    successRate = c.Current.SuccessRate.Value,
+                    successRateInterval = IntervalOf(c.Current.SuccessRate),
+                    smallSample = c.Current.SuccessRate.IsSmallSample,
+                    installations = c.Installations,
+                    p50Ms = c.P50Ms,
+                    p95Ms = c.P95Ms,
+                    previous = new { runs = c.Previous.Runs, successRate = c.Previous.SuccessRate.Value, judgedRuns = c.Previous.Judged },
+                }),
+            });
+        }).WithName("GetCommands").WithSummary("Runs, failures, success rate with interval, durations and trend per tool and command.");
+
+        group.MapGet("/commands/{command}", async (string command, HttpContext http, CommandsService commands, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, commands.Today, errors);
+            var data = await commands.GetCommandAsync(query, DashboardUrls.FromSegment(command), ct);
+            if (IsCsv(http))
+            {
+                return Csv("command-versions.csv", ["command", "tool_version", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations"],
+                    data.Versions.Select(v => SliceCsv(data.Command, v)));
+            }
+            var buckets = TimeBuckets.For(query, data.Grain, data.Today);
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                command = data.Command,
+                runs = data.Current.Runs,
+                failedRuns = data.Current.Failed,
+                abortedRuns = data.Current.Aborted,
+                successRate = data.Current.SuccessRate.Value,
+                successRateInterval = IntervalOf(data.Current.SuccessRate),
+                judgedRuns = data.Current.Judged,
+                installations = data.Installations,
+                p50Ms = data.P50Ms,
+                p95Ms = data.P95Ms,
+                previous = new { runs = data.Previous.Runs, successRate = data.Previous.SuccessRate.Value, judgedRuns = data.Previous.Judged },
+                grain = TimeBuckets.Noun(data.Grain),
+                series = data.Buckets.Select((b, i) => new
+                {
+                    start = Format.Date(b.Start), inProgress = buckets[i].InProgress, partial = buckets[i].Partial,
+                    runs = b.Outcomes.Runs, failedRuns = b.Outcomes.Failed, abortedRuns = b.Outcomes.Aborted, byVersion = b.ByVersion, byOs = b.ByOs,
+                }),
+                items = data.Versions.Select(SliceItem),
+                versions = data.Versions.Select(SliceItem),
+                operatingSystems = data.OperatingSystems.Select(SliceItem),
+                errorTypes = data.Errors.Select(ErrorItem),
+            });
+        }).WithName("GetCommand").WithSummary("One command: runs over time, by tool version and OS, top error types.");
 
         return group;
     }
@@ -97,11 +161,35 @@ public static class InsightsApi
         installations = r.Installations,
     };
 
+    private static object SliceItem(SliceStats s) => new
+    {
+        name = s.Name,
+        runs = s.Outcomes.Runs,
+        failedRuns = s.Outcomes.Failed,
+        abortedRuns = s.Outcomes.Aborted,
+        judgedRuns = s.Outcomes.Judged,
+        successRate = s.Outcomes.SuccessRate.Value,
+        successRateInterval = IntervalOf(s.Outcomes.SuccessRate),
+        smallSample = s.Outcomes.SuccessRate.IsSmallSample,
+        installations = s.Installations,
+    };
+
+    private static string[] SliceCsv(string owner, SliceStats s) =>
+    [
+        owner, s.Name, Inv(s.Outcomes.Runs), Inv(s.Outcomes.Failed), Inv(s.Outcomes.Aborted), Ratio(s.Outcomes.SuccessRate.Value),
+        Ratio(s.Outcomes.SuccessRate.Interval?.Low), Ratio(s.Outcomes.SuccessRate.Interval?.High), Inv(s.Outcomes.Judged), Inv(s.Installations),
+    ];
+
+    private static object ErrorItem(ErrorTypeStats e) => new
+    {
+        errorType = e.ErrorType, runs = e.Runs, installations = e.Installations, lastSeen = e.LastSeen,
+    };
+
     private static double[]? IntervalOf(Rate rate) => rate.Interval is { } i ? [Math.Round(i.Low, 6), Math.Round(i.High, 6)] : null;
 
     private static string Inv(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static string Ratio(double? value) => value?.ToString("0.######", CultureInfo.InvariantCulture) ?? "";
+    private static string Ratio(double? value) => value is { } v ? Math.Round(v, 6).ToString("0.######", CultureInfo.InvariantCulture) : "";
 
     /// <summary>RFC 4180 CSV; fields that a spreadsheet would run as a formula are prefixed with a quote.</summary>
     internal static IResult Csv(string fileName, IReadOnlyList<string> header, IEnumerable<string[]> rows)

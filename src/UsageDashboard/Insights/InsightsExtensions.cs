@@ -5,6 +5,7 @@ public static class InsightsExtensions
     public static IServiceCollection AddInsights(this IServiceCollection services)
     {
         services.AddScoped<OverviewService>();
+        services.AddScoped<CommandsService>();
         return services;
     }
 }
