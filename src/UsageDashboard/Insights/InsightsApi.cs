@@ -126,6 +126,105 @@ public static class InsightsApi
             });
         }).WithName("GetCommand").WithSummary("One command: runs over time, by tool version and OS, top error types.");
 
+        group.MapGet("/plugins", async (HttpContext http, PluginsService plugins, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, plugins.Today, errors);
+            var data = await plugins.GetAsync(query, PluginsService.ApiLimit, ct);
+            if (IsCsv(http))
+            {
+                return Csv("plugins.csv",
+                    ["tool", "plugin", "type", "installations", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "aborted_rate", "latest_version"],
+                    data.Plugins.Select(p => new[]
+                    {
+                        p.Tool, p.Name, p.Type, Inv(p.Installations), Inv(p.Outcomes.Runs), Inv(p.Outcomes.Failed), Inv(p.Outcomes.Aborted),
+                        Ratio(p.Outcomes.SuccessRate.Value), Ratio(p.Outcomes.SuccessRate.Interval?.Low), Ratio(p.Outcomes.SuccessRate.Interval?.High),
+                        Inv(p.Outcomes.Judged), Ratio(p.Outcomes.AbortedRate.Value), p.LatestVersion ?? "",
+                    }));
+            }
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                items = data.Plugins.Select(p => new
+                {
+                    tool = p.Tool,
+                    plugin = p.Name,
+                    type = p.Type,
+                    installations = p.Installations,
+                    runs = p.Outcomes.Runs,
+                    succeededRuns = p.Outcomes.Succeeded,
+                    failedRuns = p.Outcomes.Failed,
+                    abortedRuns = p.Outcomes.Aborted,
+                    judgedRuns = p.Outcomes.Judged,
+                    successRate = p.Outcomes.SuccessRate.Value,
+                    successRateInterval = IntervalOf(p.Outcomes.SuccessRate),
+                    abortedRate = p.Outcomes.AbortedRate.Value,
+                    smallSample = p.Outcomes.SuccessRate.IsSmallSample,
+                    latestVersion = p.LatestVersion,
+                }),
+            });
+        }).WithName("GetPlugins").WithSummary("Installations, runs, success and aborted rates with intervals, and latest version per plugin.");
+
+        group.MapGet("/plugins/{plugin}", async (string plugin, HttpContext http, PluginsService plugins, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, plugins.Today, errors);
+            var data = await plugins.GetPluginAsync(query, DashboardUrls.FromSegment(plugin), ct);
+            if (IsCsv(http))
+            {
+                return Csv("plugin-versions.csv",
+                    ["plugin", "version", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations", "first_seen"],
+                    data.Versions.Select(v => new[]
+                    {
+                        data.Plugin, v.Version, Inv(v.Outcomes.Runs), Inv(v.Outcomes.Failed), Inv(v.Outcomes.Aborted), Ratio(v.Outcomes.SuccessRate.Value),
+                        Ratio(v.Outcomes.SuccessRate.Interval?.Low), Ratio(v.Outcomes.SuccessRate.Interval?.High), Inv(v.Outcomes.Judged),
+                        Inv(v.Installations), v.FirstSeen?.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) ?? "",
+                    }));
+            }
+            var buckets = TimeBuckets.For(query, data.Grain, data.Today);
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                plugin = data.Plugin,
+                tools = data.PluginTools,
+                types = data.Types,
+                installations = data.Installations,
+                runs = data.Current.Runs,
+                failedRuns = data.Current.Failed,
+                abortedRuns = data.Current.Aborted,
+                judgedRuns = data.Current.Judged,
+                successRate = data.Current.SuccessRate.Value,
+                successRateInterval = IntervalOf(data.Current.SuccessRate),
+                abortedRate = data.Current.AbortedRate.Value,
+                items = data.Versions.Select(v => new
+                {
+                    version = v.Version,
+                    runs = v.Outcomes.Runs,
+                    failedRuns = v.Outcomes.Failed,
+                    abortedRuns = v.Outcomes.Aborted,
+                    judgedRuns = v.Outcomes.Judged,
+                    successRate = v.Outcomes.SuccessRate.Value,
+                    successRateInterval = IntervalOf(v.Outcomes.SuccessRate),
+                    smallSample = v.Outcomes.SuccessRate.IsSmallSample,
+                    installations = v.Installations,
+                    firstSeen = v.FirstSeen,
+                }),
+                matrix = data.Matrix.Select(c => new
+                {
+                    os = c.Os, version = c.Version, runs = c.Outcomes.Runs, judgedRuns = c.Outcomes.Judged,
+                    failureRate = c.Outcomes.FailureRate.Value, failureRateInterval = IntervalOf(c.Outcomes.FailureRate),
+                }),
+                errorTypes = data.Errors.Select(ErrorItem),
+                grain = TimeBuckets.Noun(data.Grain),
+                adoption = data.Adoption.Select((a, i) => new
+                {
+                    start = Format.Date(a.Start), inProgress = buckets[i].InProgress, partial = buckets[i].Partial, installationsByVersion = a.InstallationsByVersion,
+                }),
+            });
+        }).WithName("GetPlugin").WithSummary("One plugin: per-version outcomes, OS × version failures, error types, version adoption.");
+
         return group;
     }
 

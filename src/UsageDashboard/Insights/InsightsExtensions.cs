@@ -6,6 +6,7 @@ public static class InsightsExtensions
     {
         services.AddScoped<OverviewService>();
         services.AddScoped<CommandsService>();
+        services.AddScoped<PluginsService>();
         return services;
     }
 }
