@@ -225,6 +225,45 @@ public static class InsightsApi
             });
         }).WithName("GetPlugin").WithSummary("One plugin: per-version outcomes, OS × version failures, error types, version adoption.");
 
+        group.MapGet("/installations", async (HttpContext http, InstallationsService installations, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, installations.Today, errors);
+            var rule = ActiveRule.Parse(http.Request.Query["active"], errors);
+            var data = await installations.GetAsync(query, rule, ct);
+            if (IsCsv(http))
+            {
+                return Csv("installations-daily.csv", ["day", "active_installations"],
+                    data.Daily.Select(d => new[] { Format.Date(d.Start), Inv(d.Installations) }));
+            }
+            var days = TimeBuckets.For(query, Grain.Day, data.Today);
+            var weeks = TimeBuckets.For(query, Grain.Week, data.Today);
+            var months = TimeBuckets.For(query, Grain.Month, data.Today);
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                activeRule = ActiveRule.Token(rule),
+                activeRuleDefinition = ActiveRule.Definition(rule),
+                activeInstallations = data.Active,
+                newInstallations = data.New,
+                excludedByRule = new
+                {
+                    anyEvent = data.Exclusions.AnyEvent,
+                    success = data.Exclusions.WithoutSuccess,
+                    noci = data.Exclusions.CiOnly,
+                    multiday = data.Exclusions.SingleDay,
+                },
+                items = data.Daily.Select((p, i) => Point(p, days[i])),
+                daily = data.Daily.Select((p, i) => Point(p, days[i])),
+                weekly = data.Weekly.Select((p, i) => Point(p, weeks[i])),
+                monthly = data.Monthly.Select((p, i) => Point(p, months[i])),
+                lifecycle = data.Lifecycle.Select(l => new { week = Format.Date(l.Week), @new = l.New, returning = l.Returning, resurrected = l.Resurrected, dormant = l.Dormant }),
+                cohorts = data.Cohorts.Select(c => new { week = Format.Date(c.Week), size = c.Size, retained = c.Retained }),
+                versionAdoption = data.Adoption.Select(a => new { start = Format.Date(a.Start), installationsByVersion = a.InstallationsByVersion }),
+            });
+        }).WithName("GetInstallations").WithSummary("Active installations (daily, weekly, monthly) under a chosen rule, lifecycle, cohort retention and version adoption.");
+
         return group;
     }
 
@@ -258,6 +297,11 @@ public static class InsightsApi
         successRateInterval = IntervalOf(r.SuccessRate),
         smallSample = r.SuccessRate.IsSmallSample,
         installations = r.Installations,
+    };
+
+    private static object Point(ActivePoint p, Bucket b) => new
+    {
+        start = Format.Date(p.Start), activeInstallations = p.Installations, inProgress = b.InProgress, partial = b.Partial,
     };
 
     private static object SliceItem(SliceStats s) => new

@@ -7,6 +7,7 @@ public static class InsightsExtensions
         services.AddScoped<OverviewService>();
         services.AddScoped<CommandsService>();
         services.AddScoped<PluginsService>();
+        services.AddScoped<InstallationsService>();
         return services;
     }
 }
