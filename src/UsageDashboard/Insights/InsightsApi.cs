@@ -264,6 +264,34 @@ public static class InsightsApi
             });
         }).WithName("GetInstallations").WithSummary("Active installations (daily, weekly, monthly) under a chosen rule, lifecycle, cohort retention and version adoption.");
 
+        group.MapGet("/environments", async (HttpContext http, EnvironmentsService environments, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, environments.Today, errors);
+            var data = await environments.GetAsync(query, ct);
+            if (IsCsv(http))
+            {
+                return Csv("environments.csv", ["dimension", "value", "installations", "runs"],
+                    data.Dimensions.SelectMany(d => d.Values.Select(v => new[] { DimensionToken(d.Dimension), v.Value, Inv(v.Installations), Inv(v.Runs) })));
+            }
+            var buckets = TimeBuckets.For(query, data.Grain, data.Today);
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                installations = data.Installations,
+                grain = TimeBuckets.Noun(data.Grain),
+                items = data.Dimensions.SelectMany(d => d.Values.Select(v => new
+                {
+                    dimension = DimensionToken(d.Dimension), value = v.Value, installations = v.Installations, runs = v.Runs,
+                })),
+                overTime = data.Dimensions.ToDictionary(d => DimensionToken(d.Dimension), d => d.OverTime.Select((b, i) => new
+                {
+                    start = Format.Date(b.Start), inProgress = buckets[i].InProgress, partial = buckets[i].Partial, installations = b.InstallationsByVersion,
+                })),
+            });
+        }).WithName("GetEnvironments").WithSummary("Installations by OS, OS version, runtime, runtime version and tool version, now and over time.");
+
         return group;
     }
 
@@ -297,6 +325,15 @@ public static class InsightsApi
         successRateInterval = IntervalOf(r.SuccessRate),
         smallSample = r.SuccessRate.IsSmallSample,
         installations = r.Installations,
+    };
+
+    private static string DimensionToken(EnvironmentDimension d) => d switch
+    {
+        EnvironmentDimension.Os => "os",
+        EnvironmentDimension.OsVersion => "os_version",
+        EnvironmentDimension.Runtime => "runtime",
+        EnvironmentDimension.RuntimeVersion => "runtime_version",
+        _ => "tool_version",
     };
 
     private static object Point(ActivePoint p, Bucket b) => new

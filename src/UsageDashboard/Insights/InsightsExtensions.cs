@@ -8,6 +8,7 @@ public static class InsightsExtensions
         services.AddScoped<CommandsService>();
         services.AddScoped<PluginsService>();
         services.AddScoped<InstallationsService>();
+        services.AddScoped<EnvironmentsService>();
         return services;
     }
 }
