@@ -42,6 +42,18 @@ public static class InsightsApi
                 },
                 daily = data.Daily.Select(d => new { day = Format.Date(d.Day), activeInstallations = d.ActiveInstallations, runs = d.Runs, inProgress = d.Day == data.Today }),
                 topCommands = data.TopCommands.Select(CommandItem),
+                tools = data.ToolComparison.Select(t => new
+                {
+                    tool = t.Tool,
+                    activeInstallations = t.ActiveInstallations,
+                    runs = t.Current.Runs,
+                    failedRuns = t.Current.Failed,
+                    abortedRuns = t.Current.Aborted,
+                    judgedRuns = t.Current.Judged,
+                    successRate = t.Current.SuccessRate.Value,
+                    successRateInterval = IntervalOf(t.Current.SuccessRate),
+                    previous = new { activeInstallations = t.PreviousActiveInstallations, runs = t.Previous.Runs, successRate = t.Previous.SuccessRate.Value },
+                }),
             });
         }).WithName("GetOverview").WithSummary("Headline numbers, daily active installations and top commands for a period.");
 

@@ -16,6 +16,9 @@ public sealed record CommandRow(string Tool, string Command, long Runs, long Suc
     public Rate SuccessRate => new(Succeeded, Succeeded + Failed + Aborted);
 }
 
+/// <summary>One tool's headline numbers, this period and the previous one, for the side-by-side comparison.</summary>
+public sealed record ToolComparison(string Tool, long ActiveInstallations, Outcomes Current, long PreviousActiveInstallations, Outcomes Previous);
+
 /// <summary>Everything the overview page and <c>/api/insights/overview</c> show.</summary>
 public sealed record OverviewData(
     InsightQuery Query,
@@ -24,4 +27,8 @@ public sealed record OverviewData(
     PeriodTotals Previous,
     IReadOnlyList<DailyPoint> Daily,
     IReadOnlyList<CommandRow> TopCommands,
-    IReadOnlyList<string> Tools);
+    IReadOnlyList<string> Tools)
+{
+    /// <summary>Every tool side by side; empty when one tool is selected.</summary>
+    public IReadOnlyList<ToolComparison> ToolComparison { get; init; } = [];
+}
