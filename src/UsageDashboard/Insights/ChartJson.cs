@@ -63,11 +63,13 @@ public static class ChartJson
             }
             else
             {
-                // A line is drawn solid over complete buckets and dashed into an incomplete one, as a
-                // second series of the same name (one legend entry, toggled together).
-                var solid = spec.Values.Select((v, i) => incomplete[i] ? null : v).ToArray();
+                // An unstacked line is drawn solid over complete buckets and dashed into an incomplete one,
+                // as a second series of the same name (one legend entry, toggled together). Stacked areas
+                // can't be split that way without breaking the stack: the shaded band marks them instead.
+                var stacked = spec.Stack is not null;
+                var solid = stacked ? spec.Values.ToArray() : spec.Values.Select((v, i) => incomplete[i] ? null : v).ToArray();
                 var dashed = spec.Values.Select((v, i) => incomplete[i] || (i + 1 < incomplete.Length && incomplete[i + 1]) || (i > 0 && incomplete[i - 1]) ? v : null).ToArray();
-                var area = spec.Kind == SeriesKind.Area ? new { opacity = spec.Stack is null ? 0.15 : 0.6 } : null;
+                var area = spec.Kind == SeriesKind.Area ? new { opacity = stacked ? 0.6 : 0.15 } : null;
                 list.Add(new
                 {
                     name = spec.Name, type = "line", stack = spec.Stack, data = solid, showSymbol = buckets.Count <= 2,
@@ -76,13 +78,13 @@ public static class ChartJson
                     markArea = first ? IncompleteArea(labels, buckets) : null,
                     markLine = first ? Markers(markers) : null,
                 });
-                if (incomplete.Any(x => x))
+                if (!stacked && incomplete.Any(x => x))
                 {
                     list.Add(new
                     {
-                        name = spec.Name, type = "line", stack = spec.Stack is null ? null : spec.Stack + "-incomplete", data = dashed, showSymbol = true,
+                        name = spec.Name, type = "line", data = dashed, showSymbol = true,
                         itemStyle = new { color }, lineStyle = new { color, type = "dashed" },
-                        areaStyle = area is null ? null : new { opacity = 0.2 }, tooltip = new { show = false },
+                        areaStyle = area is null ? null : new { opacity = 0.05 }, tooltip = new { show = false },
                     });
                 }
             }
@@ -131,13 +133,13 @@ public static class ChartJson
     {
         var option = new
         {
-            tooltip = new { position = "top" },
-            grid = new { left = 110, right = 24, top = 24, bottom = 90 },
+            tooltip = new { position = "top", formatter = "{b}" },
+            grid = new { left = 110, right = 24, top = 24, bottom = 80 },
             xAxis = new { type = "category", data = xLabels, name = xName, nameLocation = "middle", nameGap = 28, splitArea = new { show = true } },
             yAxis = new { type = "category", data = yLabels, name = yName, inverse = true, splitArea = new { show = true } },
             visualMap = new
             {
-                min = 0, max = 100, calculable = true, orient = "horizontal", left = "center", bottom = 0,
+                min = 0, max = 100, orient = "horizontal", left = "center", bottom = 0, itemHeight = 120,
                 inRange = new { color = highIsBad ? new[] { "#f7fbff", "#fdae6b", "#d94801" } : new[] { "#f7fbff", "#6baed6", "#08306b" } },
                 text = new[] { "100%", "0%" },
             },
@@ -147,7 +149,8 @@ public static class ChartJson
                 {
                     type = "heatmap",
                     data = cells.Select(c => new { value = new object[] { c.X, c.Y, Math.Round(c.Value, 1) }, name = c.Text }).ToArray(),
-                    label = new { show = true, formatter = "{b}", fontSize = 10 },
+                    // The cell shows the rate; its n (and any in-progress mark) is in the tooltip and the table.
+                    label = new { show = true, formatter = "{@[2]}%", fontSize = 10 },
                     emphasis = new { itemStyle = new { shadowBlur = 6 } },
                 },
             },
@@ -160,7 +163,7 @@ public static class ChartJson
     {
         var option = new
         {
-            grid = new { left = 56, right = 56, top = 40, bottom = 40 },
+            grid = new { left = 56, right = 56, top = 56, bottom = 40 },
             tooltip = new { trigger = "axis" },
             legend = new { top = 0 },
             xAxis = new { type = "category", data = categories },

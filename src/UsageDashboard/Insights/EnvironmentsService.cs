@@ -28,12 +28,14 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var filters = RunFilterSql.Dimensions(query, cmd);
         // Runs are first reduced to one row per installation, bucket and environment; each dimension
         // then groups that small set twice (whole period, per bucket).
+        // DISTINCT through a grouped subquery (hashable) instead of count(DISTINCT ...), which always sorts.
         var branches = s_dimensions.SelectMany(d => new[]
         {
-            $"SELECT {(int)d.Dimension}, {d.Sql}, NULL::date, count(DISTINCT (tool, installation_id)), sum(runs)::bigint FROM base GROUP BY 2",
-            $"SELECT {(int)d.Dimension}, {d.Sql}, bucket, count(DISTINCT (tool, installation_id)), sum(runs)::bigint FROM base GROUP BY 2, 3",
+            $"SELECT {(int)d.Dimension}, v, NULL::date, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3) x GROUP BY v",
+            $"SELECT {(int)d.Dimension}, v, bucket, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, bucket, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3, 4) x GROUP BY v, bucket",
         });
         cmd.CommandText = $"""
+            {InsightsSql.WorkMem}
             WITH base AS MATERIALIZED (
                 SELECT r.tool, r.installation_id, date_trunc(@grain, r.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
                        coalesce(r.os_name, 'unknown') AS os, coalesce(r.os_version, '?') AS osv,
@@ -45,7 +47,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             )
             {string.Join("\nUNION ALL\n", branches)}
             UNION ALL
-            SELECT -1, '', NULL::date, count(DISTINCT (tool, installation_id)), coalesce(sum(runs), 0)::bigint FROM base;
+            SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2) x;
             """;
         InsightsSql.AddPeriod(cmd, query);
         cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));

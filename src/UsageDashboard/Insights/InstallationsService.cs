@@ -30,47 +30,56 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var ruleDelete = rule switch
         {
             ActiveRuleKind.SuccessfulRun => "DELETE FROM act_days WHERE NOT ok;",
-            ActiveRuleKind.ExcludeCiOnly => "DELETE FROM act_days WHERE ci_only;",
-            ActiveRuleKind.ExcludeSingleDay => "DELETE FROM act_days WHERE single_day;",
+            ActiveRuleKind.ExcludeCiOnly => "DELETE FROM act_days a USING act_inst n WHERE n.tool = a.tool AND n.installation_id = a.installation_id AND n.ci_only;",
+            ActiveRuleKind.ExcludeSingleDay => "DELETE FROM act_days a USING act_inst n WHERE n.tool = a.tool AND n.installation_id = a.installation_id AND n.single_day;",
             _ => "",
         };
+        // Every aggregate here can hash (no ordered aggregates, no count(DISTINCT)), so with the batch's
+        // work_mem nothing sorts on disk. The version of a day is its highest (max): a day with an upgrade
+        // on it is the only place that can differ from "the last one run".
         cmd.CommandText = $"""
+            {InsightsSql.WorkMem}
             CREATE TEMP TABLE act_days ON COMMIT DROP AS
-            SELECT x.tool, x.installation_id, x.day, x.ok, x.version,
-                   NOT bool_or(x.interactive) OVER (PARTITION BY x.tool, x.installation_id) AS ci_only,
-                   coalesce((i.last_seen AT TIME ZONE 'UTC')::date = (i.first_seen AT TIME ZONE 'UTC')::date, true) AS single_day,
-                   coalesce((i.first_seen AT TIME ZONE 'UTC')::date, x.day) AS first_day
-            FROM (
-                SELECT r.tool, r.installation_id, (r.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                       bool_or(r.status = 'succeeded') AS ok, bool_or(NOT r.is_ci) AS interactive,
-                       (array_agg(r.tool_version ORDER BY r.occurred_at DESC) FILTER (WHERE r.tool_version IS NOT NULL))[1] AS version
-                FROM runs r
-                WHERE r.occurred_at >= @window_from AND r.occurred_at < @to{filters}
-                GROUP BY 1, 2, 3
-            ) x
-            LEFT JOIN installations i ON i.tool = x.tool AND i.installation_id = x.installation_id;
+            SELECT r.tool, r.installation_id, (r.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                   bool_or(r.status = 'succeeded') AS ok, bool_or(NOT r.is_ci) AS interactive, max(r.tool_version) AS version
+            FROM runs r
+            WHERE r.occurred_at >= @window_from AND r.occurred_at < @to{filters}
+            GROUP BY 1, 2, 3;
 
-            SELECT count(*), count(*) FILTER (WHERE NOT ok), count(*) FILTER (WHERE ci_only), count(*) FILTER (WHERE single_day)
-            FROM (SELECT tool, installation_id, bool_or(ok) AS ok, bool_and(ci_only) AS ci_only, bool_and(single_day) AS single_day
-                  FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 1, 2) x;
+            CREATE TEMP TABLE act_inst ON COMMIT DROP AS
+            SELECT a.tool, a.installation_id, NOT bool_or(a.interactive) AS ci_only,
+                   coalesce((i.last_seen AT TIME ZONE 'UTC')::date = (i.first_seen AT TIME ZONE 'UTC')::date, true) AS single_day,
+                   coalesce((i.first_seen AT TIME ZONE 'UTC')::date, min(a.day)) AS first_day
+            FROM act_days a
+            LEFT JOIN installations i ON i.tool = a.tool AND i.installation_id = a.installation_id
+            GROUP BY a.tool, a.installation_id, i.first_seen, i.last_seen;
+
+            SELECT count(*), count(*) FILTER (WHERE NOT x.ok), count(*) FILTER (WHERE n.ci_only), count(*) FILTER (WHERE n.single_day)
+            FROM (SELECT tool, installation_id, bool_or(ok) AS ok FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 1, 2) x
+            JOIN act_inst n ON n.tool = x.tool AND n.installation_id = x.installation_id;
 
             {ruleDelete}
 
             CREATE TEMP TABLE act_weeks ON COMMIT DROP AS
-            SELECT tool, installation_id, date_trunc('week', day::timestamp)::date AS wk, min(first_day) AS first_day
-            FROM act_days GROUP BY 1, 2, 3;
+            SELECT a.tool, a.installation_id, date_trunc('week', a.day::timestamp)::date AS wk, min(n.first_day) AS first_day
+            FROM act_days a JOIN act_inst n ON n.tool = a.tool AND n.installation_id = a.installation_id
+            GROUP BY 1, 2, 3;
 
-            SELECT count(DISTINCT (tool, installation_id)),
-                   count(DISTINCT (tool, installation_id)) FILTER (WHERE first_day >= @from_day)
-            FROM act_days WHERE day BETWEEN @from_day AND @to_day;
+            SELECT count(*), count(*) FILTER (WHERE n.first_day >= @from_day)
+            FROM (SELECT tool, installation_id FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 1, 2) x
+            JOIN act_inst n ON n.tool = x.tool AND n.installation_id = x.installation_id;
 
             SELECT 0, day, count(*) FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 2
             UNION ALL
-            SELECT 1, date_trunc('week', day::timestamp)::date, count(DISTINCT (tool, installation_id))
-            FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 2
+            SELECT 1, wk, count(*) FROM (
+                SELECT date_trunc('week', day::timestamp)::date AS wk, tool, installation_id
+                FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 1, 2, 3) w
+            GROUP BY 2
             UNION ALL
-            SELECT 2, date_trunc('month', day::timestamp)::date, count(DISTINCT (tool, installation_id))
-            FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 2;
+            SELECT 2, mo, count(*) FROM (
+                SELECT date_trunc('month', day::timestamp)::date AS mo, tool, installation_id
+                FROM act_days WHERE day BETWEEN @from_day AND @to_day GROUP BY 1, 2, 3) m
+            GROUP BY 2;
 
             SELECT c.wk, CASE WHEN c.first_day >= c.wk THEN 0 WHEN p.wk IS NOT NULL THEN 1 ELSE 2 END, count(*)
             FROM act_weeks c

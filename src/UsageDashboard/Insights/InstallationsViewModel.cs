@@ -80,7 +80,7 @@ public sealed record InstallationsViewModel
                 // The week holding today is still in progress: marked with "…" rather than read as a drop.
                 var inProgress = cohort.Week.AddDays(7 * k) <= today && today < cohort.Week.AddDays(7 * (k + 1));
                 var text = $"{Format.Percent(share, 0)}{(inProgress ? "…" : "")}";
-                cells.Add((k, y, share * 100, $"{text} ({Format.Count(n)})"));
+                cells.Add((k, y, share * 100, $"cohort {Format.Date(cohort.Week)}, week {k.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {text} ({Format.Count(n)} of {Format.Count(cohort.Size)})"));
                 texts.Add($"{text} ({Format.Count(n)})");
             }
             cohortRows.Add(new CohortRow(Format.Date(cohort.Week), Format.Count(cohort.Size), texts));

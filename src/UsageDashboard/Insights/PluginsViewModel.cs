@@ -92,7 +92,8 @@ public sealed record PluginDetailViewModel
                 if (byCell.TryGetValue((oses[y], matrixVersions[x]), out var c) && c.Outcomes.Judged > 0)
                 {
                     var rate = c.Outcomes.FailureRate;
-                    heatCells.Add((x, y, rate.Value!.Value * 100, $"{Format.Percent(rate.Value, 0)} n={Format.Count(rate.Total)}"));
+                    heatCells.Add((x, y, rate.Value!.Value * 100,
+                        $"{oses[y]} × {matrixVersions[x]}: {Format.Percent(rate.Value)} failed ({Format.Interval(rate.Interval)}, n={Format.Count(rate.Total)})"));
                 }
             }
         }
