@@ -11,8 +11,12 @@ public enum SeriesKind
     Area,
 }
 
-/// <summary>One named series of a time-series chart; values line up with the buckets (null = no value).</summary>
-public sealed record SeriesSpec(string Name, IReadOnlyList<double?> Values, SeriesKind Kind = SeriesKind.Line, string? Stack = null);
+/// <summary>
+/// One named series of a time-series chart; values line up with the buckets (null = no value).
+/// <see cref="Color"/> overrides the palette (outcomes keep their meaning: green succeeded, red failed);
+/// <see cref="Reference"/> marks a complete comparison series (the previous period), drawn dotted and grey.
+/// </summary>
+public sealed record SeriesSpec(string Name, IReadOnlyList<double?> Values, SeriesKind Kind = SeriesKind.Line, string? Stack = null, string? Color = null, bool Reference = false);
 
 /// <summary>A vertical marker on a category axis, e.g. a version's first appearance.</summary>
 public sealed record ChartMarker(string Category, string Label);
@@ -46,8 +50,17 @@ public static class ChartJson
         for (var s = 0; s < series.Count; s++)
         {
             var spec = series[s];
-            var color = Palette[s % Palette.Count];
+            var color = spec.Color ?? Palette[s % Palette.Count];
             var first = s == 0;
+            if (spec.Reference)
+            {
+                list.Add(new
+                {
+                    name = spec.Name, type = "line", data = spec.Values, showSymbol = false, z = 5,
+                    itemStyle = new { color = spec.Color ?? "#888888" }, lineStyle = new { color = spec.Color ?? "#888888", type = "dotted", width = 2 },
+                });
+                continue;
+            }
             if (spec.Kind == SeriesKind.Bar)
             {
                 var data = spec.Values.Select((v, i) => incomplete[i] && v is not null

@@ -44,4 +44,8 @@ public sealed record CommandDetailData(
     IReadOnlyList<SliceStats> Versions,
     IReadOnlyList<SliceStats> OperatingSystems,
     IReadOnlyList<ErrorTypeStats> Errors,
-    IReadOnlyList<string> Tools);
+    IReadOnlyList<string> Tools)
+{
+    /// <summary>With "compare with previous period": the previous period's runs, shifted onto these buckets.</summary>
+    public IReadOnlyList<long>? PreviousRunsPerBucket { get; init; }
+}

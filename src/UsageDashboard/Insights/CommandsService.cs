@@ -96,9 +96,16 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             GROUP BY 1
             ORDER BY 2 DESC, 1
             LIMIT 10;
+
+            SELECT date_trunc(@grain, (r.occurred_at + @shift) AT TIME ZONE 'UTC')::date, count(*)
+            FROM runs r
+            WHERE @compare AND r.occurred_at >= @prev_from AND r.occurred_at < @from AND coalesce(r.command, '(none)') = @command{filters}
+            GROUP BY 1;
             """;
         InsightsSql.AddPeriod(cmd, query, previous: true);
         cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+        cmd.Parameters.AddWithValue("compare", query.ComparePrevious);
+        cmd.Parameters.AddWithValue("shift", TimeSpan.FromDays(query.Days));
         cmd.Parameters.AddWithValue("command", command);
 
         var bucketOutcomes = new Dictionary<DateOnly, Outcomes>();
@@ -111,6 +118,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         double? p50 = null, p95 = null;
         Outcomes previous;
         var errors = new List<ErrorTypeStats>();
+        var previousByBucket = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -151,6 +159,11 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             {
                 errors.Add(new ErrorTypeStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDateTime(3)));
             }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                previousByBucket[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+            }
         }
 
         // Buckets without runs are zeros, not gaps.
@@ -162,7 +175,10 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         return new CommandDetailData(query, Today, command, grain, current, previous, installations, p50, p95, buckets,
             versions.OrderByDescending(v => v.Outcomes.Runs).ThenBy(v => v.Name, VersionOrder.Instance).ToList(),
             oses.OrderByDescending(o => o.Outcomes.Runs).ThenBy(o => o.Name, StringComparer.Ordinal).ToList(),
-            errors, tools);
+            errors, tools)
+        {
+            PreviousRunsPerBucket = query.ComparePrevious ? buckets.Select(b => previousByBucket.GetValueOrDefault(b.Start)).ToList() : null,
+        };
     }
 
     private static Dictionary<string, long> Slot(Dictionary<DateOnly, Dictionary<string, long>> map, DateOnly key)

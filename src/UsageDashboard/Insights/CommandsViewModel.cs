@@ -70,13 +70,18 @@ public sealed record CommandDetailViewModel
         var q = data.Query;
         var buckets = TimeBuckets.For(q, data.Grain, data.Today);
         var outcomes = data.Buckets.Select(b => b.Outcomes).ToList();
-        var runsChart = ChartJson.TimeSeries(buckets, data.Grain,
-        [
-            new SeriesSpec("Succeeded", outcomes.Select(o => (double?)o.Succeeded).ToList(), SeriesKind.Bar, "runs"),
-            new SeriesSpec("Failed", outcomes.Select(o => (double?)o.Failed).ToList(), SeriesKind.Bar, "runs"),
-            new SeriesSpec("Aborted", outcomes.Select(o => (double?)o.Aborted).ToList(), SeriesKind.Bar, "runs"),
-            new SeriesSpec("Other (running, skipped, unknown)", outcomes.Select(o => (double?)(o.Runs - o.Judged)).ToList(), SeriesKind.Bar, "runs"),
-        ]);
+        var runsSeries = new List<SeriesSpec>
+        {
+            new("Succeeded", outcomes.Select(o => (double?)o.Succeeded).ToList(), SeriesKind.Bar, "runs", SeriesColors.Succeeded),
+            new("Failed", outcomes.Select(o => (double?)o.Failed).ToList(), SeriesKind.Bar, "runs", SeriesColors.Failed),
+            new("Aborted", outcomes.Select(o => (double?)o.Aborted).ToList(), SeriesKind.Bar, "runs", SeriesColors.Aborted),
+            new("Other (running, skipped, unknown)", outcomes.Select(o => (double?)(o.Runs - o.Judged)).ToList(), SeriesKind.Bar, "runs", SeriesColors.Other),
+        };
+        if (data.PreviousRunsPerBucket is { } previousRuns)
+        {
+            runsSeries.Add(new SeriesSpec("Previous period (runs)", previousRuns.Select(v => (double?)v).ToList(), Reference: true));
+        }
+        var runsChart = ChartJson.TimeSeries(buckets, data.Grain, runsSeries);
         var versionSeries = SeriesHelper.TopN(data.Buckets.Select(b => b.ByVersion).ToList(), 6, tieBreak: VersionOrder.Instance);
         var osSeries = SeriesHelper.TopN(data.Buckets.Select(b => b.ByOs).ToList(), 6);
         var total = Math.Max(1, data.Current.Runs);

@@ -47,4 +47,8 @@ public sealed record InstallationsData(
     IReadOnlyList<Cohort> Cohorts,
     Grain AdoptionGrain,
     IReadOnlyList<AdoptionBucket> Adoption,
-    IReadOnlyList<string> Tools);
+    IReadOnlyList<string> Tools)
+{
+    /// <summary>With "compare with previous period": daily active installations of the previous period, shifted onto these days.</summary>
+    public IReadOnlyList<long>? PreviousDaily { get; init; }
+}

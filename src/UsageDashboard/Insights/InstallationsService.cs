@@ -19,7 +19,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var lastWeek = TimeBuckets.Truncate(query.To, Grain.Week);
         var cohortFrom = lastWeek.AddDays(-7 * (CohortWeeks - 1));
         // Lifecycle needs the week before the first; cohorts need 12 weeks back from the last.
-        var windowFrom = new[] { firstWeek.AddDays(-7), cohortFrom }.Min();
+        var windowFrom = new[] { firstWeek.AddDays(-7), cohortFrom, query.ComparePrevious ? query.PreviousPeriod.From : query.From }.Min();
         var adoptionGrain = TimeBuckets.Auto(query);
 
         await using var conn = await dataSource.OpenConnectionAsync(ct);
@@ -108,6 +108,8 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 ORDER BY a.tool, a.installation_id, date_trunc(@grain, a.day::timestamp), a.day DESC
             ) x
             GROUP BY 1, 2;
+
+            SELECT day + @days, count(*) FROM act_days WHERE @compare AND day BETWEEN @prev_from_day AND @prev_to_day GROUP BY 1;
             """;
         InsightsSql.AddPeriod(cmd, query);
         cmd.Parameters.AddWithValue("window_from", InsightsSql.Utc(windowFrom));
@@ -117,6 +119,10 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         cmd.Parameters.AddWithValue("last_week", lastWeek);
         cmd.Parameters.AddWithValue("cohort_from", cohortFrom);
         cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(adoptionGrain));
+        cmd.Parameters.AddWithValue("compare", query.ComparePrevious);
+        cmd.Parameters.AddWithValue("days", query.Days);
+        cmd.Parameters.AddWithValue("prev_from_day", query.PreviousPeriod.From);
+        cmd.Parameters.AddWithValue("prev_to_day", query.PreviousPeriod.To);
 
         RuleExclusions exclusions;
         long active, newCount;
@@ -124,6 +130,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var lifecycle = new Dictionary<DateOnly, long[]>();
         var cohorts = new Dictionary<DateOnly, Dictionary<int, long>>();
         var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var previousDaily = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             // CREATE TABLE and DELETE return no result set; the first result is the exclusions.
@@ -168,6 +175,11 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 }
                 slot[reader.GetString(1)] = reader.GetInt64(2);
             }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                previousDaily[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+            }
         }
         await tx.CommitAsync(ct);
 
@@ -197,6 +209,11 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
 
         return new InstallationsData(query, Today, rule, exclusions, active, newCount,
             Series(Grain.Day, points[0]), Series(Grain.Week, points[1]), Series(Grain.Month, points[2]),
-            lifecycleWeeks, cohortList, adoptionGrain, adoptionBuckets, await InsightsSql.ToolsAsync(conn, ct));
+            lifecycleWeeks, cohortList, adoptionGrain, adoptionBuckets, await InsightsSql.ToolsAsync(conn, ct))
+        {
+            PreviousDaily = query.ComparePrevious
+                ? TimeBuckets.For(query, Grain.Day, Today).Select(b => previousDaily.GetValueOrDefault(b.Start)).ToList()
+                : null,
+        };
     }
 }

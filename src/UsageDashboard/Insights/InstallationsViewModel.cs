@@ -55,10 +55,10 @@ public sealed record InstallationsViewModel
         var lifecycle = data.Lifecycle;
         var lifecycleChart = ChartJson.TimeSeries(weeks, Grain.Week,
         [
-            new SeriesSpec("New", lifecycle.Select(l => (double?)l.New).ToList(), SeriesKind.Bar, "lc"),
-            new SeriesSpec("Returning", lifecycle.Select(l => (double?)l.Returning).ToList(), SeriesKind.Bar, "lc"),
-            new SeriesSpec("Resurrected", lifecycle.Select(l => (double?)l.Resurrected).ToList(), SeriesKind.Bar, "lc"),
-            new SeriesSpec("Dormant", lifecycle.Select(l => (double?)-l.Dormant).ToList(), SeriesKind.Bar, "lc"),
+            new SeriesSpec("New", lifecycle.Select(l => (double?)l.New).ToList(), SeriesKind.Bar, "lc", SeriesColors.New),
+            new SeriesSpec("Returning", lifecycle.Select(l => (double?)l.Returning).ToList(), SeriesKind.Bar, "lc", SeriesColors.Returning),
+            new SeriesSpec("Resurrected", lifecycle.Select(l => (double?)l.Resurrected).ToList(), SeriesKind.Bar, "lc", SeriesColors.Resurrected),
+            new SeriesSpec("Dormant", lifecycle.Select(l => (double?)-l.Dormant).ToList(), SeriesKind.Bar, "lc", SeriesColors.Dormant),
         ]);
 
         var cohortX = Enumerable.Range(0, InstallationsService.CohortWeeks).Select(k => "W" + k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
@@ -108,7 +108,12 @@ public sealed record InstallationsViewModel
                     data.Exclusions.AnyEvent == 0 ? "of 0" : $"{Format.Percent((double)excluded / data.Exclusions.AnyEvent)} of {Format.Count(data.Exclusions.AnyEvent)} with any event",
                     "Installations with an event in the period that the chosen rule does not count as active."),
             ],
-            DailyChartJson = ChartJson.TimeSeries(days, Grain.Day, [new SeriesSpec("Daily active", data.Daily.Select(p => (double?)p.Installations).ToList(), SeriesKind.Area)]),
+            DailyChartJson = ChartJson.TimeSeries(days, Grain.Day, data.PreviousDaily is null
+                ? [new SeriesSpec("Daily active", data.Daily.Select(p => (double?)p.Installations).ToList(), SeriesKind.Area)]
+                : [
+                    new SeriesSpec("Daily active", data.Daily.Select(p => (double?)p.Installations).ToList(), SeriesKind.Area),
+                    new SeriesSpec("Previous period", data.PreviousDaily.Select(v => (double?)v).ToList(), Reference: true),
+                ]),
             WeeklyChartJson = ChartJson.TimeSeries(weeks, Grain.Week, [new SeriesSpec("Weekly active", data.Weekly.Select(p => (double?)p.Installations).ToList(), SeriesKind.Bar)]),
             MonthlyChartJson = ChartJson.TimeSeries(months, Grain.Month, [new SeriesSpec("Monthly active", data.Monthly.Select(p => (double?)p.Installations).ToList(), SeriesKind.Bar)]),
             DailyRows = Rows(days, Grain.Day, data.Daily),

@@ -34,6 +34,19 @@ public sealed record HeadlineTile(string Label, string Value, string? Detail, st
 /// <summary>A row of a distribution table: a value, its count and share, and the link that filters by it.</summary>
 public sealed record ShareRow(string Name, string Count, string Share, string? FilterUrl);
 
+/// <summary>Colours that carry meaning, the same on every chart.</summary>
+public static class SeriesColors
+{
+    public const string Succeeded = "#009E73";
+    public const string Failed = "#D55E00";
+    public const string Aborted = "#E69F00";
+    public const string Other = "#999999";
+    public const string New = "#0072B2";
+    public const string Returning = "#009E73";
+    public const string Resurrected = "#CC79A7";
+    public const string Dormant = "#999999";
+}
+
 /// <summary>Helpers that turn per-bucket maps into the top series plus "Other".</summary>
 public static class SeriesHelper
 {

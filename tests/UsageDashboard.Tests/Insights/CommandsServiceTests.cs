@@ -92,6 +92,15 @@ public sealed class CommandsServiceTests : IClassFixture<CommandsServiceTests.Db
     }
 
     [Fact]
+    public async Task GetCommand_ComparePrevious_PreviousRunsShiftedOntoBuckets()
+    {
+        var data = await _service.GetCommandAsync(Week("dbt") with { ComparePrevious = true }, "run", default);
+
+        Assert.Equal([0L, 0L, 0L, 0L, 1L, 1L, 0L], data.PreviousRunsPerBucket); // 10-23 and 10-24 land on 10-30 and 10-31
+        Assert.Null((await _service.GetCommandAsync(Week("dbt"), "run", default)).PreviousRunsPerBucket);
+    }
+
+    [Fact]
     public async Task GetCommand_UnknownName_EmptyWithZeroBuckets()
     {
         var data = await _service.GetCommandAsync(Week(), "no such'; DROP TABLE runs; --", default);

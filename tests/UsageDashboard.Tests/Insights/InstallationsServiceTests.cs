@@ -115,6 +115,20 @@ public sealed class InstallationsServiceTests : IClassFixture<InstallationsServi
     }
 
     [Fact]
+    public async Task Get_ComparePrevious_ShiftsPreviousDailyOntoThisPeriod()
+    {
+        var query = new InsightQuery { Range = null, From = new DateOnly(2026, 10, 19), To = s_today, ComparePrevious = true };
+
+        var data = await _service.GetAsync(query, ActiveRuleKind.AnyEvent, default);
+
+        Assert.Equal(14, data.PreviousDaily!.Count);
+        Assert.Equal(2, data.PreviousDaily.Sum());
+        Assert.Equal(1, data.PreviousDaily[8]); // A on 10-13, shown on 10-27
+        Assert.Equal(1, data.PreviousDaily[9]); // B on 10-14, shown on 10-28
+        Assert.Contains("Previous period", InstallationsViewModel.Create(data).DailyChartJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ViewModel_RuleOptions_ShowExclusionsAndKeepTheRuleInLinks()
     {
         var data = new InstallationsData(Query(), s_today, ActiveRuleKind.ExcludeCiOnly, new RuleExclusions(10, 3, 2, 4), 8, 1,
