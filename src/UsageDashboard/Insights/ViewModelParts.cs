@@ -7,8 +7,11 @@ public sealed record RateCell(string Value, string Interval, string N, bool Smal
         new(Format.Percent(rate.Value), Format.Interval(rate.Interval), Format.Count(rate.Total), rate.IsSmallSample);
 }
 
-/// <summary>A change against the previous period; <see cref="Significant"/> when the two 95% intervals don't overlap.</summary>
-public sealed record ChangeCell(string? Text, Trend Trend, bool Significant)
+/// <summary>
+/// A change against the previous period. For rates, <see cref="Tested"/> is set and <see cref="Significant"/>
+/// says whether the two 95% intervals don't overlap; an untested or insignificant rate change is shown neutral.
+/// </summary>
+public sealed record ChangeCell(string? Text, Trend Trend, bool Significant, bool Tested = false)
 {
     public static readonly ChangeCell None = new(null, Trend.Flat, false);
 
@@ -24,7 +27,7 @@ public sealed record ChangeCell(string? Text, Trend Trend, bool Significant)
         }
         var delta = current.Value!.Value - previous.Value!.Value;
         return new(Format.PointChange(current.Value, previous.Value), delta > 0 ? Trend.Up : delta < 0 ? Trend.Down : Trend.Flat,
-            c.Low > p.High || c.High < p.Low);
+            c.Low > p.High || c.High < p.Low, Tested: true);
     }
 }
 

@@ -188,6 +188,10 @@ public sealed class InsightViewsTests
         Assert.Equal(2, rows.Length);
         Assert.Equal("/?tool=dbt&range=7d", rows[0].QuerySelector("a")!.GetAttribute("href"));
         Assert.Contains("+50.0%", rows[0].TextContent, StringComparison.Ordinal);
+        // 13/15 against 10/10: the intervals overlap, so the drop is shown neutral, not alarming.
+        var rateChange = rows[0].QuerySelectorAll("[data-change]")[2];
+        Assert.Equal("−13.3 pp", rateChange.TextContent);
+        Assert.Contains("text-bg-secondary", rateChange.ClassList);
         Assert.Equal("tool", doc.QuerySelector("[data-chart-filter]")!.GetAttribute("data-chart-filter"));
     }
 }
