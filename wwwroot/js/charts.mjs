@@ -1,11 +1,20 @@
 // Mounts every element with a data-chart attribute: the attribute holds the ECharts option as JSON,
-// rendered by the server. Adds what every chart shares (save-as-image toolbox, theme, resizing).
+// rendered by the server. Adds what every chart shares (save-as-image toolbox, theme, resizing) and,
+// where data-chart-filter names a query parameter, click-to-filter by plain navigation.
 import * as echarts from '../lib/echarts/echarts.esm.min.mjs';
 
 const charts = new Map();
+// Names that stand for several values, or none: clicking them cannot filter.
+const NOT_FILTERABLE = new Set(['Other', 'unknown', '']);
 
 function theme() {
   return document.documentElement.getAttribute('data-bs-theme') === 'dark' ? 'dark' : null;
+}
+
+function filterUrl(param, value) {
+  const url = new URL(window.location.href);
+  url.searchParams.set(param, value);
+  return url.toString();
 }
 
 function mount(el) {
@@ -27,6 +36,18 @@ function mount(el) {
   };
   const chart = echarts.init(el, theme(), { renderer: 'canvas' });
   chart.setOption(option);
+  const param = el.dataset.chartFilter;
+  if (param) {
+    el.style.cursor = 'pointer';
+    el.title = `Click a slice or series to filter by ${param}`;
+    chart.on('click', (params) => {
+      // Pie slices and category bars carry the value as their name; stacked series as the series name.
+      const byName = params.seriesType === 'pie' || el.dataset.chartFilterBy === 'category';
+      const value = byName ? params.name : params.seriesName;
+      if (value == null || NOT_FILTERABLE.has(value)) return;
+      window.location.assign(filterUrl(param, value));
+    });
+  }
   charts.set(el, chart);
   el.dataset.chartMounted = 'true';
 }

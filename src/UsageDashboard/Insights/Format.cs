@@ -15,6 +15,18 @@ public static class Format
     public static string Interval((double Low, double High)? interval) =>
         interval is null ? "" : $"{Percent(interval.Value.Low)}–{Percent(interval.Value.High)}";
 
+    /// <summary>A duration for people: "850 ms", "12.3 s", "4.2 min", "1.5 h"; "–" when unknown.</summary>
+    public static string Duration(double? ms) => ms switch
+    {
+        null => "–",
+        < 1000 => Math.Round(ms.Value).ToString("0", s_inv) + " ms",
+        < 60_000 => (ms.Value / 1000).ToString("0.0", s_inv) + " s",
+        < 3_600_000 => (ms.Value / 60_000).ToString("0.0", s_inv) + " min",
+        _ => (ms.Value / 3_600_000).ToString("0.0", s_inv) + " h",
+    };
+
+    public static string DateTime(DateTime value) => value.ToString("yyyy-MM-dd HH:mm", s_inv) + " UTC";
+
     public static string Date(DateOnly date) => date.ToString("yyyy-MM-dd", s_inv);
 
     /// <summary>Relative change as "+12.3%" / "−4.0%", or null when the previous value was zero.</summary>

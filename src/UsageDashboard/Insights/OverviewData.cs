@@ -16,6 +16,9 @@ public sealed record CommandRow(string Tool, string Command, long Runs, long Suc
     public Rate SuccessRate => new(Succeeded, Succeeded + Failed + Aborted);
 }
 
+/// <summary>One tool's headline numbers, this period and the previous one, for the side-by-side comparison.</summary>
+public sealed record ToolComparison(string Tool, long ActiveInstallations, Outcomes Current, long PreviousActiveInstallations, Outcomes Previous);
+
 /// <summary>Everything the overview page and <c>/api/insights/overview</c> show.</summary>
 public sealed record OverviewData(
     InsightQuery Query,
@@ -28,4 +31,6 @@ public sealed record OverviewData(
 {
     /// <summary>The previous period's daily series, aligned day by day; only when compare=previous.</summary>
     public IReadOnlyList<DailyPoint> PreviousDaily { get; init; } = [];
+    /// <summary>Every tool side by side; empty when one tool is selected.</summary>
+    public IReadOnlyList<ToolComparison> ToolComparison { get; init; } = [];
 }

@@ -23,7 +23,11 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         }
         var commands = await CommandsAsync(conn, query, 10, ct);
         var tools = await ToolsAsync(conn, ct);
-        return new OverviewData(query, Today, current, previous, daily, commands, tools) { PreviousDaily = previousDaily };
+        return new OverviewData(query, Today, current, previous, daily, commands, tools)
+        {
+            PreviousDaily = previousDaily,
+            ToolComparison = query.Tool is null ? await ToolComparisonAsync(conn, query, ct) : [],
+        };
     }
 
     public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
@@ -85,6 +89,39 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var newPrevious = reader.GetInt64(1);
         return (new PeriodTotals(cur.active, newCurrent, cur.runs, cur.ok, cur.failed, cur.aborted),
                 new PeriodTotals(prev.active, newPrevious, prev.runs, prev.ok, prev.failed, prev.aborted));
+    }
+
+    private static async Task<IReadOnlyList<ToolComparison>> ToolComparisonAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        cmd.CommandText = $"""
+            SELECT r.tool,
+                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
+                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at < @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted')
+            FROM runs r
+            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
+            GROUP BY 1
+            ORDER BY 2 DESC, 3 DESC, 1
+            """;
+        InsightsSql.AddPeriod(cmd, query, previous: true);
+        var rows = new List<ToolComparison>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(new ToolComparison(reader.GetString(0), reader.GetInt64(1),
+                new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
+                reader.GetInt64(6), new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
+        }
+        return rows;
     }
 
     private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)

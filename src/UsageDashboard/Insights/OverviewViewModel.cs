@@ -18,6 +18,8 @@ public sealed record CommandTableRow(string Tool, string Command, string Runs, s
     public bool NotReported => N == "0";
 }
 
+public sealed record ToolComparisonRow(string Tool, string Url, string ActiveInstallations, ChangeCell ActiveChange, string Runs, ChangeCell RunsChange, RateCell Success, ChangeCell SuccessChange);
+
 public sealed record DailyTableRow(string Day, string ActiveInstallations, string Runs, bool InProgress);
 
 /// <summary>The overview page as plain data: built by <see cref="Create"/>, rendered by the Razor view.</summary>
@@ -32,6 +34,9 @@ public sealed record OverviewViewModel
     public required string PeriodLabel { get; init; }
     public required string PreviousPeriodLabel { get; init; }
     public required bool IsEmpty { get; init; }
+    /// <summary>Every tool side by side when "all tools" is chosen (empty otherwise).</summary>
+    public IReadOnlyList<ToolComparisonRow> ToolComparison { get; init; } = [];
+    public string? ToolComparisonChartJson { get; init; }
     public required string? EmptyReason { get; init; }
 
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
@@ -88,6 +93,24 @@ public sealed record OverviewViewModel
             PreviousPeriodLabel = $"{Format.Date(prevFrom)} – {Format.Date(prevTo)}",
             IsEmpty = isEmpty,
             EmptyReason = emptyReason,
+            ToolComparison = data.ToolComparison.Select(t => new ToolComparisonRow(
+                t.Tool, DashboardUrls.Overview(q with { Tool = t.Tool }),
+                Format.Count(t.ActiveInstallations), ChangeCell.OfCount(t.ActiveInstallations, t.PreviousActiveInstallations),
+                Format.Count(t.Current.Runs), ChangeCell.OfCount(t.Current.Runs, t.Previous.Runs),
+                RateCell.Of(t.Current.SuccessRate), ChangeCell.OfRate(t.Current.SuccessRate, t.Previous.SuccessRate))).ToList(),
+            ToolComparisonChartJson = data.ToolComparison.Count < 2 ? null : ChartJson.Serialize(new
+            {
+                grid = new { left = 56, right = 24, top = 40, bottom = 40 },
+                tooltip = new { trigger = "axis" },
+                legend = new { top = 0 },
+                xAxis = new { type = "category", data = data.ToolComparison.Select(t => t.Tool).ToArray() },
+                yAxis = new { type = "value", minInterval = 1 },
+                series = new object[]
+                {
+                    new { name = "Active installations", type = "bar", data = data.ToolComparison.Select(t => t.ActiveInstallations).ToArray(), itemStyle = new { color = ChartJson.Palette[0] } },
+                    new { name = "Previous period", type = "bar", data = data.ToolComparison.Select(t => t.PreviousActiveInstallations).ToArray(), itemStyle = new { color = ChartJson.Palette[8] } },
+                },
+            }),
         };
     }
 

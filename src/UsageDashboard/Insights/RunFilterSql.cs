@@ -36,6 +36,38 @@ internal static class RunFilterSql
         return sql;
     }
 
+    /// <summary>
+    /// Filters for <c>run_plugins rp</c>: tool and CI live on the row; OS and tool version need the run,
+    /// so the join to <c>runs r</c> is added only when they are filtered on (or when asked for).
+    /// </summary>
+    public static (string Join, string Where) Plugins(InsightQuery query, NpgsqlCommand command, bool joinRuns = false)
+    {
+        var sql = "";
+        if (query.Tool is not null)
+        {
+            sql += " AND rp.tool = @tool";
+            command.Parameters.AddWithValue("tool", query.Tool);
+        }
+        sql += query.Environment switch
+        {
+            EnvironmentFilter.Ci => " AND rp.is_ci",
+            EnvironmentFilter.NotCi => " AND NOT rp.is_ci",
+            _ => "",
+        };
+        if (query.Os is not null)
+        {
+            sql += " AND r.os_name = @os";
+            command.Parameters.AddWithValue("os", query.Os);
+        }
+        if (query.Version is not null)
+        {
+            sql += " AND r.tool_version = @version";
+            command.Parameters.AddWithValue("version", query.Version);
+        }
+        var join = joinRuns || query.Os is not null || query.Version is not null ? " JOIN runs r ON r.id = rp.run_id" : "";
+        return (join, sql);
+    }
+
     public static bool HasDimensionFilters(InsightQuery query) =>
         query.Environment != EnvironmentFilter.All || query.Os is not null || query.Version is not null;
 }

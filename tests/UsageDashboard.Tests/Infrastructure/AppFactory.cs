@@ -54,6 +54,9 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         return client;
     }
 
+    /// <summary>Synchronous <see cref="CreateClientAsAsync"/>, for test-class constructors.</summary>
+    public HttpClient CreateClientAs(string role) => CreateClientAsAsync(role).GetAwaiter().GetResult();
+
     private static string FindRepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -2,34 +2,45 @@ using AngleSharp;
 using AngleSharp.Dom;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using UsageDashboard.Insights;
 
 namespace UsageDashboard.Tests.Infrastructure;
 
 /// <summary>
-/// Renders a component with the framework's own static-SSR renderer and parses the HTML with AngleSharp.
-/// Services come from the same Add&lt;Feature&gt;() extensions Program.cs uses.
+/// Renders a component with the framework's own static renderer and parses the HTML with AngleSharp.
+/// Services come from the same AddInsights() Program.cs calls, so tests never drift from production wiring.
 /// </summary>
 public static class ComponentRenderer
 {
     public static async Task<IDocument> RenderAsync<TComponent>(IDictionary<string, object?> parameters) where TComponent : IComponent
     {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new ConfigurationBuilder().Build());
-        services.AddInsights();
-        await using var provider = services.BuildServiceProvider();
-        var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
-        await using var renderer = new HtmlRenderer(provider, loggerFactory);
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(TimeProvider.System)
+            // Views are pure: nothing may touch the database while rendering, so the source points nowhere.
+            .AddSingleton(_ => NpgsqlDataSource.Create("Host=unused.invalid"))
+            .AddInsights()
+            .BuildServiceProvider();
+        await using var _ = services;
+        await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
         var html = await renderer.Dispatcher.InvokeAsync(async () =>
-        {
-            var output = await renderer.RenderComponentAsync<TComponent>(ParameterView.FromDictionary(parameters));
-            return output.ToHtmlString();
-        });
+            (await renderer.RenderComponentAsync<TComponent>(ParameterView.FromDictionary(parameters))).ToHtmlString());
         var context = BrowsingContext.New(Configuration.Default);
         return await context.OpenAsync(req => req.Content(html));
+    }
+
+    /// <summary>Every chart element carries a parseable ECharts option.</summary>
+    public static void AssertChartsValid(IDocument doc)
+    {
+        foreach (var chart in doc.QuerySelectorAll(".chart"))
+        {
+            var json = chart.GetAttribute("data-chart");
+            Assert.False(string.IsNullOrEmpty(json));
+            using var parsed = System.Text.Json.JsonDocument.Parse(json);
+            Assert.True(parsed.RootElement.TryGetProperty("series", out _));
+        }
     }
 }

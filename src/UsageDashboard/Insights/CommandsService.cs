@@ -1,0 +1,192 @@
+using Npgsql;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API. Reads <c>runs</c> only,
+/// so a rollup can replace these statements behind the same methods.
+/// </summary>
+public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    /// <summary>Rows on the page; the API and CSV take up to <see cref="ApiLimit"/>.</summary>
+    public const int PageLimit = 200;
+    public const int ApiLimit = 1000;
+
+    public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    public async Task<CommandsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        // One scan covers both periods; FILTER splits them. Durations only for the current period.
+        cmd.CommandText = $"""
+            SELECT r.tool, coalesce(r.command, '(none)'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
+                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration_ms) FILTER (WHERE r.occurred_at >= @from),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) FILTER (WHERE r.occurred_at >= @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
+                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted'),
+                   sum(count(*) FILTER (WHERE r.occurred_at >= @from)) OVER ()
+            FROM runs r
+            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
+            GROUP BY 1, 2
+            HAVING count(*) FILTER (WHERE r.occurred_at >= @from) > 0
+            ORDER BY 3 DESC, 1, 2
+            LIMIT @limit
+            """;
+        InsightsSql.AddPeriod(cmd, query, previous: true);
+        cmd.Parameters.AddWithValue("limit", limit);
+        var rows = new List<CommandStats>();
+        long total = 0;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(new CommandStats(
+                    reader.GetString(0), reader.GetString(1),
+                    new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
+                    reader.GetInt64(6), InsightsSql.NullableDouble(reader, 7), InsightsSql.NullableDouble(reader, 8),
+                    new Outcomes(reader.GetInt64(9), reader.GetInt64(10), reader.GetInt64(11), reader.GetInt64(12))));
+                total = (long)reader.GetDecimal(13);
+            }
+        }
+        var tools = await InsightsSql.ToolsAsync(conn, ct);
+        return new CommandsData(query, Today, total, rows, tools);
+    }
+
+    public async Task<CommandDetailData> GetCommandAsync(InsightQuery query, string command, CancellationToken ct)
+    {
+        var grain = TimeBuckets.Auto(query);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        // One scan: GROUPING SETS give the per-bucket outcome split, per-bucket version and OS counts,
+        // the version and OS tables and the totals. The mask says which set a row belongs to.
+        cmd.CommandText = $"""
+            SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
+                   count(*), count(*) FILTER (WHERE x.status = 'succeeded'), count(*) FILTER (WHERE x.status = 'failed'),
+                   count(*) FILTER (WHERE x.status = 'aborted'), count(DISTINCT x.installation_id),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY x.duration_ms),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY x.duration_ms)
+            FROM (
+                SELECT date_trunc(@grain, r.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
+                       coalesce(r.tool_version, 'unknown') AS version, coalesce(r.os_name, 'unknown') AS os,
+                       r.status, r.installation_id, r.duration_ms
+                FROM runs r
+                WHERE r.occurred_at >= @from AND r.occurred_at < @to AND coalesce(r.command, '(none)') = @command{filters}
+            ) x
+            GROUP BY GROUPING SETS ((x.bucket), (x.bucket, x.version), (x.bucket, x.os), (x.version), (x.os), ());
+
+            SELECT count(*), count(*) FILTER (WHERE r.status = 'succeeded'), count(*) FILTER (WHERE r.status = 'failed'),
+                   count(*) FILTER (WHERE r.status = 'aborted')
+            FROM runs r
+            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @from AND coalesce(r.command, '(none)') = @command{filters};
+
+            SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT r.installation_id), max(r.occurred_at)
+            FROM runs r
+            WHERE r.occurred_at >= @from AND r.occurred_at < @to AND coalesce(r.command, '(none)') = @command
+              AND r.status IN ('failed', 'aborted'){filters}
+            GROUP BY 1
+            ORDER BY 2 DESC, 1
+            LIMIT 10;
+
+            SELECT date_trunc(@grain, (r.occurred_at + @shift) AT TIME ZONE 'UTC')::date, count(*)
+            FROM runs r
+            WHERE @compare AND r.occurred_at >= @prev_from AND r.occurred_at < @from AND coalesce(r.command, '(none)') = @command{filters}
+            GROUP BY 1;
+            """;
+        InsightsSql.AddPeriod(cmd, query, previous: true);
+        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+        cmd.Parameters.AddWithValue("compare", query.ComparePrevious);
+        cmd.Parameters.AddWithValue("shift", TimeSpan.FromDays(query.Days));
+        cmd.Parameters.AddWithValue("command", command);
+
+        var bucketOutcomes = new Dictionary<DateOnly, Outcomes>();
+        var byVersion = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var byOs = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var versions = new List<SliceStats>();
+        var oses = new List<SliceStats>();
+        var current = Outcomes.Zero;
+        long installations = 0;
+        double? p50 = null, p95 = null;
+        Outcomes previous;
+        var errors = new List<ErrorTypeStats>();
+        var previousByBucket = new Dictionary<DateOnly, long>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var mask = reader.GetInt32(0);
+                var outcomes = new Outcomes(reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+                var inst = reader.GetInt64(8);
+                switch (mask)
+                {
+                    case 0b011:
+                        bucketOutcomes[reader.GetFieldValue<DateOnly>(1)] = outcomes;
+                        break;
+                    case 0b001:
+                        Slot(byVersion, reader.GetFieldValue<DateOnly>(1))[reader.GetString(2)] = outcomes.Runs;
+                        break;
+                    case 0b010:
+                        Slot(byOs, reader.GetFieldValue<DateOnly>(1))[reader.GetString(3)] = outcomes.Runs;
+                        break;
+                    case 0b101:
+                        versions.Add(new SliceStats(reader.GetString(2), outcomes, inst));
+                        break;
+                    case 0b110:
+                        oses.Add(new SliceStats(reader.GetString(3), outcomes, inst));
+                        break;
+                    case 0b111:
+                        current = outcomes;
+                        installations = inst;
+                        p50 = InsightsSql.NullableDouble(reader, 9);
+                        p95 = InsightsSql.NullableDouble(reader, 10);
+                        break;
+                }
+            }
+            await reader.NextResultAsync(ct);
+            await reader.ReadAsync(ct);
+            previous = new Outcomes(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                errors.Add(new ErrorTypeStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDateTime(3)));
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                previousByBucket[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+            }
+        }
+
+        // Buckets without runs are zeros, not gaps.
+        var buckets = TimeBuckets.For(query, grain, Today)
+            .Select(b => new CommandBucket(b.Start, bucketOutcomes.GetValueOrDefault(b.Start) ?? Outcomes.Zero,
+                byVersion.GetValueOrDefault(b.Start) ?? [], byOs.GetValueOrDefault(b.Start) ?? []))
+            .ToList();
+        var tools = await InsightsSql.ToolsAsync(conn, ct);
+        return new CommandDetailData(query, Today, command, grain, current, previous, installations, p50, p95, buckets,
+            versions.OrderByDescending(v => v.Outcomes.Runs).ThenBy(v => v.Name, VersionOrder.Instance).ToList(),
+            oses.OrderByDescending(o => o.Outcomes.Runs).ThenBy(o => o.Name, StringComparer.Ordinal).ToList(),
+            errors, tools)
+        {
+            PreviousRunsPerBucket = query.ComparePrevious ? buckets.Select(b => previousByBucket.GetValueOrDefault(b.Start)).ToList() : null,
+        };
+    }
+
+    private static Dictionary<string, long> Slot(Dictionary<DateOnly, Dictionary<string, long>> map, DateOnly key)
+    {
+        if (!map.TryGetValue(key, out var slot))
+        {
+            map[key] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+        }
+        return slot;
+    }
+}

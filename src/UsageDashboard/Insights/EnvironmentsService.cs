@@ -1,0 +1,91 @@
+using Npgsql;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Queries behind <c>/environments</c> and its API: OS, OS version, runtime, runtime version and tool
+/// version, as installations per value now and per bucket.
+/// </summary>
+public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    /// <summary>Fixed SQL expressions per dimension over the grouped <c>base</c> rows (never user text).</summary>
+    private static readonly (EnvironmentDimension Dimension, string Sql)[] s_dimensions =
+    [
+        (EnvironmentDimension.Os, "os"),
+        (EnvironmentDimension.OsVersion, "os || ' ' || osv"),
+        (EnvironmentDimension.Runtime, "rt"),
+        (EnvironmentDimension.RuntimeVersion, "rt || ' ' || rtv"),
+        (EnvironmentDimension.ToolVersion, "tv"),
+    ];
+
+    public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    public async Task<EnvironmentsData> GetAsync(InsightQuery query, CancellationToken ct)
+    {
+        var grain = TimeBuckets.Auto(query);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd);
+        // Runs are first reduced to one row per installation, bucket and environment; each dimension
+        // then groups that small set twice (whole period, per bucket).
+        // DISTINCT through a grouped subquery (hashable) instead of count(DISTINCT ...), which always sorts.
+        var branches = s_dimensions.SelectMany(d => new[]
+        {
+            $"SELECT {(int)d.Dimension}, v, NULL::date, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3) x GROUP BY v",
+            $"SELECT {(int)d.Dimension}, v, bucket, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, bucket, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3, 4) x GROUP BY v, bucket",
+        });
+        cmd.CommandText = $"""
+            {InsightsSql.WorkMem}
+            WITH base AS MATERIALIZED (
+                SELECT r.tool, r.installation_id, date_trunc(@grain, r.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
+                       coalesce(r.os_name, 'unknown') AS os, coalesce(r.os_version, '?') AS osv,
+                       coalesce(r.runtime_name, 'unknown') AS rt, coalesce(r.runtime_version, '?') AS rtv,
+                       coalesce(r.tool_version, 'unknown') AS tv, count(*) AS runs
+                FROM runs r
+                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+            )
+            {string.Join("\nUNION ALL\n", branches)}
+            UNION ALL
+            SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2) x;
+            """;
+        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+
+        var totals = s_dimensions.ToDictionary(d => d.Dimension, _ => new List<DimensionValue>());
+        var perBucket = s_dimensions.ToDictionary(d => d.Dimension, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        long installations = 0;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var dim = reader.GetInt32(0);
+                if (dim < 0)
+                {
+                    installations = reader.GetInt64(3);
+                    continue;
+                }
+                var dimension = (EnvironmentDimension)dim;
+                var value = reader.GetString(1);
+                if (reader.IsDBNull(2))
+                {
+                    totals[dimension].Add(new DimensionValue(value, reader.GetInt64(3), reader.GetInt64(4)));
+                    continue;
+                }
+                var bucket = reader.GetFieldValue<DateOnly>(2);
+                if (!perBucket[dimension].TryGetValue(bucket, out var slot))
+                {
+                    perBucket[dimension][bucket] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                }
+                slot[value] = reader.GetInt64(3);
+            }
+        }
+
+        var buckets = TimeBuckets.For(query, grain, Today);
+        var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
+            d.Dimension,
+            totals[d.Dimension].OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
+            buckets.Select(b => new AdoptionBucket(b.Start, perBucket[d.Dimension].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
+        return new EnvironmentsData(query, Today, grain, installations, dimensions, await InsightsSql.ToolsAsync(conn, ct));
+    }
+}

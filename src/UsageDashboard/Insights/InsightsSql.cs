@@ -1,0 +1,57 @@
+using Npgsql;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>Small statements every insights page shares.</summary>
+internal static class InsightsSql
+{
+    /// <summary>Tools that have sent anything, for the filter bar (and to tell "no data at all" from "filtered out").</summary>
+    public static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT DISTINCT tool FROM installations ORDER BY 1", conn);
+        var tools = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            tools.Add(reader.GetString(0));
+        }
+        return tools;
+    }
+
+    /// <summary>
+    /// First statement of an analytics batch: the batch runs as one implicit transaction, so this lets its
+    /// aggregates hash in memory instead of sorting on disk, for this batch only.
+    /// REVIEW: a stopgap until rollups (installation-days, daily per-dimension counts) replace the raw scans.
+    /// </summary>
+    public const string WorkMem = "SET LOCAL work_mem = '64MB';";
+
+    /// <summary>Adds @from, @to (exclusive) and, when asked, @prev_from for the query's period.</summary>
+    public static void AddPeriod(NpgsqlCommand cmd, InsightQuery query, bool previous = false)
+    {
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        if (previous)
+        {
+            cmd.Parameters.AddWithValue("prev_from", query.PreviousPeriod.From.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        }
+    }
+
+    public static DateTime Utc(DateOnly day) => day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+
+    public static double? NullableDouble(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
+}
+
+/// <summary>Why a page has nothing to show, and what to do about it.</summary>
+public static class EmptyState
+{
+    public const string NoData = "No telemetry has arrived yet. Point a tool at the collector (POST /v1/events), import a file with `UsageDashboard import`, or load demo data with `UsageDashboard seed-demo`.";
+
+    public static string Reason(InsightQuery query, IReadOnlyList<string> tools, string what = "runs") =>
+        tools.Count == 0
+            ? NoData
+            : query.Tool is not null && !tools.Contains(query.Tool)
+                ? $"No telemetry from a tool called '{query.Tool}'. Pick one of: {string.Join(", ", tools)}."
+                : RunFilterSql.HasDimensionFilters(query) || query.Tool is not null
+                    ? $"No {what} match these filters in {Format.Date(query.From)} – {Format.Date(query.To)}. The filter may be too narrow: widen the range or clear a filter."
+                    : $"No {what} in {Format.Date(query.From)} – {Format.Date(query.To)}. Choose a longer range, or send telemetry (see the README).";
+}

@@ -1,0 +1,154 @@
+using Npgsql;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Queries behind <c>/plugins</c> and <c>/plugins/{plugin}</c> and their API. Reads <c>run_plugins</c>
+/// (a plugin's own outcome where the source reports it, else its run's), joined to <c>runs</c> only for
+/// OS, tool version and error type.
+/// </summary>
+public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    public const int PageLimit = 200;
+    public const int ApiLimit = 1000;
+
+    public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    public async Task<PluginsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var (join, where) = RunFilterSql.Plugins(query, cmd);
+        // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
+        cmd.CommandText = $"""
+            SELECT rp.tool, rp.name, rp.type, count(*),
+                   count(*) FILTER (WHERE rp.status = 'succeeded'), count(*) FILTER (WHERE rp.status = 'failed'),
+                   count(*) FILTER (WHERE rp.status = 'aborted'), count(DISTINCT rp.installation_id),
+                   array_agg(DISTINCT rp.version) FILTER (WHERE rp.version <> '')
+            FROM run_plugins rp{join}
+            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to{where}
+            GROUP BY 1, 2, 3
+            ORDER BY 8 DESC, 4 DESC, 2, 1, 3
+            LIMIT @limit
+            """;
+        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("limit", limit);
+        var rows = new List<PluginStats>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var versions = reader.IsDBNull(8) ? [] : reader.GetFieldValue<string[]>(8);
+                rows.Add(new PluginStats(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                    new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)),
+                    reader.GetInt64(7), VersionOrder.Latest(versions)));
+            }
+        }
+        return new PluginsData(query, Today, rows, await InsightsSql.ToolsAsync(conn, ct));
+    }
+
+    public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)
+    {
+        var grain = TimeBuckets.Auto(query);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var (join, where) = RunFilterSql.Plugins(query, cmd, joinRuns: true);
+        var toolOnly = query.Tool is null ? "" : " AND rp.tool = @tool";
+        // Masks of GROUPING(bucket, version, os): 1 = bucket × version (adoption), 5 = per version,
+        // 4 = OS × version (matrix), 7 = totals.
+        cmd.CommandText = $"""
+            SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
+                   count(*), count(*) FILTER (WHERE x.status = 'succeeded'), count(*) FILTER (WHERE x.status = 'failed'),
+                   count(*) FILTER (WHERE x.status = 'aborted'), count(DISTINCT x.installation_id)
+            FROM (
+                SELECT date_trunc(@grain, rp.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
+                       coalesce(nullif(rp.version, ''), 'unknown') AS version, coalesce(r.os_name, 'unknown') AS os,
+                       rp.status, rp.tool || ':' || rp.installation_id AS installation_id
+                FROM run_plugins rp{join}
+                WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin{where}
+            ) x
+            GROUP BY GROUPING SETS ((x.bucket, x.version), (x.version), (x.os, x.version), ());
+
+            SELECT coalesce(nullif(rp.version, ''), 'unknown'), min(rp.occurred_at)
+            FROM run_plugins rp
+            WHERE rp.name = @plugin{toolOnly}
+            GROUP BY 1;
+
+            SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT rp.installation_id), max(rp.occurred_at)
+            FROM run_plugins rp{join}
+            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin AND rp.status IN ('failed', 'aborted'){where}
+            GROUP BY 1
+            ORDER BY 2 DESC, 1
+            LIMIT 10;
+
+            SELECT coalesce(array_agg(DISTINCT rp.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT rp.type) FILTER (WHERE rp.type <> ''), ARRAY[]::text[])
+            FROM run_plugins rp
+            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin{toolOnly};
+            """;
+        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+        cmd.Parameters.AddWithValue("plugin", plugin);
+
+        var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var versions = new List<(string Version, Outcomes Outcomes, long Installations)>();
+        var matrix = new List<MatrixCell>();
+        var current = Outcomes.Zero;
+        long installations = 0;
+        var firstSeen = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+        var errors = new List<ErrorTypeStats>();
+        string[] pluginTools, types;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var outcomes = new Outcomes(reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+                var inst = reader.GetInt64(8);
+                switch (reader.GetInt32(0))
+                {
+                    case 0b001:
+                        var bucket = reader.GetFieldValue<DateOnly>(1);
+                        if (!adoption.TryGetValue(bucket, out var slot))
+                        {
+                            adoption[bucket] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                        }
+                        slot[reader.GetString(2)] = inst;
+                        break;
+                    case 0b101:
+                        versions.Add((reader.GetString(2), outcomes, inst));
+                        break;
+                    case 0b100:
+                        matrix.Add(new MatrixCell(reader.GetString(3), reader.GetString(2), outcomes));
+                        break;
+                    case 0b111:
+                        current = outcomes;
+                        installations = inst;
+                        break;
+                }
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                firstSeen[reader.GetString(0)] = reader.GetDateTime(1);
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                errors.Add(new ErrorTypeStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDateTime(3)));
+            }
+            await reader.NextResultAsync(ct);
+            await reader.ReadAsync(ct);
+            pluginTools = reader.GetFieldValue<string[]>(0);
+            types = reader.GetFieldValue<string[]>(1);
+        }
+
+        var buckets = TimeBuckets.For(query, grain, Today)
+            .Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? []))
+            .ToList();
+        return new PluginDetailData(query, Today, plugin, grain, current, installations,
+            pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
+            versions.OrderByDescending(v => v.Version, VersionOrder.Instance)
+                .Select(v => new PluginVersionStats(v.Version, v.Outcomes, v.Installations, firstSeen.TryGetValue(v.Version, out var f) ? f : null))
+                .ToList(),
+            matrix, errors, buckets, await InsightsSql.ToolsAsync(conn, ct));
+    }
+}

@@ -1,0 +1,197 @@
+using AngleSharp.Dom;
+using UsageDashboard.Components.Pages.Commands;
+using UsageDashboard.Components.Pages.Environments;
+using UsageDashboard.Components.Pages.Installations;
+using UsageDashboard.Components.Pages.Overview;
+using UsageDashboard.Components.Pages.Plugins;
+using UsageDashboard.Insights;
+using UsageDashboard.Tests.Infrastructure;
+
+namespace UsageDashboard.Tests.Components;
+
+/// <summary>The pure views rendered by the production renderer from hand-built data, queried as DOM.</summary>
+public sealed class InsightViewsTests
+{
+    private static readonly DateOnly s_today = new(2026, 11, 1);
+    private static readonly InsightQuery s_week = new() { Range = "7d", From = s_today.AddDays(-6), To = s_today };
+
+    private static Task<IDocument> Render<TView>(object model) where TView : Microsoft.AspNetCore.Components.IComponent =>
+        ComponentRenderer.RenderAsync<TView>(new Dictionary<string, object?> { ["Model"] = model });
+
+    private static CommandsData Commands(params CommandStats[] rows) => new(s_week, s_today, rows.Sum(r => r.Current.Runs), rows, ["dbt"]);
+
+    [Fact]
+    public async Task CommandsView_Rows_EscapedLinksIntervalsAndSmallSampleBadge()
+    {
+        var model = CommandsViewModel.Create(Commands(
+            new CommandStats("dbt", "run", new Outcomes(200, 190, 8, 2), 40, 1200, 9000, new Outcomes(100, 99, 1, 0)),
+            new CommandStats("dbt", "<b>x</b>/y", new Outcomes(3, 1, 2, 0), 1, null, null, Outcomes.Zero)));
+
+        var doc = await Render<CommandsView>(model);
+
+        var rows = doc.QuerySelectorAll("table[data-table=commands] tbody tr");
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("/commands/run?tool=dbt&range=7d", rows[0].QuerySelector("a")!.GetAttribute("href"));
+        Assert.Equal("/commands/%3Cb%3Ex%3C%2Fb%3E%2Fy?tool=dbt&range=7d", rows[1].QuerySelector("a")!.GetAttribute("href"));
+        Assert.Equal("<b>x</b>/y", rows[1].QuerySelector("code")!.TextContent);
+        Assert.Null(rows[0].QuerySelector("[data-small-sample]"));
+        Assert.NotNull(rows[1].QuerySelector("[data-small-sample]"));
+        Assert.Contains("91.0%–97.3% · n=200", rows[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("1.2 s", rows[0].TextContent, StringComparison.Ordinal);
+        Assert.Equal("/api/insights/commands?range=7d&format=csv", doc.QuerySelector("a[data-csv]")!.GetAttribute("href"));
+    }
+
+    [Fact]
+    public async Task CommandsView_NoRows_EmptyNoticeSaysHowToGetDataIn()
+    {
+        var doc = await Render<CommandsView>(CommandsViewModel.Create(new CommandsData(s_week, s_today, 0, [], [])));
+
+        Assert.Contains("No telemetry has arrived yet", doc.QuerySelector("[data-empty]")!.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CommandsView_FilterTooNarrow_EmptyNoticeSaysSo()
+    {
+        var narrow = s_week with { Os = "plan9" };
+        var doc = await Render<CommandsView>(CommandsViewModel.Create(new CommandsData(narrow, s_today, 0, [], ["dbt"])));
+
+        Assert.Contains("filter may be too narrow", doc.QuerySelector("[data-empty]")!.TextContent, StringComparison.Ordinal);
+        Assert.Equal("plan9", doc.QuerySelector("#f-os")!.GetAttribute("value"));
+    }
+
+    [Fact]
+    public async Task CommandView_Detail_ChartsMarkTodayAndSlicesFilter()
+    {
+        var buckets = TimeBuckets.For(s_week, Grain.Day, s_today)
+            .Select(b => new CommandBucket(b.Start, new Outcomes(4, 3, 1, 0), new Dictionary<string, long> { ["1.8.0"] = 4 }, new Dictionary<string, long> { ["linux"] = 4 }))
+            .ToList();
+        var data = new CommandDetailData(s_week with { Tool = "dbt" }, s_today, "run", Grain.Day, new Outcomes(28, 21, 7, 0), new Outcomes(20, 20, 0, 0),
+            5, 100, 900, buckets, [new SliceStats("1.8.0", new Outcomes(28, 21, 7, 0), 5)], [new SliceStats("linux", new Outcomes(28, 21, 7, 0), 5)],
+            [new ErrorTypeStats("Boom", 7, 2, new DateTime(2026, 10, 31, 8, 0, 0, DateTimeKind.Utc))], ["dbt"]);
+
+        var doc = await Render<CommandView>(CommandDetailViewModel.Create(data));
+
+        ComponentRenderer.AssertChartsValid(doc);
+        Assert.Equal(3, doc.QuerySelectorAll("[data-chart]").Length);
+        Assert.Contains("in progress", doc.QuerySelector("[data-chart]")!.GetAttribute("data-chart"), StringComparison.Ordinal);
+        Assert.Equal(["version", "os"], doc.QuerySelectorAll("[data-chart-filter]").Select(e => e.GetAttribute("data-chart-filter")));
+        Assert.Equal("/commands/run?tool=dbt&range=7d&version=1.8.0", doc.QuerySelector("table[data-table=versions] a")!.GetAttribute("href"));
+        Assert.Contains("2026-11-01 (in progress)", doc.QuerySelector("figure table")!.TextContent, StringComparison.Ordinal);
+        Assert.Equal("Boom", doc.QuerySelector("table[data-table=errors] code")!.TextContent);
+        Assert.Equal("/commands/run", doc.QuerySelector("form[aria-label=Filters]")!.GetAttribute("action"));
+    }
+
+    [Fact]
+    public async Task PluginsView_AmbiguousName_LinkNamesTheTool()
+    {
+        var data = new PluginsData(s_week, s_today,
+        [
+            new PluginStats("meltano", "postgres", "loaders", new Outcomes(50, 45, 3, 2), 10, "2.1.0"),
+            new PluginStats("dbt", "postgres", "adapter", new Outcomes(40, 40, 0, 0), 8, "1.8.2"),
+        ], ["dbt", "meltano"]);
+
+        var doc = await Render<PluginsView>(PluginsViewModel.Create(data));
+
+        var links = doc.QuerySelectorAll("table[data-table=plugins] tbody a").Select(a => a.GetAttribute("href")).ToList();
+        Assert.Equal(["/plugins/postgres?tool=meltano&range=7d", "/plugins/postgres?tool=dbt&range=7d"], links);
+        Assert.Contains("4.0%", doc.QuerySelector("table[data-table=plugins] tbody tr")!.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PluginView_Detail_MatrixVersionsAndAdoptionMarkers()
+    {
+        var buckets = TimeBuckets.For(s_week, Grain.Day, s_today)
+            .Select(b => new AdoptionBucket(b.Start, new Dictionary<string, long> { ["1.4.2"] = 3, ["1.5.0"] = b.Start >= s_today.AddDays(-1) ? 1 : 0 }))
+            .ToList();
+        var data = new PluginDetailData(s_week, s_today, "tap-github", Grain.Day, new Outcomes(10, 8, 1, 1), 4, ["meltano"], ["extractors"],
+        [
+            new PluginVersionStats("1.5.0", new Outcomes(2, 1, 1, 0), 1, new DateTime(2026, 10, 31, 9, 0, 0, DateTimeKind.Utc)),
+            new PluginVersionStats("1.4.2", new Outcomes(8, 7, 0, 1), 3, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc)),
+        ],
+        [new MatrixCell("linux", "1.4.2", new Outcomes(8, 7, 0, 1)), new MatrixCell("macos", "1.5.0", new Outcomes(2, 1, 1, 0))],
+        [], buckets, ["meltano"]);
+
+        var doc = await Render<PluginView>(PluginDetailViewModel.Create(data));
+
+        ComponentRenderer.AssertChartsValid(doc);
+        Assert.Equal(3, doc.QuerySelectorAll("[data-chart]").Length);
+        Assert.Equal(["1.5.0", "1.4.2"], doc.QuerySelectorAll("table[data-table=matrix] thead th").Skip(1).Select(th => th.TextContent));
+        Assert.Contains("12.5%", doc.QuerySelector("table[data-table=matrix] tbody tr")!.TextContent, StringComparison.Ordinal);
+        Assert.NotNull(doc.QuerySelector("table[data-table=versions] .badge.text-bg-info"));
+        Assert.Contains("\"markLine\"", doc.QuerySelectorAll("[data-chart]")[1].GetAttribute("data-chart"), StringComparison.Ordinal);
+        Assert.NotNull(doc.QuerySelector("[data-empty]")); // no error types
+    }
+
+    [Fact]
+    public async Task InstallationsView_Rule_SelectedOptionAndHiddenFieldKeepIt()
+    {
+        var days = TimeBuckets.For(s_week, Grain.Day, s_today);
+        var weeks = TimeBuckets.For(s_week, Grain.Week, s_today);
+        var data = new InstallationsData(s_week, s_today, ActiveRuleKind.SuccessfulRun, new RuleExclusions(9, 2, 1, 3), 7, 2,
+            days.Select(b => new ActivePoint(b.Start, 3)).ToList(), weeks.Select(b => new ActivePoint(b.Start, 5)).ToList(),
+            TimeBuckets.For(s_week, Grain.Month, s_today).Select(b => new ActivePoint(b.Start, 7)).ToList(),
+            weeks.Select(b => new LifecycleWeek(b.Start, 1, 2, 1, 1)).ToList(),
+            [new Cohort(new DateOnly(2026, 10, 19), [4, 2, null])], Grain.Day,
+            days.Select(b => new AdoptionBucket(b.Start, new Dictionary<string, long> { ["1.8.0"] = 2, ["1.9.0"] = 1 })).ToList(), ["dbt"]);
+
+        var doc = await Render<InstallationsView>(InstallationsViewModel.Create(data));
+
+        ComponentRenderer.AssertChartsValid(doc);
+        Assert.Equal(6, doc.QuerySelectorAll("[data-chart]").Length);
+        Assert.Equal("success", doc.QuerySelector("[data-rule][aria-current=true]")!.GetAttribute("data-rule"));
+        Assert.Equal("excludes 2", doc.QuerySelector("[data-rule=success] .badge")!.TextContent);
+        Assert.Equal("success", doc.QuerySelector("form input[type=hidden][name=active]")!.GetAttribute("value"));
+        Assert.Equal(ActiveRule.Definition(ActiveRuleKind.SuccessfulRun), doc.QuerySelector("[data-rule-definition]")!.TextContent);
+        Assert.Contains("50%… (2)", doc.QuerySelector("table[data-table=cohorts]")!.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnvironmentsView_Panels_OsAndVersionChartsCarryFilterParam()
+    {
+        var buckets = TimeBuckets.For(s_week, Grain.Day, s_today);
+        DimensionBreakdown Dim(EnvironmentDimension d, params DimensionValue[] values) =>
+            new(d, values, buckets.Select(b => new AdoptionBucket(b.Start, values.ToDictionary(v => v.Value, v => v.Installations))).ToList());
+        var data = new EnvironmentsData(s_week, s_today, Grain.Day, 3,
+        [
+            Dim(EnvironmentDimension.Os, new DimensionValue("linux", 2, 5), new DimensionValue("macos", 1, 1)),
+            Dim(EnvironmentDimension.OsVersion, new DimensionValue("linux 6.5", 2, 5)),
+            Dim(EnvironmentDimension.Runtime, new DimensionValue("python", 3, 6)),
+            Dim(EnvironmentDimension.RuntimeVersion, new DimensionValue("python 3.12", 3, 6)),
+            Dim(EnvironmentDimension.ToolVersion, new DimensionValue("1.8.0", 3, 6)),
+        ], ["dbt"]);
+
+        var doc = await Render<EnvironmentsView>(EnvironmentsViewModel.Create(data));
+
+        ComponentRenderer.AssertChartsValid(doc);
+        Assert.Equal(10, doc.QuerySelectorAll("[data-chart]").Length);
+        Assert.Equal(4, doc.QuerySelectorAll("[data-chart-filter]").Length);
+        Assert.Equal("/environments?range=7d&os=macos", doc.QuerySelectorAll("table[data-table=os] a")[1].GetAttribute("href"));
+        Assert.Empty(doc.QuerySelectorAll("table[data-table=runtime] a"));
+    }
+
+    [Fact]
+    public async Task OverviewView_AllTools_ShowsToolsSideBySide()
+    {
+        var daily = TimeBuckets.For(s_week, Grain.Day, s_today).Select(b => new DailyPoint(b.Start, 2, 3)).ToList();
+        var data = new OverviewData(s_week, s_today, new PeriodTotals(5, 1, 21, 18, 2, 1), PeriodTotals.Zero, daily, [], ["dbt", "meltano"])
+        {
+            ToolComparison =
+            [
+                new ToolComparison("dbt", 3, new Outcomes(15, 13, 1, 1), 2, new Outcomes(10, 10, 0, 0)),
+                new ToolComparison("meltano", 2, new Outcomes(6, 5, 1, 0), 0, Outcomes.Zero),
+            ],
+        };
+
+        var doc = await Render<OverviewView>(OverviewViewModel.Create(data));
+
+        var rows = doc.QuerySelectorAll("table[data-table=tools] tbody tr");
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("/?tool=dbt&range=7d", rows[0].QuerySelector("a")!.GetAttribute("href"));
+        Assert.Contains("+50.0%", rows[0].TextContent, StringComparison.Ordinal);
+        // 13/15 against 10/10: the intervals overlap, so the drop is shown neutral, not alarming.
+        var rateChange = rows[0].QuerySelectorAll("[data-change]")[2];
+        Assert.Equal("−13.3 pp", rateChange.TextContent);
+        Assert.Contains("text-bg-secondary", rateChange.ClassList);
+        Assert.Equal("tool", doc.QuerySelector("[data-chart-filter]")!.GetAttribute("data-chart-filter"));
+    }
+}
