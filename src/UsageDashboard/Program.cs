@@ -3,6 +3,7 @@ using UsageDashboard.Cli;
 using UsageDashboard.Components;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
+using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
 using UsageDashboard.Store;
 
@@ -21,6 +22,9 @@ builder.Services.AddRunDerivation(builder.Configuration).AddRunSweeper();
 // Demo data
 builder.Services.AddDemoData();
 
+// Ingestion: the collector endpoints, tools and write keys, limits and per-key rate limiting
+builder.Services.AddIngestion(builder.Configuration);
+
 // Insights
 builder.Services.AddInsights();
 
@@ -35,8 +39,10 @@ app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = Databas
 app.UseStatusCodePages();
 app.MapStaticAssets();
 app.UseAntiforgery();
+app.UseRateLimiter();
 
 app.MapHealthz();
+app.MapIngestionApi();
 app.MapInsightsApi();
 app.MapOpenApi();
 app.MapRazorComponents<App>();
