@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Primitives;
+using Microsoft.OpenApi;
 
 namespace UsageDashboard.Ingestion;
 
@@ -21,7 +22,7 @@ public static class IngestionApi
             .WithName("PostEvents")
             .WithSummary("Send events in the native format (also accepts the Jetty usage event and the Evidently 0.1 CLI event unchanged).")
             .WithDescription("Body: one event object, a JSON array of events, or NDJSON (application/x-ndjson). Authenticate with `Authorization: Bearer <write key>` or `X-Write-Key`. At most 1 MiB and 1,000 events per request, 64 KiB per event. Events that cannot be normalised are quarantined and listed in `rejected`; the others are stored. A 2xx means every accepted event is durable.")
-            .Accepts<NativeEvent>("application/json", "application/x-ndjson")
+            .WithRequestBody<NativeEvent>(array: true, "application/json", "application/x-ndjson")
             .Produces<IngestResponse>(StatusCodes.Status200OK)
             .Produces<IngestResponse>(StatusCodes.Status422UnprocessableEntity)
             .WithErrorResponses();
@@ -32,7 +33,7 @@ public static class IngestionApi
                 .WithName(path.EndsWith('s') ? "PostJitsuEvents" : "PostJitsuEvent")
                 .WithSummary("Jitsu classic server-to-server API, as Evidently ≥ 0.4 sends it.")
                 .WithDescription("Token in the `token` query parameter or the `X-Auth-Token` header (a write key). Body: an object, an array, or `{template, events}`. Answers `{\"status\":\"ok\"}` like a Jitsu server.")
-                .Accepts<JsonElement>("application/json")
+                .WithRequestBody<JsonElement>(array: false, "application/json")
                 .Produces<JitsuResponse>(StatusCodes.Status200OK)
                 .WithErrorResponses();
         }
@@ -41,7 +42,7 @@ public static class IngestionApi
             .WithName("PostSnowplow")
             .WithSummary("Snowplow tracker protocol, POST (payload_data 1-0-x), as dbt and Meltano send it.")
             .WithDescription("No key: events are attributed by their app id (`aid`, Tools:<tool>:SnowplowAppIds); an unknown app id is quarantined. Answers 200 like a Snowplow collector once the events are durable, quarantined or not.")
-            .Accepts<JsonElement>("application/json")
+            .WithRequestBody<JsonElement>(array: false, "application/json")
             .Produces(StatusCodes.Status200OK, contentType: "text/plain")
             .WithErrorResponses();
 
@@ -58,6 +59,24 @@ public static class IngestionApi
 
         return group;
     }
+
+    /// <summary>
+    /// Describes the request body in the OpenAPI document only. <c>Accepts</c> would also make routing
+    /// answer a wrong content type by itself, without the JSON error body this API promises.
+    /// </summary>
+    private static RouteHandlerBuilder WithRequestBody<T>(this RouteHandlerBuilder builder, bool array, params string[] contentTypes) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, ct) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(T), null, ct);
+            IOpenApiSchema body = array
+                ? new OpenApiSchema { OneOf = [schema, new OpenApiSchema { Type = JsonSchemaType.Array, Items = schema, MaxItems = 1000 }] }
+                : schema;
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = contentTypes.ToDictionary(c => c, _ => new OpenApiMediaType { Schema = body }),
+            };
+        });
 
     private static RouteHandlerBuilder WithErrorResponses(this RouteHandlerBuilder builder) => builder
         .Produces<ErrorResponse>(StatusCodes.Status400BadRequest)
