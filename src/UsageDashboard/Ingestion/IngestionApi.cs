@@ -67,7 +67,13 @@ public static class IngestionApi
     private static RouteHandlerBuilder WithRequestBody<T>(this RouteHandlerBuilder builder, bool array, params string[] contentTypes) =>
         builder.AddOpenApiOperationTransformer(async (operation, context, ct) =>
         {
-            var schema = await context.GetOrCreateSchemaAsync(typeof(T), null, ct);
+            IOpenApiSchema schema = await context.GetOrCreateSchemaAsync(typeof(T), null, ct);
+            if (typeof(T) != typeof(JsonElement) && context.Document is { } document)
+            {
+                // A named component, so clients generated from the document get a NativeEvent type.
+                document.AddComponent(typeof(T).Name, schema);
+                schema = new OpenApiSchemaReference(typeof(T).Name, document);
+            }
             IOpenApiSchema body = array
                 ? new OpenApiSchema { OneOf = [schema, new OpenApiSchema { Type = JsonSchemaType.Array, Items = schema, MaxItems = 1000 }] }
                 : schema;

@@ -215,7 +215,8 @@ public sealed class PropertyBag
 
     public void Add(string key, JsonElement value)
     {
-        if (value.ValueKind is not JsonValueKind.Undefined && !Privacy.IsSensitiveKey(key))
+        if (value.ValueKind is not JsonValueKind.Undefined && !Privacy.IsSensitiveKey(key)
+            && !(value.ValueKind == JsonValueKind.String && JsonValues.AsString(value) is { } s && Privacy.LooksLikeIpAddress(s)))
         {
             AddEntry(key, value);
         }
