@@ -68,13 +68,27 @@ public sealed class Collector(EventWriter writer, NpgsqlDataSource dataSource, T
         {
             return new IngestResult(0, 0, batch.Rejected);
         }
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await WriteQuarantineAsync(conn, batch.Quarantine, ct);
-        var written = await writer.WriteAsync(conn, batch.Events, ct);
-        await tx.CommitAsync(ct);
-        return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var conn = await dataSource.OpenConnectionAsync(ct);
+                await using var tx = await conn.BeginTransactionAsync(ct);
+                await WriteQuarantineAsync(conn, batch.Quarantine, ct);
+                var written = await writer.WriteAsync(conn, batch.Events, ct);
+                await tx.CommitAsync(ct);
+                return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxAttempts)
+            {
+                // Concurrent batches touching the same installations or runs can deadlock on the
+                // derived rows; the transaction was rolled back whole, so running it again is safe.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50) * attempt), ct);
+            }
+        }
     }
+
+    private const int MaxAttempts = 5;
 
     public QuarantinedEvent ToQuarantine(JsonElement item, int size, MapResult mapped, IngestContext context, string endpoint, string source)
     {
