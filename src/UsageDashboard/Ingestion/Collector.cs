@@ -17,7 +17,7 @@ public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<Re
 /// and completed; what cannot be normalised goes to quarantine with the scrubbed payload and a reason.
 /// Events and quarantine rows commit in one transaction, so a success answer means all of it is durable.
 /// </summary>
-public sealed class Collector(EventWriter writer, NpgsqlDataSource dataSource, ToolDirectory tools, TimeProvider time, IOptions<IngestionOptions> options)
+public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource, ToolDirectory tools, TimeProvider time, IOptions<IngestionOptions> options)
 {
     public IngestionOptions Options => options.Value;
 

@@ -133,7 +133,7 @@ public sealed class EventImporter(Collector collector)
     private (Func<JsonElement, IngestContext, MapResult> Map, Func<JsonElement, (IEnumerable<JsonElement>?, string?)> Unwrap) Format(string format) => format switch
     {
         WireFormats.Auto => ((e, c) => WireFormats.MapAny(e, c, collector.Tools), WireFormats.UnwrapAny),
-        WireFormats.Native => (WireFormats.MapNativeEndpoint, root => (root.ValueKind == JsonValueKind.Array ? root.EnumerateArray() : [root], null)),
+        WireFormats.Native => (WireFormats.MapNativeEndpoint, WireFormats.UnwrapNative),
         WireFormats.Snowplow => ((e, c) => SnowplowMapper.Map(e, c, collector.Tools),
             root => root.ValueKind == JsonValueKind.Object && JsonValues.Get(root, "e") is not null ? ([root], null) : WireFormats.UnwrapSnowplow(root)),
         WireFormats.Jitsu => (EvidentlyMapper.MapJitsu, WireFormats.UnwrapJitsu),

@@ -111,7 +111,7 @@ public static class IngestionApi
         {
             return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
         }
-        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest);
+        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
         if (parsed.Error is { } error)
         {
             return TypedResults.Json(error, statusCode: parsed.StatusCode);

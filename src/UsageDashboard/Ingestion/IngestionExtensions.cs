@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using Npgsql;
+using UsageDashboard.Database;
 using Microsoft.Extensions.Options;
 
 namespace UsageDashboard.Ingestion;
@@ -7,6 +9,7 @@ namespace UsageDashboard.Ingestion;
 public static class IngestionExtensions
 {
     public const string RateLimitPolicy = "ingestion";
+    public const string DataSourceKey = "ingestion";
 
     /// <summary>The collector: tools and keys (<c>Tools</c>), limits (<c>Ingestion</c>), per-key rate limiting.</summary>
     public static IServiceCollection AddIngestion(this IServiceCollection services, IConfiguration configuration)
@@ -14,6 +17,16 @@ public static class IngestionExtensions
         services.Configure<Dictionary<string, ToolOptions>>(configuration.GetSection("Tools"));
         services.Configure<IngestionOptions>(configuration.GetSection("Ingestion"));
         services.AddSingleton<ToolDirectory>();
+        // The collector's own pool over the same database. The write path keeps its staging tables as
+        // session temp tables (ON COMMIT DELETE ROWS); without a reset on close they survive between
+        // requests instead of being dropped by DISCARD ALL and created again on every write.
+        services.AddKeyedSingleton(DataSourceKey, (sp, _) =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<EventsDatabase>().ConnectionString);
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
+            builder.ConnectionStringBuilder.ApplicationName = "UsageDashboard collector";
+            return builder.Build();
+        });
         services.AddSingleton<Collector>();
         services.AddSingleton<EventImporter>();
         services.AddRateLimiter(options =>

@@ -13,7 +13,7 @@ public static class NativeMapper
     private static readonly FrozenSet<string> s_known = new[]
     {
         "eventId", "tool", "timestamp", "installationId", "userId", "runId", "command", "status", "durationMs", "toolVersion",
-        "os", "runtime", "environment", "isCi", "error", "plugins", "properties", "event",
+        "os", "runtime", "environment", "isCi", "error", "plugins", "properties", "event", "uuid",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     private static readonly FrozenSet<string> s_statuses = new[]
@@ -163,7 +163,8 @@ public static class NativeMapper
             ErrorType = errorType,
             Plugins = plugins,
         };
-        return MapResult.Ok(ev, properties, eventId, time);
+        // PostHog-style clients call the id "uuid".
+        return MapResult.Ok(ev, properties, eventId ?? JsonValues.String(e, "uuid"), time);
     }
 
     /// <summary>False when the field is present with a type other than string (null counts as absent).</summary>

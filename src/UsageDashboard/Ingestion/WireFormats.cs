@@ -31,6 +31,10 @@ public static class WireFormats
         {
             return EvidentlyMapper.MapLegacy(e, context);
         }
+        if (PostHogMapper.Looks(e))
+        {
+            return PostHogMapper.Map(e, context);
+        }
         return NativeMapper.Map(e, context);
     }
 
@@ -54,6 +58,12 @@ public static class WireFormats
         : SnowplowMapper.Looks(e) ? SnowplowMapper.Source
         : EvidentlyMapper.LooksJitsu(e) ? EvidentlyMapper.JitsuSource
         : NativeMapper.Source;
+
+    /// <summary>Native endpoint bodies: an event, an array, or a PostHog <c>{batch: [...]}</c> body.</summary>
+    public static (IEnumerable<JsonElement>? Events, string? Problem) UnwrapNative(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Array ? (root.EnumerateArray(), null)
+        : root.ValueKind == JsonValueKind.Object && JsonValues.Array(root, "batch") is { } batch && JsonValues.Get(root, "installationId") is null ? (batch.EnumerateArray(), null)
+        : ([root], null);
 
     /// <summary>Jitsu bodies: an object, an array of objects, or <c>{template, events}</c> (template fields under each event's own).</summary>
     public static (IEnumerable<JsonElement>? Events, string? Problem) UnwrapJitsu(JsonElement root)
@@ -97,6 +107,10 @@ public static class WireFormats
             if (JsonValues.Array(root, "events") is not null)
             {
                 return UnwrapJitsu(root);
+            }
+            if (JsonValues.Array(root, "batch") is not null)
+            {
+                return UnwrapNative(root);
             }
         }
         return ([root], null);

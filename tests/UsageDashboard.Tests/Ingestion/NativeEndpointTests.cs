@@ -337,6 +337,32 @@ public sealed class NativeEndpointTests : IClassFixture<NativeEndpointTests.Fixt
     }
 
     [Fact]
+    public async Task PostEvents_PostHogBatch_UuidIsTheIdAndApiKeyDropped()
+    {
+        const string body = """
+            {"api_key": "phc_xxx", "historical_migration": false, "sentAt": "2026-08-21T09:30:00.412Z",
+             "batch": [
+              {"event": "cli_command_completed", "distinct_id": "0197f0e1-2b3c-7d4e-8f90-a1b2c3d4e5f6",
+               "uuid": "0198c7b0-11aa-7c3d-8e9f-001122334455", "timestamp": "2026-08-21T09:29:58.120Z",
+               "properties": {"command": "sync", "duration_ms": 8123, "exit_code": 0,
+                              "tool_version": "2.4.1", "os": "linux", "python_version": "3.12.4",
+                              "$lib": "posthog-python", "$lib_version": "6.7.0",
+                              "$process_person_profile": false}}]}
+            """;
+
+        var first = await (await _app.Client().PostAsync("/api/v1/events", Json(body))).ReadJsonAsync();
+        var again = await (await _app.Client().PostAsync("/api/v1/events", Json(body))).ReadJsonAsync();
+
+        Assert.Equal(1, first.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, again.GetProperty("duplicates").GetInt32());
+        var row = Assert.Single(await _app.RowsAsync("SELECT * FROM events"));
+        Assert.Equal(Guid.Parse("0198c7b0-11aa-7c3d-8e9f-001122334455"), row["event_id"]);
+        Assert.Equal(("posthog", "sync", "succeeded", 8123L, "linux", "3.12.4"),
+            ((string)row["source"]!, (string)row["command"]!, (string)row["status"]!, (long)row["duration_ms"]!, (string)row["os_name"]!, (string)row["runtime_version"]!));
+        Assert.DoesNotContain("phc_xxx", (string)row["properties"]!);
+    }
+
+    [Fact]
     public async Task GetSchema_ServesPublishedFile()
     {
         var served = await _app.Client(null).GetStringAsync("/api/v1/schema/event.json");
