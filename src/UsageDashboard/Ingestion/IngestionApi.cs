@@ -93,7 +93,7 @@ public static class IngestionApi
         .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
 
     internal static async Task<Results<Ok<IngestResponse>, JsonHttpResult<IngestResponse>, JsonHttpResult<ErrorResponse>>> PostEventsAsync(
-        HttpContext http, Collector collector, CancellationToken ct)
+        HttpContext http, Collector collector, CommitQueue queue, CancellationToken ct)
     {
         var allowed = collector.Tools.ToolsForKey(WriteKey(http.Request, jitsu: false));
         if (allowed.Count == 0)
@@ -118,7 +118,7 @@ public static class IngestionApi
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
-        var result = await collector.CommitAsync(batch, ct);
+        var result = await queue.CommitAsync(batch);
         var response = new IngestResponse(result.Accepted, result.Duplicates, result.Rejected);
         // Every event rejected: 422 tells the client not to retry (they are quarantined, not lost).
         return parsed.Items.Count > 0 && result.Rejected.Count == parsed.Items.Count
@@ -126,7 +126,7 @@ public static class IngestionApi
             : TypedResults.Ok(response);
     }
 
-    internal static async Task<Results<Ok<JitsuResponse>, JsonHttpResult<ErrorResponse>>> PostJitsuAsync(HttpContext http, Collector collector, CancellationToken ct)
+    internal static async Task<Results<Ok<JitsuResponse>, JsonHttpResult<ErrorResponse>>> PostJitsuAsync(HttpContext http, Collector collector, CommitQueue queue, CancellationToken ct)
     {
         var allowed = collector.Tools.ToolsForKey(WriteKey(http.Request, jitsu: true));
         if (allowed.Count == 0)
@@ -149,12 +149,12 @@ public static class IngestionApi
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, EvidentlyMapper.MapJitsu, "/api/v1/s2s/event", EvidentlyMapper.JitsuSource);
-        await collector.CommitAsync(batch, ct);
+        await queue.CommitAsync(batch);
         // Like Jitsu: the request succeeded; events that could not be normalised are in quarantine.
         return TypedResults.Ok(new JitsuResponse("ok"));
     }
 
-    internal static async Task<Results<ContentHttpResult, JsonHttpResult<ErrorResponse>>> PostSnowplowAsync(HttpContext http, Collector collector, CancellationToken ct)
+    internal static async Task<Results<ContentHttpResult, JsonHttpResult<ErrorResponse>>> PostSnowplowAsync(HttpContext http, Collector collector, CommitQueue queue, CancellationToken ct)
     {
         if (!RequestBody.IsJson(http.Request.ContentType))
         {
@@ -173,12 +173,12 @@ public static class IngestionApi
         }
         var context = collector.CreateContext(collector.Tools.Tools.ToList());
         var batch = collector.Map(parsed.Items, context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/com.snowplowanalytics.snowplow/tp2", SnowplowMapper.Source);
-        await collector.CommitAsync(batch, ct);
+        await queue.CommitAsync(batch);
         NoCache(http.Response);
         return TypedResults.Text("ok", "text/plain");
     }
 
-    internal static async Task<Results<FileContentHttpResult, JsonHttpResult<ErrorResponse>>> GetSnowplowPixelAsync(HttpContext http, Collector collector, CancellationToken ct)
+    internal static async Task<Results<FileContentHttpResult, JsonHttpResult<ErrorResponse>>> GetSnowplowPixelAsync(HttpContext http, Collector collector, CommitQueue queue, CancellationToken ct)
     {
         var query = http.Request.Query;
         if (query.Count > 0 && query.ContainsKey("e"))
@@ -187,7 +187,7 @@ public static class IngestionApi
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
             var context = collector.CreateContext(collector.Tools.Tools.ToList());
             var batch = collector.Map([document.RootElement], context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/i", SnowplowMapper.Source);
-            await collector.CommitAsync(batch, ct);
+            await queue.CommitAsync(batch);
         }
         NoCache(http.Response);
         return TypedResults.File(s_pixel, "image/gif");

@@ -28,6 +28,8 @@ public static class IngestionExtensions
             return builder.Build();
         });
         services.AddSingleton<Collector>();
+        services.AddSingleton<CommitQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommitQueue>());
         services.AddSingleton<EventImporter>();
         services.AddRateLimiter(options =>
         {

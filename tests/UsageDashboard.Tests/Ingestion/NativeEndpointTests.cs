@@ -84,6 +84,21 @@ public sealed class NativeEndpointTests : IClassFixture<NativeEndpointTests.Fixt
     }
 
     [Fact]
+    public async Task PostEvents_ConcurrentRequestsSomeRepeated_EachStoredOnceEachAnswerRight()
+    {
+        // Concurrent requests share transactions (group commit); each still gets its own counts.
+        var events = Enumerable.Range(0, 40).Select(_ => CreateNativeEvent().ToJsonString()).ToList();
+        var client = _app.Client();
+
+        var answers = await Task.WhenAll(events.Concat(events.Take(10)).Select(async e => await (await client.PostAsync("/api/v1/events", Json(e))).ReadJsonAsync()));
+
+        Assert.Equal(40, answers.Sum(a => a.GetProperty("accepted").GetInt32()));
+        Assert.Equal(10, answers.Sum(a => a.GetProperty("duplicates").GetInt32()));
+        Assert.All(answers, a => Assert.Equal(1, a.GetProperty("accepted").GetInt32() + a.GetProperty("duplicates").GetInt32()));
+        Assert.Equal(40, await _app.CountAsync("SELECT count(*) FROM events"));
+    }
+
+    [Fact]
     public async Task PostEvents_OneMalformedInBatch_RejectsOnlyThatOne()
     {
         var bad = CreateNativeEvent();
