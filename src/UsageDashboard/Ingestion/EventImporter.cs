@@ -20,6 +20,7 @@ public sealed record ImportResult(long Lines, long Events, long Accepted, long D
 public sealed class EventImporter(Collector collector)
 {
     public const int BatchSize = 5000;
+    private const int Writers = 2;
 
     public async Task<ImportResult> ImportAsync(string path, string? tool, string format, string rejectsPath, IProgress<long>? bytesRead, CancellationToken ct)
     {
@@ -29,17 +30,18 @@ public sealed class EventImporter(Collector collector)
         }
         var (map, unwrap) = Format(format);
         var stopwatch = Stopwatch.StartNew();
-        var batches = Channel.CreateBounded<Collector.Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+        var batches = Channel.CreateBounded<Collector.Batch>(new BoundedChannelOptions(Writers) { SingleWriter = true });
         long accepted = 0, duplicates = 0;
-        var writer = Task.Run(async () =>
+        // Two transactions in flight keep both cores of the database busy while this one maps the next lines.
+        var writer = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(async () =>
         {
             await foreach (var batch in batches.Reader.ReadAllAsync(ct))
             {
                 var result = await collector.CommitAsync(batch, ct);
-                accepted += result.Accepted;
-                duplicates += result.Duplicates;
+                Interlocked.Add(ref accepted, result.Accepted);
+                Interlocked.Add(ref duplicates, result.Duplicates);
             }
-        }, ct);
+        }, ct)));
 
         long lines = 0, events = 0, rejected = 0;
         await using var rejects = new StreamWriter(rejectsPath, append: false, new UTF8Encoding(false));
