@@ -6,6 +6,7 @@ using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Health;
 using UsageDashboard.Hub;
+using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
 using UsageDashboard.Store;
 
@@ -27,6 +28,9 @@ builder.Services.AddAccessWeb(builder.Configuration, builder.Environment);
 
 // Demo data
 builder.Services.AddDemoData();
+
+// Ingestion: the collector endpoints, tools and write keys, limits and per-key rate limiting
+builder.Services.AddIngestion(builder.Configuration);
 
 // Insights
 builder.Services.AddInsights();
@@ -55,9 +59,11 @@ app.MapStaticAssets();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
+app.UseRateLimiter();
 
-// Public: health, API description, sign-in, hub API and badges (explicitly anonymous). Everything else needs a signed-in viewer or a token.
+// Public: health, ingestion (write keys), API description, sign-in, hub API and badges. Everything else needs a signed-in viewer or a token.
 app.MapHealthz();
+app.MapIngestionApi();
 app.MapOpenApi();
 app.MapAccountEndpoints();
 app.MapInsightsApi().RequireAuthorization(Policies.Viewer);

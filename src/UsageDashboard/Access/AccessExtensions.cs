@@ -39,6 +39,7 @@ public static class AccessExtensions
         services.AddScoped<TokenService>();
         services.AddScoped<WriteKeyService>();
         services.AddScoped<UserAdminService>();
+        services.AddSingleton<ManagedWriteKeys>();
         return services;
     }
 

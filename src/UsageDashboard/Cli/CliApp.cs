@@ -5,6 +5,7 @@ using UsageDashboard.Access;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Health;
+using UsageDashboard.Ingestion;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Cli;
@@ -16,7 +17,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "migrate", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -24,6 +25,7 @@ public static class CliApp
     {
         var root = new RootCommand("UsageDashboard: self-hosted usage insights for CLI tools. With no verb, serves the dashboard.");
         root.Subcommands.Add(SeedDemo());
+        root.Subcommands.Add(Import());
         root.Subcommands.Add(Migrate());
         root.Subcommands.Add(EvaluateHealth());
         root.Subcommands.Add(SimulateHealth());
@@ -81,6 +83,56 @@ public static class CliApp
                 });
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Loaded {result!.Events:N0} events ({result.Accepted:N0} new, {result.Duplicates:N0} already stored) in {result.Elapsed.TotalSeconds:F1} s: {result.EventsPerSecond:N0} events/s"));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Import()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "NDJSON file: one event or one request body per line" };
+        var tool = new Option<string?>("--tool") { Description = "Attribute every event to this configured tool" };
+        var format = new Option<string>("--format") { Description = "auto, native, snowplow or jitsu", DefaultValueFactory = _ => WireFormats.Auto };
+        format.AcceptOnlyFromAmong(WireFormats.Auto, WireFormats.Native, WireFormats.Snowplow, WireFormats.Jitsu);
+        var rejects = new Option<FileInfo?>("--rejects") { Description = "Where rejected lines go, with their reasons (default: <file>.rejected.ndjson)" };
+        var command = new Command("import", "Import NDJSON telemetry history through the collector's mappers; idempotent, so a re-import adds nothing.") { file, tool, format, rejects };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(file) is { Exists: false } f)
+            {
+                result.AddError($"{f.FullName} does not exist");
+            }
+        });
+        command.SetAction(async (parse, ct) =>
+        {
+            var input = parse.GetValue(file)!;
+            var rejectsPath = parse.GetValue(rejects)?.FullName ?? input.FullName + ".rejected.ndjson";
+            await using var host = await StartHostAsync(ct);
+            var importer = host.Services.GetRequiredService<EventImporter>();
+            ImportResult? result = null;
+            try
+            {
+                await AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .StartAsync(async ctx =>
+                    {
+                        var task = ctx.AddTask("Importing " + input.Name, maxValue: Math.Max(1, input.Length));
+                        var progress = new SynchronousProgress<long>(n => task.Value = n);
+                        result = await importer.ImportAsync(input.FullName, parse.GetValue(tool)?.ToLowerInvariant(), parse.GetValue(format)!, rejectsPath, progress, ct);
+                        task.Value = task.MaxValue;
+                    });
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync("error: " + e.Message);
+                return 1;
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Imported {result!.Events:N0} events from {result.Lines:N0} lines ({result.Accepted:N0} new, {result.Duplicates:N0} already stored, {result.Rejected:N0} rejected) in {result.Elapsed.TotalSeconds:F1} s: {result.EventsPerSecond:N0} events/s"));
+            if (result.Rejected > 0)
+            {
+                Console.WriteLine("Rejected lines and their reasons: " + rejectsPath);
+            }
             return 0;
         });
         return command;
@@ -148,6 +200,7 @@ public static class CliApp
         builder.Services.AddDemoData();
         builder.Services.AddAccessCore(builder.Configuration);
         builder.Services.AddHealth(builder.Configuration, background: false);
+        builder.Services.AddIngestion(builder.Configuration);
         var host = builder.Build();
         await host.Services.PrepareDatabaseAsync(ct);
         return new CliHost(host);

@@ -242,3 +242,40 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
         || path.StartsWith("/lib/", StringComparison.Ordinal) || path.StartsWith("/js/", StringComparison.Ordinal)
         || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal);
 }
+
+public sealed class ManagedWriteKeyTests : IClassFixture<ManagedWriteKeyTests.Db>
+{
+    public sealed class Db : DatabaseFixture;
+
+    private readonly Db _db;
+
+    public ManagedWriteKeyTests(Db db) => _db = db;
+
+    [Fact]
+    public async Task PostEvents_ManagedWriteKey_AcceptedOnlyWhileActive()
+    {
+        await using var app = new AppFactory(_db.ConnectionString);
+        CreatedWriteKey active, revoked;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var keys = scope.ServiceProvider.GetRequiredService<WriteKeyService>();
+            active = await keys.CreateAsync("jetty", "ci", default);
+            revoked = await keys.CreateAsync("jetty", "old", default);
+            await keys.RevokeAsync(revoked.Id, default);
+        }
+        var body = """{"eventId":"7d1f6a52-4a0e-4a5b-9a8e-3b1c2d3e4f50","installationId":"inst-k","command":"fetch","status":"succeeded","timestamp":"2026-11-20T10:00:00Z"}""";
+
+        async Task<HttpStatusCode> PostAsync(string key)
+        {
+            var client = app.CreateClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            return (await client.PostAsync("/api/v1/events", new StringContent(body, System.Text.Encoding.UTF8, "application/json"))).StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await PostAsync(active.Secret));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(revoked.Secret));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(active.Secret[..^2] + "xx"));
+        await using var ctx = _db.CreateDbContext();
+        Assert.Equal("jetty", (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.SingleAsync(ctx.Events)).Tool);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using UsageDashboard.Store;
+
+namespace UsageDashboard.Ingestion;
+
+/// <summary>What one request (or one import batch) did.</summary>
+public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<RejectedEvent> Rejected)
+{
+    public static readonly IngestResult Empty = new(0, 0, []);
+}
+
+/// <summary>
+/// Turns parsed wire events into stored rows: each is size-checked, mapped by its format's pure mapper
+/// and completed; what cannot be normalised goes to quarantine with the scrubbed payload and a reason.
+/// Events and quarantine rows commit in one transaction, so a success answer means all of it is durable.
+/// </summary>
+public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource, ToolDirectory tools, TimeProvider time, IOptions<IngestionOptions> options)
+{
+    public IngestionOptions Options => options.Value;
+
+    public ToolDirectory Tools => tools;
+
+    public IngestContext CreateContext(IReadOnlyList<string> allowedTools, string? forcedTool = null) => new()
+    {
+        ReceivedAt = time.GetUtcNow().UtcDateTime,
+        AllowedTools = allowedTools,
+        ForcedTool = forcedTool,
+        Options = options.Value,
+    };
+
+    /// <summary>Maps every item; the caller commits with <see cref="CommitAsync"/>.</summary>
+    public Batch Map(IReadOnlyList<JsonElement> items, IngestContext context, Func<JsonElement, IngestContext, MapResult> map, string endpoint, string source)
+    {
+        var batch = new Batch();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            MapResult mapped;
+            var size = item.RawLength();
+            if (size > context.Options.MaxEventBytes)
+            {
+                mapped = MapResult.Reject(Reasons.EventTooLarge, $"the event is {size} bytes; the limit is {context.Options.MaxEventBytes}");
+            }
+            else
+            {
+                mapped = map(item, context);
+            }
+            if (mapped.IsRejected)
+            {
+                batch.Rejected.Add(new RejectedEvent(i, mapped.Reason!, mapped.Detail));
+                batch.Quarantine.Add(ToQuarantine(item, size, mapped, context, endpoint, source));
+            }
+            else
+            {
+                batch.Events.Add(CanonicalEvents.Complete(mapped, context));
+            }
+        }
+        return batch;
+    }
+
+    /// <summary>Writes a batch's events and quarantine rows in one transaction.</summary>
+    public async Task<IngestResult> CommitAsync(Batch batch, CancellationToken ct)
+    {
+        if (batch.Events.Count == 0 && batch.Quarantine.Count == 0)
+        {
+            return new IngestResult(0, 0, batch.Rejected);
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var conn = await dataSource.OpenConnectionAsync(ct);
+                await using var tx = await conn.BeginTransactionAsync(ct);
+                await WriteQuarantineAsync(conn, batch.Quarantine, ct);
+                var written = await writer.WriteAsync(conn, batch.Events, ct);
+                await tx.CommitAsync(ct);
+                return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxAttempts)
+            {
+                // Concurrent batches touching the same installations or runs can deadlock on the
+                // derived rows; the transaction was rolled back whole, so running it again is safe.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50) * attempt), ct);
+            }
+        }
+    }
+
+    private const int MaxAttempts = 5;
+
+    public QuarantinedEvent ToQuarantine(JsonElement item, int size, MapResult mapped, IngestContext context, string endpoint, string source)
+    {
+        var payload = JsonValues.ToSanitizedString(item, JsonValues.Bounds.Quarantine);
+        var truncated = false;
+        var max = context.Options.MaxQuarantinePayloadBytes;
+        if (payload.Length > max)
+        {
+            var cut = char.IsHighSurrogate(payload[max - 1]) ? max - 1 : max;
+            payload = payload[..cut];
+            truncated = true;
+        }
+        return new QuarantinedEvent
+        {
+            ReceivedAt = context.ReceivedAt,
+            Tool = mapped.Tool,
+            Source = source,
+            Endpoint = endpoint,
+            Reason = mapped.Reason!,
+            Detail = mapped.Detail is null ? null : Privacy.Clean(mapped.Detail, 500),
+            Payload = payload,
+            PayloadTruncated = truncated,
+            PayloadBytes = size,
+        };
+    }
+
+    private static async Task WriteQuarantineAsync(NpgsqlConnection conn, List<QuarantinedEvent> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO quarantine (received_at, tool, source, endpoint, reason, detail, payload, payload_truncated, payload_bytes)
+            SELECT * FROM unnest(@received_at, @tool, @source, @endpoint, @reason, @detail, @payload, @truncated, @bytes)
+            """, conn);
+        cmd.Parameters.Add(new NpgsqlParameter<DateTime[]>("received_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = [.. rows.Select(r => r.ReceivedAt)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string?[]>("tool", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Tool)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("source", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Source)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("endpoint", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Endpoint)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("reason", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Reason)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string?[]>("detail", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Detail)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Payload)] });
+        cmd.Parameters.Add(new NpgsqlParameter<bool[]>("truncated", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { TypedValue = [.. rows.Select(r => r.PayloadTruncated)] });
+        cmd.Parameters.Add(new NpgsqlParameter<int[]>("bytes", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = [.. rows.Select(r => r.PayloadBytes)] });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Mapped events and quarantine rows waiting for one commit.</summary>
+    public sealed class Batch
+    {
+        public List<TelemetryEvent> Events { get; } = [];
+        public List<QuarantinedEvent> Quarantine { get; } = [];
+        public List<RejectedEvent> Rejected { get; } = [];
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Npgsql;
+using UsageDashboard.Database;
+using Microsoft.Extensions.Options;
+
+namespace UsageDashboard.Ingestion;
+
+public static class IngestionExtensions
+{
+    public const string RateLimitPolicy = "ingestion";
+    public const string DataSourceKey = "ingestion";
+
+    /// <summary>The collector: tools and keys (<c>Tools</c>), limits (<c>Ingestion</c>), per-key rate limiting.</summary>
+    public static IServiceCollection AddIngestion(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<Dictionary<string, ToolOptions>>(configuration.GetSection("Tools"));
+        services.Configure<IngestionOptions>(configuration.GetSection("Ingestion"));
+        services.AddSingleton<ToolDirectory>();
+        // The collector's own pool over the same database. The write path keeps its staging tables as
+        // session temp tables (ON COMMIT DELETE ROWS); without a reset on close they survive between
+        // requests instead of being dropped by DISCARD ALL and created again on every write.
+        services.AddKeyedSingleton(DataSourceKey, (sp, _) =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<EventsDatabase>().ConnectionString);
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
+            builder.ConnectionStringBuilder.ApplicationName = "UsageDashboard collector";
+            return builder.Build();
+        });
+        services.AddSingleton<Collector>();
+        services.AddSingleton<CommitQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommitQueue>());
+        services.AddSingleton<EventImporter>();
+        services.AddRateLimiter(options =>
+        {
+            options.AddPolicy(RateLimitPolicy, Partition);
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.OnRejected = async (context, ct) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+                context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+                await context.HttpContext.Response.WriteAsJsonAsync(new ErrorResponse
+                {
+                    Error = "rate_limited",
+                    Message = string.Create(CultureInfo.InvariantCulture, $"too many requests for this write key; retry after {retryAfter} s"),
+                }, ct);
+            };
+        });
+        return services;
+    }
+
+    /// <summary>
+    /// One token bucket per valid write key. Requests without a valid key (Snowplow has none; a wrong
+    /// key gets 401 anyway) share a bucket per client address, held in memory only and never stored.
+    /// </summary>
+    private static RateLimitPartition<string> Partition(HttpContext http)
+    {
+        var tools = http.RequestServices.GetRequiredService<ToolDirectory>();
+        var limits = http.RequestServices.GetRequiredService<IOptions<IngestionOptions>>().Value.RateLimit;
+        var key = IngestionApi.WriteKey(http.Request, jitsu: true);
+        var partition = key is not null && tools.ToolsForKey(key).Count > 0 ? "key:" + key : "addr:" + http.Connection.RemoteIpAddress;
+        return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = Math.Max(1, limits.Burst),
+            TokensPerPeriod = Math.Max(1, limits.RequestsPerSecond),
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+}
+
+/// <summary>The native event's JSON Schema, embedded from docs/schema/event.schema.json.</summary>
+public static class EventSchema
+{
+    public static string Json { get; } = Load();
+
+    private static string Load()
+    {
+        using var stream = typeof(EventSchema).Assembly.GetManifestResourceStream("UsageDashboard.Ingestion.event.schema.json")
+            ?? throw new InvalidOperationException("event.schema.json is not embedded");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,33 @@
+namespace UsageDashboard.Ingestion;
+
+/// <summary>One tool that may send events: <c>Tools:&lt;name&gt;</c> in configuration.</summary>
+public sealed class ToolOptions
+{
+    /// <summary>Keys accepted on the native and Jitsu endpoints (Bearer, X-Write-Key, Jitsu token).</summary>
+    public List<string> WriteKeys { get; set; } = [];
+
+    /// <summary>Snowplow <c>aid</c> values attributed to this tool (dbt sends <c>dbt</c>, Meltano <c>meltano</c>).</summary>
+    public List<string> SnowplowAppIds { get; set; } = [];
+}
+
+/// <summary>Limits and policies of the collector: <c>Ingestion</c> in configuration.</summary>
+public sealed class IngestionOptions
+{
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+    public int MaxEventBytes { get; set; } = 64 * 1024;
+    public int MaxEventsPerRequest { get; set; } = 1000;
+    /// <summary>Serialized size of an event's extra properties; entries beyond it are dropped and flagged.</summary>
+    public int MaxPropertiesBytes { get; set; } = 8 * 1024;
+    /// <summary>Raw payload kept per quarantined event; the rest is cut and flagged.</summary>
+    public int MaxQuarantinePayloadBytes { get; set; } = 16 * 1024;
+    /// <summary>A device clock further ahead than this is not believed: the event takes its receipt time.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(10);
+    public RateLimitOptions RateLimit { get; set; } = new();
+}
+
+/// <summary>Token bucket per write key (per client address for Snowplow, which has no key).</summary>
+public sealed class RateLimitOptions
+{
+    public int RequestsPerSecond { get; set; } = 500;
+    public int Burst { get; set; } = 1000;
+}

@@ -1,0 +1,37 @@
+using System.Text.Json.Nodes;
+using static UsageDashboard.Tests.Ingestion.Payloads;
+
+namespace UsageDashboard.Tests.Ingestion;
+
+public sealed class InsightsRoundTripTests : IClassFixture<InsightsRoundTripTests.Fixture>
+{
+    public sealed class Fixture : IngestionFixture;
+
+    private readonly Fixture _app;
+
+    public InsightsRoundTripTests(Fixture app) => _app = app;
+
+    [Fact]
+    public async Task PostEvents_ThenCommandsInsight_ShowsThemPerCommand()
+    {
+        var t = IngestionFixture.Now.AddHours(-2);
+        var events = new JsonArray(
+            CreateNativeEvent(runId: "a", status: "started", command: "sync", timestamp: t),
+            CreateNativeEvent(runId: "a", status: "succeeded", command: "sync", timestamp: t.AddSeconds(30)),
+            CreateNativeEvent(runId: "b", status: "failed", command: "sync", timestamp: t.AddMinutes(5), installationId: "inst-2"),
+            CreateNativeEvent(runId: "c", status: "succeeded", command: "init", timestamp: t.AddMinutes(6)));
+        await _app.Client().PostAsync("/api/v1/events", Json(events));
+
+        // Reading insights needs a signed-in viewer: here, a real personal API token.
+        var viewer = await _app.App.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer);
+        var body = await (await viewer.GetAsync("/api/insights/commands?tool=mytool&range=7d")).ReadJsonAsync();
+
+        var items = body.GetProperty("items").EnumerateArray().ToDictionary(i => i.GetProperty("command").GetString()!);
+        Assert.Equal(2, items["sync"].GetProperty("runs").GetInt32());
+        Assert.Equal(1, items["sync"].GetProperty("failedRuns").GetInt32());
+        Assert.Equal(1, items["sync"].GetProperty("succeededRuns").GetInt32());
+        Assert.Equal(2, items["sync"].GetProperty("installations").GetInt32());
+        Assert.Equal(1, items["init"].GetProperty("runs").GetInt32());
+        Assert.All(items.Values, i => Assert.Equal("mytool", i.GetProperty("tool").GetString()));
+    }
+}
