@@ -62,7 +62,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
     }
 
     /// <summary>Writes a batch's events and quarantine rows in one transaction.</summary>
-    public async Task<IngestResult> CommitAsync(Batch batch, CancellationToken ct)
+    public async Task<IngestResult> CommitAsync(Batch batch, CancellationToken ct, ISet<(string Tool, Guid EventId)>? insertedKeys = null)
     {
         if (batch.Events.Count == 0 && batch.Quarantine.Count == 0)
         {
@@ -75,7 +75,8 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
                 await using var conn = await dataSource.OpenConnectionAsync(ct);
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await WriteQuarantineAsync(conn, batch.Quarantine, ct);
-                var written = await writer.WriteAsync(conn, batch.Events, ct);
+                insertedKeys?.Clear();
+                var written = await writer.WriteAsync(conn, batch.Events, ct, insertedKeys);
                 await tx.CommitAsync(ct);
                 return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
             }

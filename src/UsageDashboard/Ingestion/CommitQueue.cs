@@ -1,6 +1,4 @@
 using System.Threading.Channels;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace UsageDashboard.Ingestion;
 
@@ -14,8 +12,6 @@ public sealed class CommitQueue(IServiceProvider services, ILogger<CommitQueue> 
 {
     // Resolved on first use: hosted services are constructed before DatabaseStartup has opened the database.
     private Collector Collector => field ??= services.GetRequiredService<Collector>();
-
-    private NpgsqlDataSource DataSource => field ??= services.GetRequiredKeyedService<NpgsqlDataSource>(IngestionExtensions.DataSourceKey);
 
     /// <summary>A group is closed at this many events; the rest waits for the next transaction.</summary>
     public const int MaxGroupEvents = 5000;
@@ -97,15 +93,17 @@ public sealed class CommitQueue(IServiceProvider services, ILogger<CommitQueue> 
                 merged.Events.AddRange(p.Batch.Events);
                 merged.Quarantine.AddRange(p.Batch.Quarantine);
             }
-            // Which events are already stored decides each request's own accepted/duplicate split.
-            var stored = await StoredAsync(merged, ct);
-            await Collector.CommitAsync(merged, ct);
+            // The write reports exactly which events it stored for the first time; each of those counts
+            // as accepted for the first request (in arrival order) that carried it, everything else as a
+            // duplicate. Asking the table beforehand would race with other groups committing meanwhile.
+            var inserted = new HashSet<(string Tool, Guid EventId)>();
+            await Collector.CommitAsync(merged, ct, inserted);
             foreach (var p in group)
             {
                 int accepted = 0, duplicates = 0;
                 foreach (var e in p.Batch.Events)
                 {
-                    if (stored.Add((e.Tool, e.EventId)))
+                    if (inserted.Remove((e.Tool, e.EventId)))
                     {
                         accepted++;
                     }
@@ -125,23 +123,5 @@ public sealed class CommitQueue(IServiceProvider services, ILogger<CommitQueue> 
                 p.Done.TrySetException(e);
             }
         }
-    }
-
-    private async Task<HashSet<(string, Guid)>> StoredAsync(Collector.Batch batch, CancellationToken ct)
-    {
-        var stored = new HashSet<(string, Guid)>();
-        if (batch.Events.Count == 0)
-        {
-            return stored;
-        }
-        await using var cmd = DataSource.CreateCommand("SELECT e.tool, e.event_id FROM events e JOIN unnest(@tools, @ids) AS x(tool, id) ON e.tool = x.tool AND e.event_id = x.id");
-        cmd.Parameters.Add(new NpgsqlParameter<string[]>("tools", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. batch.Events.Select(e => e.Tool)] });
-        cmd.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = [.. batch.Events.Select(e => e.EventId)] });
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            stored.Add((reader.GetString(0), reader.GetGuid(1)));
-        }
-        return stored;
     }
 }

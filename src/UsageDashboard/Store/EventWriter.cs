@@ -44,8 +44,14 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         return result;
     }
 
-    /// <summary>Writes inside the caller's open transaction on <paramref name="conn"/> (so quarantine rows commit with it).</summary>
-    public async Task<WriteResult> WriteAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
+    /// <summary>
+    /// Writes inside the caller's open transaction on <paramref name="conn"/> (so quarantine rows commit
+    /// with it). When <paramref name="insertedKeys"/> is given, it receives the (tool, event id) of every
+    /// event this call stored for the first time, so callers that merge several requests into one write
+    /// can tell each request exactly which of its events were new.
+    /// </summary>
+    public async Task<WriteResult> WriteAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct,
+        ISet<(string Tool, Guid EventId)>? insertedKeys = null)
     {
         if (events.Count == 0)
         {
@@ -53,7 +59,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         }
         await ExecuteAsync(conn, $"""
             CREATE TEMP TABLE IF NOT EXISTS incoming_events ON COMMIT DELETE ROWS AS SELECT {Columns} FROM events WITH NO DATA;
-            CREATE TEMP TABLE IF NOT EXISTS inserted_events (tool text, run_key text, installation_id text, occurred_at timestamptz) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS inserted_events (tool text, run_key text, installation_id text, occurred_at timestamptz, event_id uuid) ON COMMIT DELETE ROWS;
             {RunDerivationSql.CreateAffected}
             TRUNCATE incoming_events, inserted_events, affected_runs;
             """, ct);
@@ -71,7 +77,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             WITH ins AS (
                 INSERT INTO events ({Columns}) SELECT {Columns} FROM incoming_events
                 ON CONFLICT (tool, event_id) DO NOTHING
-                RETURNING tool, run_key, installation_id, occurred_at)
+                RETURNING tool, run_key, installation_id, occurred_at, event_id)
             INSERT INTO inserted_events SELECT * FROM ins;
             """, ct);
 
@@ -86,6 +92,15 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                 INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;
                 """, ct);
             await DeriveAffectedRunsAsync(conn, ct);
+            if (insertedKeys is not null)
+            {
+                await using var keys = new NpgsqlCommand("SELECT tool, event_id FROM inserted_events", conn);
+                await using var reader = await keys.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    insertedKeys.Add((reader.GetString(0), reader.GetGuid(1)));
+                }
+            }
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
