@@ -13,7 +13,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     public async Task<OverviewData> GetAsync(InsightQuery query, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        var (current, previous) = await TotalsAsync(conn, query, ct);
+        var (current, previous, byTool) = await TotalsAsync(conn, query, ct);
         var daily = await DailyAsync(conn, query, ct);
         IReadOnlyList<DailyPoint> previousDaily = [];
         if (query.ComparePrevious)
@@ -26,7 +26,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return new OverviewData(query, Today, current, previous, daily, commands, tools)
         {
             PreviousDaily = previousDaily,
-            ToolComparison = query.Tool is null ? await ToolComparisonAsync(conn, query, ct) : [],
+            ToolComparison = query.Tool is null ? byTool : [],
         };
     }
 
@@ -42,20 +42,25 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return await ToolsAsync(conn, ct);
     }
 
-    private static async Task<(PeriodTotals Current, PeriodTotals Previous)> TotalsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    /// <summary>Headline numbers of both periods, overall and per tool, from one scan of the runs.</summary>
+    private static async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
+        NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
     {
         var (prevFrom, _) = query.PreviousPeriod;
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd);
-        // One scan covers both periods; FILTER splits them. Installations are (tool, id) pairs, counted
-        // by grouping first: a hash aggregate, where count(DISTINCT) would sort every row.
+        // One scan covers both periods (FILTER splits them) and every tool (the overall numbers are the
+        // sums: installations are (tool, id) pairs). Installations are counted by grouping first, a hash
+        // aggregate, where count(DISTINCT) would sort every row.
         cmd.CommandText = $"""
-            SELECT count(*) FILTER (WHERE i.cur_runs > 0), coalesce(sum(i.cur_runs), 0)::bigint,
-                   coalesce(sum(i.cur_ok), 0)::bigint, coalesce(sum(i.cur_failed), 0)::bigint, coalesce(sum(i.cur_aborted), 0)::bigint,
-                   count(*) FILTER (WHERE i.prev_runs > 0), coalesce(sum(i.prev_runs), 0)::bigint,
-                   coalesce(sum(i.prev_ok), 0)::bigint, coalesce(sum(i.prev_failed), 0)::bigint, coalesce(sum(i.prev_aborted), 0)::bigint
+            SELECT i.tool,
+                   count(*) FILTER (WHERE i.cur_runs > 0), sum(i.cur_runs)::bigint,
+                   sum(i.cur_ok)::bigint, sum(i.cur_failed)::bigint, sum(i.cur_aborted)::bigint,
+                   count(*) FILTER (WHERE i.prev_runs > 0), sum(i.prev_runs)::bigint,
+                   sum(i.prev_ok)::bigint, sum(i.prev_failed)::bigint, sum(i.prev_aborted)::bigint
             FROM (
-                SELECT count(*) FILTER (WHERE r.occurred_at >= @from) AS cur_runs,
+                SELECT r.tool,
+                       count(*) FILTER (WHERE r.occurred_at >= @from) AS cur_runs,
                        count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded') AS cur_ok,
                        count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed') AS cur_failed,
                        count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted') AS cur_aborted,
@@ -66,7 +71,8 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 FROM runs r
                 WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
                 GROUP BY r.tool, r.installation_id
-            ) i;
+            ) i
+            GROUP BY i.tool;
 
             SELECT count(*) FILTER (WHERE i.first_seen >= @from),
                    count(*) FILTER (WHERE i.first_seen < @from)
@@ -79,49 +85,28 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
         cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        var byTool = new List<ToolComparison>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        var cur = (active: reader.GetInt64(0), runs: reader.GetInt64(1), ok: reader.GetInt64(2), failed: reader.GetInt64(3), aborted: reader.GetInt64(4));
-        var prev = (active: reader.GetInt64(5), runs: reader.GetInt64(6), ok: reader.GetInt64(7), failed: reader.GetInt64(8), aborted: reader.GetInt64(9));
+        while (await reader.ReadAsync(ct))
+        {
+            byTool.Add(new ToolComparison(reader.GetString(0),
+                reader.GetInt64(1), new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
+                reader.GetInt64(6), new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
+        }
         await reader.NextResultAsync(ct);
         await reader.ReadAsync(ct);
         var newCurrent = reader.GetInt64(0);
         var newPrevious = reader.GetInt64(1);
-        return (new PeriodTotals(cur.active, newCurrent, cur.runs, cur.ok, cur.failed, cur.aborted),
-                new PeriodTotals(prev.active, newPrevious, prev.runs, prev.ok, prev.failed, prev.aborted));
-    }
-
-    private static async Task<IReadOnlyList<ToolComparison>> ToolComparisonAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
-    {
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
-        cmd.CommandText = $"""
-            SELECT r.tool,
-                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
-                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at < @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted')
-            FROM runs r
-            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
-            GROUP BY 1
-            ORDER BY 2 DESC, 3 DESC, 1
-            """;
-        InsightsSql.AddPeriod(cmd, query, previous: true);
-        var rows = new List<ToolComparison>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            rows.Add(new ToolComparison(reader.GetString(0), reader.GetInt64(1),
-                new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
-                reader.GetInt64(6), new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
-        }
-        return rows;
+        var current = new PeriodTotals(byTool.Sum(t => t.ActiveInstallations), newCurrent, byTool.Sum(t => t.Current.Runs),
+            byTool.Sum(t => t.Current.Succeeded), byTool.Sum(t => t.Current.Failed), byTool.Sum(t => t.Current.Aborted));
+        var previous = new PeriodTotals(byTool.Sum(t => t.PreviousActiveInstallations), newPrevious, byTool.Sum(t => t.Previous.Runs),
+            byTool.Sum(t => t.Previous.Succeeded), byTool.Sum(t => t.Previous.Failed), byTool.Sum(t => t.Previous.Aborted));
+        // Busiest tools first, as the comparison table shows them; tools without runs this period are left out.
+        byTool.RemoveAll(t => t.Current.Runs == 0 && t.Previous.Runs == 0);
+        byTool.Sort((a, b) => b.ActiveInstallations != a.ActiveInstallations
+            ? b.ActiveInstallations.CompareTo(a.ActiveInstallations)
+            : b.Current.Runs != a.Current.Runs ? b.Current.Runs.CompareTo(a.Current.Runs) : string.CompareOrdinal(a.Tool, b.Tool));
+        return (current, previous, byTool);
     }
 
     private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
