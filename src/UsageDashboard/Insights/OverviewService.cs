@@ -12,22 +12,28 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public async Task<OverviewData> GetAsync(InsightQuery query, CancellationToken ct)
     {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        var (current, previous, byTool) = await TotalsAsync(conn, query, ct);
-        var daily = await DailyAsync(conn, query, ct);
-        IReadOnlyList<DailyPoint> previousDaily = [];
-        if (query.ComparePrevious)
+        // The statements are independent scans: on their own connections they run side by side, one per
+        // core, instead of one after another.
+        var totals = OnOwnConnectionAsync(conn => TotalsAsync(conn, query, ct), ct);
+        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, ct), ct);
+        var previousDaily = query.ComparePrevious
+            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct), ct)
+            : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
+        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, 10, ct), ct);
+        var tools = OnOwnConnectionAsync(conn => ToolsAsync(conn, ct), ct);
+        await Task.WhenAll(totals, daily, previousDaily, commands, tools);
+        var (current, previous, byTool) = await totals;
+        return new OverviewData(query, Today, current, previous, await daily, await commands, await tools)
         {
-            var (prevFrom, prevTo) = query.PreviousPeriod;
-            previousDaily = await DailyAsync(conn, query with { From = prevFrom, To = prevTo, Range = null }, ct);
-        }
-        var commands = await CommandsAsync(conn, query, 10, ct);
-        var tools = await ToolsAsync(conn, ct);
-        return new OverviewData(query, Today, current, previous, daily, commands, tools)
-        {
-            PreviousDaily = previousDaily,
+            PreviousDaily = await previousDaily,
             ToolComparison = query.Tool is null ? byTool : [],
         };
+    }
+
+    private async Task<T> OnOwnConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> query, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await query(conn);
     }
 
     public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
