@@ -20,7 +20,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct), ct)
             : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
         var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, 10, ct), ct);
-        var tools = OnOwnConnectionAsync(conn => ToolsAsync(conn, ct), ct);
+        var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(totals, daily, previousDaily, commands, tools);
         var (current, previous, byTool) = await totals;
         return new OverviewData(query, Today, current, previous, await daily, await commands, await tools)
@@ -45,7 +45,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await ToolsAsync(conn, ct);
+        return await InsightsSql.ToolsAsync(conn, ct);
     }
 
     /// <summary>Headline numbers of both periods, overall and per tool, from one scan of the runs.</summary>
@@ -179,17 +179,5 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)));
         }
         return rows;
-    }
-
-    private static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("SELECT DISTINCT tool FROM installations ORDER BY 1", conn);
-        var tools = new List<string>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            tools.Add(reader.GetString(0));
-        }
-        return tools;
     }
 }
