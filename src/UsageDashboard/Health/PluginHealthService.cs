@@ -12,20 +12,23 @@ public sealed record VersionFlag(long FlagId, string Version, string Severity, s
 /// </summary>
 public sealed record PluginHealth(string Tool, string Plugin, string Status, IReadOnlyList<VersionFlag> Flags)
 {
-    public string DetailsUrl => "/health?tool=" + Uri.EscapeDataString(Tool);
+    public string DetailsUrl => Tool.Length == 0 ? "/health" : "/health?tool=" + Uri.EscapeDataString(Tool);
 }
 
 public sealed class PluginHealthService(UsageDbContext db)
 {
-    /// <summary>The health of <paramref name="plugin"/> in <paramref name="tool"/>: status and active flags, worst first.</summary>
-    public async Task<PluginHealth> GetStatusAsync(string tool, string plugin, CancellationToken ct = default)
+    /// <summary>
+    /// The health of <paramref name="plugin"/> in <paramref name="tool"/> (or in any tool, when null):
+    /// status and active flags, worst first.
+    /// </summary>
+    public async Task<PluginHealth> GetStatusAsync(string? tool, string plugin, CancellationToken ct = default)
     {
         var flags = await db.HealthFlags.AsNoTracking()
-            .Where(f => f.Tool == tool && f.Kind == HealthSubject.PluginKind && f.Name == plugin && f.State != FlagStates.Resolved)
+            .Where(f => (tool == null || f.Tool == tool) && f.Kind == HealthSubject.PluginKind && f.Name == plugin && f.State != FlagStates.Resolved)
             .OrderByDescending(f => f.Severity).ThenByDescending(f => f.OpenedAt)
             .Select(f => new VersionFlag(f.Id, f.Version, f.Severity, f.State, f.Reason, f.OpenedAt))
             .ToListAsync(ct);
         var status = flags.Any(f => f.Severity == "broken") ? "broken" : flags.Count > 0 ? "degraded" : "healthy";
-        return new PluginHealth(tool, plugin, status, flags);
+        return new PluginHealth(tool ?? "", plugin, status, flags);
     }
 }

@@ -176,6 +176,25 @@ public sealed class HealthFlowTests : IClassFixture<HealthFlowTests.Db>
     }
 
     [Fact]
+    public async Task PluginPage_ActiveFlag_ShowsHealthStatusWithReason()
+    {
+        await SeedBrokenReleaseAsync(_db, "plugintool");
+        await using var app = CreateApp();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<HealthEvaluator>().EvaluateAsync(default);
+        }
+        var viewer = await app.CreateClientAsAsync(Roles.Viewer);
+
+        var doc = await ParseAsync(await viewer.GetStringAsync("/plugins/tap-github?tool=plugintool"));
+
+        var panel = doc.QuerySelector("[data-plugin-health]");
+        Assert.NotNull(panel);
+        Assert.Equal("broken", panel.GetAttribute("data-plugin-health"));
+        Assert.Contains("tap-github 1.4.2 failed 48 of 120 runs", panel.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HealthPage_ActiveFlag_ShownWithReasonAndChart()
     {
         await SeedBrokenReleaseAsync(_db, "pagetool");
