@@ -82,9 +82,11 @@ public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactor
         {
             var now = time.GetUtcNow().UtcDateTime;
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var message = await db.WebhookMessages
+            // The statement orders and limits itself (with SKIP LOCKED); reading its one row as a list keeps
+            // EF from adding a second, unordered LIMIT around it.
+            var message = (await db.WebhookMessages
                 .FromSql($"SELECT * FROM webhook_messages WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= {now} ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
-                .FirstOrDefaultAsync(ct);
+                .ToListAsync(ct)).FirstOrDefault();
             if (message is null)
             {
                 return delivered;
