@@ -130,7 +130,7 @@ internal static class RunDerivationSql
             SELECT {PluginAggregates}
             FROM events e
             {PluginRecords}
-            WHERE e.tool = r.tool AND e.run_key = r.run_key AND x.name IS NOT NULL
+            WHERE e.tool = r.tool AND e.run_key = r.run_key AND e.plugins <> '[]'::jsonb AND x.name IS NOT NULL
             GROUP BY x.name, coalesce(x.type, '')
         ) p;
 
@@ -158,7 +158,7 @@ internal static class RunDerivationSql
             SELECT e.tool, e.run_key, {PluginAggregates}
             FROM events e
             {PluginRecords}
-            WHERE x.name IS NOT NULL
+            WHERE e.plugins <> '[]'::jsonb AND x.name IS NOT NULL
             GROUP BY e.tool, e.run_key, x.name, coalesce(x.type, '')
         ) p
         JOIN derived_runs r ON r.tool = p.tool AND r.run_key = p.run_key;
