@@ -8,6 +8,7 @@ using UsageDashboard.Health;
 using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
+using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
 if (CliApp.IsVerb(args))
@@ -32,7 +33,8 @@ builder.Services.AddDemoData();
 // Ingestion: the collector endpoints, tools and write keys, limits and per-key rate limiting
 builder.Services.AddIngestion(builder.Configuration);
 
-// Insights
+// Insights, read from rollups that a background refresher keeps equal to the runs
+builder.Services.AddRollups(builder.Configuration);
 builder.Services.AddInsights();
 
 // Health: plugin-version failure detection, flags, webhooks

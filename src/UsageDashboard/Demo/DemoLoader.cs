@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Demo;
 
 /// <summary>Loads generated demo telemetry through the same write path as the collector.</summary>
-public sealed class DemoLoader(EventWriter writer)
+public sealed class DemoLoader(EventWriter writer, RollupRefresher rollups)
 {
     /// <summary>Events handed to the writer at a time; large enough to keep COPY streaming, small enough to stay off the GC's back.</summary>
     public const int ChunkSize = 50_000;
@@ -53,6 +54,8 @@ public sealed class DemoLoader(EventWriter writer)
         });
         var result = await writer.BulkLoadAsync(chunks.Reader.ReadAllAsync(ct), counting, ct);
         await producer;
+        // The dashboards read rollups: build them now so the demo shows complete at once.
+        await rollups.RefreshAsync(ct);
         return new DemoLoadResult(events, result.Accepted, result.Duplicates, Stopwatch.GetElapsedTime(started));
     }
 

@@ -1,12 +1,13 @@
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API. Reads <c>runs</c> only,
-/// so a rollup can replace these statements behind the same methods.
+/// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API. The ranking reads the
+/// command-day rollups; a command's page reads its runs (one command, so the index keeps it small).
 /// </summary>
-public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
     /// <summary>Rows on the page; the API and CSV take up to <see cref="ApiLimit"/>.</summary>
     public const int PageLimit = 200;
@@ -18,47 +19,78 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
-        // One scan covers both periods; FILTER splits them. Durations only for the current period.
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.CommandDays(cmd, query.PreviousPeriod.From, query.To);
+        var durations = rollups.CommandDurations(cmd, query.From, query.To);
+        // One scan covers both periods; FILTER splits them. Installations by grouping first (a hash
+        // aggregate); durations from the histograms of the current period.
         cmd.CommandText = $"""
-            SELECT r.tool, coalesce(r.command, '(none)'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted'),
-                   count(DISTINCT r.installation_id) FILTER (WHERE r.occurred_at >= @from),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration_ms) FILTER (WHERE r.occurred_at >= @from),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) FILTER (WHERE r.occurred_at >= @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed'),
-                   count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted'),
-                   sum(count(*) FILTER (WHERE r.occurred_at >= @from)) OVER ()
-            FROM runs r
-            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
+            SELECT c.tool, c.command,
+                   sum(c.cur_runs)::bigint, sum(c.cur_ok)::bigint, sum(c.cur_failed)::bigint, sum(c.cur_aborted)::bigint,
+                   count(*) FILTER (WHERE c.cur_runs > 0),
+                   sum(c.prev_runs)::bigint, sum(c.prev_ok)::bigint, sum(c.prev_failed)::bigint, sum(c.prev_aborted)::bigint,
+                   sum(sum(c.cur_runs)) OVER ()
+            FROM (
+                SELECT d.tool, d.command,
+                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0) AS cur_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0) AS cur_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0) AS cur_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0) AS cur_aborted,
+                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0) AS prev_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0) AS prev_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0) AS prev_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
+                FROM {days} d
+                WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
+                GROUP BY d.tool, d.command, d.installation_id
+            ) c
             GROUP BY 1, 2
-            HAVING count(*) FILTER (WHERE r.occurred_at >= @from) > 0
+            HAVING sum(c.cur_runs) > 0
             ORDER BY 3 DESC, 1, 2
-            LIMIT @limit
+            LIMIT @limit;
+
+            SELECT d.tool, d.command, h.bucket, sum(h.n)::bigint
+            FROM {durations} d
+            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
+            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
+            GROUP BY 1, 2, 3;
             """;
-        InsightsSql.AddPeriod(cmd, query, previous: true);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("prev_from_day", query.PreviousPeriod.From);
         cmd.Parameters.AddWithValue("limit", limit);
-        var rows = new List<CommandStats>();
+        var rows = new List<(string Tool, string Command, Outcomes Current, long Installations, Outcomes Previous)>();
+        var histograms = new Dictionary<(string, string), DurationHistogram>();
         long total = 0;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                rows.Add(new CommandStats(
-                    reader.GetString(0), reader.GetString(1),
+                rows.Add((reader.GetString(0), reader.GetString(1),
                     new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
-                    reader.GetInt64(6), InsightsSql.NullableDouble(reader, 7), InsightsSql.NullableDouble(reader, 8),
-                    new Outcomes(reader.GetInt64(9), reader.GetInt64(10), reader.GetInt64(11), reader.GetInt64(12))));
-                total = (long)reader.GetDecimal(13);
+                    reader.GetInt64(6),
+                    new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
+                total = (long)reader.GetDecimal(11);
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var key = (reader.GetString(0), reader.GetString(1));
+                if (!histograms.TryGetValue(key, out var histogram))
+                {
+                    histograms[key] = histogram = new DurationHistogram();
+                }
+                histogram.Add(reader.GetInt16(2), reader.GetInt64(3));
             }
         }
+        var stats = rows.Select(r =>
+        {
+            var histogram = histograms.GetValueOrDefault((r.Tool, r.Command));
+            return new CommandStats(r.Tool, r.Command, r.Current, r.Installations,
+                histogram?.Percentile(0.5), histogram?.Percentile(0.95), r.Previous);
+        }).ToList();
         var tools = await InsightsSql.ToolsAsync(conn, ct);
-        return new CommandsData(query, Today, total, rows, tools);
+        return new CommandsData(query, Today, total, stats, tools);
     }
 
     public async Task<CommandDetailData> GetCommandAsync(InsightQuery query, string command, CancellationToken ct)

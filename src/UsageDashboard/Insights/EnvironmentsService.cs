@@ -1,4 +1,5 @@
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
@@ -6,7 +7,7 @@ namespace UsageDashboard.Insights;
 /// Queries behind <c>/environments</c> and its API: OS, OS version, runtime, runtime version and tool
 /// version, as installations per value now and per bucket.
 /// </summary>
-public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
     /// <summary>Fixed SQL expressions per dimension over the grouped <c>base</c> rows (never user text).</summary>
     private static readonly (EnvironmentDimension Dimension, string Sql)[] s_dimensions =
@@ -25,8 +26,9 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var grain = TimeBuckets.Auto(query);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
-        // Runs are first reduced to one row per installation, bucket and environment; each dimension
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.InstallationDays(cmd, query.From, query.To);
+        // Installation-days are first reduced to one row per installation, bucket and environment; each dimension
         // then groups that small set twice (whole period, per bucket).
         // DISTINCT through a grouped subquery (hashable) instead of count(DISTINCT ...), which always sorts.
         var branches = s_dimensions.SelectMany(d => new[]
@@ -37,19 +39,20 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         cmd.CommandText = $"""
             {InsightsSql.WorkMem}
             WITH base AS MATERIALIZED (
-                SELECT r.tool, r.installation_id, date_trunc(@grain, r.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
-                       coalesce(r.os_name, 'unknown') AS os, coalesce(r.os_version, '?') AS osv,
-                       coalesce(r.runtime_name, 'unknown') AS rt, coalesce(r.runtime_version, '?') AS rtv,
-                       coalesce(r.tool_version, 'unknown') AS tv, count(*) AS runs
-                FROM runs r
-                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
+                SELECT d.tool, d.installation_id, date_trunc(@grain, d.day::timestamp)::date AS bucket,
+                       coalesce(d.os_name, 'unknown') AS os, coalesce(d.os_version, '?') AS osv,
+                       coalesce(d.runtime_name, 'unknown') AS rt, coalesce(d.runtime_version, '?') AS rtv,
+                       coalesce(d.tool_version, 'unknown') AS tv, sum(d.runs) AS runs
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
             )
             {string.Join("\nUNION ALL\n", branches)}
             UNION ALL
             SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2) x;
             """;
-        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
 
         var totals = s_dimensions.ToDictionary(d => d.Dimension, _ => new List<DimensionValue>());

@@ -1,13 +1,14 @@
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind <c>/installations</c> and its API. Everything derives from installation-days (one row
-/// per installation and UTC day it ran anything, with flags), built once per request into a temp table;
-/// a daily rollup of exactly that shape can replace the first statement later.
+/// per installation and UTC day it ran anything, with flags), read from the installation-day rollup once
+/// per request into a temp table.
 /// </summary>
-public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
     public const int CohortWeeks = 12;
 
@@ -26,7 +27,8 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var cmd = conn.CreateCommand();
         cmd.Transaction = tx;
-        var filters = RunFilterSql.Dimensions(query, cmd);
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.InstallationDays(cmd, windowFrom, query.To);
         var ruleDelete = rule switch
         {
             ActiveRuleKind.SuccessfulRun => "DELETE FROM act_days WHERE NOT ok;",
@@ -40,10 +42,10 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         cmd.CommandText = $"""
             {InsightsSql.WorkMem}
             CREATE TEMP TABLE act_days ON COMMIT DROP AS
-            SELECT r.tool, r.installation_id, (r.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                   bool_or(r.status = 'succeeded') AS ok, bool_or(NOT r.is_ci) AS interactive, max(r.tool_version) AS version
-            FROM runs r
-            WHERE r.occurred_at >= @window_from AND r.occurred_at < @to{filters}
+            SELECT d.tool, d.installation_id, d.day,
+                   bool_or(d.succeeded > 0) AS ok, bool_or(NOT d.is_ci) AS interactive, max(d.tool_version) AS version
+            FROM {days} d
+            WHERE d.day >= @window_from_day AND d.day <= @to_day{filters}
             GROUP BY 1, 2, 3;
 
             CREATE TEMP TABLE act_inst ON COMMIT DROP AS
@@ -111,8 +113,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
 
             SELECT day + @days, count(*) FROM act_days WHERE @compare AND day BETWEEN @prev_from_day AND @prev_to_day GROUP BY 1;
             """;
-        InsightsSql.AddPeriod(cmd, query);
-        cmd.Parameters.AddWithValue("window_from", InsightsSql.Utc(windowFrom));
+        cmd.Parameters.AddWithValue("window_from_day", windowFrom);
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("first_week", firstWeek);

@@ -1,12 +1,13 @@
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Queries behind the overview page and its API. Reads <c>runs</c> and <c>installations</c> only, so a
-/// later rollup can replace these statements behind the same methods.
+/// Queries behind the overview page and its API. Reads the installation-day and command-day rollups
+/// (see <see cref="RollupSource"/>) and <c>installations</c>.
 /// </summary>
-public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
 
@@ -14,12 +15,12 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         // The statements are independent scans: on their own connections they run side by side, one per
         // core, instead of one after another.
-        var totals = OnOwnConnectionAsync(conn => TotalsAsync(conn, query, ct), ct);
-        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, ct), ct);
+        var totals = OnOwnConnectionAsync(conn => TotalsAsync(conn, query, rollups, ct), ct);
+        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, rollups, ct), ct);
         var previousDaily = query.ComparePrevious
-            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct), ct)
+            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, rollups, ct), ct)
             : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
-        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, 10, ct), ct);
+        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, rollups, 10, ct), ct);
         var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(totals, daily, previousDaily, commands, tools);
         var (current, previous, byTool) = await totals;
@@ -39,7 +40,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await CommandsAsync(conn, query, limit, ct);
+        return await CommandsAsync(conn, query, rollups, limit, ct);
     }
 
     public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
@@ -48,13 +49,15 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return await InsightsSql.ToolsAsync(conn, ct);
     }
 
-    /// <summary>Headline numbers of both periods, overall and per tool, from one scan of the runs.</summary>
+    /// <summary>Headline numbers of both periods, overall and per tool, from one scan of installation-days.</summary>
     private static async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
-        NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
     {
         var (prevFrom, _) = query.PreviousPeriod;
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.InstallationDays(cmd, prevFrom, query.To);
+        var existsDays = RunFilterSql.HasDimensionFilters(query) ? rollups.InstallationDays(cmd, prevFrom, query.To) : "";
         // One scan covers both periods (FILTER splits them) and every tool (the overall numbers are the
         // sums: installations are (tool, id) pairs). Installations are counted by grouping first, a hash
         // aggregate, where count(DISTINCT) would sort every row.
@@ -65,18 +68,18 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                    count(*) FILTER (WHERE i.prev_runs > 0), sum(i.prev_runs)::bigint,
                    sum(i.prev_ok)::bigint, sum(i.prev_failed)::bigint, sum(i.prev_aborted)::bigint
             FROM (
-                SELECT r.tool,
-                       count(*) FILTER (WHERE r.occurred_at >= @from) AS cur_runs,
-                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'succeeded') AS cur_ok,
-                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'failed') AS cur_failed,
-                       count(*) FILTER (WHERE r.occurred_at >= @from AND r.status = 'aborted') AS cur_aborted,
-                       count(*) FILTER (WHERE r.occurred_at < @from) AS prev_runs,
-                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'succeeded') AS prev_ok,
-                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'failed') AS prev_failed,
-                       count(*) FILTER (WHERE r.occurred_at < @from AND r.status = 'aborted') AS prev_aborted
-                FROM runs r
-                WHERE r.occurred_at >= @prev_from AND r.occurred_at < @to{filters}
-                GROUP BY r.tool, r.installation_id
+                SELECT d.tool,
+                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0) AS cur_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0) AS cur_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0) AS cur_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0) AS cur_aborted,
+                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0) AS prev_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0) AS prev_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0) AS prev_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
+                FROM {days} d
+                WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
+                GROUP BY d.tool, d.installation_id
             ) i
             GROUP BY i.tool;
 
@@ -85,9 +88,12 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             FROM installations i
             WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
             {(RunFilterSql.HasDimensionFilters(query)
-                ? $"AND EXISTS (SELECT 1 FROM runs r WHERE r.tool = i.tool AND r.installation_id = i.installation_id AND r.occurred_at >= @prev_from AND r.occurred_at < @to{filters})"
+                ? $"AND EXISTS (SELECT 1 FROM {existsDays} d WHERE d.tool = i.tool AND d.installation_id = i.installation_id AND d.day >= @prev_from_day AND d.day <= @to_day{filters})"
                 : "")};
             """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
         cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
@@ -115,22 +121,23 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return (current, previous, byTool);
     }
 
-    private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
     {
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.InstallationDays(cmd, query.From, query.To);
         cmd.CommandText = $"""
-            SELECT d.day, count(*), sum(d.runs)::bigint
+            SELECT x.day, count(*), sum(x.runs)::bigint
             FROM (
-                SELECT (r.occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS runs
-                FROM runs r
-                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
-                GROUP BY 1, r.tool, r.installation_id
-            ) d
-            GROUP BY d.day
+                SELECT d.day, sum(d.runs) AS runs
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
+                GROUP BY d.day, d.tool, d.installation_id
+            ) x
+            GROUP BY x.day
             """;
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
         var byDay = new Dictionary<DateOnly, DailyPoint>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
@@ -149,27 +156,25 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return points;
     }
 
-    private static async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
+    private static async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, int limit, CancellationToken ct)
     {
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.CommandDays(cmd, query.From, query.To);
         cmd.CommandText = $"""
             SELECT c.tool, c.command, sum(c.runs)::bigint, sum(c.ok)::bigint, sum(c.failed)::bigint, sum(c.aborted)::bigint, count(*)
             FROM (
-                SELECT r.tool, coalesce(r.command, '(none)') AS command, count(*) AS runs,
-                       count(*) FILTER (WHERE r.status = 'succeeded') AS ok,
-                       count(*) FILTER (WHERE r.status = 'failed') AS failed,
-                       count(*) FILTER (WHERE r.status = 'aborted') AS aborted
-                FROM runs r
-                WHERE r.occurred_at >= @from AND r.occurred_at < @to{filters}
-                GROUP BY 1, 2, r.installation_id
+                SELECT d.tool, d.command, sum(d.runs) AS runs, sum(d.succeeded) AS ok, sum(d.failed) AS failed, sum(d.aborted) AS aborted
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
+                GROUP BY 1, 2, d.installation_id
             ) c
             GROUP BY 1, 2
             ORDER BY 3 DESC, 1, 2
             LIMIT @limit
             """;
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("limit", limit);
         var rows = new List<CommandRow>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);

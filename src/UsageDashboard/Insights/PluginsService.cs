@@ -1,4 +1,5 @@
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
@@ -7,7 +8,7 @@ namespace UsageDashboard.Insights;
 /// (a plugin's own outcome where the source reports it, else its run's), joined to <c>runs</c> only for
 /// OS, tool version and error type.
 /// </summary>
-public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
@@ -18,20 +19,21 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var (join, where) = RunFilterSql.Plugins(query, cmd);
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.PluginDays(cmd, query.From, query.To);
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
         cmd.CommandText = $"""
-            SELECT rp.tool, rp.name, rp.type, count(*),
-                   count(*) FILTER (WHERE rp.status = 'succeeded'), count(*) FILTER (WHERE rp.status = 'failed'),
-                   count(*) FILTER (WHERE rp.status = 'aborted'), count(DISTINCT rp.installation_id),
-                   array_agg(DISTINCT rp.version) FILTER (WHERE rp.version <> '')
-            FROM run_plugins rp{join}
-            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to{where}
+            SELECT d.tool, d.name, d.type, sum(d.runs)::bigint, sum(d.succeeded)::bigint, sum(d.failed)::bigint,
+                   sum(d.aborted)::bigint, count(DISTINCT d.installation_id),
+                   array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '')
+            FROM {days} d
+            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
             GROUP BY 1, 2, 3
             ORDER BY 8 DESC, 4 DESC, 2, 1, 3
             LIMIT @limit
             """;
-        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("limit", limit);
         var rows = new List<PluginStats>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))

@@ -22,7 +22,7 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
         await _db.ResetAsync();
         // 30 days so the broken plugin's last 10 days hold a fair share of the Meltano runs.
         var options = new DemoOptions { Events = 20_000, Days = 30, Seed = 42, End = s_end };
-        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))));
+        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))), TestRollups.CreateRefresher(_db));
         var reported = new List<long>();
 
         var result = await loader.LoadAsync(options, new SynchronousProgress(reported.Add), default);
@@ -53,7 +53,7 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
     {
         await _db.ResetAsync();
         var options = new DemoOptions { Events = 3_000, Days = 7, Seed = 7, End = s_end };
-        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))));
+        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))), TestRollups.CreateRefresher(_db));
 
         var first = await loader.LoadAsync(options, null, default);
         var second = await loader.LoadAsync(options, null, default);

@@ -57,3 +57,16 @@ public static class TestEvents
         new(db.DataSource, time ?? new FakeTimeProvider(new DateTimeOffset(T0.AddDays(1))),
             Options.Create(new RunOptions { AbortAfter = abortAfter ?? TimeSpan.FromHours(12) }));
 }
+
+/// <summary>The rollups the insights services read, for tests that build the services by hand.</summary>
+public static class TestRollups
+{
+    public static readonly UsageDashboard.Rollups.RollupSource Source = UsageDashboard.Rollups.RollupSource.Create();
+
+    public static UsageDashboard.Rollups.RollupRefresher CreateRefresher(DatabaseFixture db) =>
+        new(db.DataSource, Options.Create(new UsageDashboard.Rollups.RollupOptions()),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<UsageDashboard.Rollups.RollupRefresher>.Instance);
+
+    /// <summary>Folds everything written so far into the rollups, as the app's background refresher does.</summary>
+    public static Task RefreshAsync(DatabaseFixture db) => CreateRefresher(db).RefreshAsync(default);
+}

@@ -29,6 +29,7 @@ public sealed class CommandsServiceTests : IClassFixture<CommandsServiceTests.Db
                 CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), command: "test"),
                 CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-1), status: RunStatus.Failed, isCi: true),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
@@ -36,7 +37,7 @@ public sealed class CommandsServiceTests : IClassFixture<CommandsServiceTests.Db
     private readonly CommandsService _service;
 
     public CommandsServiceTests(Db db) =>
-        _service = new CommandsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)));
+        _service = new CommandsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
 
     private static InsightQuery Week(string? tool = null, EnvironmentFilter env = EnvironmentFilter.All) => new()
     {

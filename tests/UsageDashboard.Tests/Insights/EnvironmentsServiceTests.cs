@@ -19,6 +19,7 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
                 CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), osName: "macos", osVersion: "14", runtimeVersion: "3.12.1", toolVersion: "1.9.0"),
                 CreateEvent(installationId: "inst-3", at: T0, osVersion: "6.1", runtimeName: null, runtimeVersion: null),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
@@ -29,7 +30,7 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
     public EnvironmentsServiceTests(Db db)
     {
         _db = db;
-        _service = new EnvironmentsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)));
+        _service = new EnvironmentsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
     }
 
     [Fact]

@@ -31,13 +31,14 @@ public sealed class InstallationsServiceTests : IClassFixture<InstallationsServi
                 CreateEvent(installationId: "D", at: At(10, 27), status: RunStatus.Failed, toolVersion: "1.9.0"),
                 CreateEvent(installationId: "D", at: At(10, 28), status: RunStatus.Failed, toolVersion: "1.9.0"),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
     private readonly InstallationsService _service;
 
     public InstallationsServiceTests(Db db) =>
-        _service = new InstallationsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(s_today.ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero)));
+        _service = new InstallationsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(s_today.ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero)), TestRollups.Source);
 
     private static InsightQuery Query() => new() { Range = null, From = new DateOnly(2026, 10, 12), To = s_today };
 

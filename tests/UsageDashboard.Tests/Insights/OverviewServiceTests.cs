@@ -42,6 +42,7 @@ public sealed class OverviewServiceTests : IClassFixture<OverviewServiceTests.Db
                 // outside both periods (Nov 8): must not count
                 CreateEvent(installationId: "inst-z", at: nov1.AddDays(7), status: RunStatus.Succeeded, command: "run"),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
@@ -51,7 +52,7 @@ public sealed class OverviewServiceTests : IClassFixture<OverviewServiceTests.Db
     public OverviewServiceTests(Db db) => _db = db;
 
     private Task<OverviewData> GetAsync(string? tool = null, string? env = null, string? os = null) =>
-        new OverviewService(_db.DataSource, new FakeTimeProvider(new DateTimeOffset(2026, 11, 7, 18, 0, 0, TimeSpan.Zero)))
+        new OverviewService(_db.DataSource, new FakeTimeProvider(new DateTimeOffset(2026, 11, 7, 18, 0, 0, TimeSpan.Zero)), TestRollups.Source)
             .GetAsync(InsightQuery.Parse(tool, "7d", null, null, env, os, null, null, s_today), default);
 
     [Fact]

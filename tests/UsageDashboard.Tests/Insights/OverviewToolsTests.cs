@@ -20,13 +20,14 @@ public sealed class OverviewToolsTests : IClassFixture<OverviewToolsTests.Db>
                 CreateEvent(installationId: "inst-1", at: T0.AddDays(-8), status: RunStatus.Failed),
                 CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-1), status: RunStatus.Aborted),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
     private static readonly DateOnly s_today = DateOnly.FromDateTime(T0);
     private readonly OverviewService _service;
 
-    public OverviewToolsTests(Db db) => _service = new OverviewService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)));
+    public OverviewToolsTests(Db db) => _service = new OverviewService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
 
     [Fact]
     public async Task Get_AllTools_ComparesToolsSideBySideWithPreviousPeriod()

@@ -30,13 +30,14 @@ public sealed class PluginsServiceTests : IClassFixture<PluginsServiceTests.Db>
                 Run("inst-3", T0, "1.5.0", RunStatus.Aborted),
                 Run("inst-1", T0.AddDays(-1), "2.0.0", plugin: "target-postgres"),
             ], default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
     private static readonly DateOnly s_today = DateOnly.FromDateTime(T0);
     private readonly PluginsService _service;
 
-    public PluginsServiceTests(Db db) => _service = new PluginsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)));
+    public PluginsServiceTests(Db db) => _service = new PluginsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
 
     private static InsightQuery Week(string? os = null) => new() { Range = "7d", From = s_today.AddDays(-6), To = s_today, Os = os };
 

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace UsageDashboard.Rollups;
+
+public sealed class RollupOptions
+{
+    /// <summary>
+    /// Pages read the rollup tables. Off, they compute the same numbers from <c>runs</c> on every request:
+    /// the benchmark's raw baseline, and a way out should a rollup ever be suspected.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often the background refresher folds newly written runs into the rollups.</summary>
+    public TimeSpan RefreshEvery { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Tool-days rebuilt per transaction, so one huge backfill does not hold a lock for minutes.</summary>
+    public int SlicesPerTransaction { get; set; } = 200;
+
+    public bool RefreshInBackground { get; set; } = true;
+}
+
+/// <summary>What one refresh did.</summary>
+public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed);
+
+/// <summary>
+/// Keeps the rollups equal to the runs. Writers never touch rollups: triggers log the (tool, day) of every
+/// run and run plugin they change into <c>rollup_dirty</c>; the refresher rebuilds those slices from
+/// <c>runs</c> and then deletes exactly the log rows it read. A mark committed while it worked has a seq it
+/// did not read, so it survives for the next pass; nothing written is ever missed or counted twice.
+/// One refresher works at a time across every app instance (a transaction-scoped advisory lock).
+/// </summary>
+public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<RollupOptions> options, ILogger<RollupRefresher> logger)
+{
+    /// <summary>Advisory lock key shared by every refresher and rebuild ("rollups" as ASCII).</summary>
+    private const long LockKey = 0x726F6C6C757073;
+
+    /// <summary>
+    /// Rebuilds every marked slice; returns when the log is empty (or another instance holds the lock).
+    /// When the rollups are still empty (a bulk load, a store upgraded to rollups) one set-based rebuild
+    /// of everything is far cheaper than slice by slice.
+    /// </summary>
+    public async Task<RollupRefreshResult> RefreshAsync(CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        int slices = 0, marks = 0;
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using (var empty = new NpgsqlCommand(
+            "SELECT NOT EXISTS (SELECT 1 FROM rollup_installation_days) AND EXISTS (SELECT 1 FROM rollup_dirty)", conn))
+        {
+            if ((bool)(await empty.ExecuteScalarAsync(ct))!)
+            {
+                await RebuildAllAsync(ct);
+                return new RollupRefreshResult(-1, -1, watch.Elapsed);
+            }
+        }
+        while (true)
+        {
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            await using (var lockCmd = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", conn, tx))
+            {
+                lockCmd.Parameters.AddWithValue("key", LockKey);
+                if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!)
+                {
+                    // Another instance is refreshing; it will see our marks too.
+                    break;
+                }
+            }
+            var (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, ct);
+            await tx.CommitAsync(ct);
+            slices += batchSlices;
+            marks += batchMarks;
+            if (batchMarks == 0)
+            {
+                break;
+            }
+        }
+        return new RollupRefreshResult(slices, marks, watch.Elapsed);
+    }
+
+    private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices, CancellationToken ct)
+    {
+        // The oldest marks first; every mark of the chosen slices goes, so a busy day is rebuilt once per pass.
+        await using var cmd = new NpgsqlCommand($"""
+            CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL) ON COMMIT DELETE ROWS;
+            INSERT INTO rollup_slices
+            SELECT tool, day FROM rollup_dirty GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
+            INSERT INTO rollup_marks
+            SELECT d.seq FROM rollup_dirty d JOIN rollup_slices s ON s.tool = d.tool AND s.day = d.day;
+            ANALYZE rollup_slices;
+            {RollupSql.RebuildSlices()}
+            DELETE FROM rollup_dirty d USING rollup_marks m WHERE d.seq = m.seq;
+            SELECT (SELECT count(*)::int FROM rollup_slices), (SELECT count(*)::int FROM rollup_marks);
+            """, conn, tx)
+        { CommandTimeout = 0 };
+        cmd.Parameters.AddWithValue("max", maxSlices);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        // Every statement before the last returns no rows; skip to the counts.
+        do
+        {
+            if (reader.FieldCount == 2 && await reader.ReadAsync(ct))
+            {
+                return (reader.GetInt32(0), reader.GetInt32(1));
+            }
+        }
+        while (await reader.NextResultAsync(ct));
+        return (0, 0);
+    }
+
+    /// <summary>Rebuilds every rollup from all runs in one transaction (after a bulk load, or to repair).</summary>
+    public async Task<TimeSpan> RebuildAllAsync(CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key);", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("key", LockKey);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await using (var cmd = new NpgsqlCommand(RollupSql.RebuildAll(), conn, tx) { CommandTimeout = 0 })
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        logger.LogInformation("Rebuilt all rollups in {Elapsed:F1} s", watch.Elapsed.TotalSeconds);
+        return watch.Elapsed;
+    }
+}
+
+/// <summary>Runs <see cref="RollupRefresher.RefreshAsync"/> every <see cref="RollupOptions.RefreshEvery"/>.</summary>
+public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options, TimeProvider time,
+    ILogger<RollupRefreshService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.RefreshEvery, time);
+        do
+        {
+            try
+            {
+                var result = await refresher.RefreshAsync(stoppingToken);
+                if (result.Slices > 0)
+                {
+                    logger.LogDebug("Refreshed {Slices} rollup slices ({Marks} marks) in {Elapsed} ms",
+                        result.Slices, result.Marks, (long)result.Elapsed.TotalMilliseconds);
+                }
+            }
+            catch (NpgsqlException e)
+            {
+                // The database may be down or not migrated yet; the marks wait in the log for the next tick.
+                logger.LogWarning(e, "Rollup refresh failed; retrying at the next tick");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}
+
+public static class RollupExtensions
+{
+    public static IServiceCollection AddRollups(this IServiceCollection services, IConfiguration configuration, bool background = true)
+    {
+        var section = configuration.GetSection("Rollups");
+        services.Configure<RollupOptions>(section);
+        services.AddSingleton<RollupRefresher>();
+        services.AddSingleton<RollupSource>();
+        if (background && section.GetValue("RefreshInBackground", true))
+        {
+            services.AddHostedService<RollupRefreshService>();
+        }
+        return services;
+    }
+}
