@@ -128,6 +128,15 @@ namespace UsageDashboard.Migrations
                 CREATE TRIGGER run_plugins_rollup_delete AFTER DELETE ON run_plugins
                     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_dirty();
 
+                -- TRUNCATE fires no row or delete triggers: emptying the runs empties the rollups with them.
+                CREATE FUNCTION rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                BEGIN
+                    TRUNCATE rollup_dirty, rollup_installation_days, rollup_command_days, rollup_command_durations, rollup_plugin_days;
+                    RETURN NULL;
+                END
+                $fn$;
+                CREATE TRIGGER runs_rollup_truncate AFTER TRUNCATE ON runs FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncate();
+
                 -- A store upgraded with data: every day it has is built by the refresher's first pass.
                 INSERT INTO rollup_dirty (tool, day)
                 SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM runs;
@@ -144,7 +153,9 @@ namespace UsageDashboard.Migrations
                 DROP TRIGGER run_plugins_rollup_insert ON run_plugins;
                 DROP TRIGGER run_plugins_rollup_update ON run_plugins;
                 DROP TRIGGER run_plugins_rollup_delete ON run_plugins;
+                DROP TRIGGER runs_rollup_truncate ON runs;
                 DROP FUNCTION rollup_mark_dirty();
+                DROP FUNCTION rollup_truncate();
                 DROP TABLE rollup_plugin_days, rollup_command_durations, rollup_command_days, rollup_installation_days, rollup_dirty;
                 """);
         }

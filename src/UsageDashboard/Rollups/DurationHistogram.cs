@@ -3,8 +3,8 @@ namespace UsageDashboard.Rollups;
 /// <summary>
 /// Percentiles from the log-scale duration histograms of <c>rollup_command_durations</c>. Bucket b holds
 /// durations d (ms) with floor(8·log2(d + 1)) = b, i.e. d in [2^(b/8) − 1, 2^((b+1)/8) − 1). The estimate
-/// interpolates linearly inside the bucket the rank falls in, like percentile_cont does between values,
-/// so it is off by at most one bucket width (2^(1/8) ≈ 9 %) and in practice by much less.
+/// places a bucket's values evenly inside it and interpolates between ranks as percentile_cont does, so
+/// it is off by at most one bucket width (2^(1/8) ≈ 9 %) and in practice by much less.
 /// </summary>
 public sealed class DurationHistogram
 {
@@ -37,17 +37,23 @@ public sealed class DurationHistogram
         {
             return null;
         }
-        // percentile_cont's 0-based rank among the sorted values.
+        // percentile_cont: the values at the two ranks around fraction·(n − 1), linearly interpolated.
         var rank = fraction * (Count - 1);
+        var below = (long)Math.Floor(rank);
+        var low = ValueAt(below);
+        return below + 1 < Count ? low + (ValueAt(below + 1) - low) * (rank - below) : low;
+    }
+
+    /// <summary>The k-th smallest value (0-based), taking a bucket's n values as spread evenly across it.</summary>
+    private double ValueAt(long k)
+    {
         long seen = 0;
         foreach (var (bucket, n) in _counts)
         {
-            if (rank < seen + n)
+            if (k < seen + n)
             {
-                // Spread the bucket's n values evenly over its width; the first sits at the lower bound.
                 var lower = LowerBound(bucket);
-                var width = LowerBound(bucket + 1) - lower;
-                return lower + width * ((rank - seen + 0.5) / n);
+                return lower + (LowerBound(bucket + 1) - lower) * ((k - seen + 0.5) / n);
             }
             seen += n;
         }

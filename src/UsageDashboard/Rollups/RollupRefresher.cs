@@ -131,12 +131,14 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
 }
 
 /// <summary>Runs <see cref="RollupRefresher.RefreshAsync"/> every <see cref="RollupOptions.RefreshEvery"/>.</summary>
-public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options, TimeProvider time,
+public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options,
     ILogger<RollupRefreshService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.RefreshEvery, time);
+        // Wall-clock ticks, not the app's TimeProvider: freshness is about real seconds, and a fixed test
+        // clock must not stop the refresher.
+        using var timer = new PeriodicTimer(options.Value.RefreshEvery, TimeProvider.System);
         do
         {
             try

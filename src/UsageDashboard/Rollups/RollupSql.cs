@@ -55,7 +55,7 @@ internal static class RollupSql
     /// <summary>Sparse histograms: the buckets that occur, in order, and how many runs fell in each.</summary>
     public static string CommandDurations(string where) => $"""
         SELECT h.tool, h.day, h.command, h.is_ci, h.os_name, h.tool_version,
-               array_agg(h.bucket ORDER BY h.bucket), array_agg(h.n ORDER BY h.bucket)
+               array_agg(h.bucket ORDER BY h.bucket) AS buckets, array_agg(h.n ORDER BY h.bucket) AS counts
         FROM (
             SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version,
                    {DurationBucket} AS bucket, count(*)::int AS n

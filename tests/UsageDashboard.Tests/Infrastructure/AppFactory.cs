@@ -20,6 +20,8 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Events", connectionString);
         builder.UseSetting("Demo:SeedLocalDatabase", "false");
+        // Writes reach the rollups (and so the pages) within a fraction of a second instead of 10 s.
+        builder.UseSetting("Rollups:RefreshEvery", "00:00:00.200");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
@@ -31,6 +33,10 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
     }
 
     public const string TestPassword = "Correct-Horse-42";
+
+    /// <summary>Folds every write so far into the rollups now, instead of waiting for the background refresher.</summary>
+    public async Task RefreshRollupsAsync() =>
+        await Services.GetRequiredService<UsageDashboard.Rollups.RollupRefresher>().RefreshAsync(default);
 
     /// <summary>Creates a user with <paramref name="role"/> through the real services (unique email per call).</summary>
     public async Task<string> CreateUserAsync(string role, string? email = null)

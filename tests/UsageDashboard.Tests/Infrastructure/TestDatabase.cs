@@ -102,6 +102,7 @@ public class DatabaseFixture : IAsyncLifetime
     /// <summary>Removes every row, for tests in one class that each need an empty store.</summary>
     public async Task ResetAsync()
     {
+        // Truncating runs empties the rollups too (a trigger).
         await using var cmd = DataSource.CreateCommand("TRUNCATE events, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
         await cmd.ExecuteNonQueryAsync();
     }

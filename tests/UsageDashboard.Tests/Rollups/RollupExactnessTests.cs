@@ -1,0 +1,265 @@
+using System.Text.Json;
+using UsageDashboard.Demo;
+using UsageDashboard.Insights;
+using UsageDashboard.Rollups;
+using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
+using static UsageDashboard.Tests.Infrastructure.TestEvents;
+
+namespace UsageDashboard.Tests.Rollups;
+
+/// <summary>
+/// The rollups must give exactly the numbers the raw runs give. Demo telemetry is written batch by batch
+/// (so the rollups are built incrementally, slice by slice, with refreshes in between), then late
+/// history, re-sent batches and ends-before-starts arrive; after that every page's data, read from the
+/// rollups, must equal the same page computed from <c>runs</c> on the fly, over random filter combinations.
+/// </summary>
+public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db>
+{
+    public static readonly DateTime End = new(2026, 11, 20, 15, 30, 0, DateTimeKind.Utc);
+    public static DateOnly Today => DateOnly.FromDateTime(End);
+
+    public sealed class Db : DatabaseFixture
+    {
+        public override async Task InitializeAsync()
+        {
+            await base.InitializeAsync();
+            var time = new FakeTimeProvider(new DateTimeOffset(End));
+            var writer = CreateWriter(this, time);
+            var refresher = TestRollups.CreateRefresher(this);
+            var events = DemoDataGenerator.Generate(new DemoOptions { Events = 24_000, Days = 75, Seed = 11, End = End }).ToList();
+            // The newest two thirds arrive first, in batches, with refreshes in between: rollups built slice by slice.
+            var recent = events.Where(e => e.OccurredAt >= End.AddDays(-50)).ToList();
+            var history = events.Where(e => e.OccurredAt < End.AddDays(-50)).ToList();
+            for (var i = 0; i < recent.Count; i += 2_000)
+            {
+                await writer.WriteAsync(recent.Skip(i).Take(2_000).ToList(), default);
+                if (i % 6_000 == 0)
+                {
+                    await refresher.RefreshAsync(default);
+                }
+            }
+            await refresher.RefreshAsync(default);
+            // Late history (an import of older telemetry) and a retried batch (all duplicates).
+            await writer.WriteAsync(history, default);
+            await writer.WriteAsync(recent.Take(1_500).ToList(), default);
+            // A run whose end arrives before its start, across midnight: it moves from one day to the previous.
+            var midnight = new DateTime(2026, 11, 10, 0, 0, 0, DateTimeKind.Utc);
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "late-starter", runKey: "cross-midnight",
+                at: midnight.AddMinutes(10), status: RunStatus.Failed, command: "build", durationMs: 1_200_000)], default);
+            await refresher.RefreshAsync(default);
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "late-starter", runKey: "cross-midnight",
+                at: midnight.AddMinutes(-10), status: RunStatus.Started, command: "build")], default);
+            await refresher.RefreshAsync(default);
+        }
+    }
+
+    private readonly Db _db;
+
+    public RollupExactnessTests(Db db) => _db = db;
+
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = false };
+
+    private static string Json(object value) => JsonSerializer.Serialize(value, value.GetType(), s_json);
+
+    private (OverviewService, CommandsService, PluginsService, InstallationsService, EnvironmentsService) Services(bool rollups)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(End));
+        var source = RollupSource.Create(rollups);
+        return (new OverviewService(_db.DataSource, time, source), new CommandsService(_db.DataSource, time, source),
+            new PluginsService(_db.DataSource, time, source), new InstallationsService(_db.DataSource, time, source),
+            new EnvironmentsService(_db.DataSource, time, source));
+    }
+
+    /// <summary>Random but reproducible view states: every filter, alone and combined, presets and custom ranges.</summary>
+    public static TheoryData<int> Seeds() => [.. Enumerable.Range(1, 12)];
+
+    private static InsightQuery RandomQuery(int seed)
+    {
+        var random = new Random(seed);
+        string? Pick(params string?[] values) => values[random.Next(values.Length)];
+        var tool = Pick(null, null, "dbt", "meltano", "evidently", "jetty");
+        var range = Pick("7d", "30d", "90d", "12m", null);
+        string? from = null, to = null;
+        if (range is null)
+        {
+            var start = Today.AddDays(-random.Next(5, 80));
+            from = start.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+            to = start.AddDays(random.Next(0, 40)).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var env = Pick("all", "all", "ci", "notci");
+        var os = Pick(null, null, "linux", "mac", "windows");
+        var version = tool == "dbt" ? Pick(null, "1.9.1", "1.7.17") : null;
+        var compare = Pick(null, "previous");
+        return InsightQuery.Parse(tool, range, from, to, env, os, version, compare, Today);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task Pages_RandomFilters_RollupsEqualRawRuns(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (overview, commands, plugins, installations, environments) = Services(rollups: true);
+        var (rawOverview, rawCommands, rawPlugins, rawInstallations, rawEnvironments) = Services(rollups: false);
+        var rule = ActiveRule.All[seed % ActiveRule.All.Count];
+
+        Assert.Equal(Json(await rawOverview.GetAsync(query, default)), Json(await overview.GetAsync(query, default)));
+        Assert.Equal(Json(await rawCommands.GetAsync(query, 200, default)), Json(await commands.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawPlugins.GetAsync(query, 200, default)), Json(await plugins.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawInstallations.GetAsync(query, rule, default)), Json(await installations.GetAsync(query, rule, default)));
+        Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), Json(await environments.GetAsync(query, default)));
+    }
+
+    /// <summary>Independent of the rollup SQL: headline numbers straight from <c>runs</c> with count(DISTINCT).</summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task Overview_RandomFilters_EqualsHandWrittenRawQuery(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (overview, _, _, _, _) = Services(rollups: true);
+
+        var data = await overview.GetAsync(query, default);
+
+        await using var cmd = _db.DataSource.CreateCommand();
+        var where = "r.occurred_at >= @from AND r.occurred_at < @to";
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        if (query.Tool is not null)
+        {
+            where += " AND r.tool = @tool";
+            cmd.Parameters.AddWithValue("tool", query.Tool);
+        }
+        if (query.Os is not null)
+        {
+            where += " AND r.os_name = @os";
+            cmd.Parameters.AddWithValue("os", query.Os);
+        }
+        if (query.Version is not null)
+        {
+            where += " AND r.tool_version = @version";
+            cmd.Parameters.AddWithValue("version", query.Version);
+        }
+        where += query.Environment switch { EnvironmentFilter.Ci => " AND r.is_ci", EnvironmentFilter.NotCi => " AND NOT r.is_ci", _ => "" };
+        cmd.CommandText = $"""
+            SELECT count(DISTINCT (r.tool, r.installation_id)), count(*), count(*) FILTER (WHERE r.status = 'succeeded'),
+                   count(*) FILTER (WHERE r.status = 'failed'), count(*) FILTER (WHERE r.status = 'aborted')
+            FROM runs r WHERE {where}
+            """;
+        await using var reader = await cmd.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Assert.Equal(reader.GetInt64(0), data.Current.ActiveInstallations);
+        Assert.Equal(reader.GetInt64(1), data.Current.Runs);
+        Assert.Equal(reader.GetInt64(2), data.Current.Succeeded);
+        Assert.Equal(reader.GetInt64(3), data.Current.Failed);
+        Assert.Equal(reader.GetInt64(4), data.Current.Aborted);
+    }
+
+    [Fact]
+    public async Task Refresh_AfterEveryWrite_TablesEqualAFullRebuild()
+    {
+        var before = await SnapshotAsync();
+
+        await TestRollups.CreateRefresher(_db).RebuildAllAsync(default);
+
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.NotEmpty(before);
+    }
+
+    [Fact]
+    public async Task Refresh_RunMovedToThePreviousDay_CountedOnceOnTheNewDay()
+    {
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT day, runs, failed FROM rollup_installation_days WHERE installation_id = 'late-starter' ORDER BY day
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(new DateOnly(2026, 11, 9), reader.GetFieldValue<DateOnly>(0));
+        Assert.Equal(1, reader.GetInt32(1));
+        Assert.Equal(1, reader.GetInt32(2));
+        Assert.False(await reader.ReadAsync());
+    }
+
+    [Fact]
+    public async Task Commands_DurationPercentiles_WithinABucketOfExactPercentiles()
+    {
+        var query = InsightQuery.Parse(null, "90d", null, null, null, null, null, null, Today);
+        var (_, commands, _, _, _) = Services(rollups: true);
+
+        var data = await commands.GetAsync(query, 200, default);
+
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT r.tool, coalesce(r.command, '(none)'), percentile_cont(0.5) WITHIN GROUP (ORDER BY r.duration_ms),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms)
+            FROM runs r WHERE r.occurred_at >= @from AND r.occurred_at < @to AND r.duration_ms IS NOT NULL
+            GROUP BY 1, 2 HAVING count(*) >= 50
+            """);
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        var compared = 0;
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var row = data.Commands.Single(c => c.Tool == reader.GetString(0) && c.Command == reader.GetString(1));
+            // One bucket is 2^(1/8) wide (9 %); the estimate may sit anywhere inside it.
+            Assert.InRange(row.P50Ms!.Value, reader.GetDouble(2) / 1.1 - 1, reader.GetDouble(2) * 1.1 + 1);
+            Assert.InRange(row.P95Ms!.Value, reader.GetDouble(3) / 1.1 - 1, reader.GetDouble(3) * 1.1 + 1);
+            compared++;
+        }
+        Assert.True(compared >= 5, $"only {compared} commands with enough durations");
+    }
+
+    private async Task<List<string>> SnapshotAsync()
+    {
+        var rows = new List<string>();
+        foreach (var (table, columns, _) in RollupTables)
+        {
+            await using var cmd = _db.DataSource.CreateCommand($"SELECT {columns} FROM {table} ORDER BY {columns}");
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var values = new object[reader.FieldCount];
+                reader.GetValues(values);
+                rows.Add(table + ":" + string.Join("|", values.Select(v => v is Array a ? string.Join(",", a.Cast<object>()) : v.ToString())));
+            }
+        }
+        return rows;
+    }
+
+    private static readonly (string Table, string Columns, object? Unused)[] RollupTables =
+    [
+        ("rollup_installation_days", "tool, day, installation_id, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted", null),
+        ("rollup_command_days", "tool, day, installation_id, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
+        ("rollup_command_durations", "tool, day, command, is_ci, os_name, tool_version, buckets, counts", null),
+        ("rollup_plugin_days", "tool, day, installation_id, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
+    ];
+}
+
+/// <summary>The histogram behind duration percentiles, on its own.</summary>
+public sealed class DurationHistogramTests
+{
+    [Fact]
+    public void Percentile_UniformDurations_WithinFivePercent()
+    {
+        var histogram = new DurationHistogram();
+        for (var ms = 1; ms <= 10_000; ms++)
+        {
+            histogram.Add(DurationHistogram.BucketOf(ms), 1);
+        }
+
+        Assert.InRange(histogram.Percentile(0.5)!.Value, 5_000 / 1.05, 5_000 * 1.05);
+        Assert.InRange(histogram.Percentile(0.95)!.Value, 9_500 / 1.05, 9_500 * 1.05);
+    }
+
+    [Fact]
+    public void Percentile_NoDurations_Null() => Assert.Null(new DurationHistogram().Percentile(0.5));
+
+    [Fact]
+    public void BucketOf_AnyDuration_LiesWithinItsBucketBounds()
+    {
+        foreach (var ms in new long[] { 0, 2, 7, 100, 999, 65_000, 3_600_000, 86_400_000 })
+        {
+            var bucket = DurationHistogram.BucketOf(ms);
+            Assert.InRange(ms, DurationHistogram.LowerBound(bucket) - 1e-6, DurationHistogram.LowerBound(bucket + 1));
+        }
+    }
+}
