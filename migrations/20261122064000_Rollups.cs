@@ -12,7 +12,8 @@ namespace UsageDashboard.Migrations
     /// histograms. They are not EF entities (nothing writes them through EF; the app rebuilds slices
     /// with set-based SQL, see src/UsageDashboard/Rollups). Statement-level triggers on runs and
     /// run_plugins log every (tool, day) a write touched into <c>rollup_dirty</c>, whatever the writer
-    /// (collector, import, bulk load, the stale-run sweeper), so no write path can forget to.
+    /// (collector, import, bulk load, the stale-run sweeper), so no write path can forget to. Also the
+    /// data-protection key ring every app instance shares (Access/DataProtectionKeys.cs).
     /// </summary>
     [DbContext(typeof(UsageDbContext))]
     [Migration("20261122064000_Rollups")]
@@ -137,6 +138,13 @@ namespace UsageDashboard.Migrations
                 $fn$;
                 CREATE TRIGGER runs_rollup_truncate AFTER TRUNCATE ON runs FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncate();
 
+                -- Data-protection keys shared by every app instance (see Access/DataProtectionKeys.cs).
+                CREATE TABLE data_protection_keys (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    friendly_name text,
+                    xml text NOT NULL
+                );
+
                 -- A store upgraded with data: every day it has is built by the refresher's first pass.
                 INSERT INTO rollup_dirty (tool, day)
                 SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM runs;
@@ -156,6 +164,7 @@ namespace UsageDashboard.Migrations
                 DROP TRIGGER runs_rollup_truncate ON runs;
                 DROP FUNCTION rollup_mark_dirty();
                 DROP FUNCTION rollup_truncate();
+                DROP TABLE data_protection_keys;
                 DROP TABLE rollup_plugin_days, rollup_command_durations, rollup_command_days, rollup_installation_days, rollup_dirty;
                 """);
         }

@@ -48,6 +48,7 @@ public static class AccessExtensions
     {
         var options = configuration.GetSection("Access").Get<AccessOptions>() ?? new AccessOptions();
         var secure = options.SecureCookies ?? !environment.IsDevelopment();
+        services.AddSharedDataProtection();
 
         services.AddAuthentication(o =>
             {

@@ -125,6 +125,8 @@ internal static class RollupSql
         {
             sql.Append($"INSERT INTO {table} ({columns})\n{select("true")};\n");
         }
+        // Fresh statistics at once: the first page views must not be planned for empty tables.
+        sql.Append("ANALYZE ").Append(string.Join(", ", Tables.Select(t => t.Table))).Append(";\n");
         return sql.ToString();
     }
 }
