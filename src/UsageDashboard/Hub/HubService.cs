@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Insights;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Hub;
 
@@ -10,7 +11,8 @@ namespace UsageDashboard.Hub;
 /// <see cref="HubOptions.SnapshotTtl"/> keeps being served while one refresh runs in the background,
 /// so no request waits on the database once the first has been computed.
 /// </summary>
-public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalog, IOptions<HubOptions> options, TimeProvider time, ILogger<HubService> logger)
+public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalog, IOptions<HubOptions> options, TimeProvider time, RollupSource rollups,
+    ILogger<HubService> logger)
 {
     private readonly ConcurrentDictionary<string, Cached<HubSnapshot>> _snapshots = new(StringComparer.Ordinal);
     private Cached<HashSet<string>>? _tools;
@@ -86,20 +88,26 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         var now = time.GetUtcNow().UtcDateTime;
         var (hashes, names) = catalog.Pairs();
         await using var batch = dataSource.CreateBatch();
+        // The window is whole UTC days (the plugin-day rollup's grain): the last Hub:Window days, today included.
+        var toDay = DateOnly.FromDateTime(now);
+        var fromDay = DateOnly.FromDateTime(now - o.Window).AddDays(1);
+        await using var sourceCmd = new NpgsqlCommand();
+        var days = rollups.PluginDays(sourceCmd, fromDay, toDay);
         // Hashed names are resolved in SQL so installations are counted once across clear and hashed
         // senders; digests the catalog does not know are dropped here and never leave the database.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($$"""
             WITH s AS (
-                SELECT coalesce(m.name, rp.name) AS name, rp.type, rp.version, rp.status, rp.installation_id
-                FROM run_plugins rp
-                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = rp.name
-                WHERE rp.tool = @tool AND rp.occurred_at >= @from AND rp.occurred_at < @now AND (NOT @exclude_ci OR NOT rp.is_ci)
+                SELECT coalesce(m.name, d.name) AS name, d.type, d.version, d.runs, d.succeeded,
+                       d.succeeded + d.failed + d.aborted AS judged, d.installation_id
+                FROM {{days}} d
+                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = d.name
+                WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day AND (NOT @exclude_ci OR NOT d.is_ci)
             )
             SELECT name, version, GROUPING(version) = 1 AS plugin_total,
                    mode() WITHIN GROUP (ORDER BY type),
-                   count(*),
-                   count(*) FILTER (WHERE status = 'succeeded'),
-                   count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'aborted')),
+                   sum(runs)::bigint,
+                   sum(succeeded)::bigint,
+                   sum(judged)::bigint,
                    count(DISTINCT installation_id)
             FROM s
             WHERE name !~ '^[0-9a-f]{64}$'
@@ -114,8 +122,12 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
             command.Parameters.AddWithValue("tool", tool);
             command.Parameters.AddWithValue("hashes", hashes);
             command.Parameters.AddWithValue("names", names);
-            command.Parameters.AddWithValue("from", now - o.Window);
-            command.Parameters.AddWithValue("now", now);
+            command.Parameters.AddWithValue("from_day", fromDay);
+            command.Parameters.AddWithValue("to_day", toDay);
+            foreach (NpgsqlParameter p in sourceCmd.Parameters)
+            {
+                command.Parameters.AddWithValue(p.ParameterName, p.Value!);
+            }
             command.Parameters.AddWithValue("exclude_ci", o.ExcludeCi);
         }
 

@@ -48,6 +48,7 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
             Add(PluginCatalog.Sha256Hex("tap-hashed"), "1.0.0", 6, 2);
             Add(PluginCatalog.Sha256Hex("tap-secret"), "1.0.0", 6, 2);
             await CreateWriter(this, new FakeTimeProvider(HealthFlowTests.Now)).WriteAsync(events, default);
+            await TestRollups.RefreshAsync(this);
         }
     }
 
@@ -250,6 +251,7 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
     public async Task Hub_BrokenVersionFlagged_StatusAndBadgeSayBroken()
     {
         await HealthFlowTests.SeedBrokenReleaseAsync(_db, "hubflagtool");
+        await TestRollups.RefreshAsync(_db);
         await using var app = new AppFactory(_db.ConnectionString, new FakeTimeProvider(HealthFlowTests.Now), new Dictionary<string, string?>
         {
             ["Health:RunInBackground"] = "false",
