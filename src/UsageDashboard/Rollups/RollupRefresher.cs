@@ -82,7 +82,10 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices, CancellationToken ct)
     {
         // The oldest marks first; every mark of the chosen slices goes, so a busy day is rebuilt once per pass.
+        // Locks in the writers' order: runs before the log (a writer's trigger, and a TRUNCATE of runs
+        // emptying the rollups, take them that way round); the other order deadlocks with them.
         await using var cmd = new NpgsqlCommand($"""
+            LOCK TABLE runs, run_plugins IN ACCESS SHARE MODE;
             CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL) ON COMMIT DELETE ROWS;
             INSERT INTO rollup_slices
@@ -115,7 +118,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         var watch = Stopwatch.StartNew();
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key);", conn, tx))
+        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key); LOCK TABLE runs, run_plugins IN ACCESS SHARE MODE;", conn, tx))
         {
             cmd.Parameters.AddWithValue("key", LockKey);
             await cmd.ExecuteNonQueryAsync(ct);

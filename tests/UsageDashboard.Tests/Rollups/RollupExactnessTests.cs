@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using UsageDashboard.Demo;
 using UsageDashboard.Insights;
 using UsageDashboard.Rollups;
@@ -60,7 +61,16 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = false };
 
-    private static string Json(object value) => JsonSerializer.Serialize(value, value.GetType(), s_json);
+    /// <summary>JSON with object keys sorted: dictionaries filled from rows in whatever order the plan returns them.</summary>
+    private static string Json(object value) => Canonical(JsonNode.Parse(JsonSerializer.Serialize(value, value.GetType(), s_json)))?.ToJsonString() ?? "null";
+
+    private static JsonNode? Canonical(JsonNode? node) => node switch
+    {
+        JsonObject o => new JsonObject(o.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => KeyValuePair.Create(p.Key, Canonical(p.Value?.DeepClone())))),
+        JsonArray a => new JsonArray(a.Select(x => Canonical(x?.DeepClone())).ToArray()),
+        _ => node?.DeepClone(),
+    };
 
     private (OverviewService, CommandsService, PluginsService, InstallationsService, EnvironmentsService) Services(bool rollups)
     {
