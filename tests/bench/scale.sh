@@ -8,7 +8,8 @@
 # docs/benchmarks.md (appending the section if the markers are missing).
 #
 # Usage: bash tests/bench/scale.sh [events=1000000] [requests-per-path=20] [raw-requests-per-path=5]
-# The raw baseline takes seconds per request at 10M events, so it gets fewer requests (and one warm-up).
+# The raw baseline takes seconds per request at 10M events, so it gets fewer requests (and one warm-up);
+# RAW_PATHS (a grep -E pattern, e.g. 'range=90d') limits which paths it measures at all.
 # The store lives in .data/bench-<events> and is reused by later runs with the same N (delete it to reload).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,8 +59,9 @@ paths=(
   "/api/insights/installations?range=90d" "/api/insights/environments?range=90d"
 )
 
-measure() { # $1 = label, $2 = requests per path, $3 = warm-up requests; writes "path p50 p95" lines
+measure() { # $1 = label, $2 = requests per path, $3 = warm-up requests, $4 = path filter; writes "path p50 p95" lines
   for path in "${paths[@]}"; do
+    if ! grep -qE -- "$4" <<<"$path"; then echo "$path - -"; continue; fi
     for _ in $(seq "$3"); do curl -s -o /dev/null --max-time 300 -H "Authorization: Bearer $token" "$base$path"; done
     times=$(for _ in $(seq "$2"); do curl -s -o /dev/null --max-time 300 -H "Authorization: Bearer $token" -w '%{time_total}\n' "$base$path"; done | sort -n)
     p50=$(awk -v n="$2" 'NR==int((n+1)*0.50){printf "%.0f", $1*1000}' <<<"$times")
@@ -71,14 +73,14 @@ measure() { # $1 = label, $2 = requests per path, $3 = warm-up requests; writes 
 # Raw baseline first (rollups off), then rollups: the same store, the same requests.
 start_app false
 sleep 5
-measure raw "$n_raw" 1
+measure raw "$n_raw" 1 "${RAW_PATHS:-.}"
 raw_peak=$(peak_mb)
 stop_app
 
 start_app true
 # The refresher folds anything pending before the first measurement.
 sleep 15
-measure rollups "$n" 3
+measure rollups "$n" 3 .
 hub=$(dotnet run tests/bench/hub.cs -- "$base" 10 8 /api/hub/meltano/plugins /api/hub/meltano/plugins/tap-github \
   /badges/meltano/tap-github.svg "/badges/meltano/tap-github.json?metric=success-rate" 2>&1 | grep -iE '^(all|total)' | head -1 || true)
 ingest=$(dotnet "$loadgen" batch "$base" dev-dbt-write-key 100000 500 4 2>&1 | tail -1)
@@ -103,7 +105,7 @@ import=$(dotnet "$app" import "$out/import.ndjson" --format native | grep -E '^I
   echo
   echo "| path | rollups p50 ms | rollups p95 ms | raw p50 ms | raw p95 ms | raw ÷ rollups (p50) |"
   echo "|---|---:|---:|---:|---:|---:|"
-  paste -d' ' "$out/rollups.txt" "$out/raw.txt" | awk '{ratio = ($2 > 0) ? sprintf("%.1f×", $5/$2) : "–"; printf "| `%s` | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $6, ratio}'
+  paste -d' ' "$out/rollups.txt" "$out/raw.txt" | awk '{ratio = ($2 > 0 && $5 != "-") ? sprintf("%.1f×", $5/$2) : "–"; printf "| `%s` | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $6, ratio}'
   echo
   echo "- App peak memory (VmHWM): **$peak MB** with rollups (after the pages, hub, and ingest runs); $raw_peak MB serving raw."
   echo "- Hub and badges, 8 connections, 10 s: $hub"

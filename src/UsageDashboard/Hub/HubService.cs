@@ -98,7 +98,7 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         batch.BatchCommands.Add(new NpgsqlBatchCommand($$"""
             WITH s AS (
                 SELECT coalesce(m.name, d.name) AS name, d.type, d.version, d.runs, d.succeeded,
-                       d.succeeded + d.failed + d.aborted AS judged, d.installation_id
+                       d.succeeded + d.failed + d.aborted AS judged, d.installation_key
                 FROM {{days}} d
                 LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = d.name
                 WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day AND (NOT @exclude_ci OR NOT d.is_ci)
@@ -108,7 +108,7 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
                    sum(runs)::bigint,
                    sum(succeeded)::bigint,
                    sum(judged)::bigint,
-                   count(DISTINCT installation_id)
+                   count(DISTINCT installation_key)
             FROM s
             WHERE name !~ '^[0-9a-f]{64}$'
             GROUP BY GROUPING SETS ((name, version), (name))

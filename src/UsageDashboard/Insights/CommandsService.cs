@@ -42,7 +42,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
                        coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
                 FROM {days} d
                 WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-                GROUP BY d.tool, d.command, d.installation_id
+                GROUP BY d.tool, d.command, d.installation_key
             ) c
             GROUP BY 1, 2
             HAVING sum(c.cur_runs) > 0

@@ -33,23 +33,23 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         // DISTINCT through a grouped subquery (hashable) instead of count(DISTINCT ...), which always sorts.
         var branches = s_dimensions.SelectMany(d => new[]
         {
-            $"SELECT {(int)d.Dimension}, v, NULL::date, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3) x GROUP BY v",
-            $"SELECT {(int)d.Dimension}, v, bucket, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, bucket, tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2, 3, 4) x GROUP BY v, bucket",
+            $"SELECT {(int)d.Dimension}, v, NULL::date, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, installation_key, sum(runs) AS runs FROM base GROUP BY 1, 2) x GROUP BY v",
+            $"SELECT {(int)d.Dimension}, v, bucket, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, bucket, installation_key, sum(runs) AS runs FROM base GROUP BY 1, 2, 3) x GROUP BY v, bucket",
         });
         cmd.CommandText = $"""
             {InsightsSql.WorkMem}
             WITH base AS MATERIALIZED (
-                SELECT d.tool, d.installation_id, date_trunc(@grain, d.day::timestamp)::date AS bucket,
+                SELECT d.installation_key, date_trunc(@grain, d.day::timestamp)::date AS bucket,
                        coalesce(d.os_name, 'unknown') AS os, coalesce(d.os_version, '?') AS osv,
                        coalesce(d.runtime_name, 'unknown') AS rt, coalesce(d.runtime_version, '?') AS rtv,
                        coalesce(d.tool_version, 'unknown') AS tv, sum(d.runs) AS runs
                 FROM {days} d
                 WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                GROUP BY 1, 2, 3, 4, 5, 6, 7
             )
             {string.Join("\nUNION ALL\n", branches)}
             UNION ALL
-            SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT tool, installation_id, sum(runs) AS runs FROM base GROUP BY 1, 2) x;
+            SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT installation_key, sum(runs) AS runs FROM base GROUP BY 1) x;
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);

@@ -79,7 +79,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                        coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
                 FROM {days} d
                 WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-                GROUP BY d.tool, d.installation_id
+                GROUP BY d.tool, d.installation_key
             ) i
             GROUP BY i.tool;
 
@@ -88,7 +88,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             FROM installations i
             WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
             {(RunFilterSql.HasDimensionFilters(query)
-                ? $"AND EXISTS (SELECT 1 FROM {existsDays} d WHERE d.tool = i.tool AND d.installation_id = i.installation_id AND d.day >= @prev_from_day AND d.day <= @to_day{filters})"
+                ? $"AND EXISTS (SELECT 1 FROM {existsDays} d WHERE d.installation_key = i.id AND d.day >= @prev_from_day AND d.day <= @to_day{filters})"
                 : "")};
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
@@ -132,7 +132,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 SELECT d.day, sum(d.runs) AS runs
                 FROM {days} d
                 WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY d.day, d.tool, d.installation_id
+                GROUP BY d.day, d.installation_key
             ) x
             GROUP BY x.day
             """;
@@ -167,7 +167,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 SELECT d.tool, d.command, sum(d.runs) AS runs, sum(d.succeeded) AS ok, sum(d.failed) AS failed, sum(d.aborted) AS aborted
                 FROM {days} d
                 WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2, d.installation_id
+                GROUP BY 1, 2, d.installation_key
             ) c
             GROUP BY 1, 2
             ORDER BY 3 DESC, 1, 2

@@ -24,7 +24,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
         cmd.CommandText = $"""
             SELECT d.tool, d.name, d.type, sum(d.runs)::bigint, sum(d.succeeded)::bigint, sum(d.failed)::bigint,
-                   sum(d.aborted)::bigint, count(DISTINCT d.installation_id),
+                   sum(d.aborted)::bigint, count(DISTINCT d.installation_key),
                    array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '')
             FROM {days} d
             WHERE d.day >= @from_day AND d.day <= @to_day{filters}

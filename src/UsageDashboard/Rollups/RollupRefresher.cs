@@ -67,7 +67,18 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                     break;
                 }
             }
-            var (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, ct);
+            int batchSlices, batchMarks;
+            try
+            {
+                (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, ct);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                // A bulk load or truncate holds the tables; the marks wait for the next tick.
+                await tx.RollbackAsync(ct);
+                logger.LogDebug("Rollup refresh deferred: {Message}", e.MessageText);
+                break;
+            }
             await tx.CommitAsync(ct);
             slices += batchSlices;
             marks += batchMarks;
@@ -82,10 +93,11 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices, CancellationToken ct)
     {
         // The oldest marks first; every mark of the chosen slices goes, so a busy day is rebuilt once per pass.
-        // Locks in the writers' order: runs before the log (a writer's trigger, and a TRUNCATE of runs
-        // emptying the rollups, take them that way round); the other order deadlocks with them.
+        // Everything the rebuild reads is locked first and without waiting: a bulk load (which drops and
+        // rebuilds indexes) or a TRUNCATE may be taking exclusive locks on these tables in another order,
+        // and a refresher that waited could deadlock with them. It backs off instead (see RefreshAsync).
         await using var cmd = new NpgsqlCommand($"""
-            LOCK TABLE runs, run_plugins IN ACCESS SHARE MODE;
+            LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE NOWAIT;
             CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL) ON COMMIT DELETE ROWS;
             INSERT INTO rollup_slices
@@ -118,7 +130,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         var watch = Stopwatch.StartNew();
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key); LOCK TABLE runs, run_plugins IN ACCESS SHARE MODE;", conn, tx))
+        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key); LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE;", conn, tx))
         {
             cmd.Parameters.AddWithValue("key", LockKey);
             await cmd.ExecuteNonQueryAsync(ct);

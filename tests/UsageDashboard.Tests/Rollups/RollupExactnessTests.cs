@@ -179,7 +179,8 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
     public async Task Refresh_RunMovedToThePreviousDay_CountedOnceOnTheNewDay()
     {
         await using var cmd = _db.DataSource.CreateCommand("""
-            SELECT day, runs, failed FROM rollup_installation_days WHERE installation_id = 'late-starter' ORDER BY day
+            SELECT d.day, d.runs, d.failed FROM rollup_installation_days d
+            JOIN installations i ON i.id = d.installation_key WHERE i.installation_id = 'late-starter' ORDER BY d.day
             """);
         await using var reader = await cmd.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
@@ -237,10 +238,10 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
 
     private static readonly (string Table, string Columns, object? Unused)[] RollupTables =
     [
-        ("rollup_installation_days", "tool, day, installation_id, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted", null),
-        ("rollup_command_days", "tool, day, installation_id, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
+        ("rollup_installation_days", "tool, day, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted", null),
+        ("rollup_command_days", "tool, day, installation_key, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
         ("rollup_command_durations", "tool, day, command, is_ci, os_name, tool_version, buckets, counts", null),
-        ("rollup_plugin_days", "tool, day, installation_id, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
+        ("rollup_plugin_days", "tool, day, installation_key, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
     ];
 }
 
