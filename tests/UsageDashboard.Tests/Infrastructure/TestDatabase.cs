@@ -102,7 +102,7 @@ public class DatabaseFixture : IAsyncLifetime
     /// <summary>Removes every row, for tests in one class that each need an empty store.</summary>
     public async Task ResetAsync()
     {
-        await using var cmd = DataSource.CreateCommand("TRUNCATE events, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
+        await using var cmd = DataSource.CreateCommand("TRUNCATE events, event_keys, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
         await cmd.ExecuteNonQueryAsync();
     }
 }
