@@ -110,14 +110,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
         if (inserted > 0)
         {
-            await DeriveAffectedRunsAsync(conn, """
+            // Installations come last: batches of one busy tool touch the same installation rows, and a
+            // row lock taken just before commit lets two writers overlap instead of queueing for the whole
+            // derivation. Sorted, so the two writers take those locks in the same order.
+            await DeriveAffectedRunsAsync(conn, "INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;", """
                 INSERT INTO installations (tool, installation_id, first_seen, last_seen)
-                SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events GROUP BY tool, installation_id
+                SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events
+                GROUP BY tool, installation_id ORDER BY tool, installation_id
                 ON CONFLICT (tool, installation_id) DO UPDATE SET
                     first_seen = least(installations.first_seen, excluded.first_seen),
                     last_seen = greatest(installations.last_seen, excluded.last_seen)
                 WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
-                INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;
                 """, ct);
         }
         return new WriteResult(inserted, events.Count - inserted);
@@ -233,17 +236,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     }
 
     /// <summary>
-    /// Runs <paramref name="prelude"/> (which fills <c>affected_runs</c>), then re-derives those runs and
-    /// their plugins from all their events, in one round trip.
+    /// Runs <paramref name="prelude"/> (which fills <c>affected_runs</c>), re-derives those runs and their
+    /// plugins from all their events, then runs <paramref name="epilogue"/>, in one round trip.
     /// </summary>
-    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, string prelude, CancellationToken ct)
+    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, string prelude, string epilogue, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var abortBefore = now - runOptions.Value.AbortAfter;
         // NpgsqlCommand splits the statements and binds the named parameters to each; every statement
         // gets its own snapshot, so the derivation sees what committed while LockAffected waited.
         await using var cmd = new NpgsqlCommand(prelude + RunDerivationSql.LockAffected + RunDerivationSql.DeriveAffected
-            + RunDerivationSql.UpsertDerivedRuns + RunDerivationSql.SyncRunPlugins, conn);
+            + RunDerivationSql.UpsertDerivedRuns + RunDerivationSql.SyncRunPlugins + epilogue, conn);
         cmd.Parameters.AddWithValue("now", now);
         cmd.Parameters.AddWithValue("abort_before", abortBefore);
         await cmd.ExecuteNonQueryAsync(ct);
