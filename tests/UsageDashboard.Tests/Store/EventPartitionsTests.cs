@@ -128,7 +128,7 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
     }
 
     [Fact]
-    public async Task Migration_PopulatedUnpartitionedTable_RowsMovedAndStillDeduplicated()
+    public async Task Migration_PopulatedUnpartitionedTable_RowsMovedDeduplicatedAndReversible()
     {
         var cluster = await TestCluster.GetAsync();
         var name = "partition_migration_" + Guid.NewGuid().ToString("N")[..8];
@@ -162,6 +162,12 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
         var result = await writer.WriteAsync([CreateEvent(eventId: ids[0], at: new DateTime(2025, 6, 1, 0, 0, 0, DateTimeKind.Utc)), CreateEvent(at: T0)], default);
         Assert.Equal(new WriteResult(1, 1), result);
         Assert.True(await Scalar<long>("SELECT max(id) FROM events") > 3);
+
+        // And back: Down restores the plain table with its unique key, every row included.
+        await migrator.MigrateAsync("RunPluginsWithoutForeignKey");
+        Assert.Equal("r", await Scalar<string>("SELECT relkind::text FROM pg_class WHERE relname = 'events'"));
+        Assert.Equal(4, await Scalar<long>("SELECT count(*) FROM events"));
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM pg_indexes WHERE indexname = 'IX_events_tool_event_id'"));
     }
 
     private EventPartitions CreatePartitions(DateTimeOffset now, int rawEventsDays) =>
