@@ -54,6 +54,25 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
     }
 
     [Fact]
+    public async Task Write_RunsEventsInConcurrentTransactions_EveryRunSeesAllItsEvents()
+    {
+        // Starts and ends of the same runs commit side by side; each derivation must include what the
+        // other committed (the per-run lock), or a run ends up with one event and a wrong status.
+        var writer = CreateWriter(_db);
+        for (var round = 0; round < 5; round++)
+        {
+            var keys = Enumerable.Range(0, 200).Select(i => $"race-{round}-{i}").ToList();
+            var starts = keys.Select((k, i) => CreateEvent(runKey: k, installationId: $"a-{i}", status: RunStatus.Started, at: T0)).ToList();
+            var ends = keys.Select((k, i) => CreateEvent(runKey: k, installationId: $"b-{i}", status: RunStatus.Succeeded, at: T0.AddSeconds(5))).ToList();
+
+            await Task.WhenAll(Task.Run(() => writer.WriteAsync(starts, default)), Task.Run(() => writer.WriteAsync(ends, default)));
+        }
+
+        Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'race-%' AND (event_count <> 2 OR status <> 'succeeded' OR duration_ms <> 5000)"));
+        Assert.Equal(1000, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'race-%'"));
+    }
+
+    [Fact]
     public async Task Write_MonthWithoutPartition_AcceptedThenMovedIntoItsOwnPartition()
     {
         var writer = CreateWriter(_db);
