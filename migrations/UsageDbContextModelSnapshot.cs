@@ -869,11 +869,6 @@ namespace UsageDashboard.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("OccurredAt");
-
-                    b.HasIndex("Tool", "EventId")
-                        .IsUnique();
-
                     b.HasIndex("Tool", "RunKey");
 
                     b.ToTable("events", (string)null);

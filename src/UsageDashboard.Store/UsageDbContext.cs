@@ -87,10 +87,11 @@ internal sealed class TelemetryEventConfiguration : IEntityTypeConfiguration<Tel
         b.ToTable("events");
         b.HasKey(e => e.Id);
         b.Property(e => e.Id).UseIdentityAlwaysColumn();
-        // Idempotency: the same event id for the same tool is stored once, however often it is sent.
-        b.HasIndex(e => new { e.Tool, e.EventId }).IsUnique();
+        // events is partitioned by month on occurred_at (raw SQL in the EventsPartitionedByMonth migration;
+        // EF does not model partitions), so its primary key is (id, occurred_at) in the database and it can
+        // hold no unique (tool, event_id) index: idempotency lives in the event_keys table, which EventWriter
+        // fills before it inserts. Time-range reads prune partitions, so no occurred_at index either.
         b.HasIndex(e => new { e.Tool, e.RunKey });
-        b.HasIndex(e => e.OccurredAt);
         b.Property(e => e.Status).HasDefaultValue(RunStatus.Unknown);
         b.Property(e => e.Properties).HasColumnType("jsonb");
         b.ComplexCollection(e => e.Plugins, c =>

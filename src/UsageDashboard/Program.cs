@@ -22,6 +22,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddEventStore(builder.Configuration);
 builder.Services.AddHostedService<DatabaseStartup>();
 builder.Services.AddRunDerivation(builder.Configuration).AddRunSweeper();
+builder.Services.AddEventPartitions(builder.Configuration).AddEventPartitionMaintenance();
 
 // Access control: sign-in, roles, API tokens, managed write keys
 builder.Services.AddAccessCore(builder.Configuration);

@@ -18,7 +18,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "retention", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -28,6 +28,7 @@ public static class CliApp
         root.Subcommands.Add(SeedDemo());
         root.Subcommands.Add(Import());
         root.Subcommands.Add(Migrate());
+        root.Subcommands.Add(Retention());
         root.Subcommands.Add(EvaluateHealth());
         root.Subcommands.Add(SimulateHealth());
         root.Subcommands.Add(AccessCommands.Users(StartHostAsync));
@@ -154,6 +155,30 @@ public static class CliApp
         return command;
     }
 
+    private static Command Retention()
+    {
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only list the partitions that would be dropped; change nothing" };
+        var command = new Command("retention", "Create the coming months' event partitions and drop raw-event months older than Retention:RawEventsDays (runs and installations are kept).") { dryRun };
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            var r = await host.Services.GetRequiredService<EventPartitions>().MaintainAsync(parse.GetValue(dryRun), ct);
+            foreach (var name in r.Created)
+            {
+                Console.WriteLine("created " + name);
+            }
+            foreach (var p in r.Dropped)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{(r.DryRun ? "would drop" : "dropped")} {p.Table} ({p.Month:yyyy-MM}, {p.Rows:N0} events)"));
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Keeping raw events of months that end after {r.Cutoff:yyyy-MM-dd HH:mm} UTC; {r.Dropped.Count} partitions {(r.DryRun ? "would be" : "were")} dropped."));
+            return 0;
+        });
+        return command;
+    }
+
     private static Command EvaluateHealth()
     {
         var command = new Command("evaluate-health", "Run plugin-health detection once: open, escalate or resolve flags (webhooks are sent by the running app).");
@@ -201,6 +226,7 @@ public static class CliApp
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddEventStore(builder.Configuration);
         builder.Services.AddRunDerivation(builder.Configuration);
+        builder.Services.AddEventPartitions(builder.Configuration);
         builder.Services.AddDemoData();
         builder.Services.AddRollups(builder.Configuration, background: false);
         builder.Services.AddAccessCore(builder.Configuration);

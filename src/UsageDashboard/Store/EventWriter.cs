@@ -30,6 +30,11 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         "command, status, duration_ms, tool_version, os_name, os_version, runtime_name, runtime_version, environment, is_ci, " +
         "error_type, properties, plugins";
 
+    private const string PrefixedColumns =
+        "i.event_id, i.tool, i.source, i.installation_id, i.user_id, i.occurred_at, i.received_at, i.clock_adjusted, i.event_name, i.run_key, " +
+        "i.command, i.status, i.duration_ms, i.tool_version, i.os_name, i.os_version, i.runtime_name, i.runtime_version, i.environment, i.is_ci, " +
+        "i.error_type, i.properties, i.plugins";
+
     /// <summary>Writes <paramref name="events"/> in its own transaction.</summary>
     public async Task<WriteResult> WriteAsync(IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
     {
@@ -60,8 +65,8 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         await ExecuteAsync(conn, $"""
             CREATE TEMP TABLE IF NOT EXISTS incoming_events ON COMMIT DELETE ROWS AS SELECT {Columns} FROM events WITH NO DATA;
             CREATE TEMP TABLE IF NOT EXISTS inserted_events (tool text, run_key text, installation_id text, occurred_at timestamptz, event_id uuid) ON COMMIT DELETE ROWS;
-            {RunDerivationSql.CreateAffected}
-            TRUNCATE incoming_events, inserted_events, affected_runs;
+            DELETE FROM incoming_events; DELETE FROM inserted_events;
+            {RunDerivationSql.CreateWorkTables}
             """, ct);
 
         await using (var importer = await conn.BeginBinaryImportAsync($"COPY incoming_events ({Columns}) FROM STDIN (FORMAT BINARY)", ct))
@@ -73,34 +78,50 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             await importer.CompleteAsync(ct);
         }
 
-        var inserted = await ExecuteAsync(conn, $"""
-            WITH ins AS (
-                INSERT INTO events ({Columns}) SELECT {Columns} FROM incoming_events
+        // event_keys decides what is new: its primary key is (tool, event_id) whatever the event's
+        // occurred_at, so a retry that lands in another month (a clock-adjusted event gets the receipt
+        // time) is still a duplicate. A concurrent writer inserting the same key waits for this one and
+        // then skips it. Only the first copy of an id repeated within the batch is stored.
+        var inserted = 0;
+        await using (var insert = new NpgsqlCommand($"""
+            WITH k AS (
+                INSERT INTO event_keys (tool, event_id) SELECT tool, event_id FROM incoming_events
                 ON CONFLICT (tool, event_id) DO NOTHING
-                RETURNING tool, run_key, installation_id, occurred_at, event_id)
-            INSERT INTO inserted_events SELECT * FROM ins;
-            """, ct);
+                RETURNING tool, event_id
+            ), ins AS (
+                INSERT INTO events ({Columns})
+                SELECT DISTINCT ON (i.tool, i.event_id) {PrefixedColumns}
+                FROM incoming_events i JOIN k ON k.tool = i.tool AND k.event_id = i.event_id
+                ORDER BY i.tool, i.event_id, i.ctid
+                RETURNING tool, run_key, installation_id, occurred_at, event_id
+            ), kept AS (
+                INSERT INTO inserted_events SELECT * FROM ins RETURNING tool, event_id
+            )
+            SELECT tool, event_id FROM kept
+            """, conn))
+        await using (var reader = await insert.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                inserted++;
+                insertedKeys?.Add((reader.GetString(0), reader.GetGuid(1)));
+            }
+        }
 
         if (inserted > 0)
         {
-            await ExecuteAsync(conn, """
+            // Installations come last: batches of one busy tool touch the same installation rows, and a
+            // row lock taken just before commit lets two writers overlap instead of queueing for the whole
+            // derivation. Sorted, so the two writers take those locks in the same order.
+            await DeriveAffectedRunsAsync(conn, "INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;", """
                 INSERT INTO installations (tool, installation_id, first_seen, last_seen)
-                SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events GROUP BY tool, installation_id
+                SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events
+                GROUP BY tool, installation_id ORDER BY tool, installation_id
                 ON CONFLICT (tool, installation_id) DO UPDATE SET
                     first_seen = least(installations.first_seen, excluded.first_seen),
-                    last_seen = greatest(installations.last_seen, excluded.last_seen);
-                INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;
+                    last_seen = greatest(installations.last_seen, excluded.last_seen)
+                WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
                 """, ct);
-            await DeriveAffectedRunsAsync(conn, ct);
-            if (insertedKeys is not null)
-            {
-                await using var keys = new NpgsqlCommand("SELECT tool, event_id FROM inserted_events", conn);
-                await using var reader = await keys.ExecuteReaderAsync(ct);
-                while (await reader.ReadAsync(ct))
-                {
-                    insertedKeys.Add((reader.GetString(0), reader.GetGuid(1)));
-                }
-            }
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
@@ -123,7 +144,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         {
             // EXCLUSIVE lets dashboards keep reading the (empty) tables but holds every writer back until the
             // load commits, so "empty" stays true while we rely on it.
-            await ExecuteAsync(conn, "LOCK TABLE events, runs, run_plugins, installations IN EXCLUSIVE MODE", ct);
+            await ExecuteAsync(conn, "LOCK TABLE events, event_keys, runs, run_plugins, installations IN EXCLUSIVE MODE", ct);
             await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM runs)", conn);
             if (!(bool)(await check.ExecuteScalarAsync(ct))!)
             {
@@ -176,6 +197,9 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         {
             await ExecuteUntimedAsync(conn, $"DROP INDEX {name}", ct);
         }
+        // The catalog gives a partitioned table's index as "ON ONLY events", which would build the parent
+        // index alone (invalid, no partition indexes); without ONLY it is built on every partition again.
+        indexes = [.. indexes.Select(i => (i.Name, i.Definition.Replace(" ON ONLY ", " ON ", StringComparison.Ordinal)))];
 
         long loaded = 0;
         await using (var importer = await conn.BeginBinaryImportAsync($"COPY events ({Columns}) FROM STDIN (FORMAT BINARY)", ct))
@@ -192,6 +216,9 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             await importer.CompleteAsync(ct);
         }
 
+        // Idempotency keys in one sorted pass; a duplicate id in the stream fails the whole load here.
+        await ExecuteUntimedAsync(conn, "INSERT INTO event_keys (tool, event_id) SELECT tool, event_id FROM events ORDER BY tool, event_id", ct);
+
         var now = time.GetUtcNow().UtcDateTime;
         await using (var derive = new NpgsqlCommand(RunDerivationSql.DeriveAll, conn))
         {
@@ -202,20 +229,24 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         }
         foreach (var (_, definition) in indexes)
         {
-            // The unique (tool, event_id) index is rebuilt here too: a duplicate id in the stream fails the load.
             await ExecuteUntimedAsync(conn, definition, ct);
         }
         // REVIEW: no ANALYZE here (2.5 s of a 1M load); autovacuum analyzes the new tables shortly after commit.
         return loaded;
     }
 
-    /// <summary>Re-derives the runs listed in <c>affected_runs</c> from their events.</summary>
-    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, CancellationToken ct)
+    /// <summary>
+    /// Runs <paramref name="prelude"/> (which fills <c>affected_runs</c>), re-derives those runs and their
+    /// plugins from all their events, then runs <paramref name="epilogue"/>, in one round trip.
+    /// </summary>
+    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, string prelude, string epilogue, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var abortBefore = now - runOptions.Value.AbortAfter;
-        // One round trip; NpgsqlCommand splits the statements and binds the named parameters to each.
-        await using var cmd = new NpgsqlCommand(RunDerivationSql.UpsertRuns + RunDerivationSql.RefreshRunPlugins, conn);
+        // NpgsqlCommand splits the statements and binds the named parameters to each; every statement
+        // gets its own snapshot, so the derivation sees what committed while LockAffected waited.
+        await using var cmd = new NpgsqlCommand(prelude + RunDerivationSql.LockAffected + RunDerivationSql.DeriveAffected
+            + RunDerivationSql.UpsertDerivedRuns + RunDerivationSql.SyncRunPlugins + epilogue, conn);
         cmd.Parameters.AddWithValue("now", now);
         cmd.Parameters.AddWithValue("abort_before", abortBefore);
         await cmd.ExecuteNonQueryAsync(ct);

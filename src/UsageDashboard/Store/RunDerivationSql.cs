@@ -3,13 +3,35 @@ namespace UsageDashboard.Store;
 /// <summary>
 /// The one place runs are derived from events. A run is a pure function of all the events that share
 /// its (tool, run_key), recomputed whenever one of them arrives, so arrival order, an end before its
-/// start, and re-sent events cannot change the result. Statements read the keys to refresh from the
-/// temp table <c>affected_runs(tool, run_key)</c>; parameters: <c>@now</c>, <c>@abort_before</c>.
+/// start, and re-sent events cannot change the result. The incremental statements read the keys to
+/// refresh from the temp table <c>affected_runs(tool, run_key)</c>; parameters: <c>@now</c>, <c>@abort_before</c>.
 /// </summary>
 internal static class RunDerivationSql
 {
-    public const string CreateAffected = """
+    /// <summary>
+    /// The session's work tables. They live as long as the pooled connection (ON COMMIT DELETE ROWS
+    /// empties them at each commit), so steady-state writes pay no DDL; the DELETEs only matter when a
+    /// caller writes twice in one transaction and cost next to nothing on the empty tables otherwise.
+    /// </summary>
+    public static readonly string CreateWorkTables = $"""
         CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key)) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS derived_runs ON COMMIT DELETE ROWS AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
+        CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean) ON COMMIT DELETE ROWS;
+        DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;
+        """;
+
+    /// <summary>A run's derived columns, in the order of <see cref="RunProjection"/>.</summary>
+    private const string DerivedColumns = """
+        tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status,
+        duration_ms, tool_version, os_name, os_version, runtime_name, runtime_version, environment,
+        is_ci, error_type, event_count
+        """;
+
+    private const string PrefixedDerivedColumns = """
+        d.tool, d.run_key, d.installation_id, d.user_id, d.occurred_at, d.started_at, d.ended_at, d.command, d.status,
+        d.duration_ms, d.tool_version, d.os_name, d.os_version, d.runtime_name, d.runtime_version, d.environment,
+        d.is_ci, d.error_type, d.event_count
         """;
 
     private const string RunColumns = """
@@ -78,21 +100,6 @@ internal static class RunDerivationSql
         ) g
         """;
 
-    private const string AffectedEvents = "events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key";
-
-    public static readonly string UpsertRuns = $"""
-        INSERT INTO runs AS r ({RunColumns})
-        SELECT {RunProjection}, '[]'::jsonb, @now
-        FROM {RunSource(AffectedEvents)}
-        ON CONFLICT (tool, run_key) DO UPDATE SET
-            installation_id = excluded.installation_id, user_id = excluded.user_id, occurred_at = excluded.occurred_at,
-            started_at = excluded.started_at, ended_at = excluded.ended_at, command = excluded.command, status = excluded.status,
-            duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, os_name = excluded.os_name,
-            os_version = excluded.os_version, runtime_name = excluded.runtime_name, runtime_version = excluded.runtime_version,
-            environment = excluded.environment, is_ci = excluded.is_ci, error_type = excluded.error_type,
-            event_count = excluded.event_count, updated_at = excluded.updated_at;
-        """;
-
     private const string PluginRecords = "CROSS JOIN LATERAL jsonb_to_recordset(e.plugins) AS x(name text, type text, version text, status text)";
 
     /// <summary>One plugin's version and own outcome over the events <c>e</c> of a run, grouped by (name, type).</summary>
@@ -113,32 +120,93 @@ internal static class RunDerivationSql
     private const string PluginJson = "jsonb_build_object('name', rp.name, 'type', nullif(rp.type, ''), 'version', nullif(rp.version, ''), 'status', rp.status)";
 
     /// <summary>
-    /// A plugin's outcome is its own where the source says (dbt run_model, native plugins[].status);
-    /// otherwise it shares its run's outcome, since a plugin in a failed Meltano run failed with it.
+    /// Serialises derivation per run across concurrent writers: each transaction takes a lock per
+    /// affected (tool, run_key), in a fixed order so two writers cannot deadlock on them, before it
+    /// reads the run's events. The next statement (a new snapshot under READ COMMITTED) then sees every
+    /// event of the run that an earlier writer committed, so no writer derives from a stale set of
+    /// events and overwrites a newer result. Hash collisions only make unrelated runs wait.
     /// </summary>
-    public static readonly string RefreshRunPlugins = $"""
-        DELETE FROM run_plugins rp USING runs r, affected_runs a
-        WHERE rp.run_id = r.id AND r.tool = a.tool AND r.run_key = a.run_key;
+    public const string LockAffected = """
+        SELECT count(pg_advisory_xact_lock(1381322323, h)) FROM (
+            SELECT DISTINCT hashtext(tool || '/' || run_key) AS h FROM affected_runs ORDER BY 1) k;
+        """;
+
+    /// <summary>
+    /// Aggregates the affected runs and their plugins into the temp tables <c>derived_runs</c> and
+    /// <c>derived_plugins</c>, reading each run's events once (a materialized CTE feeds the run
+    /// aggregates, both "latest" picks and the plugin expansion).
+    /// </summary>
+    public static readonly string DeriveAffected = $"""
+        WITH ae AS MATERIALIZED (
+            SELECT e.id, e.tool, e.run_key, e.installation_id, e.user_id, e.occurred_at, e.status, e.command,
+                   e.duration_ms, e.tool_version, e.os_name, e.os_version, e.runtime_name, e.runtime_version,
+                   e.environment, e.is_ci, e.error_type, e.plugins
+            FROM events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
+        ), dr AS (
+            INSERT INTO derived_runs ({DerivedColumns})
+            SELECT {RunProjection}
+            FROM {RunSource("ae e")}
+            RETURNING tool, run_key, status
+        )
+        INSERT INTO derived_plugins (tool, run_key, name, type, version, status)
+        SELECT p.tool, p.run_key, p.name, p.type, p.version, {PluginOutcome}
+        FROM (
+            SELECT e.tool, e.run_key, {PluginAggregates}
+            FROM ae e
+            {PluginRecords}
+            WHERE e.plugins <> '[]'::jsonb AND x.name IS NOT NULL
+            GROUP BY e.tool, e.run_key, x.name, coalesce(x.type, '')
+        ) p
+        JOIN dr r ON r.tool = p.tool AND r.run_key = p.run_key;
+        """;
+
+    /// <summary>
+    /// Writes the derived runs (with their plugins json) and records in <c>changed_runs</c> the ones it
+    /// wrote. An existing run is only replaced by a derivation over more events than it counts: that is
+    /// always so when new events arrived, except when retention has dropped the run's older events; then
+    /// the stored run, the long-term record, stays as it was rather than shrink to the events still kept.
+    /// </summary>
+    public static readonly string UpsertDerivedRuns = $"""
+        WITH up AS (
+            INSERT INTO runs AS r ({RunColumns})
+            SELECT {PrefixedDerivedColumns}, coalesce(j.plugins, '[]'::jsonb), @now
+            FROM derived_runs d
+            LEFT JOIN (
+                SELECT rp.tool, rp.run_key, jsonb_agg({PluginJson} ORDER BY rp.name, rp.type) AS plugins
+                FROM derived_plugins rp GROUP BY rp.tool, rp.run_key
+            ) j ON j.tool = d.tool AND j.run_key = d.run_key
+            ON CONFLICT (tool, run_key) DO UPDATE SET
+                installation_id = excluded.installation_id, user_id = excluded.user_id, occurred_at = excluded.occurred_at,
+                started_at = excluded.started_at, ended_at = excluded.ended_at, command = excluded.command, status = excluded.status,
+                duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, os_name = excluded.os_name,
+                os_version = excluded.os_version, runtime_name = excluded.runtime_name, runtime_version = excluded.runtime_version,
+                environment = excluded.environment, is_ci = excluded.is_ci, error_type = excluded.error_type,
+                event_count = excluded.event_count, plugins = excluded.plugins, updated_at = excluded.updated_at
+            WHERE excluded.event_count > r.event_count
+            RETURNING r.id, r.tool, r.run_key, r.occurred_at, r.installation_id, r.is_ci
+        )
+        INSERT INTO changed_runs SELECT * FROM up;
+        """;
+
+    /// <summary>
+    /// Brings run_plugins of the changed runs in line with <c>derived_plugins</c>, touching only rows
+    /// that differ: most re-derivations leave a run's plugin rows as they were, and every rewritten row
+    /// costs index maintenance (and, for statement-level triggers on run_plugins, work downstream).
+    /// </summary>
+    public static readonly string SyncRunPlugins = $"""
+        DELETE FROM run_plugins rp USING changed_runs c
+        WHERE rp.run_id = c.id
+          AND ((rp.occurred_at, rp.installation_id, rp.is_ci) IS DISTINCT FROM (c.occurred_at, c.installation_id, c.is_ci)
+               OR NOT EXISTS (
+                   SELECT 1 FROM derived_plugins p
+                   WHERE p.tool = c.tool AND p.run_key = c.run_key AND p.name = rp.name AND p.type = rp.type
+                     AND p.version = rp.version AND p.status = rp.status));
 
         INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
-        SELECT r.id, r.tool, p.name, p.type, p.version,
-               {PluginOutcome},
-               r.occurred_at, r.installation_id, r.is_ci
-        FROM runs r
-        JOIN affected_runs a ON a.tool = r.tool AND a.run_key = r.run_key
-        CROSS JOIN LATERAL (
-            SELECT {PluginAggregates}
-            FROM events e
-            {PluginRecords}
-            WHERE e.tool = r.tool AND e.run_key = r.run_key AND e.plugins <> '[]'::jsonb AND x.name IS NOT NULL
-            GROUP BY x.name, coalesce(x.type, '')
-        ) p;
-
-        UPDATE runs r SET plugins = coalesce((
-            SELECT jsonb_agg({PluginJson} ORDER BY rp.name, rp.type)
-            FROM run_plugins rp WHERE rp.run_id = r.id), '[]'::jsonb)
-        FROM affected_runs a
-        WHERE r.tool = a.tool AND r.run_key = a.run_key AND r.event_count > 0;
+        SELECT c.id, c.tool, p.name, p.type, p.version, p.status, c.occurred_at, c.installation_id, c.is_ci
+        FROM derived_plugins p
+        JOIN changed_runs c ON c.tool = p.tool AND c.run_key = p.run_key
+        ON CONFLICT (run_id, name, type) DO NOTHING;
         """;
 
     /// <summary>

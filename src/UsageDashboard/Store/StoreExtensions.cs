@@ -10,6 +10,21 @@ public static class StoreExtensions
         return services;
     }
 
+    /// <summary>Monthly partitions of events: created ahead, dropped after Retention:RawEventsDays.</summary>
+    public static IServiceCollection AddEventPartitions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<RetentionOptions>(configuration.GetSection("Retention"));
+        services.AddSingleton<EventPartitions>();
+        return services;
+    }
+
+    public static IServiceCollection AddEventPartitionMaintenance(this IServiceCollection services)
+    {
+        services.AddSingleton<EventPartitionMaintenance>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventPartitionMaintenance>());
+        return services;
+    }
+
     public static IServiceCollection AddRunSweeper(this IServiceCollection services)
     {
         services.AddHostedService<RunSweeper>();

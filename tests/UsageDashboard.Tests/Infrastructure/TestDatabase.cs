@@ -103,7 +103,7 @@ public class DatabaseFixture : IAsyncLifetime
     public async Task ResetAsync()
     {
         // Truncating runs empties the rollups too (a trigger).
-        await using var cmd = DataSource.CreateCommand("TRUNCATE events, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
+        await using var cmd = DataSource.CreateCommand("TRUNCATE events, event_keys, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
         await cmd.ExecuteNonQueryAsync();
     }
 }
