@@ -89,7 +89,10 @@ public sealed class LocalPostgres : IAsyncDisposable
                 Directory.Delete(_dataDir, recursive: true);
             }
             GiveToPostgresUser(Folder);
-            await RunAsync("initdb", ["-D", _dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], ct);
+            // Collation C sorts exactly as C.UTF-8 does (by code point) but lets PostgreSQL compare text with
+            // memcmp and abbreviated keys instead of strcoll: index builds and GROUP BYs on text run several
+            // times faster. Character classification (upper, lower, regex) stays C.UTF-8.
+            await RunAsync("initdb", ["-D", _dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync"], ct);
         }
         GiveToPostgresUser(Folder);
         if (await IsRunningAsync(ct))

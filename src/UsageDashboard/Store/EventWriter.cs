@@ -181,6 +181,10 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             await ExecuteUntimedAsync(conn, $"DROP INDEX {name}", ct);
         }
 
+        // Where text sorts by code point (the project-local cluster), runs are derived in memory as the
+        // events stream past; elsewhere in SQL after the COPY, by the reference rules.
+        var derivation = await BulkRunDerivation.AppliesToAsync(conn, ct) ? new BulkRunDerivation() : null;
+
         long loaded = 0;
         await using (var importer = await conn.BeginBinaryImportAsync($"COPY events ({Columns}) FROM STDIN (FORMAT BINARY)", ct))
         {
@@ -189,6 +193,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                 foreach (var e in chunk)
                 {
                     await WriteRowAsync(importer, e, ct);
+                    derivation?.Add(e);
                 }
                 loaded += chunk.Count;
                 progress?.Report(loaded);
@@ -197,8 +202,13 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         }
 
         var now = time.GetUtcNow().UtcDateTime;
-        await using (var derive = new NpgsqlCommand(RunDerivationSql.DeriveAll, conn))
+        if (derivation is not null)
         {
+            await derivation.WriteAsync(conn, now, now - runOptions.Value.AbortAfter, ct);
+        }
+        else
+        {
+            await using var derive = new NpgsqlCommand(RunDerivationSql.DeriveAll, conn);
             derive.Parameters.AddWithValue("now", now);
             derive.Parameters.AddWithValue("abort_before", now - runOptions.Value.AbortAfter);
             derive.CommandTimeout = 0;

@@ -72,47 +72,17 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
 
         await _db.ResetAsync();
         var bulk = await writer.BulkLoadAsync(Chunks(events, 1_000), null, default);
-        var bulkStore = await SnapshotAsync();
+        var bulkStore = await DerivedRows.ReadAsync(_db.DataSource);
         await _db.ResetAsync();
         // Small batches, so many runs have their start and end in different writes.
         foreach (var batch in events.Chunk(300))
         {
             await writer.WriteAsync(batch, default);
         }
-        var incrementalStore = await SnapshotAsync();
+        var incrementalStore = await DerivedRows.ReadAsync(_db.DataSource);
 
         Assert.Equal(new WriteResult(events.Count, 0), bulk);
-        Assert.Equal(incrementalStore.Runs.Count, bulkStore.Runs.Count);
-        Assert.Equal(incrementalStore.Runs, bulkStore.Runs);
-        Assert.Equal(incrementalStore.Plugins, bulkStore.Plugins);
-        Assert.Equal(incrementalStore.Installations, bulkStore.Installations);
-    }
-
-    private async Task<(List<string> Runs, List<string> Plugins, List<string> Installations)> SnapshotAsync()
-    {
-        // Everything but surrogate ids and updated_at, as text, in a stable order.
-        async Task<List<string>> Rows(string sql)
-        {
-            var rows = new List<string>();
-            await using var cmd = _db.DataSource.CreateCommand(sql);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                rows.Add(reader.GetString(0));
-            }
-            return rows;
-        }
-        return (
-            await Rows("""
-                SELECT concat_ws('|', tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status, duration_ms,
-                    tool_version, os_name, os_version, runtime_name, runtime_version, environment, is_ci, error_type, event_count, plugins::text)
-                FROM runs ORDER BY tool, run_key
-                """),
-            await Rows("""
-                SELECT concat_ws('|', r.tool, r.run_key, p.name, p.type, p.version, p.status, p.occurred_at, p.installation_id, p.is_ci)
-                FROM run_plugins p JOIN runs r ON r.id = p.run_id ORDER BY r.tool, r.run_key, p.name, p.type
-                """),
-            await Rows("SELECT concat_ws('|', tool, installation_id, first_seen, last_seen) FROM installations ORDER BY tool, installation_id"));
+        DerivedRows.AssertEqual(incrementalStore, bulkStore);
     }
 
 #pragma warning disable CS1998 // an async iterator over data already in memory

@@ -1,0 +1,387 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace UsageDashboard.Store;
+
+/// <summary>
+/// Runs, run plugins and installations of a bulk load, derived in memory while the events stream into
+/// COPY, then written with binary COPY themselves. The rules are those of <see cref="RunDerivationSql"/>,
+/// which stays the reference (a test loads the same events both ways and compares every row): deriving
+/// here spares the load a second pass over every event in the database, a sort by run and the expansion
+/// of every plugins document, which were most of its time.
+/// </summary>
+/// <remarks>
+/// Text aggregates (min/max of dimensions, the order of a run's plugins) compare by code point, which is
+/// what PostgreSQL does under the C and C.UTF-8 collations only; <see cref="AppliesToAsync"/> tells the
+/// loader whether the database is one of those, and it derives in SQL otherwise. Events must be added in
+/// the order they are COPYed, because the SQL rules break ties on occurred_at by the events' identity.
+/// </remarks>
+internal sealed class BulkRunDerivation
+{
+    public const string RunColumns =
+        "tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status, duration_ms, tool_version, " +
+        "os_name, os_version, runtime_name, runtime_version, environment, is_ci, error_type, event_count, plugins, updated_at";
+
+    public const string PluginColumns = "run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci";
+
+    /// <summary>
+    /// PostgreSQL keeps microseconds and Npgsql truncates ticks towards zero relative to 2000-01-01, so
+    /// the in-memory comparisons use the timestamps exactly as the database will hold them.
+    /// </summary>
+    private const long PostgresEpochTicks = 630_822_816_000_000_000;
+
+    private readonly Dictionary<(string Tool, string RunKey), RunState> _runs = [];
+    private readonly Dictionary<(string Tool, string InstallationId), (DateTime First, DateTime Last)> _installations = [];
+
+    public int RunCount => _runs.Count;
+
+    /// <summary>
+    /// True when text in this database sorts by code point: the database collation is C, POSIX or
+    /// C.UTF-8 (libc) and no column of the derived tables overrides it.
+    /// </summary>
+    public static async Task<bool> AppliesToAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT d.datlocprovider = 'c' AND d.datcollate IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8')
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_attribute a
+                   WHERE a.attrelid IN ('events'::regclass, 'runs'::regclass, 'run_plugins'::regclass, 'installations'::regclass)
+                     AND a.attnum > 0 AND a.attcollation NOT IN (0, 100, 950, 951))
+            FROM pg_database d WHERE d.datname = current_database()
+            """, conn);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>Takes in the next event, in COPY order.</summary>
+    public void Add(TelemetryEvent e)
+    {
+        var at = AsStored(e.OccurredAt);
+        if (!_runs.TryGetValue((e.Tool, e.RunKey), out var run))
+        {
+            run = new RunState { Tool = e.Tool, RunKey = e.RunKey, InstallationId = e.InstallationId, FirstAt = at };
+            _runs.Add((e.Tool, e.RunKey), run);
+        }
+        run.Add(e, at);
+
+        var installation = (e.Tool, e.InstallationId);
+        _installations[installation] = _installations.TryGetValue(installation, out var seen)
+            ? (at < seen.First ? at : seen.First, at > seen.Last ? at : seen.Last)
+            : (at, at);
+    }
+
+    /// <summary>
+    /// COPYs the derived rows into the empty <c>runs</c>, <c>run_plugins</c> and <c>installations</c>
+    /// (inside the load's transaction, which holds them locked); returns the number of runs.
+    /// </summary>
+    public async Task<long> WriteAsync(NpgsqlConnection conn, DateTime now, DateTime abortBefore, CancellationToken ct)
+    {
+        now = AsStored(now);
+        abortBefore = AsStored(abortBefore);
+        var runs = new List<RunState>(_runs.Count);
+        foreach (var run in _runs.Values)
+        {
+            run.Complete(abortBefore);
+            runs.Add(run);
+        }
+        // In time order, so the table is stored the way dashboards read it and its occurred_at indexes
+        // are built from nearly sorted input.
+        runs.Sort(static (a, b) =>
+        {
+            var c = a.OccurredAt.CompareTo(b.OccurredAt);
+            if (c == 0)
+            {
+                c = string.CompareOrdinal(a.Tool, b.Tool);
+            }
+            return c != 0 ? c : string.CompareOrdinal(a.RunKey, b.RunKey);
+        });
+
+        ulong copied;
+        var json = new ArrayBufferWriter<byte>();
+        await using (var w = await conn.BeginBinaryImportAsync($"COPY runs ({RunColumns}) FROM STDIN (FORMAT BINARY)", ct))
+        {
+            foreach (var r in runs)
+            {
+                await w.StartRowAsync(ct);
+                await w.WriteAsync(r.Tool, NpgsqlDbType.Text, ct);
+                await w.WriteAsync(r.RunKey, NpgsqlDbType.Text, ct);
+                await w.WriteAsync(r.InstallationId, NpgsqlDbType.Text, ct);
+                await WriteTextAsync(w, r.UserId, ct);
+                await w.WriteAsync(r.OccurredAt, NpgsqlDbType.TimestampTz, ct);
+                await WriteTimeAsync(w, r.StartedAt, ct);
+                await WriteTimeAsync(w, r.EndedAt, ct);
+                await WriteTextAsync(w, r.Command, ct);
+                await w.WriteAsync(r.Status, NpgsqlDbType.Text, ct);
+                if (r.DurationMs is { } duration)
+                {
+                    await w.WriteAsync(duration, NpgsqlDbType.Bigint, ct);
+                }
+                else
+                {
+                    await w.WriteNullAsync(ct);
+                }
+                await WriteTextAsync(w, r.ToolVersion, ct);
+                await WriteTextAsync(w, r.OsName, ct);
+                await WriteTextAsync(w, r.OsVersion, ct);
+                await WriteTextAsync(w, r.RuntimeName, ct);
+                await WriteTextAsync(w, r.RuntimeVersion, ct);
+                await WriteTextAsync(w, r.Environment, ct);
+                await w.WriteAsync(r.IsCi, NpgsqlDbType.Boolean, ct);
+                await WriteTextAsync(w, r.ErrorType, ct);
+                await w.WriteAsync(r.EventCount, NpgsqlDbType.Integer, ct);
+                await w.WriteAsync(r.PluginsJson(json), NpgsqlDbType.Jsonb, ct);
+                await w.WriteAsync(now, NpgsqlDbType.TimestampTz, ct);
+            }
+            copied = await w.CompleteAsync(ct);
+        }
+
+        // run_plugins refers to runs by their generated id. COPY draws the ids from the identity in row
+        // order and the load's lock keeps every other writer out, so they are consecutive; checked, not assumed.
+        long firstId;
+        await using (var ids = new NpgsqlCommand("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM runs", conn))
+        await using (var reader = await ids.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            firstId = reader.GetInt64(0);
+            if (reader.GetInt64(1) - firstId + 1 != (long)copied || copied != (ulong)runs.Count)
+            {
+                throw new InvalidOperationException("runs ids are not consecutive after COPY; the bulk load cannot link run_plugins to them.");
+            }
+        }
+
+        await using (var w = await conn.BeginBinaryImportAsync($"COPY run_plugins ({PluginColumns}) FROM STDIN (FORMAT BINARY)", ct))
+        {
+            for (var i = 0; i < runs.Count; i++)
+            {
+                var r = runs[i];
+                foreach (var p in r.Plugins ?? [])
+                {
+                    await w.StartRowAsync(ct);
+                    await w.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
+                    await w.WriteAsync(r.Tool, NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(p.Name, NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(p.Type, NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(p.Version ?? "", NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(p.Outcome(r.Status), NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(r.OccurredAt, NpgsqlDbType.TimestampTz, ct);
+                    await w.WriteAsync(r.InstallationId, NpgsqlDbType.Text, ct);
+                    await w.WriteAsync(r.IsCi, NpgsqlDbType.Boolean, ct);
+                }
+            }
+            await w.CompleteAsync(ct);
+        }
+
+        await using (var w = await conn.BeginBinaryImportAsync("COPY installations (tool, installation_id, first_seen, last_seen) FROM STDIN (FORMAT BINARY)", ct))
+        {
+            foreach (var ((tool, installationId), (first, last)) in _installations)
+            {
+                await w.StartRowAsync(ct);
+                await w.WriteAsync(tool, NpgsqlDbType.Text, ct);
+                await w.WriteAsync(installationId, NpgsqlDbType.Text, ct);
+                await w.WriteAsync(first, NpgsqlDbType.TimestampTz, ct);
+                await w.WriteAsync(last, NpgsqlDbType.TimestampTz, ct);
+            }
+            await w.CompleteAsync(ct);
+        }
+        return runs.Count;
+    }
+
+    private static DateTime AsStored(DateTime t)
+    {
+        var ticks = t.Ticks - PostgresEpochTicks;
+        return new DateTime(PostgresEpochTicks + (ticks - (ticks % 10)), DateTimeKind.Utc);
+    }
+
+    /// <summary>Orders as PostgreSQL does under the C collations: by code point, i.e. UTF-8 byte order.</summary>
+    private static int CompareCodePoints(string a, string b)
+    {
+        var n = Math.Min(a.Length, b.Length);
+        for (var i = 0; i < n; i++)
+        {
+            if (a[i] != b[i])
+            {
+                return CodePointRank(a[i]) - CodePointRank(b[i]);
+            }
+        }
+        return a.Length - b.Length;
+    }
+
+    /// <summary>UTF-16 sorts surrogates (code points above U+FFFF) before U+E000..U+FFFF; code point order puts them after.</summary>
+    private static int CodePointRank(char c) => c >= 0xD800 ? (c >= 0xE000 ? c - 0x800 : c + 0x2000) : c;
+
+    private static string? Max(string? current, string? value) =>
+        value is not null && (current is null || CompareCodePoints(value, current) > 0) ? value : current;
+
+    private static Task WriteTextAsync(NpgsqlBinaryImporter w, string? value, CancellationToken ct) =>
+        value is null ? w.WriteNullAsync(ct) : w.WriteAsync(value, NpgsqlDbType.Text, ct);
+
+    private static Task WriteTimeAsync(NpgsqlBinaryImporter w, DateTime? value, CancellationToken ct) =>
+        value is { } t ? w.WriteAsync(t, NpgsqlDbType.TimestampTz, ct) : w.WriteNullAsync(ct);
+
+    /// <summary>The aggregates of one run's events, as <c>RunDerivationSql.RunSource</c> computes them.</summary>
+    private sealed class RunState
+    {
+        public required string Tool { get; init; }
+        public required string RunKey { get; init; }
+        public required string InstallationId { get; set; }
+        public required DateTime FirstAt { get; set; }
+        public string? UserId { get; private set; }
+        public DateTime? StartedAt { get; private set; }
+        public DateTime? EndedAt { get; private set; }
+        public string? Command { get; private set; }
+        public long? DurationMs { get; private set; }
+        public string? ToolVersion { get; private set; }
+        public string? OsName { get; private set; }
+        public string? OsVersion { get; private set; }
+        public string? RuntimeName { get; private set; }
+        public string? RuntimeVersion { get; private set; }
+        public string? Environment { get; private set; }
+        public bool IsCi { get; private set; }
+        public int EventCount { get; private set; }
+        public string? ErrorType { get; private set; }
+        public List<PluginState>? Plugins { get; private set; }
+        public DateTime OccurredAt { get; private set; }
+        public string Status { get; private set; } = RunStatus.Unknown;
+
+        private string? _finalStatus;
+        private DateTime _finalAt;
+        private DateTime _errorAt;
+
+        public void Add(TelemetryEvent e, DateTime at)
+        {
+            EventCount++;
+            if (CompareCodePoints(e.InstallationId, InstallationId) < 0)
+            {
+                InstallationId = e.InstallationId;
+            }
+            if (at < FirstAt)
+            {
+                FirstAt = at;
+            }
+            if (e.Status == RunStatus.Started && (StartedAt is null || at < StartedAt))
+            {
+                StartedAt = at;
+            }
+            if (RunStatus.IsTerminal(e.Status))
+            {
+                if (EndedAt is null || at > EndedAt)
+                {
+                    EndedAt = at;
+                }
+                // The latest terminal event decides; on equal times the later one in the stream (higher id).
+                if (_finalStatus is null || at >= _finalAt)
+                {
+                    _finalStatus = e.Status;
+                    _finalAt = at;
+                }
+            }
+            if (e.ErrorType is not null && (ErrorType is null || at >= _errorAt))
+            {
+                ErrorType = e.ErrorType;
+                _errorAt = at;
+            }
+            UserId = Max(UserId, e.UserId);
+            Command = Max(Command, e.Command);
+            if (e.DurationMs is { } duration && (DurationMs is null || duration > DurationMs))
+            {
+                DurationMs = duration;
+            }
+            ToolVersion = Max(ToolVersion, e.ToolVersion);
+            OsName = Max(OsName, e.OsName);
+            OsVersion = Max(OsVersion, e.OsVersion);
+            RuntimeName = Max(RuntimeName, e.RuntimeName);
+            RuntimeVersion = Max(RuntimeVersion, e.RuntimeVersion);
+            Environment = Max(Environment, e.Environment);
+            IsCi |= e.IsCi;
+            foreach (var p in e.Plugins)
+            {
+                if (p.Name is null)
+                {
+                    continue;
+                }
+                var type = p.Type ?? "";
+                Plugins ??= [];
+                var plugin = Plugins.Find(x => x.Name == p.Name && x.Type == type);
+                if (plugin is null)
+                {
+                    plugin = new PluginState { Name = p.Name, Type = type };
+                    Plugins.Add(plugin);
+                }
+                plugin.Add(p);
+            }
+        }
+
+        public void Complete(DateTime abortBefore)
+        {
+            OccurredAt = StartedAt ?? FirstAt;
+            Status = _finalStatus
+                ?? (StartedAt is { } started ? (started < abortBefore ? RunStatus.Aborted : RunStatus.Running) : RunStatus.Unknown);
+            if (DurationMs is null && StartedAt is { } from && EndedAt is { } to)
+            {
+                // (extract(epoch FROM ended - started) * 1000)::bigint: microseconds to milliseconds, half away from zero.
+                DurationMs = (long)Math.Round((to - from).Ticks / (decimal)TimeSpan.TicksPerMillisecond, MidpointRounding.AwayFromZero);
+            }
+            Plugins?.Sort(static (a, b) =>
+            {
+                var c = CompareCodePoints(a.Name, b.Name);
+                return c != 0 ? c : CompareCodePoints(a.Type, b.Type);
+            });
+        }
+
+        /// <summary>runs.plugins: the run's plugins ordered by name and type, empty type and version as null.</summary>
+        public string PluginsJson(ArrayBufferWriter<byte> buffer)
+        {
+            if (Plugins is null)
+            {
+                return "[]";
+            }
+            buffer.ResetWrittenCount();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartArray();
+                foreach (var p in Plugins)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", p.Name);
+                    json.WriteString("type", p.Type.Length == 0 ? null : p.Type);
+                    json.WriteString("version", string.IsNullOrEmpty(p.Version) ? null : p.Version);
+                    json.WriteString("status", p.Outcome(Status));
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+    }
+
+    /// <summary>One plugin's part in a run, as <c>RunDerivationSql.PluginAggregates</c> computes it.</summary>
+    private sealed class PluginState
+    {
+        public required string Name { get; init; }
+        public required string Type { get; init; }
+        public string? Version { get; private set; }
+        private bool _failed;
+        private bool _aborted;
+        private bool _succeeded;
+        private bool _skipped;
+
+        public void Add(PluginRef p)
+        {
+            Version = Max(Version, p.Version);
+            _failed |= p.Status == RunStatus.Failed;
+            _aborted |= p.Status == RunStatus.Aborted;
+            _succeeded |= p.Status == RunStatus.Succeeded;
+            _skipped |= p.Status == RunStatus.Skipped;
+        }
+
+        /// <summary>The plugin's own outcome where it has one, else its run's.</summary>
+        public string Outcome(string runStatus) =>
+            _failed ? RunStatus.Failed
+            : _aborted ? RunStatus.Aborted
+            : _succeeded ? RunStatus.Succeeded
+            : _skipped ? RunStatus.Skipped
+            : runStatus;
+    }
+}
