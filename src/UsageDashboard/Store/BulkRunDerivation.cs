@@ -1,8 +1,8 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace UsageDashboard.Store;
 
@@ -59,17 +59,12 @@ internal sealed class BulkRunDerivation
     public void Add(TelemetryEvent e)
     {
         var at = AsStored(e.OccurredAt);
-        if (!_runs.TryGetValue((e.Tool, e.RunKey), out var run))
-        {
-            run = new RunState { Tool = e.Tool, RunKey = e.RunKey, InstallationId = e.InstallationId, FirstAt = at };
-            _runs.Add((e.Tool, e.RunKey), run);
-        }
+        ref var run = ref CollectionsMarshal.GetValueRefOrAddDefault(_runs, (e.Tool, e.RunKey), out _);
+        run ??= new RunState { Tool = e.Tool, RunKey = e.RunKey, InstallationId = e.InstallationId, FirstAt = at };
         run.Add(e, at);
 
-        var installation = (e.Tool, e.InstallationId);
-        _installations[installation] = _installations.TryGetValue(installation, out var seen)
-            ? (at < seen.First ? at : seen.First, at > seen.Last ? at : seen.Last)
-            : (at, at);
+        ref var seen = ref CollectionsMarshal.GetValueRefOrAddDefault(_installations, (e.Tool, e.InstallationId), out var known);
+        seen = known ? (at < seen.First ? at : seen.First, at > seen.Last ? at : seen.Last) : (at, at);
     }
 
     /// <summary>
@@ -98,127 +93,106 @@ internal sealed class BulkRunDerivation
             return c != 0 ? c : string.CompareOrdinal(a.RunKey, b.RunKey);
         });
 
-        ulong copied;
         var json = new ArrayBufferWriter<byte>();
-        await using (var w = await conn.BeginBinaryImportAsync($"COPY runs ({RunColumns}) FROM STDIN (FORMAT BINARY)", ct))
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"runs ({RunColumns})", ct))
         {
             foreach (var r in runs)
             {
-                await w.StartRowAsync(ct);
-                await w.WriteAsync(r.Tool, NpgsqlDbType.Text, ct);
-                await w.WriteAsync(r.RunKey, NpgsqlDbType.Text, ct);
-                await w.WriteAsync(r.InstallationId, NpgsqlDbType.Text, ct);
-                await WriteTextAsync(w, r.UserId, ct);
-                await w.WriteAsync(r.OccurredAt, NpgsqlDbType.TimestampTz, ct);
-                await WriteTimeAsync(w, r.StartedAt, ct);
-                await WriteTimeAsync(w, r.EndedAt, ct);
-                await WriteTextAsync(w, r.Command, ct);
-                await w.WriteAsync(r.Status, NpgsqlDbType.Text, ct);
-                if (r.DurationMs is { } duration)
-                {
-                    await w.WriteAsync(duration, NpgsqlDbType.Bigint, ct);
-                }
-                else
-                {
-                    await w.WriteNullAsync(ct);
-                }
-                await WriteTextAsync(w, r.ToolVersion, ct);
-                await WriteTextAsync(w, r.OsName, ct);
-                await WriteTextAsync(w, r.OsVersion, ct);
-                await WriteTextAsync(w, r.RuntimeName, ct);
-                await WriteTextAsync(w, r.RuntimeVersion, ct);
-                await WriteTextAsync(w, r.Environment, ct);
-                await w.WriteAsync(r.IsCi, NpgsqlDbType.Boolean, ct);
-                await WriteTextAsync(w, r.ErrorType, ct);
-                await w.WriteAsync(r.EventCount, NpgsqlDbType.Integer, ct);
-                await w.WriteAsync(r.PluginsJson(json), NpgsqlDbType.Jsonb, ct);
-                await w.WriteAsync(now, NpgsqlDbType.TimestampTz, ct);
+                w.StartRow(21);
+                w.Write(r.Tool);
+                w.Write(r.RunKey);
+                w.Write(r.InstallationId);
+                w.Write(r.UserId);
+                w.Write(r.OccurredAt);
+                w.Write(r.StartedAt);
+                w.Write(r.EndedAt);
+                w.Write(r.Command);
+                w.Write(r.Status);
+                w.Write(r.DurationMs);
+                w.Write(r.ToolVersion);
+                w.Write(r.OsName);
+                w.Write(r.OsVersion);
+                w.Write(r.RuntimeName);
+                w.Write(r.RuntimeVersion);
+                w.Write(r.Environment);
+                w.Write(r.IsCi);
+                w.Write(r.ErrorType);
+                w.Write(r.EventCount);
+                w.WriteJsonb(r.PluginsJson(json));
+                w.Write(now);
+                await w.EndRowAsync(ct);
             }
-            copied = await w.CompleteAsync(ct);
+            await w.CompleteAsync(ct);
         }
 
         // run_plugins refers to runs by their generated id. COPY draws the ids from the identity in row
         // order and the load's lock keeps every other writer out, so they are consecutive; checked, not assumed.
         long firstId;
-        await using (var ids = new NpgsqlCommand("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM runs", conn))
+        await using (var ids = new NpgsqlCommand("SELECT coalesce(min(id), 0), coalesce(max(id), -1), count(*) FROM runs", conn))
         await using (var reader = await ids.ExecuteReaderAsync(ct))
         {
             await reader.ReadAsync(ct);
             firstId = reader.GetInt64(0);
-            if (reader.GetInt64(1) - firstId + 1 != (long)copied || copied != (ulong)runs.Count)
+            if (reader.GetInt64(1) - firstId + 1 != runs.Count || reader.GetInt64(2) != runs.Count)
             {
                 throw new InvalidOperationException("runs ids are not consecutive after COPY; the bulk load cannot link run_plugins to them.");
             }
         }
 
-        await using (var w = await conn.BeginBinaryImportAsync($"COPY run_plugins ({PluginColumns}) FROM STDIN (FORMAT BINARY)", ct))
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"run_plugins ({PluginColumns})", ct))
         {
             for (var i = 0; i < runs.Count; i++)
             {
                 var r = runs[i];
                 foreach (var p in r.Plugins ?? [])
                 {
-                    await w.StartRowAsync(ct);
-                    await w.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
-                    await w.WriteAsync(r.Tool, NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(p.Name, NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(p.Type, NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(p.Version ?? "", NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(p.Outcome(r.Status), NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(r.OccurredAt, NpgsqlDbType.TimestampTz, ct);
-                    await w.WriteAsync(r.InstallationId, NpgsqlDbType.Text, ct);
-                    await w.WriteAsync(r.IsCi, NpgsqlDbType.Boolean, ct);
+                    w.StartRow(9);
+                    w.Write(firstId + i);
+                    w.Write(r.Tool);
+                    w.Write(p.Name);
+                    w.Write(p.Type);
+                    w.Write(p.Version ?? "");
+                    w.Write(p.Outcome(r.Status));
+                    w.Write(r.OccurredAt);
+                    w.Write(r.InstallationId);
+                    w.Write(r.IsCi);
+                    await w.EndRowAsync(ct);
                 }
             }
             await w.CompleteAsync(ct);
         }
 
-        await using (var w = await conn.BeginBinaryImportAsync("COPY installations (tool, installation_id, first_seen, last_seen) FROM STDIN (FORMAT BINARY)", ct))
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, "installations (tool, installation_id, first_seen, last_seen)", ct))
         {
             foreach (var ((tool, installationId), (first, last)) in _installations)
             {
-                await w.StartRowAsync(ct);
-                await w.WriteAsync(tool, NpgsqlDbType.Text, ct);
-                await w.WriteAsync(installationId, NpgsqlDbType.Text, ct);
-                await w.WriteAsync(first, NpgsqlDbType.TimestampTz, ct);
-                await w.WriteAsync(last, NpgsqlDbType.TimestampTz, ct);
+                w.StartRow(4);
+                w.Write(tool);
+                w.Write(installationId);
+                w.Write(first);
+                w.Write(last);
+                await w.EndRowAsync(ct);
             }
             await w.CompleteAsync(ct);
         }
         return runs.Count;
     }
 
-    private static DateTime AsStored(DateTime t)
-    {
-        var ticks = t.Ticks - PostgresEpochTicks;
-        return new DateTime(PostgresEpochTicks + (ticks - (ticks % 10)), DateTimeKind.Utc);
-    }
+    private static DateTime AsStored(DateTime t) =>
+        new(PostgresEpochTicks + (BinaryCopyWriter.ToPostgresMicroseconds(t) * 10), DateTimeKind.Utc);
 
     /// <summary>Orders as PostgreSQL does under the C collations: by code point, i.e. UTF-8 byte order.</summary>
     private static int CompareCodePoints(string a, string b)
     {
-        var n = Math.Min(a.Length, b.Length);
-        for (var i = 0; i < n; i++)
-        {
-            if (a[i] != b[i])
-            {
-                return CodePointRank(a[i]) - CodePointRank(b[i]);
-            }
-        }
-        return a.Length - b.Length;
+        var i = a.AsSpan().CommonPrefixLength(b);
+        return i == a.Length || i == b.Length ? a.Length - b.Length : CodePointRank(a[i]) - CodePointRank(b[i]);
     }
 
     /// <summary>UTF-16 sorts surrogates (code points above U+FFFF) before U+E000..U+FFFF; code point order puts them after.</summary>
     private static int CodePointRank(char c) => c >= 0xD800 ? (c >= 0xE000 ? c - 0x800 : c + 0x2000) : c;
 
     private static string? Max(string? current, string? value) =>
-        value is not null && (current is null || CompareCodePoints(value, current) > 0) ? value : current;
-
-    private static Task WriteTextAsync(NpgsqlBinaryImporter w, string? value, CancellationToken ct) =>
-        value is null ? w.WriteNullAsync(ct) : w.WriteAsync(value, NpgsqlDbType.Text, ct);
-
-    private static Task WriteTimeAsync(NpgsqlBinaryImporter w, DateTime? value, CancellationToken ct) =>
-        value is { } t ? w.WriteAsync(t, NpgsqlDbType.TimestampTz, ct) : w.WriteNullAsync(ct);
+        value is not null && (current is null || (!ReferenceEquals(value, current) && CompareCodePoints(value, current) > 0)) ? value : current;
 
     /// <summary>The aggregates of one run's events, as <c>RunDerivationSql.RunSource</c> computes them.</summary>
     private sealed class RunState
@@ -252,7 +226,7 @@ internal sealed class BulkRunDerivation
         public void Add(TelemetryEvent e, DateTime at)
         {
             EventCount++;
-            if (CompareCodePoints(e.InstallationId, InstallationId) < 0)
+            if (!ReferenceEquals(e.InstallationId, InstallationId) && CompareCodePoints(e.InstallationId, InstallationId) < 0)
             {
                 InstallationId = e.InstallationId;
             }
@@ -303,7 +277,15 @@ internal sealed class BulkRunDerivation
                 }
                 var type = p.Type ?? "";
                 Plugins ??= [];
-                var plugin = Plugins.Find(x => x.Name == p.Name && x.Type == type);
+                PluginState? plugin = null;
+                foreach (var x in Plugins)
+                {
+                    if (x.Name == p.Name && x.Type == type)
+                    {
+                        plugin = x;
+                        break;
+                    }
+                }
                 if (plugin is null)
                 {
                     plugin = new PluginState { Name = p.Name, Type = type };

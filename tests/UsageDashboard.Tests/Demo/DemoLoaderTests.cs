@@ -72,17 +72,17 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
 
         await _db.ResetAsync();
         var bulk = await writer.BulkLoadAsync(Chunks(events, 1_000), null, default);
-        var bulkStore = await DerivedRows.ReadAsync(_db.DataSource);
+        var bulkStore = await StoreRows.ReadAsync(_db.DataSource);
         await _db.ResetAsync();
         // Small batches, so many runs have their start and end in different writes.
         foreach (var batch in events.Chunk(300))
         {
             await writer.WriteAsync(batch, default);
         }
-        var incrementalStore = await DerivedRows.ReadAsync(_db.DataSource);
+        var incrementalStore = await StoreRows.ReadAsync(_db.DataSource);
 
         Assert.Equal(new WriteResult(events.Count, 0), bulk);
-        DerivedRows.AssertEqual(incrementalStore, bulkStore);
+        StoreRows.AssertEqual(incrementalStore, bulkStore);
     }
 
 #pragma warning disable CS1998 // an async iterator over data already in memory

@@ -38,7 +38,7 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
         var (inMemory, inSql) = await LoadBothWaysAsync(events);
 
         Assert.True(inMemory.Runs.Count > 2_000);
-        DerivedRows.AssertEqual(inSql, inMemory);
+        StoreRows.AssertEqual(inSql, inMemory);
     }
 
     [Fact]
@@ -97,15 +97,15 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
         var (inMemory, inSql) = await LoadBothWaysAsync(events);
 
         Assert.Equal(9, inMemory.Runs.Count);
-        DerivedRows.AssertEqual(inSql, inMemory);
+        StoreRows.AssertEqual(inSql, inMemory);
     }
 
-    private async Task<(DerivedRows InMemory, DerivedRows InSql)> LoadBothWaysAsync(List<TelemetryEvent> events)
+    private async Task<(StoreRows InMemory, StoreRows InSql)> LoadBothWaysAsync(List<TelemetryEvent> events)
     {
         await _db.ResetAsync();
         var writer = CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_now)), s_abortAfter);
         await writer.BulkLoadAsync(Chunks(events, 1_000), null, default);
-        var inMemory = await DerivedRows.ReadAsync(_db.DataSource);
+        var inMemory = await StoreRows.ReadAsync(_db.DataSource);
 
         await using (var conn = await _db.DataSource.OpenConnectionAsync())
         await using (var tx = await conn.BeginTransactionAsync())
@@ -122,7 +122,7 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
             }
             await tx.CommitAsync();
         }
-        return (inMemory, await DerivedRows.ReadAsync(_db.DataSource));
+        return (inMemory, await StoreRows.ReadAsync(_db.DataSource));
     }
 
     private static PluginRef Plugin(string name, string? type, string? version, string? status) =>

@@ -3,12 +3,13 @@ using Npgsql;
 namespace UsageDashboard.Tests.Infrastructure;
 
 /// <summary>
-/// Every derived row of a store (runs, run_plugins, installations) as text, in a stable order and without
-/// surrogate ids or updated_at, so two ways of deriving the same events can be compared row for row.
+/// Every row of a store (events, and the derived runs, run_plugins, installations) as text, in a stable
+/// order and without surrogate ids or updated_at, so two ways of writing the same events can be
+/// compared row for row.
 /// </summary>
-public sealed record DerivedRows(List<string> Runs, List<string> Plugins, List<string> Installations)
+public sealed record StoreRows(List<string> Events, List<string> Runs, List<string> Plugins, List<string> Installations)
 {
-    public static async Task<DerivedRows> ReadAsync(NpgsqlDataSource dataSource)
+    public static async Task<StoreRows> ReadAsync(NpgsqlDataSource dataSource)
     {
         async Task<List<string>> Rows(string sql)
         {
@@ -21,7 +22,13 @@ public sealed record DerivedRows(List<string> Runs, List<string> Plugins, List<s
             }
             return rows;
         }
-        return new DerivedRows(
+        return new StoreRows(
+            await Rows("""
+                SELECT concat_ws('|', event_id, tool, source, installation_id, user_id, occurred_at, received_at, clock_adjusted, event_name,
+                    run_key, command, status, duration_ms, tool_version, os_name, os_version, runtime_name, runtime_version, environment,
+                    is_ci, error_type, properties::text, plugins::text)
+                FROM events ORDER BY tool, event_id
+                """),
             await Rows("""
                 SELECT concat_ws('|', tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status, duration_ms,
                     tool_version, os_name, os_version, runtime_name, runtime_version, environment, is_ci, error_type, event_count, plugins::text)
@@ -35,8 +42,9 @@ public sealed record DerivedRows(List<string> Runs, List<string> Plugins, List<s
     }
 
     /// <summary>Asserts both hold the same rows, each table compared as a whole so a failure shows the first difference.</summary>
-    public static void AssertEqual(DerivedRows expected, DerivedRows actual)
+    public static void AssertEqual(StoreRows expected, StoreRows actual)
     {
+        Assert.Equal(expected.Events, actual.Events);
         Assert.Equal(expected.Runs.Count, actual.Runs.Count);
         Assert.Equal(expected.Runs, actual.Runs);
         Assert.Equal(expected.Plugins, actual.Plugins);
