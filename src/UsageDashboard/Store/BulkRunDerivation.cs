@@ -36,6 +36,8 @@ internal sealed class BulkRunDerivation
     private readonly Dictionary<(string Tool, string RunKey), RunState> _runs = [];
     private readonly Dictionary<(string Tool, string InstallationId), (DateTime First, DateTime Last)> _installations = [];
 
+    private List<RunState>? _completed;
+
     public int RunCount => _runs.Count;
 
     /// <summary>
@@ -68,17 +70,17 @@ internal sealed class BulkRunDerivation
     }
 
     /// <summary>
-    /// COPYs the derived rows into the empty <c>runs</c>, <c>run_plugins</c> and <c>installations</c>
-    /// (inside the load's transaction, which holds them locked); returns the number of runs.
+    /// Finishes every run (status, duration, plugin order and document) and puts the runs in time order.
+    /// CPU only, so the loader runs it on another core while the database builds the events' indexes.
     /// </summary>
-    public async Task<long> WriteAsync(NpgsqlConnection conn, DateTime now, DateTime abortBefore, CancellationToken ct)
+    public void Complete(DateTime abortBefore)
     {
-        now = AsStored(now);
         abortBefore = AsStored(abortBefore);
+        var json = new ArrayBufferWriter<byte>();
         var runs = new List<RunState>(_runs.Count);
         foreach (var run in _runs.Values)
         {
-            run.Complete(abortBefore);
+            run.Complete(abortBefore, json);
             runs.Add(run);
         }
         // In time order, so the table is stored the way dashboards read it and its occurred_at indexes
@@ -92,8 +94,18 @@ internal sealed class BulkRunDerivation
             }
             return c != 0 ? c : string.CompareOrdinal(a.RunKey, b.RunKey);
         });
+        _completed = runs;
+    }
 
-        var json = new ArrayBufferWriter<byte>();
+    /// <summary>
+    /// COPYs the runs finished by <see cref="Complete"/>, their plugins and the installations into the empty
+    /// <c>runs</c>, <c>run_plugins</c> and <c>installations</c> (inside the load's transaction, which
+    /// holds them locked); returns the number of runs.
+    /// </summary>
+    public async Task<long> WriteAsync(NpgsqlConnection conn, DateTime now, CancellationToken ct)
+    {
+        var runs = _completed ?? throw new InvalidOperationException("Complete the runs before writing them.");
+        now = AsStored(now);
         await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"runs ({RunColumns})", ct))
         {
             foreach (var r in runs)
@@ -118,7 +130,7 @@ internal sealed class BulkRunDerivation
                 w.Write(r.IsCi);
                 w.Write(r.ErrorType);
                 w.Write(r.EventCount);
-                w.WriteJsonb(r.PluginsJson(json));
+                w.WriteJsonb(r.PluginsText);
                 w.Write(now);
                 await w.EndRowAsync(ct);
             }
@@ -295,7 +307,10 @@ internal sealed class BulkRunDerivation
             }
         }
 
-        public void Complete(DateTime abortBefore)
+        /// <summary>runs.plugins as text, set by <see cref="Complete"/>.</summary>
+        public string PluginsText { get; private set; } = "[]";
+
+        public void Complete(DateTime abortBefore, ArrayBufferWriter<byte> json)
         {
             OccurredAt = StartedAt ?? FirstAt;
             Status = _finalStatus
@@ -310,10 +325,11 @@ internal sealed class BulkRunDerivation
                 var c = CompareCodePoints(a.Name, b.Name);
                 return c != 0 ? c : CompareCodePoints(a.Type, b.Type);
             });
+            PluginsText = PluginsJson(json);
         }
 
         /// <summary>runs.plugins: the run's plugins ordered by name and type, empty type and version as null.</summary>
-        public string PluginsJson(ArrayBufferWriter<byte> buffer)
+        private string PluginsJson(ArrayBufferWriter<byte> buffer)
         {
             if (Plugins is null)
             {

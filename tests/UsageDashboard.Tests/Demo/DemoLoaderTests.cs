@@ -85,6 +85,38 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
         StoreRows.AssertEqual(incrementalStore, bulkStore);
     }
 
+    [Fact]
+    public async Task BulkLoad_IntoEmptyStore_EveryIndexAndKeyRestored()
+    {
+        await _db.ResetAsync();
+        var before = await SchemaAsync();
+        var events = DemoDataGenerator.Generate(new DemoOptions { Events = 500, Days = 2, Seed = 5, End = s_end }).ToList();
+
+        await CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_end))).BulkLoadAsync(Chunks(events, 100), null, default);
+
+        Assert.Equal(before, await SchemaAsync());
+        Assert.Contains(before, d => d.Contains("PRIMARY KEY", StringComparison.Ordinal));
+    }
+
+    /// <summary>Index and key definitions of the tables the bulk load sets aside and rebuilds.</summary>
+    private async Task<List<string>> SchemaAsync()
+    {
+        var rows = new List<string>();
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT indexdef FROM pg_indexes WHERE tablename IN ('events', 'runs', 'run_plugins', 'installations')
+            UNION ALL
+            SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid IN ('events'::regclass, 'runs'::regclass, 'run_plugins'::regclass, 'installations'::regclass)
+            ORDER BY 1
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+        return rows;
+    }
+
 #pragma warning disable CS1998 // an async iterator over data already in memory
     private static async IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> Chunks(List<TelemetryEvent> events, int size)
     {
