@@ -108,9 +108,10 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// <summary>
     /// Loads a stream of event chunks into an empty store in one transaction, much faster than
     /// <see cref="WriteAsync(IReadOnlyList{TelemetryEvent}, CancellationToken)"/> per chunk: the events are
-    /// COPYed straight into <c>events</c> with its secondary indexes set aside, then runs, run plugins and
-    /// installations are derived once, set-based, by the same rules (<see cref="RunDerivationSql.DeriveAll"/>),
-    /// and the indexes are rebuilt. Event ids must be unique within the stream (a generator, an export of
+    /// COPYed straight into <c>events</c> with their indexes and keys set aside, runs, run plugins and
+    /// installations are derived once by the same rules (in memory by <see cref="BulkRunDerivation"/> where
+    /// the collation allows, else set-based by <see cref="RunDerivationSql.DeriveAll"/>) and stored, and the
+    /// indexes and keys are rebuilt. Event ids must be unique within the stream (a generator, an export of
     /// this store): a duplicate fails the whole load and nothing is stored. When the store already holds
     /// events, each chunk goes through <see cref="WriteAsync(IReadOnlyList{TelemetryEvent}, CancellationToken)"/>
     /// instead, so loading into a used store stays idempotent. <paramref name="progress"/> gets the number
@@ -150,7 +151,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     private async Task<long> BulkLoadIntoEmptyAsync(NpgsqlConnection conn, IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> chunks,
         IProgress<long>? progress, CancellationToken ct)
     {
-        // Sorting a million events by run needs memory; the default work_mem would spill to disk.
+        // Index builds and the SQL derivation's sorts of a million rows need memory; the defaults would spill to disk.
         await ExecuteUntimedAsync(conn, "SET LOCAL work_mem = '512MB'; SET LOCAL maintenance_work_mem = '512MB';", ct);
         // The tables are empty (checked under the lock), so truncating them loses nothing; it gives them
         // new files in this transaction, which a server at wal_level=minimal (the project-local cluster)
