@@ -89,7 +89,10 @@ public sealed class LocalPostgres : IAsyncDisposable
                 Directory.Delete(_dataDir, recursive: true);
             }
             GiveToPostgresUser(Folder);
-            await RunAsync("initdb", ["-D", _dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], ct);
+            // Collation C sorts exactly as C.UTF-8 does (by code point) but lets PostgreSQL compare text with
+            // memcmp and abbreviated keys instead of strcoll: index builds and GROUP BYs on text run several
+            // times faster. Character classification (upper, lower, regex) stays C.UTF-8.
+            await RunAsync("initdb", ["-D", _dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync"], ct);
         }
         GiveToPostgresUser(Folder);
         if (await IsRunningAsync(ct))
@@ -108,6 +111,11 @@ public sealed class LocalPostgres : IAsyncDisposable
             "-c temp_buffers=64MB",
             "-c maintenance_work_mem=256MB",
             "-c max_wal_size=2GB",
+            // No replication or archiving from a local cluster, so WAL only has to cover crash recovery:
+            // at wal_level=minimal a table truncated or created in the same transaction is loaded without
+            // WAL and synced at commit instead, which roughly halves what the bulk load writes.
+            "-c wal_level=minimal",
+            "-c max_wal_senders=0",
             "-c synchronous_commit=off",
             "-c jit=off");
         await RunAsync("pg_ctl", ["-D", _dataDir, "-l", Path.Combine(Folder, "postgres.log"), "-o", options, "-w", "-t", "60", "start"], ct);

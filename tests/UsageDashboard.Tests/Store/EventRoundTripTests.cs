@@ -14,9 +14,12 @@ public sealed class EventRoundTripTests : IClassFixture<EventRoundTripTests.Db>
 
     public EventRoundTripTests(Db db) => _db = db;
 
-    [Fact]
-    public async Task Write_CanonicalEvent_ReadBackFieldForField()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Write_CanonicalEvent_ReadBackFieldForField(bool bulk)
     {
+        await _db.ResetAsync();
         var written = CreateEvent(tool: "meltano", installationId: "0197f0e1-2b3c-7d4e-8f90-a1b2c3d4e5f6", runKey: "ctx-1",
             at: T0, status: RunStatus.Failed, command: "run", eventName: "cli_event", durationMs: 8123, toolVersion: "3.5.4",
             osName: "linux", osVersion: "6.8.0", runtimeName: "python", runtimeVersion: "3.12.4", isCi: true, errorType: "RunnerError",
@@ -26,7 +29,15 @@ public sealed class EventRoundTripTests : IClassFixture<EventRoundTripTests.Db>
         written.ClockAdjusted = true;
         written.Properties = JsonDocument.Parse("""{"exitCode":1,"nested":{"k":"v"}}""");
 
-        await CreateWriter(_db).WriteAsync([written], default);
+        if (bulk)
+        {
+            // The bulk load encodes COPY's binary format itself; every column must come back the same.
+            await CreateWriter(_db).BulkLoadAsync(One([written]), null, default);
+        }
+        else
+        {
+            await CreateWriter(_db).WriteAsync([written], default);
+        }
 
         await using var ctx = _db.CreateDbContext();
         var read = await ctx.Events.AsNoTracking().SingleAsync(e => e.EventId == written.EventId);
@@ -45,4 +56,26 @@ public sealed class EventRoundTripTests : IClassFixture<EventRoundTripTests.Db>
         Assert.Equal(("meltano", RunStatus.Failed, 8123L, "RunnerError", true, "ci"), (run.Tool, run.Status, run.DurationMs!.Value, run.ErrorType, run.IsCi, run.Environment));
         Assert.Equal(written.Plugins, run.Plugins);
     }
+
+    [Fact]
+    public async Task BulkLoad_EventWithOnlyRequiredFields_NullsStayNull()
+    {
+        await _db.ResetAsync();
+        var written = CreateEvent(command: null, toolVersion: null, osName: null, runtimeName: null, runtimeVersion: null, status: RunStatus.Unknown);
+
+        await CreateWriter(_db).BulkLoadAsync(One([written]), null, default);
+
+        await using var ctx = _db.CreateDbContext();
+        var read = await ctx.Events.AsNoTracking().SingleAsync();
+        Assert.Equal((written.EventId, (string?)null, (string?)null, (long?)null, (string?)null, (JsonDocument?)null),
+            (read.EventId, read.Command, read.UserId, read.DurationMs, read.ErrorType, read.Properties));
+        Assert.Empty(read.Plugins);
+    }
+
+#pragma warning disable CS1998 // an async iterator over data already in memory
+    private static async IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> One(IReadOnlyList<TelemetryEvent> events)
+    {
+        yield return events;
+    }
+#pragma warning restore CS1998
 }

@@ -1,0 +1,140 @@
+using Npgsql;
+using UsageDashboard.Demo;
+using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
+using static UsageDashboard.Tests.Infrastructure.TestEvents;
+
+namespace UsageDashboard.Tests.Store;
+
+/// <summary>
+/// The bulk load derives runs in memory (<see cref="BulkRunDerivation"/>); the SQL in
+/// <see cref="RunDerivationSql.DeriveAll"/> is the reference. Each test bulk-loads events, keeps the
+/// derived rows, derives them again from the stored events in SQL and compares every row.
+/// </summary>
+public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTests.Db>
+{
+    public sealed class Db : DatabaseFixture;
+
+    private static readonly DateTime s_now = new(2026, 11, 20, 15, 30, 0, DateTimeKind.Utc);
+    private static readonly TimeSpan s_abortAfter = TimeSpan.FromHours(12);
+
+    private readonly Db _db;
+
+    public BulkRunDerivationTests(Db db) => _db = db;
+
+    [Fact]
+    public async Task BulkLoad_TestCluster_DerivesInMemory()
+    {
+        await using var conn = await _db.DataSource.OpenConnectionAsync();
+
+        Assert.True(await BulkRunDerivation.AppliesToAsync(conn, default), "the comparisons below would test nothing");
+    }
+
+    [Fact]
+    public async Task BulkLoad_DemoEvents_SameRowsAsSqlDerivation()
+    {
+        var events = DemoDataGenerator.Generate(new DemoOptions { Events = 6_000, Days = 10, Seed = 11, End = s_now }).ToList();
+
+        var (inMemory, inSql) = await LoadBothWaysAsync(events);
+
+        Assert.True(inMemory.Runs.Count > 2_000);
+        StoreRows.AssertEqual(inSql, inMemory);
+    }
+
+    [Fact]
+    public async Task BulkLoad_EdgeCases_SameRowsAsSqlDerivation()
+    {
+        var t = s_now.AddHours(-2);
+        var events = new List<TelemetryEvent>
+        {
+            // End before start in the stream; no duration sent, so it comes from the timestamps,
+            // which carry sub-millisecond and sub-microsecond parts (rounding and truncation).
+            CreateEvent(runKey: "out-of-order", status: RunStatus.Succeeded, at: t.AddTicks(10_005_003)),
+            CreateEvent(runKey: "out-of-order", status: RunStatus.Started, at: t),
+            // Two terminal events at the same instant: the later one in the stream wins, for status and error.
+            CreateEvent(runKey: "tie", status: RunStatus.Started, at: t),
+            CreateEvent(runKey: "tie", status: RunStatus.Failed, at: t.AddSeconds(5), errorType: "First"),
+            CreateEvent(runKey: "tie", status: RunStatus.Succeeded, at: t.AddSeconds(5), errorType: "Second"),
+            // The latest error by time, not by stream position; dimensions that differ within one run.
+            CreateEvent(runKey: "mixed", status: RunStatus.Failed, at: t.AddSeconds(9), errorType: "Late", installationId: "inst-b",
+                toolVersion: "1.10.0", durationMs: 42, isCi: true),
+            CreateEvent(runKey: "mixed", status: RunStatus.Failed, at: t.AddSeconds(3), errorType: "Early", installationId: "inst-a",
+                toolVersion: "1.9.0", command: "é-build", osName: null),
+            // Open runs: one past Runs:AbortAfter, one not.
+            CreateEvent(runKey: "stale", status: RunStatus.Started, at: s_now - s_abortAfter - TimeSpan.FromMinutes(1)),
+            CreateEvent(runKey: "open", status: RunStatus.Started, at: s_now.AddMinutes(-5)),
+            // Single events without an outcome, with and without a command.
+            CreateEvent(tool: "jetty", status: RunStatus.Unknown, installationId: "j-1", at: t),
+            CreateEvent(tool: "jetty", status: RunStatus.Unknown, installationId: "j-1", at: t.AddDays(-3), command: null),
+            // Plugins: own outcome on one event only, null vs empty type, version on one event only, a
+            // non-terminal own status, and names whose order depends on comparing by code point.
+            CreateEvent(tool: "meltano", runKey: "plugins", status: RunStatus.Started, at: t, plugins:
+            [
+                Plugin("tap-x", "extractors", null, RunStatus.Failed),
+                Plugin("tapa", null, "2.0", null),
+                Plugin("Tap", "", "", "running"),
+                Plugin("zeta", "loaders", "1.0", null),
+                Plugin("émoji-😀", "loaders", null, null),
+                Plugin("émoji-\uFFFD", "loaders", null, null),
+            ]),
+            CreateEvent(tool: "meltano", runKey: "plugins", status: RunStatus.Succeeded, at: t.AddMinutes(1), plugins:
+            [
+                Plugin("tap-x", "extractors", "0.9", null),
+                Plugin("tapa", "", "1.5", RunStatus.Skipped),
+                Plugin("zeta", "loaders", "1.0", RunStatus.Aborted),
+                Plugin("zeta", "other", "3.0", null),
+            ]),
+            // A plugin-only run that never ends and is old enough to count as aborted.
+            CreateEvent(tool: "meltano", runKey: "plugins-stale", status: RunStatus.Started, at: s_now.AddDays(-2),
+                plugins: [Plugin("tap-y", "extractors", "1.0", null)]),
+        };
+
+        // A user id on only one event of a run, and two different ones in another.
+        events[1].UserId = "u1";
+        events[5].UserId = "u2";
+        events[6].UserId = "u10";
+
+        var (inMemory, inSql) = await LoadBothWaysAsync(events);
+
+        Assert.Equal(9, inMemory.Runs.Count);
+        StoreRows.AssertEqual(inSql, inMemory);
+    }
+
+    private async Task<(StoreRows InMemory, StoreRows InSql)> LoadBothWaysAsync(List<TelemetryEvent> events)
+    {
+        await _db.ResetAsync();
+        var writer = CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_now)), s_abortAfter);
+        await writer.BulkLoadAsync(Chunks(events, 1_000), null, default);
+        var inMemory = await StoreRows.ReadAsync(_db.DataSource);
+
+        await using (var conn = await _db.DataSource.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            await using (var clear = new NpgsqlCommand("TRUNCATE runs, run_plugins, installations", conn))
+            {
+                await clear.ExecuteNonQueryAsync();
+            }
+            await using (var derive = new NpgsqlCommand(RunDerivationSql.DeriveAll, conn))
+            {
+                derive.Parameters.AddWithValue("now", s_now);
+                derive.Parameters.AddWithValue("abort_before", s_now - s_abortAfter);
+                await derive.ExecuteNonQueryAsync();
+            }
+            await tx.CommitAsync();
+        }
+        return (inMemory, await StoreRows.ReadAsync(_db.DataSource));
+    }
+
+    private static PluginRef Plugin(string name, string? type, string? version, string? status) =>
+        new() { Name = name, Type = type, Version = version, Status = status };
+
+#pragma warning disable CS1998 // an async iterator over data already in memory
+    private static async IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> Chunks(List<TelemetryEvent> events, int size)
+    {
+        foreach (var chunk in events.Chunk(size))
+        {
+            yield return chunk;
+        }
+    }
+#pragma warning restore CS1998
+}
