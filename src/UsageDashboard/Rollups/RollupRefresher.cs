@@ -21,8 +21,8 @@ public sealed class RollupOptions
     public bool RefreshInBackground { get; set; } = true;
 }
 
-/// <summary>What one refresh did.</summary>
-public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed);
+/// <summary>What one refresh did; <paramref name="RebuiltAll"/> when it rebuilt every rollup instead of slices.</summary>
+public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed, bool RebuiltAll = false);
 
 /// <summary>
 /// Keeps the rollups equal to the runs. Writers never touch rollups: triggers log the (tool, day) of every
@@ -52,7 +52,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             if ((bool)(await empty.ExecuteScalarAsync(ct))!)
             {
                 await RebuildAllAsync(ct);
-                return new RollupRefreshResult(-1, -1, watch.Elapsed);
+                return new RollupRefreshResult(0, 0, watch.Elapsed, RebuiltAll: true);
             }
         }
         while (true)

@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
+using UsageDashboard.Access;
 using Microsoft.Extensions.DependencyInjection;
 using UsageDashboard.Tests.Infrastructure;
 
@@ -25,6 +28,9 @@ public sealed class DataProtectionKeysTests : IClassFixture<DataProtectionKeysTe
         var ticket = first.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(purpose).Protect("signed-in");
 
         Assert.Equal("signed-in", second.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector(purpose).Unprotect(ticket));
+        // Both factories run in one process and could share the default per-user key folder; the ring
+        // that made this work must be the database's, which is what separate machines share.
+        Assert.IsType<PostgresXmlRepository>(second.Services.GetRequiredService<IOptions<KeyManagementOptions>>().Value.XmlRepository);
     }
 
     [Fact]

@@ -222,7 +222,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
     private async Task<List<string>> SnapshotAsync()
     {
         var rows = new List<string>();
-        foreach (var (table, columns, _) in RollupTables)
+        foreach (var (table, columns, _) in RollupSql.Tables)
         {
             await using var cmd = _db.DataSource.CreateCommand($"SELECT {columns} FROM {table} ORDER BY {columns}");
             await using var reader = await cmd.ExecuteReaderAsync();
@@ -235,14 +235,6 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         }
         return rows;
     }
-
-    private static readonly (string Table, string Columns, object? Unused)[] RollupTables =
-    [
-        ("rollup_installation_days", "tool, day, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted", null),
-        ("rollup_command_days", "tool, day, installation_key, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
-        ("rollup_command_durations", "tool, day, command, is_ci, os_name, tool_version, buckets, counts", null),
-        ("rollup_plugin_days", "tool, day, installation_key, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted", null),
-    ];
 }
 
 /// <summary>The histogram behind duration percentiles, on its own.</summary>
