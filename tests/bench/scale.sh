@@ -88,7 +88,7 @@ hub=$(dotnet run tests/bench/hub.cs -- "$base" 10 8 /api/hub/meltano/plugins /ap
 ingest=$(dotnet "$loadgen" batch "$base" dev-dbt-write-key 100000 500 4 2>&1 | tail -1)
 peak=$(peak_mb)
 store=$(runuser -u postgres -- psql -XAtq "host=$PWD/$folder/socket dbname=usage user=postgres" \
-  -c "SELECT format('%s events, %s runs, %s plugin rows, %s installations, %s installation-day rollup rows', (SELECT count(*) FROM events), (SELECT count(*) FROM runs), (SELECT count(*) FROM run_plugins), (SELECT count(*) FROM installations), (SELECT count(*) FROM rollup_installation_days))" 2>&1)
+  -c "SELECT format('%s events, %s runs, %s plugin rows, %s installations, %s installation-month rollup rows', (SELECT count(*) FROM events), (SELECT count(*) FROM runs), (SELECT count(*) FROM run_plugins), (SELECT count(*) FROM installations), (SELECT count(*) FROM rollup_installation_months))" 2>&1)
 stop_app
 
 dotnet "$loadgen" file "$out/import.ndjson" 200000 meltano >/dev/null

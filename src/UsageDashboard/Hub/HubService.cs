@@ -93,25 +93,41 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         var fromDay = DateOnly.FromDateTime(now - o.Window).AddDays(1);
         await using var sourceCmd = new NpgsqlCommand();
         var days = rollups.PluginDays(sourceCmd, fromDay, toDay);
+        var months = rollups.PluginMonths(sourceCmd, fromDay, toDay);
         // Hashed names are resolved in SQL so installations are counted once across clear and hashed
         // senders; digests the catalog does not know are dropped here and never leave the database.
+        // Counts come from the plugin-day rollup, installations from the plugin-month rollup.
         batch.BatchCommands.Add(new NpgsqlBatchCommand($$"""
             WITH s AS (
                 SELECT coalesce(m.name, d.name) AS name, d.type, d.version, d.runs, d.succeeded,
-                       d.succeeded + d.failed + d.aborted AS judged, d.installation_key
+                       d.succeeded + d.failed + d.aborted AS judged
                 FROM {{days}} d
                 LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = d.name
                 WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day AND (NOT @exclude_ci OR NOT d.is_ci)
+            ),
+            counts AS (
+                SELECT name, version, GROUPING(version) = 1 AS plugin_total,
+                       mode() WITHIN GROUP (ORDER BY type) AS type,
+                       sum(runs)::bigint AS runs, sum(succeeded)::bigint AS ok, sum(judged)::bigint AS judged
+                FROM s
+                WHERE name !~ '^[0-9a-f]{64}$'
+                GROUP BY GROUPING SETS ((name, version), (name))
+            ),
+            r AS (
+                SELECT coalesce(m.name, p.name) AS name, p.version, p.installation_key
+                FROM {{months}} p
+                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = p.name
+                WHERE p.tool = @tool AND {{RollupSql.ActiveIn("p", "@from_day", "@to_day")}} AND (NOT @exclude_ci OR NOT p.is_ci)
+            ),
+            reach AS (
+                SELECT name, version, GROUPING(version) = 1 AS plugin_total, count(DISTINCT installation_key) AS installations
+                FROM r
+                WHERE name !~ '^[0-9a-f]{64}$'
+                GROUP BY GROUPING SETS ((name, version), (name))
             )
-            SELECT name, version, GROUPING(version) = 1 AS plugin_total,
-                   mode() WITHIN GROUP (ORDER BY type),
-                   sum(runs)::bigint,
-                   sum(succeeded)::bigint,
-                   sum(judged)::bigint,
-                   count(DISTINCT installation_key)
-            FROM s
-            WHERE name !~ '^[0-9a-f]{64}$'
-            GROUP BY GROUPING SETS ((name, version), (name))
+            SELECT c.name, c.version, c.plugin_total, c.type, c.runs, c.ok, c.judged, coalesce(x.installations, 0)
+            FROM counts c
+            LEFT JOIN reach x ON x.name = c.name AND x.plugin_total = c.plugin_total AND (c.plugin_total OR x.version = c.version)
             """));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             SELECT name, version, severity FROM health_flags

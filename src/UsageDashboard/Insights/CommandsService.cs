@@ -20,32 +20,43 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var days = rollups.CommandDays(cmd, query.PreviousPeriod.From, query.To);
+        var months = rollups.CommandMonths(cmd, query.From, query.To);
         var durations = rollups.CommandDurations(cmd, query.From, query.To);
-        // One scan covers both periods; FILTER splits them. Installations by grouping first (a hash
-        // aggregate); durations from the histograms of the current period.
+        // Counts of both periods from one scan of the command-day rollup (FILTER splits them); installations
+        // of the current period from the command-month rollup (grouped first: a hash aggregate); durations
+        // from the histograms of the current period.
         cmd.CommandText = $"""
-            SELECT c.tool, c.command,
-                   sum(c.cur_runs)::bigint, sum(c.cur_ok)::bigint, sum(c.cur_failed)::bigint, sum(c.cur_aborted)::bigint,
-                   count(*) FILTER (WHERE c.cur_runs > 0),
-                   sum(c.prev_runs)::bigint, sum(c.prev_ok)::bigint, sum(c.prev_failed)::bigint, sum(c.prev_aborted)::bigint,
-                   sum(sum(c.cur_runs)) OVER ()
-            FROM (
+            WITH counts AS (
                 SELECT d.tool, d.command,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0) AS cur_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0) AS cur_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0) AS cur_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0) AS cur_aborted,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0) AS prev_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0) AS prev_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0) AS prev_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
+                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_aborted,
+                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_runs,
+                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_ok,
+                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_failed,
+                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_aborted
                 FROM {days} d
                 WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-                GROUP BY d.tool, d.command, d.installation_key
-            ) c
-            GROUP BY 1, 2
-            HAVING sum(c.cur_runs) > 0
+                GROUP BY 1, 2
+            ),
+            reach AS (
+                SELECT x.tool, x.command, count(*) AS installations
+                FROM (
+                    SELECT m.tool, m.command, m.installation_key
+                    FROM {months} m
+                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
+                    GROUP BY 1, 2, 3
+                ) x
+                GROUP BY 1, 2
+            )
+            SELECT c.tool, c.command, c.cur_runs, c.cur_ok, c.cur_failed, c.cur_aborted, coalesce(r.installations, 0),
+                   c.prev_runs, c.prev_ok, c.prev_failed, c.prev_aborted, sum(c.cur_runs) OVER ()
+            FROM counts c
+            LEFT JOIN reach r ON r.tool = c.tool AND r.command = c.command
+            WHERE c.cur_runs > 0
             ORDER BY 3 DESC, 1, 2
             LIMIT @limit;
 

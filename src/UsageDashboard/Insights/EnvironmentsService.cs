@@ -5,18 +5,15 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind <c>/environments</c> and its API: OS, OS version, runtime, runtime version and tool
-/// version, as installations per value now and per bucket.
+/// version, as installations per value now and per bucket (from the installation-month rollup, counted
+/// here over bit sets) and runs per value (from the run-day rollup).
 /// </summary>
 public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
-    /// <summary>Fixed SQL expressions per dimension over the grouped <c>base</c> rows (never user text).</summary>
-    private static readonly (EnvironmentDimension Dimension, string Sql)[] s_dimensions =
+    private static readonly EnvironmentDimension[] s_dimensions =
     [
-        (EnvironmentDimension.Os, "os"),
-        (EnvironmentDimension.OsVersion, "os || ' ' || osv"),
-        (EnvironmentDimension.Runtime, "rt"),
-        (EnvironmentDimension.RuntimeVersion, "rt || ' ' || rtv"),
-        (EnvironmentDimension.ToolVersion, "tv"),
+        EnvironmentDimension.Os, EnvironmentDimension.OsVersion, EnvironmentDimension.Runtime,
+        EnvironmentDimension.RuntimeVersion, EnvironmentDimension.ToolVersion,
     ];
 
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
@@ -24,71 +21,114 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
     public async Task<EnvironmentsData> GetAsync(InsightQuery query, CancellationToken ct)
     {
         var grain = TimeBuckets.Auto(query);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.InstallationDays(cmd, query.From, query.To);
-        // Installation-days are first reduced to one row per installation, bucket and environment; each dimension
-        // then groups that small set twice (whole period, per bucket).
-        // DISTINCT through a grouped subquery (hashable) instead of count(DISTINCT ...), which always sorts.
-        var branches = s_dimensions.SelectMany(d => new[]
+        var window = new DayWindow(query.From, query.To);
+        var bucketList = TimeBuckets.For(query, grain, Today);
+        var bucketOfDay = new int[window.Length];
+        for (var b = 0; b < bucketList.Count; b++)
         {
-            $"SELECT {(int)d.Dimension}, v, NULL::date, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, installation_key, sum(runs) AS runs FROM base GROUP BY 1, 2) x GROUP BY v",
-            $"SELECT {(int)d.Dimension}, v, bucket, count(*), sum(runs)::bigint FROM (SELECT {d.Sql} AS v, bucket, installation_key, sum(runs) AS runs FROM base GROUP BY 1, 2, 3) x GROUP BY v, bucket",
-        });
-        cmd.CommandText = $"""
-            {InsightsSql.WorkMem}
-            WITH base AS MATERIALIZED (
-                SELECT d.installation_key, date_trunc(@grain, d.day::timestamp)::date AS bucket,
-                       coalesce(d.os_name, 'unknown') AS os, coalesce(d.os_version, '?') AS osv,
-                       coalesce(d.runtime_name, 'unknown') AS rt, coalesce(d.runtime_version, '?') AS rtv,
-                       coalesce(d.tool_version, 'unknown') AS tv, sum(d.runs) AS runs
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2, 3, 4, 5, 6, 7
-            )
-            {string.Join("\nUNION ALL\n", branches)}
-            UNION ALL
-            SELECT -1, '', NULL::date, count(*), coalesce(sum(runs), 0)::bigint FROM (SELECT installation_key, sum(runs) AS runs FROM base GROUP BY 1) x;
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+            for (var day = bucketList[b].Start; day < bucketList[b].End; day = day.AddDays(1))
+            {
+                if (day >= query.From && day <= query.To)
+                {
+                    bucketOfDay[window.IndexOf(day)] = b;
+                }
+            }
+        }
+        var bucketWords = (bucketList.Count + 63) / 64;
 
-        var totals = s_dimensions.ToDictionary(d => d.Dimension, _ => new List<DimensionValue>());
-        var perBucket = s_dimensions.ToDictionary(d => d.Dimension, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
-        long installations = 0;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        // Per dimension, value and installation: the buckets it was active in with that value. Installations
+        // per value are the entries; per bucket, the entries with that bucket's bit.
+        var reach = new Dictionary<(EnvironmentDimension, string, int), ulong[]>();
+        var installations = new HashSet<int>();
+        var runs = new Dictionary<(EnvironmentDimension, string), long>();
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using (var cmd = conn.CreateCommand())
         {
+            var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+            var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+            var months = rollups.InstallationMonths(cmd, query.From, query.To);
+            var days = rollups.RunDays(cmd, query.From, query.To);
+            cmd.CommandText = $"""
+                SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
+                       coalesce(m.os_name, 'unknown'), coalesce(m.os_version, '?'), coalesce(m.runtime_name, 'unknown'),
+                       coalesce(m.runtime_version, '?'), coalesce(m.tool_version, 'unknown')
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters};
+
+                SELECT coalesce(d.os_name, 'unknown'), coalesce(d.os_version, '?'), coalesce(d.runtime_name, 'unknown'),
+                       coalesce(d.runtime_version, '?'), coalesce(d.tool_version, 'unknown'), sum(d.runs)::bigint
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
+                GROUP BY 1, 2, 3, 4, 5;
+                """;
+            cmd.Parameters.AddWithValue("from_day", query.From);
+            cmd.Parameters.AddWithValue("to_day", query.To);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var daySet = window.NewSet();
+            var values = new string[5];
             while (await reader.ReadAsync(ct))
             {
-                var dim = reader.GetInt32(0);
-                if (dim < 0)
+                var key = reader.GetInt32(0);
+                Array.Clear(daySet);
+                window.AddMonthMask(daySet, reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2));
+                installations.Add(key);
+                Values(reader, 3, values);
+                for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    installations = reader.GetInt64(3);
-                    continue;
+                    if (!reach.TryGetValue((s_dimensions[d], values[d], key), out var bucketSet))
+                    {
+                        reach[(s_dimensions[d], values[d], key)] = bucketSet = new ulong[bucketWords];
+                    }
+                    DayWindow.ForEach(daySet, 0, window.Length - 1, i => bucketSet[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63));
                 }
-                var dimension = (EnvironmentDimension)dim;
-                var value = reader.GetString(1);
-                if (reader.IsDBNull(2))
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                Values(reader, 0, values);
+                var n = reader.GetInt64(5);
+                for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    totals[dimension].Add(new DimensionValue(value, reader.GetInt64(3), reader.GetInt64(4)));
-                    continue;
+                    runs[(s_dimensions[d], values[d])] = runs.GetValueOrDefault((s_dimensions[d], values[d])) + n;
                 }
-                var bucket = reader.GetFieldValue<DateOnly>(2);
-                if (!perBucket[dimension].TryGetValue(bucket, out var slot))
-                {
-                    perBucket[dimension][bucket] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
-                }
-                slot[value] = reader.GetInt64(3);
             }
         }
 
-        var buckets = TimeBuckets.For(query, grain, Today);
+        var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
+        var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        foreach (var ((dimension, value, _), bucketSet) in reach)
+        {
+            totals[dimension][value] = totals[dimension].GetValueOrDefault(value) + 1;
+            for (var b = 0; b < bucketList.Count; b++)
+            {
+                if ((bucketSet[b >> 6] & (1UL << (b & 63))) == 0)
+                {
+                    continue;
+                }
+                if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var slot))
+                {
+                    perBucket[dimension][bucketList[b].Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                }
+                slot[value] = slot.GetValueOrDefault(value) + 1;
+            }
+        }
+
         var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
-            d.Dimension,
-            totals[d.Dimension].OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
-            buckets.Select(b => new AdoptionBucket(b.Start, perBucket[d.Dimension].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
-        return new EnvironmentsData(query, Today, grain, installations, dimensions, await InsightsSql.ToolsAsync(conn, ct));
+            d,
+            totals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
+            bucketList.Select(b => new AdoptionBucket(b.Start, perBucket[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
+        return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await InsightsSql.ToolsAsync(conn, ct));
+    }
+
+    /// <summary>The five dimension values of a row whose OS, OS version, runtime, runtime version and tool version start at <paramref name="first"/>.</summary>
+    private static void Values(NpgsqlDataReader reader, int first, string[] values)
+    {
+        var os = reader.GetString(first);
+        var runtime = reader.GetString(first + 2);
+        values[0] = os;
+        values[1] = os + " " + reader.GetString(first + 1);
+        values[2] = runtime;
+        values[3] = runtime + " " + reader.GetString(first + 3);
+        values[4] = reader.GetString(first + 4);
     }
 }

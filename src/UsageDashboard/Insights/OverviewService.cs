@@ -49,61 +49,74 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return await InsightsSql.ToolsAsync(conn, ct);
     }
 
-    /// <summary>Headline numbers of both periods, overall and per tool, from one scan of installation-days.</summary>
+    /// <summary>Headline numbers of both periods, overall and per tool: installations from the month rollup, runs from the run-day rollup.</summary>
     private static async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
         NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
     {
-        var (prevFrom, _) = query.PreviousPeriod;
+        var (prevFrom, prevTo) = query.PreviousPeriod;
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.InstallationDays(cmd, prevFrom, query.To);
-        var existsDays = RunFilterSql.HasDimensionFilters(query) ? rollups.InstallationDays(cmd, prevFrom, query.To) : "";
-        // One scan covers both periods (FILTER splits them) and every tool (the overall numbers are the
-        // sums: installations are (tool, id) pairs). Installations are counted by grouping first, a hash
-        // aggregate, where count(DISTINCT) would sort every row.
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var months = rollups.InstallationMonths(cmd, prevFrom, query.To);
+        var days = rollups.RunDays(cmd, prevFrom, query.To);
+        var existsMonths = RunFilterSql.HasDimensionFilters(query) ? rollups.InstallationMonths(cmd, prevFrom, query.To) : "";
+        // One scan per rollup covers both periods (the day masks and FILTER split them) and every tool (the
+        // overall numbers are the sums: installations are (tool, id) pairs). Installations are counted by
+        // grouping first, a hash aggregate, where count(DISTINCT) would sort every row.
         cmd.CommandText = $"""
-            SELECT i.tool,
-                   count(*) FILTER (WHERE i.cur_runs > 0), sum(i.cur_runs)::bigint,
-                   sum(i.cur_ok)::bigint, sum(i.cur_failed)::bigint, sum(i.cur_aborted)::bigint,
-                   count(*) FILTER (WHERE i.prev_runs > 0), sum(i.prev_runs)::bigint,
-                   sum(i.prev_ok)::bigint, sum(i.prev_failed)::bigint, sum(i.prev_aborted)::bigint
+            SELECT i.tool, count(*) FILTER (WHERE i.cur), count(*) FILTER (WHERE i.prev)
             FROM (
-                SELECT d.tool,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0) AS cur_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0) AS cur_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0) AS cur_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0) AS cur_aborted,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0) AS prev_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0) AS prev_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0) AS prev_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0) AS prev_aborted
-                FROM {days} d
-                WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-                GROUP BY d.tool, d.installation_key
+                SELECT m.tool, m.installation_key,
+                       bool_or((m.days & rollup_day_mask(m.month, @from_day, @to_day)) <> 0) AS cur,
+                       bool_or((m.days & rollup_day_mask(m.month, @prev_from_day, @prev_to_day)) <> 0) AS prev
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{monthFilters}
+                GROUP BY m.tool, m.installation_key
             ) i
             GROUP BY i.tool;
+
+            SELECT d.tool,
+                   coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint
+            FROM {days} d
+            WHERE d.day >= @prev_from_day AND d.day <= @to_day{dayFilters}
+            GROUP BY d.tool;
 
             SELECT count(*) FILTER (WHERE i.first_seen >= @from),
                    count(*) FILTER (WHERE i.first_seen < @from)
             FROM installations i
             WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
             {(RunFilterSql.HasDimensionFilters(query)
-                ? $"AND EXISTS (SELECT 1 FROM {existsDays} d WHERE d.installation_key = i.id AND d.day >= @prev_from_day AND d.day <= @to_day{filters})"
+                ? $"AND EXISTS (SELECT 1 FROM {existsMonths} m WHERE m.installation_key = i.id AND {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{monthFilters})"
                 : "")};
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
+        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
         cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        var installations = new Dictionary<string, (long Current, long Previous)>(StringComparer.Ordinal);
         var byTool = new List<ToolComparison>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
+            installations[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+        }
+        await reader.NextResultAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var (activeNow, activeBefore) = installations.GetValueOrDefault(reader.GetString(0));
             byTool.Add(new ToolComparison(reader.GetString(0),
-                reader.GetInt64(1), new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
-                reader.GetInt64(6), new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
+                activeNow, new Outcomes(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)),
+                activeBefore, new Outcomes(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))));
         }
         await reader.NextResultAsync(ct);
         await reader.ReadAsync(ct);
@@ -124,28 +137,52 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
     {
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.InstallationDays(cmd, query.From, query.To);
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var months = rollups.InstallationMonths(cmd, query.From, query.To);
+        var days = rollups.RunDays(cmd, query.From, query.To);
+        // Active installations per day: one mask per installation and month (its rows OR-ed), then per
+        // month the sum of each day's bit, 31 sums in one pass instead of one row per installation-day.
+        var bitSums = string.Join(", ", Enumerable.Range(0, 31).Select(b => $"sum((x.days >> {b}) & 1)::bigint"));
         cmd.CommandText = $"""
-            SELECT x.day, count(*), sum(x.runs)::bigint
+            SELECT x.month, {bitSums}
             FROM (
-                SELECT d.day, sum(d.runs) AS runs
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY d.day, d.installation_key
+                SELECT m.month, bit_or(m.days) & rollup_day_mask(m.month, @from_day, @to_day) AS days
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
+                GROUP BY m.tool, m.installation_key, m.month
             ) x
-            GROUP BY x.day
+            GROUP BY x.month;
+
+            SELECT d.day, sum(d.runs)::bigint
+            FROM {days} d
+            WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
+            GROUP BY d.day;
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
-        var byDay = new Dictionary<DateOnly, DailyPoint>();
+        var active = new Dictionary<DateOnly, long>();
+        var runs = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                var day = reader.GetFieldValue<DateOnly>(0);
-                byDay[day] = new DailyPoint(day, reader.GetInt64(1), reader.GetInt64(2));
+                var month = reader.GetFieldValue<DateOnly>(0);
+                for (var day = month; day.Month == month.Month; day = day.AddDays(1))
+                {
+                    active[day] = reader.GetInt64(day.Day);
+                }
             }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                runs[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+            }
+        }
+        var byDay = new Dictionary<DateOnly, DailyPoint>();
+        foreach (var day in active.Keys.Union(runs.Keys))
+        {
+            byDay[day] = new DailyPoint(day, active.GetValueOrDefault(day), runs.GetValueOrDefault(day));
         }
         // Days without runs are zeros, not gaps: a chart must not join across a silent day.
         var points = new List<DailyPoint>(query.Days);
@@ -159,19 +196,36 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     private static async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, int limit, CancellationToken ct)
     {
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var days = rollups.CommandDays(cmd, query.From, query.To);
+        var months = rollups.CommandMonths(cmd, query.From, query.To);
+        // The top commands by runs first (counts, no installations), then installations for just those.
         cmd.CommandText = $"""
-            SELECT c.tool, c.command, sum(c.runs)::bigint, sum(c.ok)::bigint, sum(c.failed)::bigint, sum(c.aborted)::bigint, count(*)
-            FROM (
-                SELECT d.tool, d.command, sum(d.runs) AS runs, sum(d.succeeded) AS ok, sum(d.failed) AS failed, sum(d.aborted) AS aborted
+            WITH top AS (
+                SELECT d.tool, d.command, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
+                       sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted
                 FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2, d.installation_key
-            ) c
-            GROUP BY 1, 2
+                WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
+                GROUP BY 1, 2
+                ORDER BY 3 DESC, 1, 2
+                LIMIT @limit
+            ),
+            reach AS (
+                SELECT x.tool, x.command, count(*) AS installations
+                FROM (
+                    SELECT m.tool, m.command, m.installation_key
+                    FROM {months} m
+                    JOIN top t ON t.tool = m.tool AND t.command = m.command
+                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
+                    GROUP BY 1, 2, 3
+                ) x
+                GROUP BY 1, 2
+            )
+            SELECT t.tool, t.command, t.runs, t.ok, t.failed, t.aborted, coalesce(r.installations, 0)
+            FROM top t
+            LEFT JOIN reach r ON r.tool = t.tool AND r.command = t.command
             ORDER BY 3 DESC, 1, 2
-            LIMIT @limit
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);

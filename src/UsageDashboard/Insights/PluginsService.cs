@@ -20,15 +20,34 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var days = rollups.PluginDays(cmd, query.From, query.To);
-        // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
+        var months = rollups.PluginMonths(cmd, query.From, query.To);
+        // Counts from the plugin-day rollup, installations from the plugin-month rollup (grouped first: a
+        // hash aggregate). Ranked by installations, then runs: volume, never the rate, so small samples
+        // can't top the list.
         cmd.CommandText = $"""
-            SELECT d.tool, d.name, d.type, sum(d.runs)::bigint, sum(d.succeeded)::bigint, sum(d.failed)::bigint,
-                   sum(d.aborted)::bigint, count(DISTINCT d.installation_key),
-                   array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '')
-            FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-            GROUP BY 1, 2, 3
+            WITH counts AS (
+                SELECT d.tool, d.name, d.type, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
+                       sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted,
+                       array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '') AS versions
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
+                GROUP BY 1, 2, 3
+            ),
+            reach AS (
+                SELECT x.tool, x.name, x.type, count(*) AS installations
+                FROM (
+                    SELECT m.tool, m.name, m.type, m.installation_key
+                    FROM {months} m
+                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
+                    GROUP BY 1, 2, 3, 4
+                ) x
+                GROUP BY 1, 2, 3
+            )
+            SELECT c.tool, c.name, c.type, c.runs, c.ok, c.failed, c.aborted, coalesce(r.installations, 0), c.versions
+            FROM counts c
+            LEFT JOIN reach r ON r.tool = c.tool AND r.name = c.name AND r.type = c.type
             ORDER BY 8 DESC, 4 DESC, 2, 1, 3
             LIMIT @limit
             """;

@@ -47,7 +47,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         int slices = 0, marks = 0;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using (var empty = new NpgsqlCommand(
-            "SELECT NOT EXISTS (SELECT 1 FROM rollup_installation_days) AND EXISTS (SELECT 1 FROM rollup_dirty)", conn))
+            "SELECT NOT EXISTS (SELECT 1 FROM rollup_run_days) AND EXISTS (SELECT 1 FROM rollup_dirty)", conn))
         {
             if ((bool)(await empty.ExecuteScalarAsync(ct))!)
             {

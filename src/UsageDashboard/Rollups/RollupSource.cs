@@ -15,17 +15,27 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
     /// <summary>For tests and tools that build services by hand.</summary>
     public static RollupSource Create(bool enabled = true) => new(Options.Create(new RollupOptions { Enabled = enabled }));
 
-    public string InstallationDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
-        Relation(cmd, "rollup_installation_days", RollupSql.InstallationDays, from, to);
+    public string RunDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_run_days", RollupSql.RunDays, from, to);
+
+    /// <summary>Month rows; raw, only the runs of [from, to] set bits (callers mask to their range anyway).</summary>
+    public string InstallationMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_installation_months", RollupSql.InstallationMonths, from, to);
 
     public string CommandDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_command_days", RollupSql.CommandDays, from, to);
+
+    public string CommandMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_command_months", RollupSql.CommandMonths, from, to);
 
     public string CommandDurations(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_command_durations", RollupSql.CommandDurations, from, to);
 
     public string PluginDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_plugin_days", RollupSql.PluginDays, from, to);
+
+    public string PluginMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_plugin_months", RollupSql.PluginMonths, from, to);
 
     private string Relation(NpgsqlCommand cmd, string table, Func<string, string> select, DateOnly from, DateOnly to)
     {

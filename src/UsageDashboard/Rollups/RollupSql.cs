@@ -5,7 +5,8 @@ namespace UsageDashboard.Rollups;
 /// that defines it. The same text builds the tables (a slice at a time, or everything after a bulk load)
 /// and, when rollups are switched off, stands in for them as a subquery, so "the rollup equals the raw
 /// aggregate" is true by construction of the SQL and checked against the data by the exactness tests.
-/// A rollup row belongs to the UTC day of its run's <c>occurred_at</c>.
+/// A day-table row belongs to the UTC day of its run's <c>occurred_at</c>; a month-table row to its UTC
+/// month, with one bit per day of that month.
 /// </summary>
 internal static class RollupSql
 {
@@ -25,20 +26,52 @@ internal static class RollupSql
     /// </summary>
     public const string DurationBucket = "floor(ln(r.duration_ms + 1.0) * 11.541560327111707)::smallint";
 
+    /// <summary>The first day of the UTC month of <c>r.occurred_at</c>: the key of the month (reach) rollups.</summary>
+    public const string RunMonth = "date_trunc('month', r.occurred_at AT TIME ZONE 'UTC')::date";
+
+    /// <summary>The bit of <c>r.occurred_at</c>'s day in a month row's <c>days</c> mask (bit 0 = the 1st).</summary>
+    public const string RunDayBit = "(1 << (extract(day FROM r.occurred_at AT TIME ZONE 'UTC')::integer - 1))";
+
     /// <summary>
     /// Rollups name an installation by <c>installations.id</c>, a dense integer: hashing and comparing it
     /// is several times cheaper than (tool, installation_id) text pairs in every distinct count.
     /// </summary>
     private const string JoinInstallation = "JOIN installations i ON i.tool = r.tool AND i.installation_id = r.installation_id";
 
-    public const string InstallationDaysColumns =
-        "tool, day, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted";
+    /// <summary>
+    /// Condition on a month row (alias <paramref name="alias"/>) that it was active on a day in
+    /// [<paramref name="fromDay"/>, <paramref name="toDay"/>] (SQL date expressions, usually parameters).
+    /// </summary>
+    public static string ActiveIn(string alias, string fromDay, string toDay) =>
+        $"{alias}.month >= date_trunc('month', {fromDay}::timestamp)::date AND {alias}.month <= {toDay} " +
+        $"AND ({alias}.days & rollup_day_mask({alias}.month, {fromDay}, {toDay})) <> 0";
 
-    /// <summary>Runs per installation, UTC day and environment: distinct installation counts stay exact.</summary>
-    public static string InstallationDays(string where) => $"""
-        SELECT r.tool, {RunDay} AS day, i.id AS installation_key, r.is_ci, r.os_name, r.os_version, r.runtime_name,
-               r.runtime_version, r.tool_version,
+    public const string RunDaysColumns =
+        "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted";
+
+    /// <summary>Runs and outcomes per UTC day and environment.</summary>
+    public static string RunDays(string where) => $"""
+        SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version,
                {Outcomes}
+        FROM runs r
+        WHERE {where}
+        GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version
+        """;
+
+    private const string InstallationMonthsKey =
+        "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version";
+
+    public const string InstallationMonthsColumns =
+        "tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days";
+
+    /// <summary>
+    /// Which days of each month an installation ran anything (<c>days</c>) and ran something that succeeded
+    /// (<c>ok_days</c>), per environment: distinct installation counts over any day range stay exact.
+    /// </summary>
+    public static string InstallationMonths(string where) => $"""
+        SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, r.is_ci, r.os_name, r.os_version, r.runtime_name,
+               r.runtime_version, r.tool_version,
+               bit_or({RunDayBit}) AS days, coalesce(bit_or({RunDayBit}) FILTER (WHERE r.status = 'succeeded'), 0) AS ok_days
         FROM runs r
         {JoinInstallation}
         WHERE {where}
@@ -46,12 +79,23 @@ internal static class RollupSql
         """;
 
     public const string CommandDaysColumns =
-        "tool, day, installation_key, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
 
     public static string CommandDays(string where) => $"""
-        SELECT r.tool, {RunDay} AS day, i.id AS installation_key, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name,
-               r.tool_version,
+        SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version,
                {Outcomes}
+        FROM runs r
+        WHERE {where}
+        GROUP BY r.tool, 2, 3, r.is_ci, r.os_name, r.tool_version
+        """;
+
+    private const string CommandMonthsKey = "month, tool, installation_key, command, is_ci, os_name, tool_version";
+
+    public const string CommandMonthsColumns = "tool, month, installation_key, command, is_ci, os_name, tool_version, days";
+
+    public static string CommandMonths(string where) => $"""
+        SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command, r.is_ci,
+               r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
         FROM runs r
         {JoinInstallation}
         WHERE {where}
@@ -75,19 +119,31 @@ internal static class RollupSql
         """;
 
     public const string PluginDaysColumns =
-        "tool, day, installation_key, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
 
     /// <summary>
-    /// Plugin outcomes per installation and day. OS and tool version come from the run at the time the
-    /// slice is built, which is why a run's change re-marks its day even when its plugins did not change.
+    /// Plugin outcomes per day. OS and tool version come from the run at the time the slice is built,
+    /// which is why a run's change re-marks its day even when its plugins did not change.
     /// </summary>
     public static string PluginDays(string where) => $"""
-        SELECT rp.tool, {RunDay} AS day, i.id AS installation_key, rp.name, rp.type, rp.version, rp.is_ci, r.os_name,
-               r.tool_version,
+        SELECT rp.tool, {RunDay} AS day, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version,
                count(*)::int AS runs,
                count(*) FILTER (WHERE rp.status = 'succeeded')::int AS succeeded,
                count(*) FILTER (WHERE rp.status = 'failed')::int AS failed,
                count(*) FILTER (WHERE rp.status = 'aborted')::int AS aborted
+        FROM runs r
+        JOIN run_plugins rp ON rp.run_id = r.id
+        WHERE {where}
+        GROUP BY rp.tool, 2, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version
+        """;
+
+    private const string PluginMonthsKey = "month, tool, installation_key, name, type, version, is_ci, os_name, tool_version";
+
+    public const string PluginMonthsColumns = "tool, month, installation_key, name, type, version, is_ci, os_name, tool_version, days";
+
+    public static string PluginMonths(string where) => $"""
+        SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, rp.type, rp.version, rp.is_ci, r.os_name,
+               r.tool_version, bit_or({RunDayBit}) AS days
         FROM runs r
         JOIN run_plugins rp ON rp.run_id = r.id
         {JoinInstallation}
@@ -96,18 +152,24 @@ internal static class RollupSql
         """;
 
     /// <summary>The rollup tables, in the order slices are rebuilt.</summary>
-    public static readonly (string Table, string Columns, Func<string, string> Select)[] Tables =
+    public static readonly RollupTable[] Tables =
     [
-        ("rollup_installation_days", InstallationDaysColumns, InstallationDays),
-        ("rollup_command_days", CommandDaysColumns, CommandDays),
-        ("rollup_command_durations", CommandDurationsColumns, CommandDurations),
-        ("rollup_plugin_days", PluginDaysColumns, PluginDays),
+        new("rollup_run_days", RunDaysColumns, RunDays),
+        new("rollup_installation_months", InstallationMonthsColumns, InstallationMonths, InstallationMonthsKey, ["days", "ok_days"]),
+        new("rollup_command_days", CommandDaysColumns, CommandDays),
+        new("rollup_command_months", CommandMonthsColumns, CommandMonths, CommandMonthsKey, ["days"]),
+        new("rollup_command_durations", CommandDurationsColumns, CommandDurations),
+        new("rollup_plugin_days", PluginDaysColumns, PluginDays),
+        new("rollup_plugin_months", PluginMonthsColumns, PluginMonths, PluginMonthsKey, ["days"]),
     ];
 
     /// <summary>
-    /// Rebuilds the slices listed in the temp table <c>rollup_slices(tool, day)</c>: delete, then insert
-    /// from the runs of that tool and day. Recomputing a whole slice (rather than adding deltas) makes a
-    /// refresh idempotent: late, re-sent or re-derived events can never be counted twice.
+    /// Rebuilds the slices listed in the temp table <c>rollup_slices(tool, day)</c>. A day table's slice is
+    /// deleted and inserted again from the runs of that tool and day. A month table's rows cover a whole
+    /// month, so only the slice days' bits are rebuilt: cleared in that tool's rows of the month, merged in
+    /// again from the runs of those days (ON CONFLICT ... |), and rows left without any day are deleted.
+    /// Recomputing whole days (rather than adding deltas) makes a refresh idempotent: late, re-sent or
+    /// re-derived events can never be counted twice.
     /// </summary>
     public static string RebuildSlices()
     {
@@ -116,11 +178,27 @@ internal static class RollupSql
                     AND r.occurred_at >= s.day::timestamp AT TIME ZONE 'UTC'
                     AND r.occurred_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC')
             """;
-        var sql = new System.Text.StringBuilder();
-        foreach (var (table, columns, select) in Tables)
+        var sql = new System.Text.StringBuilder("""
+            CREATE TEMP TABLE IF NOT EXISTS rollup_slice_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL) ON COMMIT DELETE ROWS;
+            INSERT INTO rollup_slice_months
+            SELECT tool, date_trunc('month', day::timestamp)::date, bit_or(1 << (extract(day FROM day)::integer - 1))
+            FROM rollup_slices GROUP BY 1, 2;
+
+            """);
+        foreach (var table in Tables)
         {
-            sql.Append($"DELETE FROM {table} t USING rollup_slices s WHERE t.tool = s.tool AND t.day = s.day;\n");
-            sql.Append($"INSERT INTO {table} ({columns})\n{select(inSlices)};\n");
+            var (name, columns, select) = (table.Table, table.Columns, table.Select);
+            if (table.MonthKey is null)
+            {
+                sql.Append($"DELETE FROM {name} t USING rollup_slices s WHERE t.tool = s.tool AND t.day = s.day;\n");
+                sql.Append($"INSERT INTO {name} ({columns})\n{select(inSlices)};\n");
+                continue;
+            }
+            var clear = string.Join(", ", table.Masks.Select(m => $"{m} = t.{m} & ~m.mask"));
+            var merge = string.Join(", ", table.Masks.Select(m => $"{m} = {name}.{m} | excluded.{m}"));
+            sql.Append($"UPDATE {name} t SET {clear} FROM rollup_slice_months m WHERE t.month = m.month AND t.tool = m.tool AND (t.days & m.mask) <> 0;\n");
+            sql.Append($"INSERT INTO {name} ({columns})\n{select(inSlices)}\nON CONFLICT ({table.MonthKey}) DO UPDATE SET {merge};\n");
+            sql.Append($"DELETE FROM {name} t USING rollup_slice_months m WHERE t.month = m.month AND t.tool = m.tool AND t.days = 0;\n");
         }
         return sql.ToString();
     }
@@ -130,12 +208,21 @@ internal static class RollupSql
     {
         var sql = new System.Text.StringBuilder("TRUNCATE rollup_dirty, ");
         sql.Append(string.Join(", ", Tables.Select(t => t.Table))).Append(";\n");
-        foreach (var (table, columns, select) in Tables)
+        foreach (var table in Tables)
         {
-            sql.Append($"INSERT INTO {table} ({columns})\n{select("true")};\n");
+            sql.Append($"INSERT INTO {table.Table} ({table.Columns})\n{table.Select("true")};\n");
         }
         // Fresh statistics at once: the first page views must not be planned for empty tables.
         sql.Append("ANALYZE ").Append(string.Join(", ", Tables.Select(t => t.Table))).Append(";\n");
         return sql.ToString();
     }
+}
+
+/// <summary>
+/// One rollup table: its columns and the aggregate over <c>runs r</c> that defines it. Month (reach)
+/// tables also name their unique key, which slice refreshes merge into, and their day-mask columns.
+/// </summary>
+internal sealed record RollupTable(string Table, string Columns, Func<string, string> Select, string? MonthKey = null, string[]? MaskColumns = null)
+{
+    public IReadOnlyList<string> Masks => MaskColumns ?? [];
 }

@@ -52,6 +52,14 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
             await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "late-starter", runKey: "cross-midnight",
                 at: midnight.AddMinutes(-10), status: RunStatus.Started, command: "build")], default);
             await refresher.RefreshAsync(default);
+            // The same across a month boundary: the day bit moves from November's row to October's.
+            var monthStart = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "month-crosser", runKey: "cross-month",
+                at: monthStart.AddMinutes(5), status: RunStatus.Succeeded, command: "build", durationMs: 600_000)], default);
+            await refresher.RefreshAsync(default);
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "month-crosser", runKey: "cross-month",
+                at: monthStart.AddMinutes(-5), status: RunStatus.Started, command: "build")], default);
+            await refresher.RefreshAsync(default);
         }
     }
 
@@ -179,15 +187,52 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
     public async Task Refresh_RunMovedToThePreviousDay_CountedOnceOnTheNewDay()
     {
         await using var cmd = _db.DataSource.CreateCommand("""
-            SELECT d.day, d.runs, d.failed FROM rollup_installation_days d
-            JOIN installations i ON i.id = d.installation_key WHERE i.installation_id = 'late-starter' ORDER BY d.day
+            SELECT m.month, m.days, m.ok_days FROM rollup_installation_months m
+            JOIN installations i ON i.id = m.installation_key WHERE i.installation_id = 'late-starter' ORDER BY m.month
             """);
         await using var reader = await cmd.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
-        Assert.Equal(new DateOnly(2026, 11, 9), reader.GetFieldValue<DateOnly>(0));
-        Assert.Equal(1, reader.GetInt32(1));
-        Assert.Equal(1, reader.GetInt32(2));
+        Assert.Equal(new DateOnly(2026, 11, 1), reader.GetFieldValue<DateOnly>(0));
+        Assert.Equal(1 << 8, reader.GetInt32(1)); // the 9th only, not the 10th it was first written on
+        Assert.Equal(0, reader.GetInt32(2)); // it failed
         Assert.False(await reader.ReadAsync());
+    }
+
+    [Fact]
+    public async Task Refresh_RunMovedToThePreviousMonth_BitMovesToThatMonthsRow()
+    {
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT m.month, m.days, m.ok_days FROM rollup_installation_months m
+            JOIN installations i ON i.id = m.installation_key WHERE i.installation_id = 'month-crosser' ORDER BY m.month
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(new DateOnly(2026, 10, 1), reader.GetFieldValue<DateOnly>(0));
+        Assert.Equal(1 << 30, reader.GetInt32(1)); // October 31st
+        Assert.Equal(1 << 30, reader.GetInt32(2)); // and it succeeded
+        Assert.False(await reader.ReadAsync()); // November's row is gone with its last day
+    }
+
+    [Theory]
+    [InlineData("2026-02-01", "2026-01-15", "2026-03-10")] // the whole of a 28-day month
+    [InlineData("2026-10-01", "2026-10-31", "2026-11-02")] // the last day only: bit 30, the highest
+    [InlineData("2026-11-01", "2026-11-03", "2026-11-05")]
+    [InlineData("2026-11-01", "2026-12-01", "2026-12-31")] // after the month: nothing
+    [InlineData("2026-11-01", "2026-09-01", "2026-10-31")] // before it: nothing
+    public async Task DayMask_Range_SetsTheRangesDaysOfTheMonth(string month, string from, string to)
+    {
+        var (m, f, t) = (DateOnly.Parse(month), DateOnly.Parse(from), DateOnly.Parse(to));
+        var expected = 0;
+        for (var day = m; day.Month == m.Month; day = day.AddDays(1))
+        {
+            expected |= day >= f && day <= t ? 1 << (day.Day - 1) : 0;
+        }
+        await using var cmd = _db.DataSource.CreateCommand("SELECT rollup_day_mask(@m, @f, @t)");
+        cmd.Parameters.AddWithValue("m", m);
+        cmd.Parameters.AddWithValue("f", f);
+        cmd.Parameters.AddWithValue("t", t);
+
+        Assert.Equal(expected, (int)(await cmd.ExecuteScalarAsync())!);
     }
 
     [Fact]
@@ -222,7 +267,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
     private async Task<List<string>> SnapshotAsync()
     {
         var rows = new List<string>();
-        foreach (var (table, columns, _) in RollupSql.Tables)
+        foreach (var (table, columns) in RollupSql.Tables.Select(t => (t.Table, t.Columns)))
         {
             await using var cmd = _db.DataSource.CreateCommand($"SELECT {columns} FROM {table} ORDER BY {columns}");
             await using var reader = await cmd.ExecuteReaderAsync();
