@@ -107,8 +107,6 @@ public sealed class LocalPostgres : IAsyncDisposable
             "-c max_connections=200",
             "-c shared_buffers=256MB",
             "-c work_mem=32MB",
-            // The installations page stages installation-days in temp tables; 8MB (the default) spills them to disk.
-            "-c temp_buffers=64MB",
             "-c maintenance_work_mem=256MB",
             "-c max_wal_size=2GB",
             // No replication or archiving from a local cluster, so WAL only has to cover crash recovery:

@@ -4,8 +4,8 @@ using UsageDashboard.Rollups;
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API. The ranking reads the
-/// command-day rollups; a command's page reads its runs (one command, so the index keeps it small).
+/// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API, from the command-day,
+/// command-month and duration rollups; only a command's error types read its failed and aborted runs.
 /// </summary>
 public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
 {
@@ -110,27 +110,33 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd);
-        // One scan: GROUPING SETS give the per-bucket outcome split, per-bucket version and OS counts,
-        // the version and OS tables and the totals. The mask says which set a row belongs to.
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var (prevFrom, prevTo) = query.PreviousPeriod;
+        var days = rollups.CommandDays(cmd, prevFrom, query.To);
+        var months = rollups.CommandMonths(cmd, query.From, query.To);
+        var durations = rollups.CommandDurations(cmd, query.From, query.To);
+        // Counts from the command-day rollup, one scan: GROUPING SETS give the per-bucket outcome split,
+        // per-bucket version and OS runs, the version and OS tables and the totals (the mask says which
+        // set a row belongs to); installations from the command-month rollup; percentiles from the duration
+        // histograms. Only the error types read runs: the failed and aborted runs of this command.
         cmd.CommandText = $"""
             SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
-                   count(*), count(*) FILTER (WHERE x.status = 'succeeded'), count(*) FILTER (WHERE x.status = 'failed'),
-                   count(*) FILTER (WHERE x.status = 'aborted'), count(DISTINCT x.installation_id),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY x.duration_ms),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY x.duration_ms)
+                   coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
+                   coalesce(sum(x.aborted), 0)::bigint
             FROM (
-                SELECT date_trunc(@grain, r.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
-                       coalesce(r.tool_version, 'unknown') AS version, coalesce(r.os_name, 'unknown') AS os,
-                       r.status, r.installation_id, r.duration_ms
-                FROM runs r
-                WHERE r.occurred_at >= @from AND r.occurred_at < @to AND coalesce(r.command, '(none)') = @command{filters}
+                SELECT date_trunc(@grain, d.day::timestamp)::date AS bucket,
+                       coalesce(d.tool_version, 'unknown') AS version, coalesce(d.os_name, 'unknown') AS os,
+                       d.runs, d.succeeded, d.failed, d.aborted
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day AND d.command = @command{dayFilters}
             ) x
             GROUP BY GROUPING SETS ((x.bucket), (x.bucket, x.version), (x.bucket, x.os), (x.version), (x.os), ());
 
-            SELECT count(*), count(*) FILTER (WHERE r.status = 'succeeded'), count(*) FILTER (WHERE r.status = 'failed'),
-                   count(*) FILTER (WHERE r.status = 'aborted')
-            FROM runs r
-            WHERE r.occurred_at >= @prev_from AND r.occurred_at < @from AND coalesce(r.command, '(none)') = @command{filters};
+            SELECT coalesce(sum(d.runs), 0)::bigint, coalesce(sum(d.succeeded), 0)::bigint, coalesce(sum(d.failed), 0)::bigint,
+                   coalesce(sum(d.aborted), 0)::bigint
+            FROM {days} d
+            WHERE d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters};
 
             SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT r.installation_id), max(r.occurred_at)
             FROM runs r
@@ -140,25 +146,45 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             ORDER BY 2 DESC, 1
             LIMIT 10;
 
-            SELECT date_trunc(@grain, (r.occurred_at + @shift) AT TIME ZONE 'UTC')::date, count(*)
-            FROM runs r
-            WHERE @compare AND r.occurred_at >= @prev_from AND r.occurred_at < @from AND coalesce(r.command, '(none)') = @command{filters}
+            SELECT date_trunc(@grain, (d.day + @days)::timestamp)::date, sum(d.runs)::bigint
+            FROM {days} d
+            WHERE @compare AND d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters}
+            GROUP BY 1;
+
+            SELECT GROUPING(x.version, x.os), x.version, x.os, count(DISTINCT x.installation_key)
+            FROM (
+                SELECT coalesce(m.tool_version, 'unknown') AS version, coalesce(m.os_name, 'unknown') AS os, m.installation_key
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.command = @command{monthFilters}
+            ) x
+            GROUP BY GROUPING SETS ((x.version), (x.os), ());
+
+            SELECT h.bucket, sum(h.n)::bigint
+            FROM {durations} d
+            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
+            WHERE d.day >= @from_day AND d.day <= @to_day AND d.command = @command{dayFilters}
             GROUP BY 1;
             """;
-        InsightsSql.AddPeriod(cmd, query, previous: true);
+        InsightsSql.AddPeriod(cmd, query);
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
+        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
         cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
         cmd.Parameters.AddWithValue("compare", query.ComparePrevious);
-        cmd.Parameters.AddWithValue("shift", TimeSpan.FromDays(query.Days));
+        cmd.Parameters.AddWithValue("days", query.Days);
         cmd.Parameters.AddWithValue("command", command);
 
         var bucketOutcomes = new Dictionary<DateOnly, Outcomes>();
         var byVersion = new Dictionary<DateOnly, Dictionary<string, long>>();
         var byOs = new Dictionary<DateOnly, Dictionary<string, long>>();
-        var versions = new List<SliceStats>();
-        var oses = new List<SliceStats>();
+        var versionOutcomes = new List<(string Name, Outcomes Outcomes)>();
+        var osOutcomes = new List<(string Name, Outcomes Outcomes)>();
+        var versionInstallations = new Dictionary<string, long>(StringComparer.Ordinal);
+        var osInstallations = new Dictionary<string, long>(StringComparer.Ordinal);
+        var histogram = new DurationHistogram();
         var current = Outcomes.Zero;
         long installations = 0;
-        double? p50 = null, p95 = null;
         Outcomes previous;
         var errors = new List<ErrorTypeStats>();
         var previousByBucket = new Dictionary<DateOnly, long>();
@@ -168,7 +194,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             {
                 var mask = reader.GetInt32(0);
                 var outcomes = new Outcomes(reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
-                var inst = reader.GetInt64(8);
                 switch (mask)
                 {
                     case 0b011:
@@ -181,16 +206,13 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
                         Slot(byOs, reader.GetFieldValue<DateOnly>(1))[reader.GetString(3)] = outcomes.Runs;
                         break;
                     case 0b101:
-                        versions.Add(new SliceStats(reader.GetString(2), outcomes, inst));
+                        versionOutcomes.Add((reader.GetString(2), outcomes));
                         break;
                     case 0b110:
-                        oses.Add(new SliceStats(reader.GetString(3), outcomes, inst));
+                        osOutcomes.Add((reader.GetString(3), outcomes));
                         break;
                     case 0b111:
                         current = outcomes;
-                        installations = inst;
-                        p50 = InsightsSql.NullableDouble(reader, 9);
-                        p95 = InsightsSql.NullableDouble(reader, 10);
                         break;
                 }
             }
@@ -207,7 +229,33 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             {
                 previousByBucket[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
             }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var n = reader.GetInt64(3);
+                switch (reader.GetInt32(0))
+                {
+                    case 0b01:
+                        versionInstallations[reader.GetString(1)] = n;
+                        break;
+                    case 0b10:
+                        osInstallations[reader.GetString(2)] = n;
+                        break;
+                    default:
+                        installations = n;
+                        break;
+                }
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                histogram.Add(reader.GetInt16(0), reader.GetInt64(1));
+            }
         }
+        var versions = versionOutcomes.Select(v => new SliceStats(v.Name, v.Outcomes, versionInstallations.GetValueOrDefault(v.Name))).ToList();
+        var oses = osOutcomes.Select(o => new SliceStats(o.Name, o.Outcomes, osInstallations.GetValueOrDefault(o.Name))).ToList();
+        var p50 = histogram.Percentile(0.5);
+        var p95 = histogram.Percentile(0.95);
 
         // Buckets without runs are zeros, not gaps.
         var buckets = TimeBuckets.For(query, grain, Today)

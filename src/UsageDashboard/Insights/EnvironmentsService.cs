@@ -36,9 +36,13 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         }
         var bucketWords = (bucketList.Count + 63) / 64;
 
-        // Per dimension, value and installation: the buckets it was active in with that value. Installations
-        // per value are the entries; per bucket, the entries with that bucket's bit.
-        var reach = new Dictionary<(EnvironmentDimension, string, int), ulong[]>();
+        // Per dimension, value and installation: the buckets it was active in with that value (a slot of
+        // bucketWords words in one pool). Installations per value are the slots; per bucket, the slots with
+        // that bucket's bit. Values are interned per dimension so the slot key is a single long.
+        var valueIds = s_dimensions.Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToArray();
+        var valueNames = s_dimensions.Select(_ => new List<string>()).ToArray();
+        var slots = new Dictionary<long, int>();
+        var pool = new List<ulong>();
         var installations = new HashSet<int>();
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
         await using var conn = await dataSource.OpenConnectionAsync(ct);
@@ -64,22 +68,41 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             cmd.Parameters.AddWithValue("from_day", query.From);
             cmd.Parameters.AddWithValue("to_day", query.To);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            var daySet = window.NewSet();
+            var rowBuckets = new ulong[bucketWords];
             var values = new string[5];
             while (await reader.ReadAsync(ct))
             {
                 var key = reader.GetInt32(0);
-                Array.Clear(daySet);
-                window.AddMonthMask(daySet, reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2));
+                var month = reader.GetFieldValue<DateOnly>(1);
+                var mask = (uint)reader.GetInt32(2);
+                Array.Clear(rowBuckets);
+                var first = window.IndexOf(month);
+                while (mask != 0)
+                {
+                    var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
+                }
                 installations.Add(key);
                 Values(reader, 3, values);
                 for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    if (!reach.TryGetValue((s_dimensions[d], values[d], key), out var bucketSet))
+                    if (!valueIds[d].TryGetValue(values[d], out var id))
                     {
-                        reach[(s_dimensions[d], values[d], key)] = bucketSet = new ulong[bucketWords];
+                        valueIds[d][values[d]] = id = valueNames[d].Count;
+                        valueNames[d].Add(values[d]);
                     }
-                    DayWindow.ForEach(daySet, 0, window.Length - 1, i => bucketSet[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63));
+                    var slotKey = ((long)d << 56) | ((long)id << 32) | (uint)key;
+                    if (!slots.TryGetValue(slotKey, out var slot))
+                    {
+                        slots[slotKey] = slot = pool.Count;
+                        pool.AddRange(rowBuckets);
+                        continue;
+                    }
+                    for (var w = 0; w < bucketWords; w++)
+                    {
+                        pool[slot + w] |= rowBuckets[w];
+                    }
                 }
             }
             await reader.NextResultAsync(ct);
@@ -96,20 +119,22 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
 
         var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
         var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
-        foreach (var ((dimension, value, _), bucketSet) in reach)
+        foreach (var (slotKey, slot) in slots)
         {
+            var dimension = s_dimensions[(int)(slotKey >> 56)];
+            var value = valueNames[(int)(slotKey >> 56)][(int)((slotKey >> 32) & 0xFFFFFF)];
             totals[dimension][value] = totals[dimension].GetValueOrDefault(value) + 1;
             for (var b = 0; b < bucketList.Count; b++)
             {
-                if ((bucketSet[b >> 6] & (1UL << (b & 63))) == 0)
+                if ((pool[slot + (b >> 6)] & (1UL << (b & 63))) == 0)
                 {
                     continue;
                 }
-                if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var slot))
+                if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var bucketCounts))
                 {
-                    perBucket[dimension][bucketList[b].Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                    perBucket[dimension][bucketList[b].Start] = bucketCounts = new Dictionary<string, long>(StringComparer.Ordinal);
                 }
-                slot[value] = slot.GetValueOrDefault(value) + 1;
+                bucketCounts[value] = bucketCounts.GetValueOrDefault(value) + 1;
             }
         }
 

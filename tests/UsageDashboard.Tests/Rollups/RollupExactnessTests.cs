@@ -126,19 +126,13 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal(Json(await rawPlugins.GetAsync(query, 200, default)), Json(await plugins.GetAsync(query, 200, default)));
         Assert.Equal(Json(await rawInstallations.GetAsync(query, rule, default)), Json(await installations.GetAsync(query, rule, default)));
         Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), Json(await environments.GetAsync(query, default)));
+        var top = (await rawCommands.GetAsync(query, 3, default)).Commands.Select(c => c.Command).FirstOrDefault() ?? "run";
+        Assert.Equal(Json(await rawCommands.GetCommandAsync(query, top, default)), Json(await commands.GetCommandAsync(query, top, default)));
     }
 
-    /// <summary>Independent of the rollup SQL: headline numbers straight from <c>runs</c> with count(DISTINCT).</summary>
-    [Theory]
-    [MemberData(nameof(Seeds))]
-    public async Task Overview_RandomFilters_EqualsHandWrittenRawQuery(int seed)
+    /// <summary>The period's filters as a condition on <c>runs r</c>, written out by hand (not with the app's SQL builders).</summary>
+    private static string RawWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd)
     {
-        var query = RandomQuery(seed);
-        var (overview, _, _, _, _) = Services(rollups: true);
-
-        var data = await overview.GetAsync(query, default);
-
-        await using var cmd = _db.DataSource.CreateCommand();
         var where = "r.occurred_at >= @from AND r.occurred_at < @to";
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
@@ -157,7 +151,72 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
             where += " AND r.tool_version = @version";
             cmd.Parameters.AddWithValue("version", query.Version);
         }
-        where += query.Environment switch { EnvironmentFilter.Ci => " AND r.is_ci", EnvironmentFilter.NotCi => " AND NOT r.is_ci", _ => "" };
+        return where + query.Environment switch { EnvironmentFilter.Ci => " AND r.is_ci", EnvironmentFilter.NotCi => " AND NOT r.is_ci", _ => "" };
+    }
+
+    /// <summary>
+    /// Independent of the rollups and of the bit-set counting: distinct installations straight from <c>runs</c>
+    /// with count(DISTINCT), per day, per OS and per command, against what the pages show.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task DistinctInstallations_RandomFilters_EqualHandWrittenCountDistinct(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (_, commands, _, installations, environments) = Services(rollups: true);
+
+        var active = await installations.GetAsync(query, ActiveRuleKind.AnyEvent, default);
+        var byOs = (await environments.GetAsync(query, default)).Dimensions.Single(d => d.Dimension == EnvironmentDimension.Os).Values;
+        var byCommand = (await commands.GetAsync(query, 1000, default)).Commands;
+
+        await using var cmd = _db.DataSource.CreateCommand();
+        var where = RawWhere(query, cmd);
+        cmd.CommandText = $"""
+            SELECT count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where};
+            SELECT (r.occurred_at AT TIME ZONE 'UTC')::date, count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where} GROUP BY 1;
+            SELECT coalesce(r.os_name, 'unknown'), count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where} GROUP BY 1;
+            SELECT r.tool, coalesce(r.command, '(none)'), count(DISTINCT r.installation_id) FROM runs r WHERE {where} GROUP BY 1, 2;
+            """;
+        await using var reader = await cmd.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Assert.Equal(reader.GetInt64(0), active.Active);
+        await reader.NextResultAsync();
+        var daily = new Dictionary<DateOnly, long>();
+        while (await reader.ReadAsync())
+        {
+            daily[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+        }
+        Assert.Equal(daily.OrderBy(d => d.Key), active.Daily.Where(p => p.Installations > 0).Select(p => KeyValuePair.Create(p.Start, p.Installations)));
+        await reader.NextResultAsync();
+        var os = new Dictionary<string, long>();
+        while (await reader.ReadAsync())
+        {
+            os[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        Assert.Equal(os.OrderBy(o => o.Key, StringComparer.Ordinal), byOs.Select(v => KeyValuePair.Create(v.Value, v.Installations)).OrderBy(o => o.Key, StringComparer.Ordinal));
+        await reader.NextResultAsync();
+        var compared = 0;
+        while (await reader.ReadAsync())
+        {
+            var row = byCommand.Single(c => c.Tool == reader.GetString(0) && c.Command == reader.GetString(1));
+            Assert.Equal(reader.GetInt64(2), row.Installations);
+            compared++;
+        }
+        Assert.Equal(byCommand.Count, compared);
+    }
+
+    /// <summary>Independent of the rollup SQL: headline numbers straight from <c>runs</c> with count(DISTINCT).</summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task Overview_RandomFilters_EqualsHandWrittenRawQuery(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (overview, _, _, _, _) = Services(rollups: true);
+
+        var data = await overview.GetAsync(query, default);
+
+        await using var cmd = _db.DataSource.CreateCommand();
+        var where = RawWhere(query, cmd);
         cmd.CommandText = $"""
             SELECT count(DISTINCT (r.tool, r.installation_id)), count(*), count(*) FILTER (WHERE r.status = 'succeeded'),
                    count(*) FILTER (WHERE r.status = 'failed'), count(*) FILTER (WHERE r.status = 'aborted')
