@@ -124,22 +124,75 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         return (0, 0);
     }
 
-    /// <summary>Rebuilds every rollup from all runs in one transaction (after a bulk load, or to repair).</summary>
+    /// <summary>
+    /// Rebuilds every rollup from all runs (after a bulk load, or to repair). The tables are independent
+    /// aggregates of the runs, so they are built side by side, one connection per core: each in its own
+    /// transaction that truncates and fills it (on a wal_level=minimal cluster such a table is written
+    /// without WAL). The marks logged before the rebuild started are deleted at the end; a write that
+    /// lands meanwhile keeps its mark, and the next pass rebuilds its slices in every table. Should a
+    /// table fail, the rollups are emptied again, so the next pass starts over instead of serving a
+    /// partial rebuild.
+    /// </summary>
     public async Task<TimeSpan> RebuildAllAsync(CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(@key); LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE;", conn, tx))
+        await using (var cmd = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", conn))
         {
             cmd.Parameters.AddWithValue("key", LockKey);
             await cmd.ExecuteNonQueryAsync(ct);
         }
-        await using (var cmd = new NpgsqlCommand(RollupSql.RebuildAll(), conn, tx) { CommandTimeout = 0 })
+        try
         {
-            await cmd.ExecuteNonQueryAsync(ct);
+            long lastMark;
+            await using (var cmd = new NpgsqlCommand("SELECT coalesce(max(seq), 0) FROM rollup_dirty", conn))
+            {
+                lastMark = (long)(await cmd.ExecuteScalarAsync(ct))!;
+            }
+            try
+            {
+                // Largest first, so the two workers finish together.
+                var tables = RollupSql.Tables.OrderBy(t => t.MonthKey is null).ToList();
+                await Parallel.ForEachAsync(tables, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = ct },
+                    async (table, token) =>
+                    {
+                        await using var worker = await dataSource.OpenConnectionAsync(token);
+                        await using var tx = await worker.BeginTransactionAsync(token);
+                        await using (var cmd = new NpgsqlCommand($"""
+                            SET LOCAL work_mem = '256MB';
+                            LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE;
+                            TRUNCATE {table.Table};
+                            INSERT INTO {table.Table} ({table.Columns})
+                            {table.Select("true")};
+                            """, worker, tx) { CommandTimeout = 0 })
+                        {
+                            await cmd.ExecuteNonQueryAsync(token);
+                        }
+                        await tx.CommitAsync(token);
+                        // Fresh statistics at once: the first page views must not be planned for empty tables.
+                        await using var analyze = new NpgsqlCommand($"ANALYZE {table.Table}", worker) { CommandTimeout = 0 };
+                        await analyze.ExecuteNonQueryAsync(token);
+                    });
+            }
+            catch
+            {
+                await using var empty = new NpgsqlCommand(
+                    $"TRUNCATE {string.Join(", ", RollupSql.Tables.Select(t => t.Table))}", conn);
+                await empty.ExecuteNonQueryAsync(CancellationToken.None);
+                throw;
+            }
+            await using (var cmd = new NpgsqlCommand("DELETE FROM rollup_dirty WHERE seq <= @last", conn))
+            {
+                cmd.Parameters.AddWithValue("last", lastMark);
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
         }
-        await tx.CommitAsync(ct);
+        finally
+        {
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", conn);
+            unlock.Parameters.AddWithValue("key", LockKey);
+            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+        }
         logger.LogInformation("Rebuilt all rollups in {Elapsed:F1} s", watch.Elapsed.TotalSeconds);
         return watch.Elapsed;
     }

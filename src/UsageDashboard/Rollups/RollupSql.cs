@@ -202,20 +202,6 @@ internal static class RollupSql
         }
         return sql.ToString();
     }
-
-    /// <summary>Everything from scratch, set-based: after a bulk load, or to repair.</summary>
-    public static string RebuildAll()
-    {
-        var sql = new System.Text.StringBuilder("TRUNCATE rollup_dirty, ");
-        sql.Append(string.Join(", ", Tables.Select(t => t.Table))).Append(";\n");
-        foreach (var table in Tables)
-        {
-            sql.Append($"INSERT INTO {table.Table} ({table.Columns})\n{table.Select("true")};\n");
-        }
-        // Fresh statistics at once: the first page views must not be planned for empty tables.
-        sql.Append("ANALYZE ").Append(string.Join(", ", Tables.Select(t => t.Table))).Append(";\n");
-        return sql.ToString();
-    }
 }
 
 /// <summary>
