@@ -21,6 +21,22 @@ internal static class RunDerivationSql
         DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;
         """;
 
+    /// <summary>
+    /// What a write keeps of each event it stored (the temp table <c>inserted_events</c>): every column
+    /// the derivation reads, so a new run can be derived from the write's own rows.
+    /// </summary>
+    public const string InsertedColumns = """
+        id, tool, run_key, installation_id, user_id, occurred_at, status, command, duration_ms, tool_version,
+        os_name, os_version, runtime_name, runtime_version, environment, is_ci, error_type, plugins, event_id
+        """;
+
+    /// <summary>The columns of an event <c>e</c> that derivation reads.</summary>
+    private const string EventColumns = """
+        e.id, e.tool, e.run_key, e.installation_id, e.user_id, e.occurred_at, e.status, e.command,
+        e.duration_ms, e.tool_version, e.os_name, e.os_version, e.runtime_name, e.runtime_version,
+        e.environment, e.is_ci, e.error_type, e.plugins
+        """;
+
     /// <summary>A run's derived columns, in the order of <see cref="RunProjection"/>.</summary>
     private const string DerivedColumns = """
         tool, run_key, installation_id, user_id, occurred_at, started_at, ended_at, command, status,
@@ -136,12 +152,23 @@ internal static class RunDerivationSql
     /// <c>derived_plugins</c>, reading each run's events once (a materialized CTE feeds the run
     /// aggregates, both "latest" picks and the plugin expansion).
     /// </summary>
+    /// <remarks>
+    /// A run with no stored row has no committed events: every write derives the runs of the events it
+    /// stores before it commits, and retention drops events but never runs. Under the run's lock (taken
+    /// by <see cref="LockAffected"/> before this statement's snapshot) all events of such a run are
+    /// therefore this write's own, and they are read from <c>inserted_events</c> instead of probing the
+    /// <c>(tool, run_key)</c> index of every events partition. Runs already stored are read from
+    /// <c>events</c> as before, so the result is the same either way.
+    /// </remarks>
     public static readonly string DeriveAffected = $"""
         WITH ae AS MATERIALIZED (
-            SELECT e.id, e.tool, e.run_key, e.installation_id, e.user_id, e.occurred_at, e.status, e.command,
-                   e.duration_ms, e.tool_version, e.os_name, e.os_version, e.runtime_name, e.runtime_version,
-                   e.environment, e.is_ci, e.error_type, e.plugins
+            SELECT {EventColumns}
+            FROM inserted_events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
+            WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.tool = a.tool AND r.run_key = a.run_key)
+            UNION ALL
+            SELECT {EventColumns}
             FROM events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
+            WHERE EXISTS (SELECT 1 FROM runs r WHERE r.tool = a.tool AND r.run_key = a.run_key)
         ), dr AS (
             INSERT INTO derived_runs ({DerivedColumns})
             SELECT {RunProjection}
