@@ -9,17 +9,21 @@ namespace UsageDashboard.Store;
 internal static class RunDerivationSql
 {
     /// <summary>
-    /// The session's work tables. They live as long as the pooled connection (ON COMMIT DELETE ROWS
-    /// empties them at each commit), so steady-state writes pay no DDL; the DELETEs only matter when a
-    /// caller writes twice in one transaction and cost next to nothing on the empty tables otherwise.
+    /// The session's work tables, created on first use. They keep their rows across commits (see
+    /// EventWriter's s_prepareWorkTables for why), so every write empties them first.
     /// </summary>
     public static readonly string CreateWorkTables = $"""
-        CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key)) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS derived_runs ON COMMIT DELETE ROWS AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
-        CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean) ON COMMIT DELETE ROWS;
-        DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;
+        CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key));
+        CREATE TEMP TABLE IF NOT EXISTS derived_runs AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
+        CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text);
+        CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean);
         """;
+
+    /// <summary>The work tables of <see cref="CreateWorkTables"/>, for a TRUNCATE.</summary>
+    public const string WorkTables = "affected_runs, derived_runs, derived_plugins, changed_runs";
+
+    /// <summary>Empties the work tables row by row (no file operations).</summary>
+    public const string ClearWorkTables = "DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;";
 
     /// <summary>
     /// What a write keeps of each event it stored (the temp table <c>inserted_events</c>): every column
