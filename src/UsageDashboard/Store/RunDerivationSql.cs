@@ -227,6 +227,9 @@ internal static class RunDerivationSql
     public static readonly string SyncRunPlugins = $"""
         DELETE FROM run_plugins rp USING changed_runs c
         WHERE rp.run_id = c.id
+          -- Probes the key by run id whatever the planner guesses about the temp table's size: a hash
+          -- join over run_plugins instead costs a scan of the whole table per write.
+          AND rp.run_id = ANY (ARRAY(SELECT id FROM changed_runs))
           AND ((rp.occurred_at, rp.installation_id, rp.is_ci) IS DISTINCT FROM (c.occurred_at, c.installation_id, c.is_ci)
                OR NOT EXISTS (
                    SELECT 1 FROM derived_plugins p
