@@ -18,7 +18,7 @@ public static class IngestionExtensions
         services.Configure<IngestionOptions>(configuration.GetSection("Ingestion"));
         services.AddSingleton<ToolDirectory>();
         // The collector's own pool over the same database. The write path keeps its staging tables as
-        // session temp tables (ON COMMIT DELETE ROWS); without a reset on close they survive between
+        // session temp tables (emptied by each write); without a reset on close they survive between
         // requests instead of being dropped by DISCARD ALL and created again on every write.
         services.AddKeyedSingleton(DataSourceKey, (sp, _) =>
         {

@@ -9,16 +9,36 @@ namespace UsageDashboard.Store;
 internal static class RunDerivationSql
 {
     /// <summary>
-    /// The session's work tables. They live as long as the pooled connection (ON COMMIT DELETE ROWS
-    /// empties them at each commit), so steady-state writes pay no DDL; the DELETEs only matter when a
-    /// caller writes twice in one transaction and cost next to nothing on the empty tables otherwise.
+    /// The session's work tables, created on first use. They keep their rows across commits (see
+    /// EventWriter's s_prepareWorkTables for why), so every write empties them first.
     /// </summary>
     public static readonly string CreateWorkTables = $"""
-        CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key)) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS derived_runs ON COMMIT DELETE ROWS AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
-        CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean) ON COMMIT DELETE ROWS;
-        DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;
+        CREATE TEMP TABLE IF NOT EXISTS affected_runs (tool text NOT NULL, run_key text NOT NULL, PRIMARY KEY (tool, run_key));
+        CREATE TEMP TABLE IF NOT EXISTS derived_runs AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
+        CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text);
+        CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean);
+        """;
+
+    /// <summary>The work tables of <see cref="CreateWorkTables"/>, for a TRUNCATE.</summary>
+    public const string WorkTables = "affected_runs, derived_runs, derived_plugins, changed_runs";
+
+    /// <summary>Empties the work tables row by row (no file operations).</summary>
+    public const string ClearWorkTables = "DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;";
+
+    /// <summary>
+    /// What a write keeps of each event it stored (the temp table <c>inserted_events</c>): every column
+    /// the derivation reads, so a new run can be derived from the write's own rows.
+    /// </summary>
+    public const string InsertedColumns = """
+        id, tool, run_key, installation_id, user_id, occurred_at, status, command, duration_ms, tool_version,
+        os_name, os_version, runtime_name, runtime_version, environment, is_ci, error_type, plugins, event_id
+        """;
+
+    /// <summary>The columns of an event <c>e</c> that derivation reads.</summary>
+    private const string EventColumns = """
+        e.id, e.tool, e.run_key, e.installation_id, e.user_id, e.occurred_at, e.status, e.command,
+        e.duration_ms, e.tool_version, e.os_name, e.os_version, e.runtime_name, e.runtime_version,
+        e.environment, e.is_ci, e.error_type, e.plugins
         """;
 
     /// <summary>A run's derived columns, in the order of <see cref="RunProjection"/>.</summary>
@@ -136,12 +156,23 @@ internal static class RunDerivationSql
     /// <c>derived_plugins</c>, reading each run's events once (a materialized CTE feeds the run
     /// aggregates, both "latest" picks and the plugin expansion).
     /// </summary>
+    /// <remarks>
+    /// A run with no stored row has no committed events: every write derives the runs of the events it
+    /// stores before it commits, and retention drops events but never runs. Under the run's lock (taken
+    /// by <see cref="LockAffected"/> before this statement's snapshot) all events of such a run are
+    /// therefore this write's own, and they are read from <c>inserted_events</c> instead of probing the
+    /// <c>(tool, run_key)</c> index of every events partition. Runs already stored are read from
+    /// <c>events</c> as before, so the result is the same either way.
+    /// </remarks>
     public static readonly string DeriveAffected = $"""
         WITH ae AS MATERIALIZED (
-            SELECT e.id, e.tool, e.run_key, e.installation_id, e.user_id, e.occurred_at, e.status, e.command,
-                   e.duration_ms, e.tool_version, e.os_name, e.os_version, e.runtime_name, e.runtime_version,
-                   e.environment, e.is_ci, e.error_type, e.plugins
+            SELECT {EventColumns}
+            FROM inserted_events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
+            WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.tool = a.tool AND r.run_key = a.run_key)
+            UNION ALL
+            SELECT {EventColumns}
             FROM events e JOIN affected_runs a ON a.tool = e.tool AND a.run_key = e.run_key
+            WHERE EXISTS (SELECT 1 FROM runs r WHERE r.tool = a.tool AND r.run_key = a.run_key)
         ), dr AS (
             INSERT INTO derived_runs ({DerivedColumns})
             SELECT {RunProjection}
@@ -196,6 +227,9 @@ internal static class RunDerivationSql
     public static readonly string SyncRunPlugins = $"""
         DELETE FROM run_plugins rp USING changed_runs c
         WHERE rp.run_id = c.id
+          -- Probes the key by run id whatever the planner guesses about the temp table's size: a hash
+          -- join over run_plugins instead costs a scan of the whole table per write.
+          AND rp.run_id = ANY (ARRAY(SELECT id FROM changed_runs))
           AND ((rp.occurred_at, rp.installation_id, rp.is_ci) IS DISTINCT FROM (c.occurred_at, c.installation_id, c.is_ci)
                OR NOT EXISTS (
                    SELECT 1 FROM derived_plugins p

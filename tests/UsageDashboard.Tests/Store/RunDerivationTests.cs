@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using UsageDashboard.Store;
 using UsageDashboard.Tests.Infrastructure;
 using static UsageDashboard.Tests.Infrastructure.TestEvents;
@@ -127,6 +128,85 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
         Assert.Equal([("evidently", RunStatus.Failed), ("jetty", RunStatus.Unknown)], runs.Select(r => (r.Tool, r.Status)));
         var installations = await ctx.Installations.AsNoTracking().CountAsync();
         Assert.Equal(2, installations);
+    }
+
+    [Fact]
+    public async Task Write_NewAndStoredRunsInOneBatch_SameRowsAsDerivingFromAllEvents()
+    {
+        // A new run is derived from the write's own rows, a stored one from all its events: both must
+        // give what the reference derivation over every event gives, ties and ends-before-starts included.
+        var writer = CreateWriter(_db);
+        var tool = new PluginRef { Name = "tap-github", Type = "extractors", Version = "1.4.2" };
+        await writer.WriteAsync(
+        [
+            CreateEvent(runKey: "stored", status: RunStatus.Started, at: T0, plugins: [tool]),
+            CreateEvent(runKey: "late-start", status: RunStatus.Failed, at: T0.AddSeconds(40), errorType: "Boom"),
+        ], default);
+        await writer.WriteAsync(
+        [
+            CreateEvent(runKey: "stored", status: RunStatus.Succeeded, at: T0.AddSeconds(30), plugins: [tool with { Status = RunStatus.Failed }]),
+            CreateEvent(runKey: "late-start", status: RunStatus.Started, at: T0),
+            CreateEvent(runKey: "new", status: RunStatus.Failed, at: T0.AddSeconds(20), errorType: "First"),
+            CreateEvent(runKey: "new", status: RunStatus.Succeeded, at: T0.AddSeconds(20)),
+            CreateEvent(runKey: "new", status: RunStatus.Started, at: T0, plugins: [tool]),
+            CreateEvent(runKey: "open", status: RunStatus.Started, at: T0),
+        ], default);
+
+        await AssertSameAsReferenceAsync();
+    }
+
+    [Fact]
+    public async Task Write_ManyWritesOnOneConnection_WorkTablesReusedAndResultsExact()
+    {
+        // Enough staged bytes to pass the truncate threshold several times: the work tables are emptied
+        // by DELETE and now and then by TRUNCATE, and neither may leak rows into the next write.
+        var writer = CreateWriter(_db);
+        var padding = new string('x', 2_000);
+        var batches = Enumerable.Range(0, 12).Select(b => Enumerable.Range(0, 100).SelectMany(i => new[]
+        {
+            // Every run's start comes in batch b, its end in batch b + 1 (a stored run by then).
+            CreateEvent(runKey: $"r{b}-{i}", status: RunStatus.Started, at: T0.AddMinutes(b), installationId: $"inst-{i % 7}",
+                eventName: padding),
+            CreateEvent(runKey: $"r{b - 1}-{i}", status: i % 5 == 0 ? RunStatus.Failed : RunStatus.Succeeded, at: T0.AddMinutes(b).AddSeconds(i),
+                installationId: $"inst-{i % 7}", eventName: padding),
+        }).ToList()).ToList();
+        var results = new List<WriteResult>();
+        await using (var conn = await _db.DataSource.OpenConnectionAsync())
+        {
+            foreach (var batch in batches.Append(batches[3]))
+            {
+                await using var tx = await conn.BeginTransactionAsync();
+                results.Add(await writer.WriteAsync(conn, batch, default));
+                await tx.CommitAsync();
+            }
+        }
+
+        Assert.All(results.SkipLast(1), r => Assert.Equal(new WriteResult(200, 0), r));
+        Assert.Equal(new WriteResult(0, 200), results[^1]);
+        await AssertSameAsReferenceAsync();
+    }
+
+    /// <summary>Compares runs, run plugins and installations with <see cref="RunDerivationSql.DeriveAll"/> over the stored events.</summary>
+    private async Task AssertSameAsReferenceAsync()
+    {
+        var written = await StoreRows.ReadAsync(_db.DataSource);
+        var now = T0.AddDays(1);
+        await using (var conn = await _db.DataSource.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            await using (var clear = new NpgsqlCommand("TRUNCATE runs, run_plugins, installations", conn))
+            {
+                await clear.ExecuteNonQueryAsync();
+            }
+            await using (var derive = new NpgsqlCommand(RunDerivationSql.DeriveAll, conn))
+            {
+                derive.Parameters.AddWithValue("now", now);
+                derive.Parameters.AddWithValue("abort_before", now - TimeSpan.FromHours(12));
+                await derive.ExecuteNonQueryAsync();
+            }
+            await tx.CommitAsync();
+        }
+        StoreRows.AssertEqual(await StoreRows.ReadAsync(_db.DataSource), written);
     }
 
     [Fact]
