@@ -69,8 +69,10 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
         var thisMonth = MonthOf(time.GetUtcNow().UtcDateTime);
         var months = Enumerable.Range(0, options.Value.MonthsAhead + 1).Select(thisMonth.AddMonths).ToHashSet();
         await using (var cmd = dataSource.CreateCommand("SELECT DISTINCT date_trunc('month', occurred_at AT TIME ZONE 'UTC') FROM events_default"))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
+            // A bulk load leaves millions of rows here: reading them is bounded by the data, not a timeout.
+            cmd.CommandTimeout = 0;
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 months.Add(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc));
@@ -87,7 +89,9 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
             {
                 await timeout.ExecuteNonQueryAsync(ct);
             }
-            await using var cmd = new NpgsqlCommand("SELECT events_ensure_partition(@month)", conn);
+            // Moving a month out of the default partition (after a bulk load) takes as long as its rows
+            // take to copy: no statement timeout; the lock timeout above still bounds the wait.
+            await using var cmd = new NpgsqlCommand("SELECT events_ensure_partition(@month)", conn) { CommandTimeout = 0 };
             cmd.Parameters.AddWithValue("month", month);
             if (await cmd.ExecuteScalarAsync(ct) is string name)
             {
@@ -128,6 +132,7 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
             {
                 // The name matched the partition pattern above, so it is safe to splice in.
                 await using var count = dataSource.CreateCommand($"SELECT count(*) FROM {name}");
+                count.CommandTimeout = 0;
                 rows = (long)(await count.ExecuteScalarAsync(ct))!;
             }
             partitions.Add(new EventPartition(name, month, rows));
