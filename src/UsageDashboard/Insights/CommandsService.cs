@@ -17,18 +17,43 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public async Task<CommandsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
+        // Three independent scans on their own connections, side by side: counts of both periods from the
+        // command-day rollup, installations of the current period from the command-month rollup, and the
+        // duration histograms of the current period.
+        var counts = OnOwnConnectionAsync(conn => CountsAsync(conn, query, limit, ct), ct);
+        var reach = OnOwnConnectionAsync(conn => ReachAsync(conn, query, ct), ct);
+        var durations = OnOwnConnectionAsync(conn => DurationsAsync(conn, query, ct), ct);
+        var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
+        await Task.WhenAll(counts, reach, durations, tools);
+        var (rows, total) = await counts;
+        var installations = await reach;
+        var histograms = await durations;
+        var stats = rows.Select(r =>
+        {
+            var histogram = histograms.GetValueOrDefault((r.Tool, r.Command));
+            return new CommandStats(r.Tool, r.Command, r.Current, installations.GetValueOrDefault((r.Tool, r.Command)),
+                histogram?.Percentile(0.5), histogram?.Percentile(0.95), r.Previous);
+        }).ToList();
+        return new CommandsData(query, Today, total, stats, await tools);
+    }
+
+    private async Task<T> OnOwnConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> query, CancellationToken ct)
+    {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await query(conn);
+    }
+
+    /// <summary>The ranking by runs with both periods' outcomes (one scan; FILTER splits the periods) and the total runs.</summary>
+    private async Task<(List<(string Tool, string Command, Outcomes Current, Outcomes Previous)> Rows, long Total)> CountsAsync(
+        NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
+    {
         await using var cmd = conn.CreateCommand();
         var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var days = rollups.CommandDays(cmd, query.PreviousPeriod.From, query.To);
-        var months = rollups.CommandMonths(cmd, query.From, query.To);
-        var durations = rollups.CommandDurations(cmd, query.From, query.To);
-        // Counts of both periods from one scan of the command-day rollup (FILTER splits them); installations
-        // of the current period from the command-month rollup (grouped first: a hash aggregate); durations
-        // from the histograms of the current period.
         cmd.CommandText = $"""
-            WITH counts AS (
+            SELECT c.tool, c.command, c.cur_runs, c.cur_ok, c.cur_failed, c.cur_aborted,
+                   c.prev_runs, c.prev_ok, c.prev_failed, c.prev_aborted, sum(c.cur_runs) OVER ()
+            FROM (
                 SELECT d.tool, d.command,
                        coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_runs,
                        coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_ok,
@@ -41,67 +66,82 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
                 FROM {days} d
                 WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
                 GROUP BY 1, 2
-            ),
-            reach AS (
-                SELECT x.tool, x.command, count(*) AS installations
-                FROM (
-                    SELECT m.tool, m.command, m.installation_key
-                    FROM {months} m
-                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
-                    GROUP BY 1, 2, 3
-                ) x
-                GROUP BY 1, 2
-            )
-            SELECT c.tool, c.command, c.cur_runs, c.cur_ok, c.cur_failed, c.cur_aborted, coalesce(r.installations, 0),
-                   c.prev_runs, c.prev_ok, c.prev_failed, c.prev_aborted, sum(c.cur_runs) OVER ()
-            FROM counts c
-            LEFT JOIN reach r ON r.tool = c.tool AND r.command = c.command
+            ) c
             WHERE c.cur_runs > 0
             ORDER BY 3 DESC, 1, 2
-            LIMIT @limit;
-
-            SELECT d.tool, d.command, h.bucket, sum(h.n)::bigint
-            FROM {durations} d
-            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
-            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-            GROUP BY 1, 2, 3;
+            LIMIT @limit
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("prev_from_day", query.PreviousPeriod.From);
         cmd.Parameters.AddWithValue("limit", limit);
-        var rows = new List<(string Tool, string Command, Outcomes Current, long Installations, Outcomes Previous)>();
-        var histograms = new Dictionary<(string, string), DurationHistogram>();
+        var rows = new List<(string, string, Outcomes, Outcomes)>();
         long total = 0;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
         {
-            while (await reader.ReadAsync(ct))
-            {
-                rows.Add((reader.GetString(0), reader.GetString(1),
-                    new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
-                    reader.GetInt64(6),
-                    new Outcomes(reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10))));
-                total = (long)reader.GetDecimal(11);
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var key = (reader.GetString(0), reader.GetString(1));
-                if (!histograms.TryGetValue(key, out var histogram))
-                {
-                    histograms[key] = histogram = new DurationHistogram();
-                }
-                histogram.Add(reader.GetInt16(2), reader.GetInt64(3));
-            }
+            rows.Add((reader.GetString(0), reader.GetString(1),
+                new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
+                new Outcomes(reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9))));
+            total = (long)reader.GetDecimal(10);
         }
-        var stats = rows.Select(r =>
+        return (rows, total);
+    }
+
+    /// <summary>Installations per command in the period (grouped first: a hash aggregate, not count(DISTINCT)).</summary>
+    private async Task<Dictionary<(string, string), long>> ReachAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd, "m");
+        var months = rollups.CommandMonths(cmd, query.From, query.To);
+        cmd.CommandText = $"""
+            {InsightsSql.WorkMem}
+            SELECT x.tool, x.command, count(*)
+            FROM (
+                SELECT m.tool, m.command, m.installation_key
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{filters}
+                GROUP BY 1, 2, 3
+            ) x
+            GROUP BY 1, 2;
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        var result = new Dictionary<(string, string), long>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
         {
-            var histogram = histograms.GetValueOrDefault((r.Tool, r.Command));
-            return new CommandStats(r.Tool, r.Command, r.Current, r.Installations,
-                histogram?.Percentile(0.5), histogram?.Percentile(0.95), r.Previous);
-        }).ToList();
-        var tools = await InsightsSql.ToolsAsync(conn, ct);
-        return new CommandsData(query, Today, total, stats, tools);
+            result[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+        }
+        return result;
+    }
+
+    private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var durations = rollups.CommandDurations(cmd, query.From, query.To);
+        cmd.CommandText = $"""
+            SELECT d.tool, d.command, h.bucket, sum(h.n)::bigint
+            FROM {durations} d
+            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
+            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
+            GROUP BY 1, 2, 3
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        var histograms = new Dictionary<(string, string), DurationHistogram>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var key = (reader.GetString(0), reader.GetString(1));
+            if (!histograms.TryGetValue(key, out var histogram))
+            {
+                histograms[key] = histogram = new DurationHistogram();
+            }
+            histogram.Add(reader.GetInt16(2), reader.GetInt64(3));
+        }
+        return histograms;
     }
 
     public async Task<CommandDetailData> GetCommandAsync(InsightQuery query, string command, CancellationToken ct)

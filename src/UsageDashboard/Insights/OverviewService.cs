@@ -15,7 +15,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         // The statements are independent scans: on their own connections they run side by side, one per
         // core, instead of one after another.
-        var totals = OnOwnConnectionAsync(conn => TotalsAsync(conn, query, rollups, ct), ct);
+        var totals = TotalsAsync(query, ct);
         var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, rollups, ct), ct);
         var previousDaily = query.ComparePrevious
             ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, rollups, ct), ct)
@@ -49,79 +49,30 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return await InsightsSql.ToolsAsync(conn, ct);
     }
 
-    /// <summary>Headline numbers of both periods, overall and per tool: installations from the month rollup, runs from the run-day rollup.</summary>
-    private static async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
-        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
+    /// <summary>
+    /// Headline numbers of both periods, overall and per tool (the overall numbers are the sums:
+    /// installations are (tool, id) pairs). Three independent statements on their own connections, so
+    /// they run side by side: installations from the month rollup, runs from the run-day rollup, and new
+    /// installations from <c>installations</c> (unfiltered) or with the reach scan (filtered: new and
+    /// active under the filters).
+    /// </summary>
+    private async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
+        InsightQuery query, CancellationToken ct)
     {
-        var (prevFrom, prevTo) = query.PreviousPeriod;
-        await using var cmd = conn.CreateCommand();
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var months = rollups.InstallationMonths(cmd, prevFrom, query.To);
-        var days = rollups.RunDays(cmd, prevFrom, query.To);
-        var existsMonths = RunFilterSql.HasDimensionFilters(query) ? rollups.InstallationMonths(cmd, prevFrom, query.To) : "";
-        // One scan per rollup covers both periods (the day masks and FILTER split them) and every tool (the
-        // overall numbers are the sums: installations are (tool, id) pairs). Installations are counted by
-        // grouping first, a hash aggregate, where count(DISTINCT) would sort every row.
-        cmd.CommandText = $"""
-            SELECT i.tool, count(*) FILTER (WHERE i.cur), count(*) FILTER (WHERE i.prev)
-            FROM (
-                SELECT m.tool, m.installation_key,
-                       bool_or((m.days & rollup_day_mask(m.month, @from_day, @to_day)) <> 0) AS cur,
-                       bool_or((m.days & rollup_day_mask(m.month, @prev_from_day, @prev_to_day)) <> 0) AS prev
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{monthFilters}
-                GROUP BY m.tool, m.installation_key
-            ) i
-            GROUP BY i.tool;
-
-            SELECT d.tool,
-                   coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint
-            FROM {days} d
-            WHERE d.day >= @prev_from_day AND d.day <= @to_day{dayFilters}
-            GROUP BY d.tool;
-
-            SELECT count(*) FILTER (WHERE i.first_seen >= @from),
-                   count(*) FILTER (WHERE i.first_seen < @from)
-            FROM installations i
-            WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
-            {(RunFilterSql.HasDimensionFilters(query)
-                ? $"AND EXISTS (SELECT 1 FROM {existsMonths} m WHERE m.installation_key = i.id AND {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{monthFilters})"
-                : "")};
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
-        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
-        cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
-        var installations = new Dictionary<string, (long Current, long Previous)>(StringComparer.Ordinal);
-        var byTool = new List<ToolComparison>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var filtered = RunFilterSql.HasDimensionFilters(query);
+        var reach = OnOwnConnectionAsync(conn => ReachAsync(conn, query, rollups, filtered, ct), ct);
+        var runs = OnOwnConnectionAsync(conn => RunTotalsAsync(conn, query, rollups, ct), ct);
+        var unfilteredNew = filtered ? Task.FromResult((0L, 0L)) : OnOwnConnectionAsync(conn => NewInstallationsAsync(conn, query, ct), ct);
+        await Task.WhenAll(reach, runs, unfilteredNew);
+        var installations = await reach;
+        var byTool = (await runs).Select(r =>
         {
-            installations[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
-        }
-        await reader.NextResultAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            var (activeNow, activeBefore) = installations.GetValueOrDefault(reader.GetString(0));
-            byTool.Add(new ToolComparison(reader.GetString(0),
-                activeNow, new Outcomes(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)),
-                activeBefore, new Outcomes(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))));
-        }
-        await reader.NextResultAsync(ct);
-        await reader.ReadAsync(ct);
-        var newCurrent = reader.GetInt64(0);
-        var newPrevious = reader.GetInt64(1);
+            var i = installations.GetValueOrDefault(r.Tool);
+            return new ToolComparison(r.Tool, i.Current, r.Current, i.Previous, r.Previous);
+        }).ToList();
+        var (newCurrent, newPrevious) = filtered
+            ? (installations.Values.Sum(i => i.NewCurrent), installations.Values.Sum(i => i.NewPrevious))
+            : await unfilteredNew;
         var current = new PeriodTotals(byTool.Sum(t => t.ActiveInstallations), newCurrent, byTool.Sum(t => t.Current.Runs),
             byTool.Sum(t => t.Current.Succeeded), byTool.Sum(t => t.Current.Failed), byTool.Sum(t => t.Current.Aborted));
         var previous = new PeriodTotals(byTool.Sum(t => t.PreviousActiveInstallations), newPrevious, byTool.Sum(t => t.Previous.Runs),
@@ -132,6 +83,111 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             ? b.ActiveInstallations.CompareTo(a.ActiveInstallations)
             : b.Current.Runs != a.Current.Runs ? b.Current.Runs.CompareTo(a.Current.Runs) : string.CompareOrdinal(a.Tool, b.Tool));
         return (current, previous, byTool);
+    }
+
+    /// <summary>
+    /// Active installations per tool in both periods (one scan: the day masks split them); with filters
+    /// also how many of them were first seen in each period.
+    /// </summary>
+    private static async Task<Dictionary<string, (long Current, long Previous, long NewCurrent, long NewPrevious)>> ReachAsync(
+        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, bool withNew, CancellationToken ct)
+    {
+        var (prevFrom, prevTo) = query.PreviousPeriod;
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd, "m");
+        var months = rollups.InstallationMonths(cmd, prevFrom, query.To);
+        // Installations are counted by grouping first, a hash aggregate, where count(DISTINCT) would sort.
+        var newCounts = withNew
+            ? """
+              count(*) FILTER (WHERE n.first_seen >= @from AND n.first_seen < @to),
+              count(*) FILTER (WHERE n.first_seen >= @prev_from AND n.first_seen < @from)
+              """
+            : "0::bigint, 0::bigint";
+        cmd.CommandText = $"""
+            {InsightsSql.WorkMem}
+            SELECT i.tool, count(*) FILTER (WHERE i.cur), count(*) FILTER (WHERE i.prev), {newCounts}
+            FROM (
+                SELECT m.tool, m.installation_key,
+                       bool_or((m.days & rollup_day_mask(m.month, @from_day, @to_day)) <> 0) AS cur,
+                       bool_or((m.days & rollup_day_mask(m.month, @prev_from_day, @prev_to_day)) <> 0) AS prev
+                FROM {months} m
+                WHERE {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{filters}
+                GROUP BY m.tool, m.installation_key
+            ) i
+            {(withNew ? "LEFT JOIN installations n ON n.id = i.installation_key" : "")}
+            GROUP BY i.tool;
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
+        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+        }
+        return result;
+    }
+
+    /// <summary>Runs and outcomes per tool in both periods, from one scan of the run-day rollup.</summary>
+    private static async Task<List<(string Tool, Outcomes Current, Outcomes Previous)>> RunTotalsAsync(
+        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
+    {
+        var (prevFrom, _) = query.PreviousPeriod;
+        await using var cmd = conn.CreateCommand();
+        var filters = RunFilterSql.Dimensions(query, cmd, "d");
+        var days = rollups.RunDays(cmd, prevFrom, query.To);
+        cmd.CommandText = $"""
+            SELECT d.tool,
+                   coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint,
+                   coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint,
+                   coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint
+            FROM {days} d
+            WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
+            GROUP BY d.tool
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
+        var rows = new List<(string, Outcomes, Outcomes)>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add((reader.GetString(0),
+                new Outcomes(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)),
+                new Outcomes(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))));
+        }
+        return rows;
+    }
+
+    /// <summary>Installations first seen in each period (no dimension filters: any installation of the tool).</summary>
+    private static async Task<(long Current, long Previous)> NewInstallationsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT count(*) FILTER (WHERE i.first_seen >= @from), count(*) FILTER (WHERE i.first_seen < @from)
+            FROM installations i
+            WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
+            """;
+        if (query.Tool is not null)
+        {
+            cmd.Parameters.AddWithValue("tool", query.Tool);
+        }
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        cmd.Parameters.AddWithValue("prev_from", query.PreviousPeriod.From.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
