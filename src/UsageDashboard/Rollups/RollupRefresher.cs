@@ -176,9 +176,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             }
             catch
             {
-                await using var empty = new NpgsqlCommand(
-                    $"TRUNCATE {string.Join(", ", RollupSql.Tables.Select(t => t.Table))}", conn);
-                await empty.ExecuteNonQueryAsync(CancellationToken.None);
+                await EmptyRollupsAsync();
                 throw;
             }
             await using (var cmd = new NpgsqlCommand("DELETE FROM rollup_dirty WHERE seq <= @last", conn))
@@ -189,12 +187,32 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         }
         finally
         {
-            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", conn);
-            unlock.Parameters.AddWithValue("key", LockKey);
-            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            // A session that died (a server restart, a killed backend) released its lock with it.
+            if (conn.State == System.Data.ConnectionState.Open)
+            {
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", conn);
+                unlock.Parameters.AddWithValue("key", LockKey);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            }
         }
         logger.LogInformation("Rebuilt all rollups in {Elapsed:F1} s", watch.Elapsed.TotalSeconds);
         return watch.Elapsed;
+    }
+
+    /// <summary>After a failed rebuild: empty rollups make the next pass rebuild everything again.</summary>
+    private async Task EmptyRollupsAsync()
+    {
+        try
+        {
+            await using var conn = await dataSource.OpenConnectionAsync(CancellationToken.None);
+            await using var empty = new NpgsqlCommand($"TRUNCATE {string.Join(", ", RollupSql.Tables.Select(t => t.Table))}", conn);
+            await empty.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (NpgsqlException e)
+        {
+            // The database is gone; the marks are still logged, and the next pass sees what it needs to.
+            logger.LogWarning(e, "Could not empty the rollups after a failed rebuild");
+        }
     }
 }
 
@@ -218,9 +236,11 @@ public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<Rol
                         result.Slices, result.Marks, (long)result.Elapsed.TotalMilliseconds);
                 }
             }
-            catch (NpgsqlException e)
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                // The database may be down or not migrated yet; the marks wait in the log for the next tick.
+                // The database may be down, restarting or not migrated yet (Npgsql reports a connection
+                // killed mid-command as an InvalidOperationException, not only as NpgsqlException). The
+                // marks wait in the log for the next tick; a refresher must never stop the app.
                 logger.LogWarning(e, "Rollup refresh failed; retrying at the next tick");
             }
         }
