@@ -21,7 +21,7 @@ internal static class InsightsSql
     /// <summary>
     /// First statement of an analytics batch: the batch runs as one implicit transaction, so this lets its
     /// aggregates hash in memory instead of sorting on disk, for this batch only.
-    /// Still needed over the rollups: distinct installation counts hash one row per installation and day.
+    /// Still needed over the rollups: distinct installation counts hash one row per installation and month.
     /// </summary>
     public const string WorkMem = "SET LOCAL work_mem = '64MB';";
 
