@@ -7,8 +7,10 @@ namespace UsageDashboard.Insights;
 /// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API, from the command-day,
 /// command-month and duration rollups; only a command's error types read its failed and aborted runs.
 /// </summary>
-public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
 {
+    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+
     /// <summary>Rows on the page; the API and CSV take up to <see cref="ApiLimit"/>.</summary>
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
@@ -17,11 +19,11 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public async Task<CommandsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        // Three independent scans on their own connections, side by side: counts of both periods from the
-        // command-day rollup, installations of the current period from the command-month rollup, and the
-        // duration histograms of the current period.
+        // Independent work side by side: counts of both periods from the command-day rollup and the
+        // duration histograms of the current period on their own connections, installations of the
+        // current period from the in-memory command-month rows.
         var counts = OnOwnConnectionAsync(conn => CountsAsync(conn, query, limit, ct), ct);
-        var reach = OnOwnConnectionAsync(conn => ReachAsync(conn, query, ct), ct);
+        var reach = ReachAsync(query, ct);
         var durations = OnOwnConnectionAsync(conn => DurationsAsync(conn, query, ct), ct);
         var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(counts, reach, durations, tools);
@@ -88,32 +90,12 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         return (rows, total);
     }
 
-    /// <summary>Installations per command in the period (grouped first: a hash aggregate, not count(DISTINCT)).</summary>
-    private async Task<Dictionary<(string, string), long>> ReachAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    /// <summary>Installations per command in the period, from the in-memory command-month rows.</summary>
+    private async Task<Dictionary<(string, string), long>> ReachAsync(InsightQuery query, CancellationToken ct)
     {
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "m");
-        var months = rollups.CommandMonths(cmd, query.From, query.To);
-        cmd.CommandText = $"""
-            {InsightsSql.WorkMem}
-            SELECT x.tool, x.command, count(*)
-            FROM (
-                SELECT m.tool, m.command, m.installation_key
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{filters}
-                GROUP BY 1, 2, 3
-            ) x
-            GROUP BY 1, 2;
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        var result = new Dictionary<(string, string), long>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
-        }
-        return result;
+        var segments = await _reach.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _reach.Codes), (CommandMonthRow r) => r.Command);
+        return counts.ToDictionary(c => (c.Key.Tool, _reach.Codes.Text(c.Key.Group)!), c => c.Value);
     }
 
     private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)

@@ -5,11 +5,13 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind <c>/environments</c> and its API: OS, OS version, runtime, runtime version and tool
-/// version, as installations per value now and per bucket (from the installation-month rollup, counted
-/// here over bit sets) and runs per value (from the run-day rollup).
+/// version, as installations per value now and per bucket (from the installation-month rows in
+/// <see cref="ReachCache"/>, counted here over bit sets) and runs per value (from the run-day rollup).
 /// </summary>
-public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
 {
+    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+
     private static readonly EnvironmentDimension[] s_dimensions =
     [
         EnvironmentDimension.Os, EnvironmentDimension.OsVersion, EnvironmentDimension.Runtime,
@@ -45,20 +47,13 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var pool = new List<ulong>();
         var installations = new HashSet<int>();
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
+        var segments = _reach.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using (var cmd = conn.CreateCommand())
         {
-            var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
             var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-            var months = rollups.InstallationMonths(cmd, query.From, query.To);
             var days = rollups.RunDays(cmd, query.From, query.To);
             cmd.CommandText = $"""
-                SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
-                       coalesce(m.os_name, 'unknown'), coalesce(m.os_version, '?'), coalesce(m.runtime_name, 'unknown'),
-                       coalesce(m.runtime_version, '?'), coalesce(m.tool_version, 'unknown')
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters};
-
                 SELECT coalesce(d.os_name, 'unknown'), coalesce(d.os_version, '?'), coalesce(d.runtime_name, 'unknown'),
                        coalesce(d.runtime_version, '?'), coalesce(d.tool_version, 'unknown'), sum(d.runs)::bigint
                 FROM {days} d
@@ -68,31 +63,67 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             cmd.Parameters.AddWithValue("from_day", query.From);
             cmd.Parameters.AddWithValue("to_day", query.To);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            var rowBuckets = new ulong[bucketWords];
             var values = new string[5];
             while (await reader.ReadAsync(ct))
             {
-                var key = reader.GetInt32(0);
-                var month = reader.GetFieldValue<DateOnly>(1);
-                var mask = (uint)reader.GetInt32(2);
+                Values(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), values);
+                var n = reader.GetInt64(5);
+                for (var d = 0; d < s_dimensions.Length; d++)
+                {
+                    runs[(s_dimensions[d], values[d])] = runs.GetValueOrDefault((s_dimensions[d], values[d])) + n;
+                }
+            }
+        }
+
+        var monthRows = await segments;
+        var codes = _reach.Codes;
+        var filter = ReachFilter.For(query, codes);
+        // The value of a row in each dimension, by its pair of codes (name, version; -1 where the dimension
+        // has one column), resolved to text once per pair and then interned by text like the run counts.
+        var pairIds = s_dimensions.Select(_ => new Dictionary<(int, int), int>()).ToArray();
+        var rowBuckets = new ulong[bucketWords];
+        var texts = new string[5];
+        foreach (var segment in monthRows)
+        {
+            var monthMask = MonthMask.For(segment.Month, query.From, query.To);
+            var first = window.IndexOf(segment.Month);
+            foreach (var row in segment.Rows)
+            {
+                var mask = (uint)(row.Days & monthMask);
+                if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
                 Array.Clear(rowBuckets);
-                var first = window.IndexOf(month);
                 while (mask != 0)
                 {
                     var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
                     mask &= mask - 1;
                     rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
                 }
-                installations.Add(key);
-                Values(reader, 3, values);
+                installations.Add(row.Key);
                 for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    if (!valueIds[d].TryGetValue(values[d], out var id))
+                    var pair = d switch
                     {
-                        valueIds[d][values[d]] = id = valueNames[d].Count;
-                        valueNames[d].Add(values[d]);
+                        0 => (row.OsName, -1),
+                        1 => (row.OsName, row.OsVersion),
+                        2 => (row.RuntimeName, -1),
+                        3 => (row.RuntimeName, row.RuntimeVersion),
+                        _ => (row.ToolVersion, -1),
+                    };
+                    if (!pairIds[d].TryGetValue(pair, out var id))
+                    {
+                        Values(codes.Text(row.OsName) ?? "unknown", codes.Text(row.OsVersion) ?? "?", codes.Text(row.RuntimeName) ?? "unknown",
+                            codes.Text(row.RuntimeVersion) ?? "?", codes.Text(row.ToolVersion) ?? "unknown", texts);
+                        if (!valueIds[d].TryGetValue(texts[d], out id))
+                        {
+                            valueIds[d][texts[d]] = id = valueNames[d].Count;
+                            valueNames[d].Add(texts[d]);
+                        }
+                        pairIds[d][pair] = id;
                     }
-                    var slotKey = ((long)d << 56) | ((long)id << 32) | (uint)key;
+                    var slotKey = ((long)d << 56) | ((long)id << 32) | (uint)row.Key;
                     if (!slots.TryGetValue(slotKey, out var slot))
                     {
                         slots[slotKey] = slot = pool.Count;
@@ -103,16 +134,6 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                     {
                         pool[slot + w] |= rowBuckets[w];
                     }
-                }
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                Values(reader, 0, values);
-                var n = reader.GetInt64(5);
-                for (var d = 0; d < s_dimensions.Length; d++)
-                {
-                    runs[(s_dimensions[d], values[d])] = runs.GetValueOrDefault((s_dimensions[d], values[d])) + n;
                 }
             }
         }
@@ -145,15 +166,13 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await InsightsSql.ToolsAsync(conn, ct));
     }
 
-    /// <summary>The five dimension values of a row whose OS, OS version, runtime, runtime version and tool version start at <paramref name="first"/>.</summary>
-    private static void Values(NpgsqlDataReader reader, int first, string[] values)
+    /// <summary>The five dimension values (OS, OS version, runtime, runtime version, tool version) of a row's columns.</summary>
+    private static void Values(string os, string osVersion, string runtime, string runtimeVersion, string toolVersion, string[] values)
     {
-        var os = reader.GetString(first);
-        var runtime = reader.GetString(first + 2);
         values[0] = os;
-        values[1] = os + " " + reader.GetString(first + 1);
+        values[1] = os + " " + osVersion;
         values[2] = runtime;
-        values[3] = runtime + " " + reader.GetString(first + 3);
-        values[4] = reader.GetString(first + 4);
+        values[3] = runtime + " " + runtimeVersion;
+        values[4] = toolVersion;
     }
 }

@@ -5,11 +5,13 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind <c>/installations</c> and its API. Everything derives from the installation-month rollup
-/// (which days of each month an installation was active, per environment), read once per request and
-/// counted by <see cref="InstallationActivity"/>.
+/// (which days of each month an installation was active, per environment), held in memory by
+/// <see cref="ReachCache"/> and counted by <see cref="InstallationActivity"/>.
 /// </summary>
-public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
 {
+    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+
     public const int CohortWeeks = 12;
 
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
@@ -28,30 +30,25 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
         var rows = new Dictionary<int, List<ActivityRow>>();
         var facts = new Dictionary<int, InstallationFacts>();
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var cmd = conn.CreateCommand())
+        var segments = await _reach.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _reach.Codes);
+        foreach (var segment in segments)
         {
-            var filters = RunFilterSql.Dimensions(query, cmd, "m");
-            var months = rollups.InstallationMonths(cmd, windowFrom, query.To);
-            cmd.CommandText = $"""
-                SELECT m.installation_key, m.month, m.is_ci, m.tool_version, m.days, m.ok_days
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@window_from_day", "@to_day")}{filters}
-                """;
-            cmd.Parameters.AddWithValue("window_from_day", windowFrom);
-            cmd.Parameters.AddWithValue("to_day", query.To);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
+            var window = MonthMask.For(segment.Month, windowFrom, query.To);
+            foreach (var row in segment.Rows)
             {
-                var key = reader.GetInt32(0);
-                if (!rows.TryGetValue(key, out var list))
+                if ((row.Days & window) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
                 {
-                    rows[key] = list = new List<ActivityRow>(2);
+                    continue;
                 }
-                list.Add(new ActivityRow(reader.GetFieldValue<DateOnly>(1), reader.GetBoolean(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt32(4), reader.GetInt32(5)));
+                if (!rows.TryGetValue(row.Key, out var list))
+                {
+                    rows[row.Key] = list = new List<ActivityRow>(2);
+                }
+                list.Add(new ActivityRow(segment.Month, row.IsCi, _reach.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
             }
         }
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using (var cmd = new NpgsqlCommand("""
             SELECT id, (first_seen AT TIME ZONE 'UTC')::date, (last_seen AT TIME ZONE 'UTC')::date
             FROM installations WHERE id = ANY(@keys)

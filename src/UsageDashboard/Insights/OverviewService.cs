@@ -4,11 +4,14 @@ using UsageDashboard.Rollups;
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Queries behind the overview page and its API. Reads the installation-day and command-day rollups
-/// (see <see cref="RollupSource"/>) and <c>installations</c>.
+/// Queries behind the overview page and its API. Counts come from the run-day and command-day rollups
+/// (see <see cref="RollupSource"/>), installations from the month rows held by <see cref="ReachCache"/>,
+/// first sightings from <c>installations</c>.
 /// </summary>
-public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
 {
+    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
 
     public async Task<OverviewData> GetAsync(InsightQuery query, CancellationToken ct)
@@ -16,11 +19,11 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         // The statements are independent scans: on their own connections they run side by side, one per
         // core, instead of one after another.
         var totals = TotalsAsync(query, ct);
-        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, rollups, ct), ct);
+        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, ct), ct);
         var previousDaily = query.ComparePrevious
-            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, rollups, ct), ct)
+            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct), ct)
             : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
-        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, rollups, 10, ct), ct);
+        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, 10, ct), ct);
         var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(totals, daily, previousDaily, commands, tools);
         var (current, previous, byTool) = await totals;
@@ -40,7 +43,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await CommandsAsync(conn, query, rollups, limit, ct);
+        return await CommandsAsync(conn, query, limit, ct);
     }
 
     public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
@@ -60,7 +63,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         InsightQuery query, CancellationToken ct)
     {
         var filtered = RunFilterSql.HasDimensionFilters(query);
-        var reach = OnOwnConnectionAsync(conn => ReachAsync(conn, query, rollups, filtered, ct), ct);
+        var reach = ReachAsync(query, filtered, ct);
         var runs = OnOwnConnectionAsync(conn => RunTotalsAsync(conn, query, rollups, ct), ct);
         var unfilteredNew = filtered ? Task.FromResult((0L, 0L)) : OnOwnConnectionAsync(conn => NewInstallationsAsync(conn, query, ct), ct);
         await Task.WhenAll(reach, runs, unfilteredNew);
@@ -86,49 +89,71 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     }
 
     /// <summary>
-    /// Active installations per tool in both periods (one scan: the day masks split them); with filters
-    /// also how many of them were first seen in each period.
+    /// Active installations per tool in both periods, from the in-memory month rows (one pass: the day
+    /// masks split the periods); with filters also how many of them were first seen in each period.
     /// </summary>
-    private static async Task<Dictionary<string, (long Current, long Previous, long NewCurrent, long NewPrevious)>> ReachAsync(
-        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, bool withNew, CancellationToken ct)
+    private async Task<Dictionary<string, (long Current, long Previous, long NewCurrent, long NewPrevious)>> ReachAsync(
+        InsightQuery query, bool withNew, CancellationToken ct)
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "m");
-        var months = rollups.InstallationMonths(cmd, prevFrom, query.To);
-        // Installations are counted by grouping first, a hash aggregate, where count(DISTINCT) would sort.
-        var newCounts = withNew
-            ? """
-              count(*) FILTER (WHERE n.first_seen >= @from AND n.first_seen < @to),
-              count(*) FILTER (WHERE n.first_seen >= @prev_from AND n.first_seen < @from)
-              """
-            : "0::bigint, 0::bigint";
-        cmd.CommandText = $"""
-            {InsightsSql.WorkMem}
-            SELECT i.tool, count(*) FILTER (WHERE i.cur), count(*) FILTER (WHERE i.prev), {newCounts}
-            FROM (
-                SELECT m.tool, m.installation_key,
-                       bool_or((m.days & rollup_day_mask(m.month, @from_day, @to_day)) <> 0) AS cur,
-                       bool_or((m.days & rollup_day_mask(m.month, @prev_from_day, @prev_to_day)) <> 0) AS prev
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@prev_from_day", "@to_day")}{filters}
-                GROUP BY m.tool, m.installation_key
-            ) i
-            {(withNew ? "LEFT JOIN installations n ON n.id = i.installation_key" : "")}
-            GROUP BY i.tool;
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
-        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
-        cmd.Parameters.AddWithValue("prev_from", prevFrom.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
+        var firstSeen = withNew ? OnOwnConnectionAsync(conn => FirstSeenAsync(conn, query, ct), ct) : Task.FromResult(new Dictionary<int, bool>());
+        var segments = await _reach.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _reach.Codes);
+        var news = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
+        var periods = new Dictionary<int, int>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            // Per installation: bit 0 = active in the current period, bit 1 = in the previous one.
+            periods.Clear();
+            foreach (var segment in tool)
+            {
+                var current = MonthMask.For(segment.Month, query.From, query.To);
+                var previous = MonthMask.For(segment.Month, prevFrom, prevTo);
+                foreach (var row in segment.Rows)
+                {
+                    var bits = ((row.Days & current) != 0 ? 1 : 0) | ((row.Days & previous) != 0 ? 2 : 0);
+                    if (bits != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    {
+                        periods[row.Key] = periods.GetValueOrDefault(row.Key) | bits;
+                    }
+                }
+            }
+            long cur = 0, prev = 0, newCur = 0, newPrev = 0;
+            foreach (var (key, bits) in periods)
+            {
+                cur += bits & 1;
+                prev += bits >> 1;
+                if (news.TryGetValue(key, out var inCurrent))
+                {
+                    newCur += inCurrent ? 1 : 0;
+                    newPrev += inCurrent ? 0 : 1;
+                }
+            }
+            result[tool.Key] = (cur, prev, newCur, newPrev);
+        }
+        return result;
+    }
+
+    /// <summary>Installations first seen in either period: true when in the current one.</summary>
+    private static async Task<Dictionary<int, bool>> FirstSeenAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    {
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT i.id, i.first_seen >= @from
+            FROM installations i
+            WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
+            """;
+        if (query.Tool is not null)
+        {
+            cmd.Parameters.AddWithValue("tool", query.Tool);
+        }
+        InsightsSql.AddPeriod(cmd, query, previous: true);
+        var result = new Dictionary<int, bool>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            result[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+            result[reader.GetInt32(0)] = reader.GetBoolean(1);
         }
         return result;
     }
@@ -190,26 +215,13 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
+    private async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
     {
+        var segments = _reach.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
         await using var cmd = conn.CreateCommand();
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var months = rollups.InstallationMonths(cmd, query.From, query.To);
         var days = rollups.RunDays(cmd, query.From, query.To);
-        // Active installations per day: one mask per installation and month (its rows OR-ed), then per
-        // month the sum of each day's bit, 31 sums in one pass instead of one row per installation-day.
-        var bitSums = string.Join(", ", Enumerable.Range(0, 31).Select(b => $"sum((x.days >> {b}) & 1)::bigint"));
         cmd.CommandText = $"""
-            SELECT x.month, {bitSums}
-            FROM (
-                SELECT m.month, bit_or(m.days) & rollup_day_mask(m.month, @from_day, @to_day) AS days
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
-                GROUP BY m.tool, m.installation_key, m.month
-            ) x
-            GROUP BY x.month;
-
             SELECT d.day, sum(d.runs)::bigint
             FROM {days} d
             WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
@@ -217,82 +229,57 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
-        var active = new Dictionary<DateOnly, long>();
         var runs = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                var month = reader.GetFieldValue<DateOnly>(0);
-                for (var day = month; day.Month == month.Month; day = day.AddDays(1))
-                {
-                    active[day] = reader.GetInt64(day.Day);
-                }
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
                 runs[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
             }
         }
-        var byDay = new Dictionary<DateOnly, DailyPoint>();
-        foreach (var day in active.Keys.Union(runs.Keys))
-        {
-            byDay[day] = new DailyPoint(day, active.GetValueOrDefault(day), runs.GetValueOrDefault(day));
-        }
+        var active = ReachCounts.Daily(await segments, query.From, query.To, ReachFilter.For(query, _reach.Codes));
         // Days without runs are zeros, not gaps: a chart must not join across a silent day.
         var points = new List<DailyPoint>(query.Days);
         for (var day = query.From; day <= query.To; day = day.AddDays(1))
         {
-            points.Add(byDay.GetValueOrDefault(day) ?? new DailyPoint(day, 0, 0));
+            points.Add(new DailyPoint(day, active.GetValueOrDefault(day), runs.GetValueOrDefault(day)));
         }
         return points;
     }
 
-    private static async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, RollupSource rollups, int limit, CancellationToken ct)
+    /// <summary>The top commands by runs (counts from the command-day rollup), then installations for just those.</summary>
+    private async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
     {
+        var segments = _reach.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var days = rollups.CommandDays(cmd, query.From, query.To);
-        var months = rollups.CommandMonths(cmd, query.From, query.To);
-        // The top commands by runs first (counts, no installations), then installations for just those.
         cmd.CommandText = $"""
-            WITH top AS (
-                SELECT d.tool, d.command, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
-                       sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
-                GROUP BY 1, 2
-                ORDER BY 3 DESC, 1, 2
-                LIMIT @limit
-            ),
-            reach AS (
-                SELECT x.tool, x.command, count(*) AS installations
-                FROM (
-                    SELECT m.tool, m.command, m.installation_key
-                    FROM {months} m
-                    JOIN top t ON t.tool = m.tool AND t.command = m.command
-                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
-                    GROUP BY 1, 2, 3
-                ) x
-                GROUP BY 1, 2
-            )
-            SELECT t.tool, t.command, t.runs, t.ok, t.failed, t.aborted, coalesce(r.installations, 0)
-            FROM top t
-            LEFT JOIN reach r ON r.tool = t.tool AND r.command = t.command
+            SELECT d.tool, d.command, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
+                   sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted
+            FROM {days} d
+            WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
+            GROUP BY 1, 2
             ORDER BY 3 DESC, 1, 2
+            LIMIT @limit
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("limit", limit);
-        var rows = new List<CommandRow>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var top = new List<(string Tool, string Command, long Runs, long Ok, long Failed, long Aborted)>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            rows.Add(new CommandRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)));
+            while (await reader.ReadAsync(ct))
+            {
+                top.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)));
+            }
         }
-        return rows;
+        // The rows are in memory first, so every command they hold has its code.
+        var monthRows = await segments;
+        var wanted = top.Select(t => _reach.Codes.Find(t.Command)).Where(c => c > 0).ToHashSet();
+        var reach = ReachCounts.Distinct(monthRows, query.From, query.To, ReachFilter.For(query, _reach.Codes),
+            (CommandMonthRow r) => wanted.Contains(r.Command) ? r.Command : -1);
+        return top.Select(t => new CommandRow(t.Tool, t.Command, t.Runs, t.Ok, t.Failed, t.Aborted,
+            reach.GetValueOrDefault((t.Tool, _reach.Codes.Find(t.Command))))).ToList();
     }
 }

@@ -8,8 +8,10 @@ namespace UsageDashboard.Insights;
 /// (a plugin's own outcome where the source reports it, else its run's), joined to <c>runs</c> only for
 /// OS, tool version and error type.
 /// </summary>
-public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
 {
+    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
 
@@ -17,54 +19,51 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 
     public async Task<PluginsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
+        var segments = _reach.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        var days = rollups.PluginDays(cmd, query.From, query.To);
-        var months = rollups.PluginMonths(cmd, query.From, query.To);
-        // Counts from the plugin-day rollup, installations from the plugin-month rollup (grouped first: a
-        // hash aggregate). Ranked by installations, then runs: volume, never the rate, so small samples
-        // can't top the list.
-        cmd.CommandText = $"""
-            WITH counts AS (
+        var counts = new List<(string Tool, string Name, string Type, Outcomes Outcomes, string? Latest)>();
+        await using (var cmd = conn.CreateCommand())
+        {
+            var filters = RunFilterSql.Dimensions(query, cmd, "d");
+            var days = rollups.PluginDays(cmd, query.From, query.To);
+            // Counts from the plugin-day rollup; installations from the in-memory plugin-month rows.
+            cmd.CommandText = $"""
                 SELECT d.tool, d.name, d.type, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
                        sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted,
                        array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '') AS versions
                 FROM {days} d
                 WHERE d.day >= @from_day AND d.day <= @to_day{filters}
                 GROUP BY 1, 2, 3
-            ),
-            reach AS (
-                SELECT x.tool, x.name, x.type, count(*) AS installations
-                FROM (
-                    SELECT m.tool, m.name, m.type, m.installation_key
-                    FROM {months} m
-                    WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")}{monthFilters}
-                    GROUP BY 1, 2, 3, 4
-                ) x
-                GROUP BY 1, 2, 3
-            )
-            SELECT c.tool, c.name, c.type, c.runs, c.ok, c.failed, c.aborted, coalesce(r.installations, 0), c.versions
-            FROM counts c
-            LEFT JOIN reach r ON r.tool = c.tool AND r.name = c.name AND r.type = c.type
-            ORDER BY 8 DESC, 4 DESC, 2, 1, 3
-            LIMIT @limit
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("limit", limit);
-        var rows = new List<PluginStats>();
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
+                """;
+            cmd.Parameters.AddWithValue("from_day", query.From);
+            cmd.Parameters.AddWithValue("to_day", query.To);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                var versions = reader.IsDBNull(8) ? [] : reader.GetFieldValue<string[]>(8);
-                rows.Add(new PluginStats(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                    new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)),
-                    reader.GetInt64(7), VersionOrder.Latest(versions)));
+                var versions = reader.IsDBNull(7) ? [] : reader.GetFieldValue<string[]>(7);
+                counts.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                    new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)), VersionOrder.Latest(versions)));
             }
         }
+        // A plugin is (tool, name, type); its installations are counted under one group number per (name, type)
+        // pair. The rows are in memory first, so every value they hold has its code.
+        var monthRows = await segments;
+        var codes = _reach.Codes;
+        var pairs = new Dictionary<(int Name, int Type), int>();
+        foreach (var c in counts)
+        {
+            pairs.TryAdd((codes.Find(c.Name), codes.Find(c.Type)), pairs.Count);
+        }
+        var reach = ReachCounts.Distinct(monthRows, query.From, query.To, ReachFilter.For(query, codes),
+            (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1);
+        // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
+        var rows = counts
+            .Select(c => new PluginStats(c.Tool, c.Name, c.Type, c.Outcomes,
+                reach.GetValueOrDefault((c.Tool, pairs[(codes.Find(c.Name), codes.Find(c.Type))])), c.Latest))
+            .OrderByDescending(p => p.Installations).ThenByDescending(p => p.Outcomes.Runs)
+            .ThenBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Tool, StringComparer.Ordinal).ThenBy(p => p.Type, StringComparer.Ordinal)
+            .Take(limit)
+            .ToList();
         return new PluginsData(query, Today, rows, await InsightsSql.ToolsAsync(conn, ct));
     }
 

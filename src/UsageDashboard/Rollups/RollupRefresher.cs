@@ -111,6 +111,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             """, conn, tx)
         { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("max", maxSlices);
+        cmd.Parameters.AddWithValue("month_tables", RollupSql.MonthTables);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         // Every statement before the last returns no rows; skip to the counts.
         do
@@ -164,6 +165,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                             TRUNCATE {table.Table};
                             INSERT INTO {table.Table} ({table.Columns})
                             {table.Select("true")};
+                            {(table.MonthKey is null ? "" : RollupSql.ResetVersions(table.Table))}
                             """, worker, tx) { CommandTimeout = 0 })
                         {
                             await cmd.ExecuteNonQueryAsync(token);
@@ -205,7 +207,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         try
         {
             await using var conn = await dataSource.OpenConnectionAsync(CancellationToken.None);
-            await using var empty = new NpgsqlCommand($"TRUNCATE {string.Join(", ", RollupSql.Tables.Select(t => t.Table))}", conn);
+            await using var empty = new NpgsqlCommand($"TRUNCATE {string.Join(", ", RollupSql.Tables.Select(t => t.Table))}, rollup_month_versions", conn);
             await empty.ExecuteNonQueryAsync(CancellationToken.None);
         }
         catch (NpgsqlException e)
@@ -256,9 +258,15 @@ public static class RollupExtensions
         services.Configure<RollupOptions>(section);
         services.AddSingleton<RollupRefresher>();
         services.AddSingleton<RollupSource>();
+        services.Configure<ReachCacheOptions>(configuration.GetSection("Rollups:Cache"));
+        services.AddSingleton<ReachCache>();
         if (background && section.GetValue("RefreshInBackground", true))
         {
             services.AddHostedService<RollupRefreshService>();
+        }
+        if (background)
+        {
+            services.AddHostedService<ReachCacheSyncService>();
         }
         return services;
     }

@@ -200,8 +200,29 @@ internal static class RollupSql
             sql.Append($"INSERT INTO {name} ({columns})\n{select(inSlices)}\nON CONFLICT ({table.MonthKey}) DO UPDATE SET {merge};\n");
             sql.Append($"DELETE FROM {name} t USING rollup_slice_months m WHERE t.month = m.month AND t.tool = m.tool AND t.days = 0;\n");
         }
+        // In the same transaction: a reader that sees the new version also sees the new rows.
+        sql.Append($"""
+            INSERT INTO rollup_month_versions (table_name, month, tool, version)
+            SELECT t.name, m.month, m.tool, nextval('rollup_version_seq')
+            FROM rollup_slice_months m CROSS JOIN unnest(@month_tables::text[]) AS t(name)
+            ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
+
+            """);
         return sql.ToString();
     }
+
+    /// <summary>The month (reach) tables, whose segments <see cref="ReachCache"/> holds and <c>rollup_month_versions</c> versions.</summary>
+    public static readonly string[] MonthTables = Tables.Where(t => t.MonthKey is not null).Select(t => t.Table).ToArray();
+
+    /// <summary>
+    /// New versions for every (month, tool) of a month table just rebuilt whole (run in its transaction);
+    /// segments that no longer have rows lose their version, which tells caches to drop them.
+    /// </summary>
+    public static string ResetVersions(string table) => $"""
+        DELETE FROM rollup_month_versions WHERE table_name = '{table}';
+        INSERT INTO rollup_month_versions (table_name, month, tool, version)
+        SELECT '{table}', s.month, s.tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT month, tool FROM {table}) s;
+        """;
 }
 
 /// <summary>

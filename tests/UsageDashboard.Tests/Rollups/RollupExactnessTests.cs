@@ -297,6 +297,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         cmd.Parameters.AddWithValue("t", t);
 
         Assert.Equal(expected, (int)(await cmd.ExecuteScalarAsync())!);
+        Assert.Equal(expected, MonthMask.For(m, f, t));
     }
 
     [Fact]

@@ -1,0 +1,96 @@
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Distinct installation counts over in-memory month rows (<see cref="ReachCache"/>): the exact
+/// equivalent of grouping the month rollup by installation and counting, without a hash aggregate in
+/// PostgreSQL. Pure functions over the segments a service fetched.
+/// </summary>
+public static class ReachCounts
+{
+    /// <summary>
+    /// Installations per (tool, group) with any active day in [<paramref name="from"/>, <paramref name="to"/>]
+    /// on a row the filter accepts; <paramref name="group"/> splits them (a command, a plugin; a constant
+    /// for one total per tool); a negative group leaves the row out.
+    /// </summary>
+    public static Dictionary<(string Tool, int Group), long> Distinct<T>(
+        IReadOnlyList<MonthSegment<T>> segments, DateOnly from, DateOnly to, ReachFilter filter, Func<T, int> group)
+        where T : struct, IMonthRow
+    {
+        var result = new Dictionary<(string, int), long>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            // Installation keys are unique across tools, groups are per tool: one set of (group, key) pairs per tool.
+            var seen = new HashSet<long>();
+            foreach (var segment in tool)
+            {
+                var mask = MonthMask.For(segment.Month, from, to);
+                if (mask == 0)
+                {
+                    continue;
+                }
+                foreach (var row in segment.Rows)
+                {
+                    if ((row.Days & mask) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    {
+                        continue;
+                    }
+                    var g = group(row);
+                    if (g >= 0 && seen.Add(((long)g << 32) | (uint)row.Key))
+                    {
+                        result[(tool.Key, g)] = result.GetValueOrDefault((tool.Key, g)) + 1;
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Active installations per day of [<paramref name="from"/>, <paramref name="to"/>] (all tools together: keys are unique across tools).</summary>
+    public static Dictionary<DateOnly, long> Daily(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, DateOnly to, ReachFilter filter)
+    {
+        var result = new Dictionary<DateOnly, long>();
+        var perMonth = new Dictionary<DateOnly, long[]>();
+        var masks = new Dictionary<int, int>();
+        foreach (var segment in segments)
+        {
+            var window = MonthMask.For(segment.Month, from, to);
+            if (window == 0)
+            {
+                continue;
+            }
+            // One mask per installation (its rows OR-ed), so an installation counts once a day whatever its environments.
+            masks.Clear();
+            foreach (var row in segment.Rows)
+            {
+                if ((row.Days & window) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    masks[row.Key] = masks.GetValueOrDefault(row.Key) | (row.Days & window);
+                }
+            }
+            if (!perMonth.TryGetValue(segment.Month, out var counts))
+            {
+                perMonth[segment.Month] = counts = new long[31];
+            }
+            foreach (var mask in masks.Values)
+            {
+                for (var bits = (uint)mask; bits != 0; bits &= bits - 1)
+                {
+                    counts[System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
+                }
+            }
+        }
+        foreach (var (month, counts) in perMonth)
+        {
+            for (var day = month; day.Month == month.Month; day = day.AddDays(1))
+            {
+                if (counts[day.Day - 1] > 0)
+                {
+                    result[day] = counts[day.Day - 1];
+                }
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,60 @@
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// The dimension filters of an <see cref="InsightQuery"/> (env, OS, tool version) as a test on in-memory
+/// rollup rows: the same conditions <see cref="RunFilterSql.Dimensions"/> writes in SQL. The tool is
+/// not here: segments are per tool, and the cache is asked for the tool's segments only.
+/// </summary>
+public readonly struct ReachFilter
+{
+    private readonly bool? _ci;
+    private readonly int _os;
+    private readonly int _version;
+
+    private ReachFilter(bool? ci, int os, int version, bool none)
+    {
+        _ci = ci;
+        _os = os;
+        _version = version;
+        None = none;
+    }
+
+    /// <summary>A filter value no row has (its text was never interned): nothing matches.</summary>
+    public bool None { get; }
+
+    public static ReachFilter For(InsightQuery query, StringCodes codes)
+    {
+        var os = query.Os is null ? -1 : codes.Find(query.Os);
+        var version = query.Version is null ? -1 : codes.Find(query.Version);
+        bool? ci = query.Environment switch
+        {
+            EnvironmentFilter.Ci => true,
+            EnvironmentFilter.NotCi => false,
+            _ => null,
+        };
+        // Find returns 0 only for NULL, which the query never asks for; -1 is "no such value".
+        var none = (query.Os is not null && os <= 0) || (query.Version is not null && version <= 0);
+        return new ReachFilter(ci, os, version, none);
+    }
+
+    public bool Matches(bool isCi, int os, int toolVersion) =>
+        !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
+}
+
+/// <summary>Masks of a month's days (bit 0 = the 1st) within a day range: what <c>rollup_day_mask</c> computes in SQL.</summary>
+public static class MonthMask
+{
+    public static int For(DateOnly month, DateOnly from, DateOnly to)
+    {
+        var last = month.AddMonths(1).AddDays(-1);
+        if (to < month || from > last)
+        {
+            return 0;
+        }
+        var firstBit = Math.Max(from.DayNumber - month.DayNumber, 0);
+        var lastBit = (to < last ? to : last).DayNumber - month.DayNumber;
+        return (int)((2L << lastBit) - (1L << firstBit));
+    }
+}

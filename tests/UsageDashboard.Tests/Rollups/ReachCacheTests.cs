@@ -1,0 +1,199 @@
+using UsageDashboard.Insights;
+using UsageDashboard.Rollups;
+using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
+using static UsageDashboard.Tests.Infrastructure.TestEvents;
+
+namespace UsageDashboard.Tests.Rollups;
+
+/// <summary>
+/// The in-memory month rows must always be the rollup tables' rows: a refresh, a full rebuild or an
+/// emptied store shows in the next read, and only the segments that changed are read again.
+/// </summary>
+public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncLifetime
+{
+    public sealed class Db : DatabaseFixture;
+
+    private static readonly DateOnly November = new(2026, 11, 1);
+    private static readonly DateOnly MonthEnd = new(2026, 11, 30);
+    private readonly Db _db;
+    private readonly EventWriter _writer;
+
+    public ReachCacheTests(Db db)
+    {
+        _db = db;
+        _writer = CreateWriter(db);
+    }
+
+    public Task InitializeAsync() => _db.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private ReachCache NewCache() => new(_db.DataSource, RollupSource.Create());
+
+    private async Task WriteAndRefreshAsync(params TelemetryEvent[] events)
+    {
+        await _writer.WriteAsync(events, default);
+        await TestRollups.RefreshAsync(_db);
+    }
+
+    private static List<string> Rows(ReachCache cache, IEnumerable<MonthSegment<InstallationMonthRow>> segments) =>
+        segments.SelectMany(s => s.Rows.Select(r =>
+                $"{s.Tool} {s.Month:yyyy-MM} {r.Key} {r.IsCi} {cache.Codes.Text(r.OsName)} {cache.Codes.Text(r.ToolVersion)} {r.Days} {r.OkDays}"))
+            .Order(StringComparer.Ordinal).ToList();
+
+    private async Task<List<string>> TableRowsAsync()
+    {
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT tool || ' ' || to_char(month, 'YYYY-MM') || ' ' || installation_key || ' ' || CASE WHEN is_ci THEN 'True' ELSE 'False' END
+                   || ' ' || coalesce(os_name, '') || ' ' || coalesce(tool_version, '') || ' ' || days || ' ' || ok_days
+            FROM rollup_installation_months
+            """);
+        var rows = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+        return rows.Order(StringComparer.Ordinal).ToList();
+    }
+
+    [Fact]
+    public async Task InstallationMonths_AfterSliceRefresh_ReloadsOnlyTheChangedSegment()
+    {
+        await WriteAndRefreshAsync(
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)),
+            CreateEvent(tool: "jetty", installationId: "b", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = NewCache();
+        var before = await cache.InstallationMonthsAsync(null, November, MonthEnd, default);
+
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "c", at: new DateTime(2026, 11, 5, 9, 0, 0, DateTimeKind.Utc),
+            status: RunStatus.Failed, isCi: true));
+        var after = await cache.InstallationMonthsAsync(null, November, MonthEnd, default);
+
+        Assert.Equal(["dbt", "jetty"], after.Select(s => s.Tool));
+        Assert.Equal(2, after.Single(s => s.Tool == "dbt").Rows.Length);
+        Assert.NotSame(before.Single(s => s.Tool == "dbt"), after.Single(s => s.Tool == "dbt"));
+        Assert.Same(before.Single(s => s.Tool == "jetty"), after.Single(s => s.Tool == "jetty"));
+        Assert.Equal(await TableRowsAsync(), Rows(cache, after));
+    }
+
+    [Fact]
+    public async Task InstallationMonths_AfterFullRebuild_EqualTheTables()
+    {
+        await WriteAndRefreshAsync(
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 10, 31, 23, 0, 0, DateTimeKind.Utc), osName: null),
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 1, 1, 0, 0, DateTimeKind.Utc), toolVersion: "1.9.0"),
+            CreateEvent(tool: "meltano", installationId: "m", at: new DateTime(2026, 11, 20, 1, 0, 0, DateTimeKind.Utc), isCi: true));
+        var cache = NewCache();
+        var first = await cache.InstallationMonthsAsync(null, new DateOnly(2026, 10, 1), MonthEnd, default);
+
+        await TestRollups.CreateRefresher(_db).RebuildAllAsync(default);
+        var rebuilt = await cache.InstallationMonthsAsync(null, new DateOnly(2026, 10, 1), MonthEnd, default);
+
+        Assert.Equal(3, rebuilt.Count);
+        Assert.All(rebuilt, s => Assert.DoesNotContain(s, first));
+        Assert.Equal(await TableRowsAsync(), Rows(cache, rebuilt));
+    }
+
+    [Fact]
+    public async Task InstallationMonths_StoreEmptied_ReturnsNoRowsAndSyncForgetsThem()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = NewCache();
+        await cache.SyncAsync(13, MonthEnd, default);
+        Assert.True(cache.RowCount > 0);
+
+        await _db.ResetAsync();
+
+        Assert.Empty(await cache.InstallationMonthsAsync(null, November, MonthEnd, default));
+        await cache.SyncAsync(13, MonthEnd, default);
+        Assert.Equal(0, cache.RowCount);
+    }
+
+    [Fact]
+    public async Task InstallationMonths_ManyReadersOfAStaleSegment_LoadItOnce()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = NewCache();
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => cache.InstallationMonthsAsync("dbt", November, MonthEnd, default)));
+
+        Assert.All(reads, r => Assert.Same(reads[0].Single(), r.Single()));
+    }
+
+    [Fact]
+    public async Task CommandAndPluginMonths_RollupsOff_ComputedFromRunsForTheRange()
+    {
+        var plugin = new PluginRef { Name = "dbt-postgres", Type = "adapter", Version = "1.8.2" };
+        await _writer.WriteAsync([
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc), command: "build", plugins: [plugin]),
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 9, 9, 0, 0, DateTimeKind.Utc), command: "test"),
+        ], default);
+        var raw = new ReachCache(_db.DataSource, RollupSource.Create(enabled: false));
+
+        var commands = await raw.CommandMonthsAsync("dbt", new DateOnly(2026, 11, 1), new DateOnly(2026, 11, 5), default);
+        var plugins = await raw.PluginMonthsAsync(null, November, MonthEnd, default);
+
+        // Only the runs of the days asked for: "test" ran on the 9th.
+        var row = Assert.Single(Assert.Single(commands).Rows);
+        Assert.Equal("build", raw.Codes.Text(row.Command));
+        Assert.Equal(1 << 2, row.Days);
+        var p = Assert.Single(Assert.Single(plugins).Rows);
+        Assert.Equal(("dbt-postgres", "adapter", "1.8.2"), (raw.Codes.Text(p.Name), raw.Codes.Text(p.Type), raw.Codes.Text(p.Version)));
+    }
+
+    [Fact]
+    public void ReachFilter_ValueNoRowHas_MatchesNothing()
+    {
+        var codes = new StringCodes();
+        var linux = codes.Code("linux");
+        var query = new InsightQuery { From = November, To = MonthEnd, Os = "plan9" };
+
+        Assert.True(ReachFilter.For(query, codes).None);
+        Assert.False(ReachFilter.For(query, codes).Matches(false, linux, 0));
+    }
+
+    [Theory]
+    [InlineData("ci", true, true)]
+    [InlineData("ci", false, false)]
+    [InlineData("notci", false, true)]
+    [InlineData("notci", true, false)]
+    [InlineData(null, true, true)]
+    public void ReachFilter_Environment_MatchesLikeTheSqlFilter(string? env, bool isCi, bool expected)
+    {
+        var codes = new StringCodes();
+        var linux = codes.Code("linux");
+        var version = codes.Code("1.8.0");
+        var query = new InsightQuery
+        {
+            From = November, To = MonthEnd, Os = "linux", Version = "1.8.0",
+            Environment = env switch { "ci" => EnvironmentFilter.Ci, "notci" => EnvironmentFilter.NotCi, _ => EnvironmentFilter.All },
+        };
+
+        Assert.Equal(expected, ReachFilter.For(query, codes).Matches(isCi, linux, version));
+        Assert.False(ReachFilter.For(query, codes).Matches(isCi, linux, codes.Code("1.9.0")));
+    }
+
+    [Fact]
+    public void StringCodes_ManyThreadsAddingTheSameValues_OneCodeEachAndTextsReadable()
+    {
+        var codes = new StringCodes();
+        var values = Enumerable.Range(0, 2_000).Select(i => $"v{i}").ToArray();
+
+        var seen = new System.Collections.Concurrent.ConcurrentBag<(string, int)>();
+        Parallel.For(0, 8, _ =>
+        {
+            foreach (var v in values)
+            {
+                var code = codes.Code(v);
+                Assert.Equal(v, codes.Text(code));
+                seen.Add((v, code));
+            }
+        });
+
+        Assert.Equal(values.Length, seen.Distinct().Count());
+        Assert.Equal(0, codes.Code(null));
+        Assert.Null(codes.Text(0));
+    }
+}
