@@ -8,7 +8,16 @@ internal static class InsightsSql
     /// <summary>Tools that have sent anything, for the filter bar (and to tell "no data at all" from "filtered out").</summary>
     public static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT DISTINCT tool FROM installations ORDER BY 1", conn);
+        // A skip scan over the primary key (tool, installation_id): one index probe per tool instead of
+        // reading every installation (52 ms on the 10M store's 97k installations, under 1 ms this way).
+        await using var cmd = new NpgsqlCommand("""
+            WITH RECURSIVE t(tool) AS (
+                SELECT min(tool) FROM installations
+                UNION ALL
+                SELECT (SELECT min(i.tool) FROM installations i WHERE i.tool > t.tool) FROM t WHERE t.tool IS NOT NULL
+            )
+            SELECT tool FROM t WHERE tool IS NOT NULL ORDER BY 1
+            """, conn);
         var tools = new List<string>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))

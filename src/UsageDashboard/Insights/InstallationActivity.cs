@@ -62,8 +62,23 @@ public static class InstallationActivity
         var monthly = new Dictionary<DateOnly, long>();
         var lifecycle = new Dictionary<DateOnly, long[]>();
         var cohorts = new Dictionary<DateOnly, Dictionary<int, long>>();
-        var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
         var activeWeeks = new bool[weekCount];
+        // Adoption buckets by window index (-1 outside the range), and per bucket the count per version id.
+        var adoptionOfDay = new int[window.Length];
+        Array.Fill(adoptionOfDay, -1);
+        for (var b = 0; b < adoptionBuckets.Count; b++)
+        {
+            var first = Math.Max(window.IndexOf(adoptionBuckets[b].Start), rangeFrom);
+            var last = Math.Min(window.IndexOf(adoptionBuckets[b].End) - 1, rangeTo);
+            for (var i = first; i <= last; i++)
+            {
+                adoptionOfDay[i] = b;
+            }
+        }
+        var lastInBucket = new int[adoptionBuckets.Count];
+        var adoptionCounts = adoptionBuckets.Select(_ => new List<long>()).ToArray();
+        var versionIds = new Dictionary<string, int>(StringComparer.Ordinal);
+        var versionNames = new List<string>();
 
         foreach (var (key, list) in rows)
         {
@@ -150,19 +165,57 @@ public static class InstallationActivity
                 }
             }
 
-            foreach (var bucket in adoptionBuckets)
+            // Version adoption: the last counted day of each bucket (within the range), found in one pass over the days.
+            Array.Fill(lastInBucket, -1);
+            DayWindow.ForEach(counted, rangeFrom, rangeTo, i =>
             {
-                var last = DayWindow.Last(counted, Math.Max(window.IndexOf(bucket.Start), rangeFrom), Math.Min(window.IndexOf(bucket.End) - 1, rangeTo));
-                if (last < 0)
+                if (adoptionOfDay[i] >= 0)
+                {
+                    lastInBucket[adoptionOfDay[i]] = i;
+                }
+            });
+            string? lastVersion = null;
+            var lastId = -1;
+            for (var b = 0; b < lastInBucket.Length; b++)
+            {
+                if (lastInBucket[b] < 0)
                 {
                     continue;
                 }
-                var version = VersionOn(list, window.DayAt(last)) ?? "unknown";
-                if (!adoption.TryGetValue(bucket.Start, out var slot))
+                var version = VersionOn(list, window.DayAt(lastInBucket[b])) ?? "unknown";
+                // An installation usually keeps its version across buckets: the same string, no lookup.
+                if (!ReferenceEquals(version, lastVersion))
                 {
-                    adoption[bucket.Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                    if (!versionIds.TryGetValue(version, out lastId))
+                    {
+                        versionIds[version] = lastId = versionNames.Count;
+                        versionNames.Add(version);
+                    }
+                    lastVersion = version;
                 }
-                slot[version] = slot.GetValueOrDefault(version) + 1;
+                var counts = adoptionCounts[b];
+                if (lastId >= counts.Count)
+                {
+                    counts.AddRange(new long[lastId - counts.Count + 1]);
+                }
+                counts[lastId]++;
+            }
+        }
+
+        var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
+        for (var b = 0; b < adoptionBuckets.Count; b++)
+        {
+            var counts = adoptionCounts[b];
+            for (var v = 0; v < counts.Count; v++)
+            {
+                if (counts[v] > 0)
+                {
+                    if (!adoption.TryGetValue(adoptionBuckets[b].Start, out var slot))
+                    {
+                        adoption[adoptionBuckets[b].Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                    }
+                    slot[versionNames[v]] = counts[v];
+                }
             }
         }
 

@@ -28,8 +28,9 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // Month rows of the installation rollup: one per installation, month and environment, with the days
         // of the month it was active as bits. The filters pick rows; everything else is counted here over
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
+        var facts = FactsAsync(query.Tool, windowFrom, ct);
+        var tools = ToolsAsync(ct);
         var rows = new Dictionary<int, List<ActivityRow>>();
-        var facts = new Dictionary<int, InstallationFacts>();
         var segments = await _reach.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _reach.Codes);
         foreach (var segment in segments)
@@ -48,23 +49,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 list.Add(new ActivityRow(segment.Month, row.IsCi, _reach.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
             }
         }
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT id, (first_seen AT TIME ZONE 'UTC')::date, (last_seen AT TIME ZONE 'UTC')::date
-            FROM installations WHERE id = ANY(@keys)
-            """, conn))
-        {
-            cmd.Parameters.AddWithValue("keys", rows.Keys.ToArray());
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                DateOnly? first = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateOnly>(1);
-                DateOnly? last = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateOnly>(2);
-                facts[reader.GetInt32(0)] = new InstallationFacts(first, first is null || last is null || first == last);
-            }
-        }
-
-        var activity = InstallationActivity.Compute(rows, facts, new InstallationWindow(
+        var activity = InstallationActivity.Compute(rows, await facts, new InstallationWindow(
             new DayWindow(windowFrom, query.To), query.From, query.To, firstWeek, lastWeek, cohortFrom, CohortWeeks, adoptionGrain,
             query.ComparePrevious ? query.PreviousPeriod : null), rule);
         var exclusions = activity.Exclusions;
@@ -98,11 +83,44 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
 
         return new InstallationsData(query, Today, rule, exclusions, active, newCount,
             Series(Grain.Day, points[0]), Series(Grain.Week, points[1]), Series(Grain.Month, points[2]),
-            lifecycleWeeks, cohortList, adoptionGrain, adoptionBuckets, await InsightsSql.ToolsAsync(conn, ct))
+            lifecycleWeeks, cohortList, adoptionGrain, adoptionBuckets, await tools)
         {
             PreviousDaily = query.ComparePrevious
                 ? TimeBuckets.For(query, Grain.Day, Today).Select(b => previousDaily.GetValueOrDefault(b.Start)).ToList()
                 : null,
         };
+    }
+
+    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await InsightsSql.ToolsAsync(conn, ct);
+    }
+
+    /// <summary>
+    /// First day and single-day flag of every installation seen since <paramref name="since"/> (every one
+    /// active in the window was last seen in it): one range scan, cheaper than looking up tens of
+    /// thousands of keys, and it runs while the month rows are counted.
+    /// </summary>
+    private async Task<Dictionary<int, InstallationFacts>> FactsAsync(string? tool, DateOnly since, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand($"""
+            SELECT id, (first_seen AT TIME ZONE 'UTC')::date, (last_seen AT TIME ZONE 'UTC')::date
+            FROM installations WHERE last_seen >= @since{(tool is null ? "" : " AND tool = @tool")}
+            """, conn);
+        cmd.Parameters.AddWithValue("since", InsightsSql.Utc(since));
+        if (tool is not null)
+        {
+            cmd.Parameters.AddWithValue("tool", tool);
+        }
+        var facts = new Dictionary<int, InstallationFacts>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var first = reader.GetFieldValue<DateOnly>(1);
+            facts[reader.GetInt32(0)] = new InstallationFacts(first, first == reader.GetFieldValue<DateOnly>(2));
+        }
+        return facts;
     }
 }
