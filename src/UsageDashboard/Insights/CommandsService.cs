@@ -7,9 +7,9 @@ namespace UsageDashboard.Insights;
 /// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API, from the command-day,
 /// command-month and duration rollups; only a command's error types read its failed and aborted runs.
 /// </summary>
-public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
+public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
-    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+    private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
     /// <summary>Rows on the page; the API and CSV take up to <see cref="ApiLimit"/>.</summary>
     public const int PageLimit = 200;
@@ -19,12 +19,11 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public async Task<CommandsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        // Independent work side by side: counts of both periods from the command-day rollup and the
-        // duration histograms of the current period on their own connections, installations of the
-        // current period from the in-memory command-month rows.
-        var counts = OnOwnConnectionAsync(conn => CountsAsync(conn, query, limit, ct), ct);
+        // All from the in-memory rollup rows: counts of both periods (command-day), installations of the
+        // current period (command-month) and the duration histograms of the current period.
+        var counts = CountsAsync(query, limit, ct);
         var reach = ReachAsync(query, ct);
-        var durations = OnOwnConnectionAsync(conn => DurationsAsync(conn, query, ct), ct);
+        var durations = DurationsAsync(query, ct);
         var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(counts, reach, durations, tools);
         var (rows, total) = await counts;
@@ -45,83 +44,72 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         return await query(conn);
     }
 
-    /// <summary>The ranking by runs with both periods' outcomes (one scan; FILTER splits the periods) and the total runs.</summary>
+    /// <summary>The ranking by runs with both periods' outcomes (one pass over the command-day rows) and the total runs.</summary>
     private async Task<(List<(string Tool, string Command, Outcomes Current, Outcomes Previous)> Rows, long Total)> CountsAsync(
-        NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
+        InsightQuery query, int limit, CancellationToken ct)
     {
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.CommandDays(cmd, query.PreviousPeriod.From, query.To);
-        cmd.CommandText = $"""
-            SELECT c.tool, c.command, c.cur_runs, c.cur_ok, c.cur_failed, c.cur_aborted,
-                   c.prev_runs, c.prev_ok, c.prev_failed, c.prev_aborted, sum(c.cur_runs) OVER ()
-            FROM (
-                SELECT d.tool, d.command,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint AS cur_aborted,
-                       coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_runs,
-                       coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_ok,
-                       coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_failed,
-                       coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint AS prev_aborted
-                FROM {days} d
-                WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2
-            ) c
-            WHERE c.cur_runs > 0
-            ORDER BY 3 DESC, 1, 2
-            LIMIT @limit
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("prev_from_day", query.PreviousPeriod.From);
-        cmd.Parameters.AddWithValue("limit", limit);
-        var rows = new List<(string, string, Outcomes, Outcomes)>();
-        long total = 0;
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var (prevFrom, prevTo) = query.PreviousPeriod;
+        var segments = await _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var tallies = new Dictionary<(string Tool, int Command), (Tally Current, Tally Previous)>();
+        foreach (var segment in segments)
         {
-            rows.Add((reader.GetString(0), reader.GetString(1),
-                new Outcomes(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)),
-                new Outcomes(reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9))));
-            total = (long)reader.GetDecimal(10);
+            foreach (var row in segment.Rows)
+            {
+                var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                if (!tallies.TryGetValue((segment.Tool, row.Command), out var t))
+                {
+                    tallies[(segment.Tool, row.Command)] = t = (new Tally(), new Tally());
+                }
+                (current ? t.Current : t.Previous).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+            }
         }
-        return (rows, total);
+        var codes = _cache.Codes;
+        var ranked = tallies.Where(t => t.Value.Current.Runs > 0).ToList();
+        var rows = ranked
+            .OrderByDescending(t => t.Value.Current.Runs).ThenBy(t => t.Key.Tool, StringComparer.Ordinal)
+            .ThenBy(t => codes.Text(t.Key.Command), StringComparer.Ordinal)
+            .Take(limit)
+            .Select(t => (t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Current.ToOutcomes(), t.Value.Previous.ToOutcomes()))
+            .ToList();
+        return (rows, ranked.Sum(t => t.Value.Current.Runs));
     }
 
     /// <summary>Installations per command in the period, from the in-memory command-month rows.</summary>
     private async Task<Dictionary<(string, string), long>> ReachAsync(InsightQuery query, CancellationToken ct)
     {
-        var segments = await _reach.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _reach.Codes), (CommandMonthRow r) => r.Command);
-        return counts.ToDictionary(c => (c.Key.Tool, _reach.Codes.Text(c.Key.Group)!), c => c.Value);
+        var segments = await _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _cache.Codes), (CommandMonthRow r) => r.Command);
+        return counts.ToDictionary(c => (c.Key.Tool, _cache.Codes.Text(c.Key.Group)!), c => c.Value);
     }
 
-    private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(InsightQuery query, CancellationToken ct)
     {
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var durations = rollups.CommandDurations(cmd, query.From, query.To);
-        cmd.CommandText = $"""
-            SELECT d.tool, d.command, h.bucket, sum(h.n)::bigint
-            FROM {durations} d
-            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
-            WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-            GROUP BY 1, 2, 3
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
+        var segments = await _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
         var histograms = new Dictionary<(string, string), DurationHistogram>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        foreach (var segment in segments)
         {
-            var key = (reader.GetString(0), reader.GetString(1));
-            if (!histograms.TryGetValue(key, out var histogram))
+            foreach (var row in segment.Rows)
             {
-                histograms[key] = histogram = new DurationHistogram();
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                var key = (segment.Tool, _cache.Codes.Text(row.Command)!);
+                if (!histograms.TryGetValue(key, out var histogram))
+                {
+                    histograms[key] = histogram = new DurationHistogram();
+                }
+                for (var i = 0; i < row.Buckets.Length; i++)
+                {
+                    histogram.Add(row.Buckets[i], row.Counts[i]);
+                }
             }
-            histogram.Add(reader.GetInt16(2), reader.GetInt64(3));
         }
         return histograms;
     }

@@ -6,11 +6,11 @@ namespace UsageDashboard.Insights;
 /// <summary>
 /// Queries behind <c>/environments</c> and its API: OS, OS version, runtime, runtime version and tool
 /// version, as installations per value now and per bucket (from the installation-month rows in
-/// <see cref="ReachCache"/>, counted here over bit sets) and runs per value (from the run-day rollup).
+/// <see cref="RollupCache"/>, counted here over bit sets) and runs per value (from the run-day rollup).
 /// </summary>
-public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
+public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
-    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+    private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
     private static readonly EnvironmentDimension[] s_dimensions =
     [
@@ -47,42 +47,65 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var pool = new List<ulong>();
         var installations = new HashSet<int>();
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
-        var segments = _reach.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var cmd = conn.CreateCommand())
-        {
-            var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-            var days = rollups.RunDays(cmd, query.From, query.To);
-            cmd.CommandText = $"""
-                SELECT coalesce(d.os_name, 'unknown'), coalesce(d.os_version, '?'), coalesce(d.runtime_name, 'unknown'),
-                       coalesce(d.runtime_version, '?'), coalesce(d.tool_version, 'unknown'), sum(d.runs)::bigint
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
-                GROUP BY 1, 2, 3, 4, 5;
-                """;
-            cmd.Parameters.AddWithValue("from_day", query.From);
-            cmd.Parameters.AddWithValue("to_day", query.To);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            var values = new string[5];
-            while (await reader.ReadAsync(ct))
-            {
-                Values(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), values);
-                var n = reader.GetInt64(5);
-                for (var d = 0; d < s_dimensions.Length; d++)
-                {
-                    runs[(s_dimensions[d], values[d])] = runs.GetValueOrDefault((s_dimensions[d], values[d])) + n;
-                }
-            }
-        }
-
+        var tools = ToolsAsync(ct);
+        var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
+        var daySegments = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await segments;
-        var codes = _reach.Codes;
+        var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
         // The value of a row in each dimension, by its pair of codes (name, version; -1 where the dimension
-        // has one column), resolved to text once per pair and then interned by text like the run counts.
+        // has one column), resolved to text once per pair and then interned by text.
         var pairIds = s_dimensions.Select(_ => new Dictionary<(int, int), int>()).ToArray();
         var rowBuckets = new ulong[bucketWords];
         var texts = new string[5];
+        int ValueId(int d, int name, int version, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion)
+        {
+            if (pairIds[d].TryGetValue((name, version), out var id))
+            {
+                return id;
+            }
+            Values(codes.Text(os) ?? "unknown", codes.Text(osVersion) ?? "?", codes.Text(runtime) ?? "unknown",
+                codes.Text(runtimeVersion) ?? "?", codes.Text(toolVersion) ?? "unknown", texts);
+            if (!valueIds[d].TryGetValue(texts[d], out id))
+            {
+                valueIds[d][texts[d]] = id = valueNames[d].Count;
+                valueNames[d].Add(texts[d]);
+            }
+            return pairIds[d][(name, version)] = id;
+        }
+        static (int Name, int Version) Pair(int d, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion) => d switch
+        {
+            0 => (os, -1),
+            1 => (os, osVersion),
+            2 => (runtime, -1),
+            3 => (runtime, runtimeVersion),
+            _ => (toolVersion, -1),
+        };
+
+        var runsByValue = s_dimensions.Select(_ => new Dictionary<int, long>()).ToArray();
+        foreach (var segment in daySegments)
+        {
+            foreach (var row in segment.Rows)
+            {
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                for (var d = 0; d < s_dimensions.Length; d++)
+                {
+                    var (name, version) = Pair(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                    var id = ValueId(d, name, version, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                    runsByValue[d][id] = runsByValue[d].GetValueOrDefault(id) + row.Runs;
+                }
+            }
+        }
+        for (var d = 0; d < s_dimensions.Length; d++)
+        {
+            foreach (var (id, n) in runsByValue[d])
+            {
+                runs[(s_dimensions[d], valueNames[d][id])] = n;
+            }
+        }
         foreach (var segment in monthRows)
         {
             var monthMask = MonthMask.For(segment.Month, query.From, query.To);
@@ -104,25 +127,8 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                 installations.Add(row.Key);
                 for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    var pair = d switch
-                    {
-                        0 => (row.OsName, -1),
-                        1 => (row.OsName, row.OsVersion),
-                        2 => (row.RuntimeName, -1),
-                        3 => (row.RuntimeName, row.RuntimeVersion),
-                        _ => (row.ToolVersion, -1),
-                    };
-                    if (!pairIds[d].TryGetValue(pair, out var id))
-                    {
-                        Values(codes.Text(row.OsName) ?? "unknown", codes.Text(row.OsVersion) ?? "?", codes.Text(row.RuntimeName) ?? "unknown",
-                            codes.Text(row.RuntimeVersion) ?? "?", codes.Text(row.ToolVersion) ?? "unknown", texts);
-                        if (!valueIds[d].TryGetValue(texts[d], out id))
-                        {
-                            valueIds[d][texts[d]] = id = valueNames[d].Count;
-                            valueNames[d].Add(texts[d]);
-                        }
-                        pairIds[d][pair] = id;
-                    }
+                    var (name, version) = Pair(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                    var id = ValueId(d, name, version, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
                     var slotKey = ((long)d << 56) | ((long)id << 32) | (uint)row.Key;
                     if (!slots.TryGetValue(slotKey, out var slot))
                     {
@@ -163,7 +169,13 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             d,
             totals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
             bucketList.Select(b => new AdoptionBucket(b.Start, perBucket[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
-        return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await InsightsSql.ToolsAsync(conn, ct));
+        return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await tools);
+    }
+
+    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await InsightsSql.ToolsAsync(conn, ct);
     }
 
     /// <summary>The five dimension values (OS, OS version, runtime, runtime version, tool version) of a row's columns.</summary>

@@ -6,11 +6,11 @@ namespace UsageDashboard.Insights;
 /// <summary>
 /// Queries behind <c>/installations</c> and its API. Everything derives from the installation-month rollup
 /// (which days of each month an installation was active, per environment), held in memory by
-/// <see cref="ReachCache"/> and counted by <see cref="InstallationActivity"/>.
+/// <see cref="RollupCache"/> and counted by <see cref="InstallationActivity"/>.
 /// </summary>
-public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
+public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
-    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+    private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
     public const int CohortWeeks = 12;
 
@@ -31,8 +31,8 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var facts = FactsAsync(query.Tool, windowFrom, ct);
         var tools = ToolsAsync(ct);
         var rows = new Dictionary<int, List<ActivityRow>>();
-        var segments = await _reach.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
-        var filter = ReachFilter.For(query, _reach.Codes);
+        var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
         foreach (var segment in segments)
         {
             var window = MonthMask.For(segment.Month, windowFrom, query.To);
@@ -46,7 +46,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 {
                     rows[row.Key] = list = new List<ActivityRow>(2);
                 }
-                list.Add(new ActivityRow(segment.Month, row.IsCi, _reach.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
+                list.Add(new ActivityRow(segment.Month, row.IsCi, _cache.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
             }
         }
         var activity = InstallationActivity.Compute(rows, await facts, new InstallationWindow(

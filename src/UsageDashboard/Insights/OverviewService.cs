@@ -5,12 +5,12 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind the overview page and its API. Counts come from the run-day and command-day rollups
-/// (see <see cref="RollupSource"/>), installations from the month rows held by <see cref="ReachCache"/>,
+/// (see <see cref="RollupSource"/>), installations from the month rows held by <see cref="RollupCache"/>,
 /// first sightings from <c>installations</c>.
 /// </summary>
-public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
+public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
-    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+    private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
 
@@ -19,11 +19,11 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         // The statements are independent scans: on their own connections they run side by side, one per
         // core, instead of one after another.
         var totals = TotalsAsync(query, ct);
-        var daily = OnOwnConnectionAsync(conn => DailyAsync(conn, query, ct), ct);
+        var daily = DailyAsync(query, ct);
         var previousDaily = query.ComparePrevious
-            ? OnOwnConnectionAsync(conn => DailyAsync(conn, query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct), ct)
+            ? DailyAsync(query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct)
             : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
-        var commands = OnOwnConnectionAsync(conn => CommandsAsync(conn, query, 10, ct), ct);
+        var commands = CommandsAsync(query, 10, ct);
         var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
         await Task.WhenAll(totals, daily, previousDaily, commands, tools);
         var (current, previous, byTool) = await totals;
@@ -40,11 +40,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return await query(conn);
     }
 
-    public async Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await CommandsAsync(conn, query, limit, ct);
-    }
+    public Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct) => CommandsAsync(query, limit, ct);
 
     public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
     {
@@ -64,7 +60,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         var filtered = RunFilterSql.HasDimensionFilters(query);
         var reach = ReachAsync(query, filtered, ct);
-        var runs = OnOwnConnectionAsync(conn => RunTotalsAsync(conn, query, rollups, ct), ct);
+        var runs = RunTotalsAsync(query, ct);
         var unfilteredNew = filtered ? Task.FromResult((0L, 0L)) : OnOwnConnectionAsync(conn => NewInstallationsAsync(conn, query, ct), ct);
         await Task.WhenAll(reach, runs, unfilteredNew);
         var installations = await reach;
@@ -97,8 +93,8 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
         var firstSeen = withNew ? OnOwnConnectionAsync(conn => FirstSeenAsync(conn, query, ct), ct) : Task.FromResult(new Dictionary<int, bool>());
-        var segments = await _reach.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
-        var filter = ReachFilter.For(query, _reach.Codes);
+        var segments = await _cache.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
         var news = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
         var periods = new Dictionary<int, int>();
@@ -158,40 +154,30 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return result;
     }
 
-    /// <summary>Runs and outcomes per tool in both periods, from one scan of the run-day rollup.</summary>
-    private static async Task<List<(string Tool, Outcomes Current, Outcomes Previous)>> RunTotalsAsync(
-        NpgsqlConnection conn, InsightQuery query, RollupSource rollups, CancellationToken ct)
+    /// <summary>Runs and outcomes per tool in both periods, from one pass over the in-memory run-day rows.</summary>
+    private async Task<List<(string Tool, Outcomes Current, Outcomes Previous)>> RunTotalsAsync(InsightQuery query, CancellationToken ct)
     {
-        var (prevFrom, _) = query.PreviousPeriod;
-        await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.RunDays(cmd, prevFrom, query.To);
-        cmd.CommandText = $"""
-            SELECT d.tool,
-                   coalesce(sum(d.runs) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.succeeded) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.failed) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.aborted) FILTER (WHERE d.day >= @from_day), 0)::bigint,
-                   coalesce(sum(d.runs) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.succeeded) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.failed) FILTER (WHERE d.day < @from_day), 0)::bigint,
-                   coalesce(sum(d.aborted) FILTER (WHERE d.day < @from_day), 0)::bigint
-            FROM {days} d
-            WHERE d.day >= @prev_from_day AND d.day <= @to_day{filters}
-            GROUP BY d.tool
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
-        var rows = new List<(string, Outcomes, Outcomes)>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var (prevFrom, prevTo) = query.PreviousPeriod;
+        var segments = await _cache.RunDaysAsync(query.Tool, prevFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var tallies = new Dictionary<string, (Tally Current, Tally Previous)>(StringComparer.Ordinal);
+        foreach (var segment in segments)
         {
-            rows.Add((reader.GetString(0),
-                new Outcomes(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)),
-                new Outcomes(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))));
+            foreach (var row in segment.Rows)
+            {
+                var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                if (!tallies.TryGetValue(segment.Tool, out var t))
+                {
+                    tallies[segment.Tool] = t = (new Tally(), new Tally());
+                }
+                (current ? t.Current : t.Previous).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+            }
         }
-        return rows;
+        return tallies.Select(t => (t.Key, t.Value.Current.ToOutcomes(), t.Value.Previous.ToOutcomes())).ToList();
     }
 
     /// <summary>Installations first seen in each period (no dimension filters: any installation of the tool).</summary>
@@ -215,71 +201,63 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private async Task<IReadOnlyList<DailyPoint>> DailyAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
+    private async Task<IReadOnlyList<DailyPoint>> DailyAsync(InsightQuery query, CancellationToken ct)
     {
-        var segments = _reach.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
-        await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.RunDays(cmd, query.From, query.To);
-        cmd.CommandText = $"""
-            SELECT d.day, sum(d.runs)::bigint
-            FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
-            GROUP BY d.day;
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        var runs = new Dictionary<DateOnly, long>();
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        var reach = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
+        var days = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var runs = new long[query.Days];
+        foreach (var segment in days)
         {
-            while (await reader.ReadAsync(ct))
+            foreach (var row in segment.Rows)
             {
-                runs[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+                var i = segment.Month.DayNumber + row.Day - query.From.DayNumber;
+                if (i >= 0 && i < runs.Length && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    runs[i] += row.Runs;
+                }
             }
         }
-        var active = ReachCounts.Daily(await segments, query.From, query.To, ReachFilter.For(query, _reach.Codes));
+        var active = ReachCounts.Daily(await reach, query.From, query.To, ReachFilter.For(query, _cache.Codes));
         // Days without runs are zeros, not gaps: a chart must not join across a silent day.
         var points = new List<DailyPoint>(query.Days);
         for (var day = query.From; day <= query.To; day = day.AddDays(1))
         {
-            points.Add(new DailyPoint(day, active.GetValueOrDefault(day), runs.GetValueOrDefault(day)));
+            points.Add(new DailyPoint(day, active.GetValueOrDefault(day), runs[day.DayNumber - query.From.DayNumber]));
         }
         return points;
     }
 
-    /// <summary>The top commands by runs (counts from the command-day rollup), then installations for just those.</summary>
-    private async Task<IReadOnlyList<CommandRow>> CommandsAsync(NpgsqlConnection conn, InsightQuery query, int limit, CancellationToken ct)
+    /// <summary>The top commands by runs (counts from the command-day rows), then installations for just those.</summary>
+    private async Task<IReadOnlyList<CommandRow>> CommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        var segments = _reach.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var days = rollups.CommandDays(cmd, query.From, query.To);
-        cmd.CommandText = $"""
-            SELECT d.tool, d.command, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
-                   sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted
-            FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day{dayFilters}
-            GROUP BY 1, 2
-            ORDER BY 3 DESC, 1, 2
-            LIMIT @limit
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("limit", limit);
-        var top = new List<(string Tool, string Command, long Runs, long Ok, long Failed, long Aborted)>();
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var days = await _cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var tallies = new Dictionary<(string Tool, int Command), Tally>();
+        foreach (var segment in days)
         {
-            while (await reader.ReadAsync(ct))
+            foreach (var row in segment.Rows)
             {
-                top.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)));
+                if (ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    if (!tallies.TryGetValue((segment.Tool, row.Command), out var t))
+                    {
+                        tallies[(segment.Tool, row.Command)] = t = new Tally();
+                    }
+                    t.Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                }
             }
         }
-        // The rows are in memory first, so every command they hold has its code.
-        var monthRows = await segments;
-        var wanted = top.Select(t => _reach.Codes.Find(t.Command)).Where(c => c > 0).ToHashSet();
-        var reach = ReachCounts.Distinct(monthRows, query.From, query.To, ReachFilter.For(query, _reach.Codes),
+        var codes = _cache.Codes;
+        var top = tallies
+            .OrderByDescending(t => t.Value.Runs).ThenBy(t => t.Key.Tool, StringComparer.Ordinal)
+            .ThenBy(t => codes.Text(t.Key.Command), StringComparer.Ordinal)
+            .Take(limit).ToList();
+        var wanted = top.Select(t => t.Key.Command).ToHashSet();
+        var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
             (CommandMonthRow r) => wanted.Contains(r.Command) ? r.Command : -1);
-        return top.Select(t => new CommandRow(t.Tool, t.Command, t.Runs, t.Ok, t.Failed, t.Aborted,
-            reach.GetValueOrDefault((t.Tool, _reach.Codes.Find(t.Command))))).ToList();
+        return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
+            t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }
 }

@@ -8,9 +8,9 @@ namespace UsageDashboard.Insights;
 /// (a plugin's own outcome where the source reports it, else its run's), joined to <c>runs</c> only for
 /// OS, tool version and error type.
 /// </summary>
-public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, ReachCache? reach = null)
+public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
-    private readonly ReachCache _reach = reach ?? new ReachCache(dataSource, rollups);
+    private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
@@ -19,52 +19,55 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 
     public async Task<PluginsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        var segments = _reach.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        var counts = new List<(string Tool, string Name, string Type, Outcomes Outcomes, string? Latest)>();
-        await using (var cmd = conn.CreateCommand())
+        var tools = ToolsAsync(ct);
+        var months = _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
+        var days = await _cache.PluginDaysAsync(query.Tool, query.From, query.To, ct);
+        var monthRows = await months;
+        // Codes are read once every row is in memory, so every value the rows hold has its code.
+        var codes = _cache.Codes;
+        var filter = ReachFilter.For(query, codes);
+        // A plugin is (tool, name, type): counts and versions from the plugin-day rows, installations from the
+        // plugin-month rows, counted under one group number per (name, type) pair.
+        var pairs = new Dictionary<(int Name, int Type), int>();
+        var counts = new Dictionary<(string Tool, int Pair), (Tally Tally, HashSet<int> Versions)>();
+        foreach (var segment in days)
         {
-            var filters = RunFilterSql.Dimensions(query, cmd, "d");
-            var days = rollups.PluginDays(cmd, query.From, query.To);
-            // Counts from the plugin-day rollup; installations from the in-memory plugin-month rows.
-            cmd.CommandText = $"""
-                SELECT d.tool, d.name, d.type, sum(d.runs)::bigint AS runs, sum(d.succeeded)::bigint AS ok,
-                       sum(d.failed)::bigint AS failed, sum(d.aborted)::bigint AS aborted,
-                       array_agg(DISTINCT d.version) FILTER (WHERE d.version <> '') AS versions
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day{filters}
-                GROUP BY 1, 2, 3
-                """;
-            cmd.Parameters.AddWithValue("from_day", query.From);
-            cmd.Parameters.AddWithValue("to_day", query.To);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
+            foreach (var row in segment.Rows)
             {
-                var versions = reader.IsDBNull(7) ? [] : reader.GetFieldValue<string[]>(7);
-                counts.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                    new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)), VersionOrder.Latest(versions)));
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                if (!pairs.TryGetValue((row.Name, row.Type), out var pair))
+                {
+                    pairs[(row.Name, row.Type)] = pair = pairs.Count;
+                }
+                if (!counts.TryGetValue((segment.Tool, pair), out var c))
+                {
+                    counts[(segment.Tool, pair)] = c = (new Tally(), []);
+                }
+                c.Tally.Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                c.Versions.Add(row.Version);
             }
         }
-        // A plugin is (tool, name, type); its installations are counted under one group number per (name, type)
-        // pair. The rows are in memory first, so every value they hold has its code.
-        var monthRows = await segments;
-        var codes = _reach.Codes;
-        var pairs = new Dictionary<(int Name, int Type), int>();
-        foreach (var c in counts)
-        {
-            pairs.TryAdd((codes.Find(c.Name), codes.Find(c.Type)), pairs.Count);
-        }
-        var reach = ReachCounts.Distinct(monthRows, query.From, query.To, ReachFilter.For(query, codes),
+        var reach = ReachCounts.Distinct(monthRows, query.From, query.To, filter,
             (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1);
+        var names = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
         var rows = counts
-            .Select(c => new PluginStats(c.Tool, c.Name, c.Type, c.Outcomes,
-                reach.GetValueOrDefault((c.Tool, pairs[(codes.Find(c.Name), codes.Find(c.Type))])), c.Latest))
+            .Select(c => new PluginStats(c.Key.Tool, names[c.Key.Pair].Name, names[c.Key.Pair].Type, c.Value.Tally.ToOutcomes(),
+                reach.GetValueOrDefault(c.Key), VersionOrder.Latest(c.Value.Versions.Select(v => codes.Text(v)!))))
             .OrderByDescending(p => p.Installations).ThenByDescending(p => p.Outcomes.Runs)
             .ThenBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Tool, StringComparer.Ordinal).ThenBy(p => p.Type, StringComparer.Ordinal)
             .Take(limit)
             .ToList();
-        return new PluginsData(query, Today, rows, await InsightsSql.ToolsAsync(conn, ct));
+        return new PluginsData(query, Today, rows, await tools);
+    }
+
+    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await InsightsSql.ToolsAsync(conn, ct);
     }
 
     public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)

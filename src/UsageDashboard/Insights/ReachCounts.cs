@@ -3,7 +3,7 @@ using UsageDashboard.Rollups;
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Distinct installation counts over in-memory month rows (<see cref="ReachCache"/>): the exact
+/// Distinct installation counts over in-memory month rows (<see cref="RollupCache"/>): the exact
 /// equivalent of grouping the month rollup by installation and counting, without a hash aggregate in
 /// PostgreSQL. Pure functions over the segments a service fetched.
 /// </summary>
@@ -93,4 +93,30 @@ public static class ReachCounts
         }
         return result;
     }
+
+    /// <summary>Whether a day row's day (month + 0-based day) is in [<paramref name="from"/>, <paramref name="to"/>].</summary>
+    public static bool InRange(DateOnly month, int day, DateOnly from, DateOnly to)
+    {
+        var n = month.DayNumber + day;
+        return n >= from.DayNumber && n <= to.DayNumber;
+    }
+}
+
+/// <summary>Runs and outcomes summed from day rows.</summary>
+public sealed class Tally
+{
+    public long Runs { get; private set; }
+    public long Succeeded { get; private set; }
+    public long Failed { get; private set; }
+    public long Aborted { get; private set; }
+
+    public void Add(int runs, int succeeded, int failed, int aborted)
+    {
+        Runs += runs;
+        Succeeded += succeeded;
+        Failed += failed;
+        Aborted += aborted;
+    }
+
+    public Outcomes ToOutcomes() => new(Runs, Succeeded, Failed, Aborted);
 }

@@ -111,7 +111,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             """, conn, tx)
         { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("max", maxSlices);
-        cmd.Parameters.AddWithValue("month_tables", RollupSql.MonthTables);
+        cmd.Parameters.AddWithValue("rollup_tables", RollupSql.TableNames);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         // Every statement before the last returns no rows; skip to the counts.
         do
@@ -165,7 +165,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                             TRUNCATE {table.Table};
                             INSERT INTO {table.Table} ({table.Columns})
                             {table.Select("true")};
-                            {(table.MonthKey is null ? "" : RollupSql.ResetVersions(table.Table))}
+                            {RollupSql.ResetVersions(table)}
                             """, worker, tx) { CommandTimeout = 0 })
                         {
                             await cmd.ExecuteNonQueryAsync(token);
@@ -258,15 +258,15 @@ public static class RollupExtensions
         services.Configure<RollupOptions>(section);
         services.AddSingleton<RollupRefresher>();
         services.AddSingleton<RollupSource>();
-        services.Configure<ReachCacheOptions>(configuration.GetSection("Rollups:Cache"));
-        services.AddSingleton<ReachCache>();
+        services.Configure<RollupCacheOptions>(configuration.GetSection("Rollups:Cache"));
+        services.AddSingleton<RollupCache>();
         if (background && section.GetValue("RefreshInBackground", true))
         {
             services.AddHostedService<RollupRefreshService>();
         }
         if (background)
         {
-            services.AddHostedService<ReachCacheSyncService>();
+            services.AddHostedService<RollupCacheSyncService>();
         }
         return services;
     }

@@ -204,25 +204,29 @@ internal static class RollupSql
         sql.Append($"""
             INSERT INTO rollup_month_versions (table_name, month, tool, version)
             SELECT t.name, m.month, m.tool, nextval('rollup_version_seq')
-            FROM rollup_slice_months m CROSS JOIN unnest(@month_tables::text[]) AS t(name)
+            FROM rollup_slice_months m CROSS JOIN unnest(@rollup_tables::text[]) AS t(name)
             ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
 
             """);
         return sql.ToString();
     }
 
-    /// <summary>The month (reach) tables, whose segments <see cref="ReachCache"/> holds and <c>rollup_month_versions</c> versions.</summary>
-    public static readonly string[] MonthTables = Tables.Where(t => t.MonthKey is not null).Select(t => t.Table).ToArray();
+    /// <summary>Every rollup table: <see cref="RollupCache"/> holds their (month, tool) segments, <c>rollup_month_versions</c> versions them.</summary>
+    public static readonly string[] TableNames = Tables.Select(t => t.Table).ToArray();
 
     /// <summary>
-    /// New versions for every (month, tool) of a month table just rebuilt whole (run in its transaction);
+    /// New versions for every (month, tool) of a table just rebuilt whole (run in its transaction);
     /// segments that no longer have rows lose their version, which tells caches to drop them.
     /// </summary>
-    public static string ResetVersions(string table) => $"""
-        DELETE FROM rollup_month_versions WHERE table_name = '{table}';
-        INSERT INTO rollup_month_versions (table_name, month, tool, version)
-        SELECT '{table}', s.month, s.tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT month, tool FROM {table}) s;
-        """;
+    public static string ResetVersions(RollupTable table)
+    {
+        var month = table.MonthKey is null ? "date_trunc('month', day::timestamp)::date" : "month";
+        return $"""
+            DELETE FROM rollup_month_versions WHERE table_name = '{table.Table}';
+            INSERT INTO rollup_month_versions (table_name, month, tool, version)
+            SELECT '{table.Table}', s.month, s.tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT {month} AS month, tool FROM {table.Table}) s;
+            """;
+    }
 }
 
 /// <summary>

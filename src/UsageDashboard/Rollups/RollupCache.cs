@@ -25,7 +25,21 @@ public readonly record struct CommandMonthRow(int Key, int Command, bool IsCi, i
 /// <summary>One plugin-month rollup row in memory.</summary>
 public readonly record struct PluginMonthRow(int Key, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
 
-/// <summary>The rows of one month table for one tool and month (bit 0 of a mask = the month's 1st).</summary>
+/// <summary>One run-day rollup row in memory; <see cref="Day"/> is the day of the month, 0-based.</summary>
+public readonly record struct RunDayRow(
+    int Day, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+
+/// <summary>One command-day rollup row in memory.</summary>
+public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+
+/// <summary>One plugin-day rollup row in memory.</summary>
+public readonly record struct PluginDayRow(
+    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+
+/// <summary>One duration-histogram rollup row in memory (bucket numbers as <see cref="DurationHistogram"/> reads them).</summary>
+public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, short[] Buckets, int[] Counts);
+
+/// <summary>The rows of one rollup table for one tool and month (bit 0 of a mask = the month's 1st; day 0 = the 1st).</summary>
 public sealed record MonthSegment<T>(string Tool, DateOnly Month, T[] Rows) where T : struct;
 
 /// <summary>
@@ -78,19 +92,24 @@ public sealed class StringCodes
 }
 
 /// <summary>
-/// The reach (month) rollups held in memory, one segment per table, month and tool. Distinct installation
-/// counts must look at one row per installation, month and dimension values; hashing them in PostgreSQL
-/// on every request cost ~0.8 µs a row (0.5–1.1 s a page on the 10M store), while a scan of these arrays
-/// is a few ns a row. A segment is reloaded when its version in <c>rollup_month_versions</c> moves: the
-/// refresher bumps it in the same transaction that changes the rows, and every read checks the versions
-/// first (one small indexed query), so a page never shows fewer rows than the rollup tables hold.
+/// The rollups held in memory, one segment per table, month and tool. Distinct installation counts must
+/// look at one row per installation, month and dimension values; hashing them in PostgreSQL on every
+/// request cost ~0.8 µs a row (0.5–1.1 s a page on the 10M store), and even the day tables' sums took
+/// 40–90 ms a statement there, while a scan of these arrays is a few ns a row. A segment is reloaded
+/// when its version in <c>rollup_month_versions</c> moves: the refresher bumps it in the same
+/// transaction that changes the rows, and every read checks the versions first (one small indexed
+/// query), so a page never shows other numbers than the rollup tables hold.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups)
+public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups)
 {
     public const string InstallationTable = "rollup_installation_months";
     public const string CommandTable = "rollup_command_months";
     public const string PluginTable = "rollup_plugin_months";
+    public const string RunDayTable = "rollup_run_days";
+    public const string CommandDayTable = "rollup_command_days";
+    public const string PluginDayTable = "rollup_plugin_days";
+    public const string DurationTable = "rollup_command_durations";
 
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), Loaded> _segments = new();
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
@@ -101,21 +120,45 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
     public long RowCount => _segments.Values.Sum(s => (long)s.Count);
 
     public Task<IReadOnlyList<MonthSegment<InstallationMonthRow>>> InstallationMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(InstallationTable, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days",
+        GetAsync(InstallationTable, false, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days",
             (r, c) => new InstallationMonthRow(r.GetInt32(2), r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
                 c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10)),
             (cmd, f, t) => rollups.InstallationMonths(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandMonthRow>>> CommandMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(CommandTable, "installation_key, command, is_ci, os_name, tool_version, days",
+        GetAsync(CommandTable, false, "installation_key, command, is_ci, os_name, tool_version, days",
             (r, c) => new CommandMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)), c.Code(Text(r, 6)), r.GetInt32(7)),
             (cmd, f, t) => rollups.CommandMonths(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<PluginMonthRow>>> PluginMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginTable, "installation_key, name, type, version, is_ci, os_name, tool_version, days",
+        GetAsync(PluginTable, false, "installation_key, name, type, version, is_ci, os_name, tool_version, days",
             (r, c) => new PluginMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)), r.GetBoolean(6),
                 c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9)),
             (cmd, f, t) => rollups.PluginMonths(cmd, f, t), tool, from, to, ct);
+
+    public Task<IReadOnlyList<MonthSegment<RunDayRow>>> RunDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted",
+            (r, c) => new RunDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+            (cmd, f, t) => rollups.RunDays(cmd, f, t), tool, from, to, ct);
+
+    public Task<IReadOnlyList<MonthSegment<CommandDayRow>>> CommandDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(CommandDayTable, true, "day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted",
+            (r, c) => new CommandDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)),
+                c.Code(Text(r, 6)), r.GetInt32(7), r.GetInt32(8), r.GetInt32(9), r.GetInt32(10)),
+            (cmd, f, t) => rollups.CommandDays(cmd, f, t), tool, from, to, ct);
+
+    public Task<IReadOnlyList<MonthSegment<PluginDayRow>>> PluginDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted",
+            (r, c) => new PluginDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)),
+                r.GetBoolean(6), c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+            (cmd, f, t) => rollups.PluginDays(cmd, f, t), tool, from, to, ct);
+
+    public Task<IReadOnlyList<MonthSegment<CommandDurationRow>>> CommandDurationsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(DurationTable, true, "day, command, is_ci, os_name, tool_version, buckets, counts",
+            (r, c) => new CommandDurationRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)),
+                c.Code(Text(r, 6)), r.GetFieldValue<short[]>(7), r.GetFieldValue<int[]>(8)),
+            (cmd, f, t) => rollups.CommandDurations(cmd, f, t), tool, from, to, ct);
 
     /// <summary>
     /// Brings every segment of the last <paramref name="months"/> months up to date (at start-up and then
@@ -132,6 +175,10 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
         reloaded += await SyncTableAsync(InstallationTable, () => InstallationMonthsAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(CommandTable, () => CommandMonthsAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(PluginTable, () => PluginMonthsAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(RunDayTable, () => RunDaysAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(CommandDayTable, () => CommandDaysAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(PluginDayTable, () => PluginDaysAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(DurationTable, () => CommandDurationsAsync(null, from, today, ct), ct);
         return reloaded;
     }
 
@@ -147,15 +194,17 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
         return _segments.Count(s => s.Key.Table == table && (!before.TryGetValue(s.Key, out var v) || v != s.Value.Version));
     }
 
+    private static string MonthOf(bool dayTable) => dayTable ? "date_trunc('month', day::timestamp)::date AS month" : "month";
+
     private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private async Task<IReadOnlyList<MonthSegment<T>>> GetAsync<T>(
-        string table, string columns, Func<NpgsqlDataReader, StringCodes, T> read, Func<NpgsqlCommand, DateOnly, DateOnly, string> relation,
+        string table, bool dayTable, string columns, Func<NpgsqlDataReader, StringCodes, T> read, Func<NpgsqlCommand, DateOnly, DateOnly, string> relation,
         string? tool, DateOnly from, DateOnly to, CancellationToken ct) where T : struct
     {
         if (!rollups.Enabled)
         {
-            return await ReadRawAsync(columns, read, relation, tool, from, to, ct);
+            return await ReadRawAsync(dayTable, columns, read, relation, tool, from, to, ct);
         }
         var versions = await VersionsAsync(table, tool, from, to, ct);
         var result = new List<MonthSegment<T>>(versions.Count);
@@ -164,7 +213,7 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
             var key = (table, month, segmentTool);
             if (!_segments.TryGetValue(key, out var loaded) || loaded.Version < version)
             {
-                loaded = await ReloadAsync(key, version, columns, read, ct);
+                loaded = await ReloadAsync(key, dayTable, version, columns, read, ct);
             }
             result.Add((MonthSegment<T>)loaded.Segment);
         }
@@ -197,7 +246,7 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
     /// Loads one segment, once even when several requests find it stale together. The rows and their
     /// version are read in one snapshot, so the version stored is exactly that of the rows.
     /// </summary>
-    private async Task<Loaded> ReloadAsync<T>((string Table, DateOnly Month, string Tool) key, long seen, string columns,
+    private async Task<Loaded> ReloadAsync<T>((string Table, DateOnly Month, string Tool) key, bool dayTable, long seen, string columns,
         Func<NpgsqlDataReader, StringCodes, T> read, CancellationToken ct) where T : struct
     {
         var gate = _gates.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
@@ -220,10 +269,13 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
                 version = (long)(await cmd.ExecuteScalarAsync(ct))!;
             }
             var rows = new List<T>();
+            // Day tables are read by their (day, tool) index; month tables by their unique key's leading columns.
+            var where = dayTable ? "day >= @month AND day < @next_month" : "month = @month";
             await using (var cmd = new NpgsqlCommand(
-                $"SELECT tool, month, {columns} FROM {key.Table} WHERE month = @month AND tool = @tool", conn, tx))
+                $"SELECT tool, {MonthOf(dayTable)}, {columns} FROM {key.Table} WHERE {where} AND tool = @tool", conn, tx))
             {
                 cmd.Parameters.AddWithValue("month", key.Month);
+                cmd.Parameters.AddWithValue("next_month", key.Month.AddMonths(1));
                 cmd.Parameters.AddWithValue("tool", key.Tool);
                 await using var reader = await cmd.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))
@@ -243,13 +295,13 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
     }
 
     /// <summary>Rollups off: the month rows computed from runs for just this request's days.</summary>
-    private async Task<IReadOnlyList<MonthSegment<T>>> ReadRawAsync<T>(string columns, Func<NpgsqlDataReader, StringCodes, T> read,
+    private async Task<IReadOnlyList<MonthSegment<T>>> ReadRawAsync<T>(bool dayTable, string columns, Func<NpgsqlDataReader, StringCodes, T> read,
         Func<NpgsqlCommand, DateOnly, DateOnly, string> relation, string? tool, DateOnly from, DateOnly to, CancellationToken ct) where T : struct
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var source = relation(cmd, from, to);
-        cmd.CommandText = $"SELECT m.tool, m.month, {columns} FROM {source} m{(tool is null ? "" : " WHERE m.tool = @tool")} ORDER BY 2, 1";
+        cmd.CommandText = $"SELECT m.tool, {MonthOf(dayTable)}, {columns} FROM {source} m{(tool is null ? "" : " WHERE m.tool = @tool")} ORDER BY 2, 1";
         if (tool is not null)
         {
             cmd.Parameters.AddWithValue("tool", tool);
@@ -284,18 +336,18 @@ public sealed class ReachCache(NpgsqlDataSource dataSource, RollupSource rollups
     private sealed record Loaded(object Segment, long Version, int Count);
 }
 
-public sealed class ReachCacheOptions
+public sealed class RollupCacheOptions
 {
-    /// <summary>How often each app instance brings its in-memory reach rows up to date in the background.</summary>
+    /// <summary>How often each app instance brings its in-memory rollup rows up to date in the background.</summary>
     public TimeSpan SyncEvery { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Months kept warm (a 12-month view spans 13); older months load when a page asks for them.</summary>
     public int WarmMonths { get; set; } = 13;
 }
 
-/// <summary>Loads the reach rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
-public sealed class ReachCacheSyncService(ReachCache cache, TimeProvider time, IOptions<ReachCacheOptions> options,
-    ILogger<ReachCacheSyncService> logger) : BackgroundService
+/// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
+public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
+    ILogger<RollupCacheSyncService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -310,7 +362,7 @@ public sealed class ReachCacheSyncService(ReachCache cache, TimeProvider time, I
                 if (first || reloaded > 0)
                 {
                     logger.Log(first ? LogLevel.Information : LogLevel.Debug,
-                        "Reach cache: {Reloaded} segments reloaded in {Elapsed} ms, {Rows} rows held", reloaded,
+                        "Rollup cache: {Reloaded} segments reloaded in {Elapsed} ms, {Rows} rows held", reloaded,
                         (long)watch.Elapsed.TotalMilliseconds, cache.RowCount);
                 }
                 first = false;
@@ -318,7 +370,7 @@ public sealed class ReachCacheSyncService(ReachCache cache, TimeProvider time, I
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // The database may be down or not migrated yet; requests load what they need themselves.
-                logger.LogWarning(e, "Reach cache sync failed; retrying at the next tick");
+                logger.LogWarning(e, "Rollup cache sync failed; retrying at the next tick");
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -10,7 +10,7 @@ namespace UsageDashboard.Tests.Rollups;
 /// The in-memory month rows must always be the rollup tables' rows: a refresh, a full rebuild or an
 /// emptied store shows in the next read, and only the segments that changed are read again.
 /// </summary>
-public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncLifetime
+public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyncLifetime
 {
     public sealed class Db : DatabaseFixture;
 
@@ -19,7 +19,7 @@ public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncL
     private readonly Db _db;
     private readonly EventWriter _writer;
 
-    public ReachCacheTests(Db db)
+    public RollupCacheTests(Db db)
     {
         _db = db;
         _writer = CreateWriter(db);
@@ -29,7 +29,7 @@ public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncL
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private ReachCache NewCache() => new(_db.DataSource, RollupSource.Create());
+    private RollupCache NewCache() => new(_db.DataSource, RollupSource.Create());
 
     private async Task WriteAndRefreshAsync(params TelemetryEvent[] events)
     {
@@ -37,7 +37,7 @@ public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncL
         await TestRollups.RefreshAsync(_db);
     }
 
-    private static List<string> Rows(ReachCache cache, IEnumerable<MonthSegment<InstallationMonthRow>> segments) =>
+    private static List<string> Rows(RollupCache cache, IEnumerable<MonthSegment<InstallationMonthRow>> segments) =>
         segments.SelectMany(s => s.Rows.Select(r =>
                 $"{s.Tool} {s.Month:yyyy-MM} {r.Key} {r.IsCi} {cache.Codes.Text(r.OsName)} {cache.Codes.Text(r.ToolVersion)} {r.Days} {r.OkDays}"))
             .Order(StringComparer.Ordinal).ToList();
@@ -112,6 +112,31 @@ public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncL
     }
 
     [Fact]
+    public async Task DayTables_AfterSliceRefresh_EqualTheTables()
+    {
+        await WriteAndRefreshAsync(
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc), command: "build", durationMs: 1_000),
+            CreateEvent(tool: "dbt", installationId: "b", at: new DateTime(2026, 11, 30, 23, 0, 0, DateTimeKind.Utc), status: RunStatus.Failed,
+                command: "build", durationMs: 90_000));
+        var cache = NewCache();
+        await cache.CommandDaysAsync("dbt", November, MonthEnd, default);
+
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 10, 0, 0, DateTimeKind.Utc),
+            status: RunStatus.Aborted, command: "test", durationMs: 5));
+        var runDays = await cache.RunDaysAsync("dbt", November, MonthEnd, default);
+        var commandDays = await cache.CommandDaysAsync("dbt", November, MonthEnd, default);
+        var durations = await cache.CommandDurationsAsync("dbt", November, MonthEnd, default);
+
+        var day2 = Assert.Single(Assert.Single(runDays).Rows, r => r.Day == 2);
+        Assert.Equal((2, 1, 0, 1), (day2.Runs, day2.Succeeded, day2.Failed, day2.Aborted));
+        Assert.Equal(29, Assert.Single(Assert.Single(runDays).Rows, r => r.Day != 2).Day);
+        Assert.Equal(["build 2 1", "build 29 1", "test 2 1"],
+            Assert.Single(commandDays).Rows.Select(r => $"{cache.Codes.Text(r.Command)} {r.Day} {r.Runs}").Order(StringComparer.Ordinal));
+        Assert.Equal(3, Assert.Single(durations).Rows.Sum(r => r.Counts.Sum()));
+        Assert.Equal(DurationHistogram.BucketOf(90_000), Assert.Single(Assert.Single(durations).Rows, r => r.Day == 29).Buckets.Single());
+    }
+
+    [Fact]
     public async Task InstallationMonths_ManyReadersOfAStaleSegment_LoadItOnce()
     {
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
@@ -130,7 +155,7 @@ public sealed class ReachCacheTests : IClassFixture<ReachCacheTests.Db>, IAsyncL
             CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc), command: "build", plugins: [plugin]),
             CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 9, 9, 0, 0, DateTimeKind.Utc), command: "test"),
         ], default);
-        var raw = new ReachCache(_db.DataSource, RollupSource.Create(enabled: false));
+        var raw = new RollupCache(_db.DataSource, RollupSource.Create(enabled: false));
 
         var commands = await raw.CommandMonthsAsync("dbt", new DateOnly(2026, 11, 1), new DateOnly(2026, 11, 5), default);
         var plugins = await raw.PluginMonthsAsync(null, November, MonthEnd, default);

@@ -7,15 +7,15 @@ using UsageDashboard.Store;
 namespace UsageDashboard.Migrations
 {
     /// <summary>
-    /// A version per reach (month) rollup table, month and tool, bumped in the same transaction as every
-    /// change to those rows. The app keeps the reach rows in memory (<c>ReachCache</c>) and reloads exactly
-    /// the (table, month, tool) segments whose version moved, so distinct-installation counts no longer
-    /// hash every month row in PostgreSQL on each request. The versions come from one sequence, so a
+    /// A version per rollup table, month and tool, bumped in the same transaction as every change to those
+    /// rows. The app keeps the rollup rows in memory (<c>RollupCache</c>) and reloads exactly the
+    /// (table, month, tool) segments whose version moved, so distinct-installation counts no longer hash
+    /// every month row in PostgreSQL on each request, and sums no longer scan the day tables. The versions come from one sequence, so a
     /// segment that is emptied and rebuilt never comes back with a version a reader has already seen.
     /// </summary>
     [DbContext(typeof(UsageDbContext))]
-    [Migration("20261129140000_ReachVersions")]
-    public partial class ReachVersions : Migration
+    [Migration("20261129140000_RollupVersions")]
+    public partial class RollupVersions : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -35,6 +35,14 @@ namespace UsageDashboard.Migrations
                 SELECT 'rollup_command_months', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT month, tool FROM rollup_command_months) s;
                 INSERT INTO rollup_month_versions
                 SELECT 'rollup_plugin_months', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT month, tool FROM rollup_plugin_months) s;
+                INSERT INTO rollup_month_versions
+                SELECT 'rollup_run_days', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, tool FROM rollup_run_days) s;
+                INSERT INTO rollup_month_versions
+                SELECT 'rollup_command_days', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, tool FROM rollup_command_days) s;
+                INSERT INTO rollup_month_versions
+                SELECT 'rollup_plugin_days', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, tool FROM rollup_plugin_days) s;
+                INSERT INTO rollup_month_versions
+                SELECT 'rollup_command_durations', month, tool, nextval('rollup_version_seq') FROM (SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, tool FROM rollup_command_durations) s;
 
                 CREATE OR REPLACE FUNCTION rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
                 BEGIN
