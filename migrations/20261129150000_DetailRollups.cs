@@ -10,7 +10,8 @@ namespace UsageDashboard.Migrations
     /// Rollups for the two detail pages that still read <c>runs</c> / <c>run_plugins</c> per request:
     /// error types of a command (<c>rollup_error_days</c> for counts and the latest failure,
     /// <c>rollup_error_months</c> for exact installations) and of a plugin (<c>rollup_plugin_error_*</c>),
-    /// and <c>rollup_plugin_days.first_at</c> (the earliest run of a row) for a version's first sighting.
+    /// <c>rollup_plugin_days.first_at</c> (the earliest run of a row) for a version's first sighting, and an
+    /// index to read one plugin's month rows.
     /// Error rows hold only failed and aborted runs, so the tables stay small. As in RollupMonths, the
     /// rollups are emptied and every day marked: the refresher's first pass rebuilds them all in one
     /// set-based pass (and the new column needs no default for old rows).
@@ -26,6 +27,10 @@ namespace UsageDashboard.Migrations
                 TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
                     rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months;
                 ALTER TABLE rollup_plugin_days ADD COLUMN first_at timestamptz NOT NULL;
+
+                -- The plugin page reads one plugin's month rows: by name, not through the (month, tool, installation)
+                -- key, which walks every installation of the months (on the 1M demo store 21 ms -> 6 ms).
+                CREATE INDEX ix_rollup_plugin_months_name ON rollup_plugin_months (name, month);
 
                 CREATE TABLE rollup_error_days (
                     tool text NOT NULL,
@@ -103,6 +108,7 @@ namespace UsageDashboard.Migrations
         {
             migrationBuilder.Sql("""
                 DROP TABLE rollup_error_days, rollup_error_months, rollup_plugin_error_days, rollup_plugin_error_months;
+                DROP INDEX ix_rollup_plugin_months_name;
                 TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
                     rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months;
                 ALTER TABLE rollup_plugin_days DROP COLUMN first_at;
