@@ -6,6 +6,9 @@ namespace UsageDashboard.Insights;
 /// <summary>
 /// The "error types" table of the command and plugin pages, from an error-day rollup (runs and the
 /// latest failure per error type) and its error-month rollup (which installations hit it).
+/// Installations are installation keys, i.e. (tool, installation id) pairs as in every other count on
+/// these pages; the statements over <c>runs</c> this replaces counted bare installation ids, which
+/// differ only where two tools report the same id for a command or plugin of the same name.
 /// </summary>
 internal static class ErrorTypesSql
 {
