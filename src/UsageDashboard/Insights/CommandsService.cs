@@ -5,7 +5,7 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// Queries behind <c>/commands</c> and <c>/commands/{command}</c> and their API, from the command-day,
-/// command-month and duration rollups; only a command's error types read its failed and aborted runs.
+/// command-month, duration and error rollups.
 /// </summary>
 public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
@@ -119,17 +119,18 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var grain = TimeBuckets.Auto(query);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var filters = RunFilterSql.Dimensions(query, cmd);
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
         var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var (prevFrom, prevTo) = query.PreviousPeriod;
         var days = rollups.CommandDays(cmd, prevFrom, query.To);
         var months = rollups.CommandMonths(cmd, query.From, query.To);
         var durations = rollups.CommandDurations(cmd, query.From, query.To);
+        var errorTypes = ErrorTypesSql.Top(rollups.ErrorDays(cmd, query.From, query.To), rollups.ErrorMonths(cmd, query.From, query.To),
+            "command", "command", dayFilters, monthFilters);
         // Counts from the command-day rollup, one scan: GROUPING SETS give the per-bucket outcome split,
         // per-bucket version and OS runs, the version and OS tables and the totals (the mask says which
         // set a row belongs to); installations from the command-month rollup; percentiles from the duration
-        // histograms. Only the error types read runs: the failed and aborted runs of this command.
+        // histograms; error types from the error rollups.
         cmd.CommandText = $"""
             SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
                    coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
@@ -148,13 +149,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             FROM {days} d
             WHERE d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters};
 
-            SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT r.installation_id), max(r.occurred_at)
-            FROM runs r
-            WHERE r.occurred_at >= @from AND r.occurred_at < @to AND coalesce(r.command, '(none)') = @command
-              AND r.status IN ('failed', 'aborted'){filters}
-            GROUP BY 1
-            ORDER BY 2 DESC, 1
-            LIMIT 10;
+            {errorTypes}
 
             SELECT date_trunc(@grain, (d.day + @days)::timestamp)::date, sum(d.runs)::bigint
             FROM {days} d
@@ -175,7 +170,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             WHERE d.day >= @from_day AND d.day <= @to_day AND d.command = @command{dayFilters}
             GROUP BY 1;
             """;
-        InsightsSql.AddPeriod(cmd, query);
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
@@ -196,7 +190,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var current = Outcomes.Zero;
         long installations = 0;
         Outcomes previous;
-        var errors = new List<ErrorTypeStats>();
+        List<ErrorTypeStats> errors;
         var previousByBucket = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
@@ -230,10 +224,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             await reader.ReadAsync(ct);
             previous = new Outcomes(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
             await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                errors.Add(new ErrorTypeStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDateTime(3)));
-            }
+            errors = await ErrorTypesSql.ReadAsync(reader, ct);
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {

@@ -4,9 +4,9 @@ using UsageDashboard.Rollups;
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// Queries behind <c>/plugins</c> and <c>/plugins/{plugin}</c> and their API. Reads <c>run_plugins</c>
-/// (a plugin's own outcome where the source reports it, else its run's), joined to <c>runs</c> only for
-/// OS, tool version and error type.
+/// Queries behind <c>/plugins</c> and <c>/plugins/{plugin}</c> and their API, from the plugin-day,
+/// plugin-month and plugin-error rollups (a plugin's own outcome where the source reports it, else its
+/// run's; OS, tool version and error type are its run's).
 /// </summary>
 public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
@@ -73,80 +73,81 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)
     {
         var grain = TimeBuckets.Auto(query);
+        var buckets = TimeBuckets.For(query, grain, Today);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var (join, where) = RunFilterSql.Plugins(query, cmd, joinRuns: true);
-        var toolOnly = query.Tool is null ? "" : " AND rp.tool = @tool";
-        // Masks of GROUPING(bucket, version, os): 1 = bucket × version (adoption), 5 = per version,
-        // 4 = OS × version (matrix), 7 = totals.
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var toolOnly = query.Tool is null ? "" : " AND d.tool = @tool";
+        var days = rollups.PluginDays(cmd, query.From, query.To);
+        var months = rollups.PluginMonths(cmd, query.From, query.To);
+        var errorTypes = ErrorTypesSql.Top(rollups.PluginErrorDays(cmd, query.From, query.To),
+            rollups.PluginErrorMonths(cmd, query.From, query.To), "name", "plugin", dayFilters, monthFilters);
+        // Outcomes from the plugin-day rollup, masks of GROUPING(version, os): 1 = per version,
+        // 0 = OS × version (matrix), 3 = totals. Installations (in total, per version, per bucket and
+        // version) are counted here from the plugin-month rows over the period. First seen is over all
+        // time (the earliest run of any day row); tools and types ignore all filters but the tool.
         cmd.CommandText = $"""
-            SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
-                   count(*), count(*) FILTER (WHERE x.status = 'succeeded'), count(*) FILTER (WHERE x.status = 'failed'),
-                   count(*) FILTER (WHERE x.status = 'aborted'), count(DISTINCT x.installation_id)
+            SELECT GROUPING(x.version, x.os), x.version, x.os,
+                   coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
+                   coalesce(sum(x.aborted), 0)::bigint
             FROM (
-                SELECT date_trunc(@grain, rp.occurred_at AT TIME ZONE 'UTC')::date AS bucket,
-                       coalesce(nullif(rp.version, ''), 'unknown') AS version, coalesce(r.os_name, 'unknown') AS os,
-                       rp.status, rp.tool || ':' || rp.installation_id AS installation_id
-                FROM run_plugins rp{join}
-                WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin{where}
+                SELECT coalesce(nullif(d.version, ''), 'unknown') AS version, coalesce(d.os_name, 'unknown') AS os,
+                       d.runs, d.succeeded, d.failed, d.aborted
+                FROM {days} d
+                WHERE d.day >= @from_day AND d.day <= @to_day AND d.name = @plugin{dayFilters}
             ) x
-            GROUP BY GROUPING SETS ((x.bucket, x.version), (x.version), (x.os, x.version), ());
+            GROUP BY GROUPING SETS ((x.version), (x.version, x.os), ());
 
-            SELECT coalesce(nullif(rp.version, ''), 'unknown'), min(rp.occurred_at)
-            FROM run_plugins rp
-            WHERE rp.name = @plugin{toolOnly}
+            SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
+                   coalesce(nullif(m.version, ''), 'unknown')
+            FROM {months} m
+            WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.name = @plugin{monthFilters};
+
+            SELECT coalesce(nullif(d.version, ''), 'unknown'), min(d.first_at)
+            FROM {rollups.PluginDaysAllTime()} d
+            WHERE d.name = @plugin{toolOnly}
             GROUP BY 1;
 
-            SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT rp.installation_id), max(rp.occurred_at)
-            FROM run_plugins rp{join}
-            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin AND rp.status IN ('failed', 'aborted'){where}
-            GROUP BY 1
-            ORDER BY 2 DESC, 1
-            LIMIT 10;
+            {errorTypes}
 
-            SELECT coalesce(array_agg(DISTINCT rp.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT rp.type) FILTER (WHERE rp.type <> ''), ARRAY[]::text[])
-            FROM run_plugins rp
-            WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin{toolOnly};
+            SELECT coalesce(array_agg(DISTINCT d.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT d.type) FILTER (WHERE d.type <> ''), ARRAY[]::text[])
+            FROM {days} d
+            WHERE d.day >= @from_day AND d.day <= @to_day AND d.name = @plugin{toolOnly};
             """;
-        InsightsSql.AddPeriod(cmd, query);
-        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("plugin", plugin);
 
-        var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
-        var versions = new List<(string Version, Outcomes Outcomes, long Installations)>();
+        var versionOutcomes = new List<(string Version, Outcomes Outcomes)>();
         var matrix = new List<MatrixCell>();
         var current = Outcomes.Zero;
-        long installations = 0;
+        var reach = new BucketReach(query.From, query.To, buckets);
         var firstSeen = new Dictionary<string, DateTime>(StringComparer.Ordinal);
-        var errors = new List<ErrorTypeStats>();
+        List<ErrorTypeStats> errors;
         string[] pluginTools, types;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                var outcomes = new Outcomes(reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
-                var inst = reader.GetInt64(8);
+                var outcomes = new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6));
                 switch (reader.GetInt32(0))
                 {
-                    case 0b001:
-                        var bucket = reader.GetFieldValue<DateOnly>(1);
-                        if (!adoption.TryGetValue(bucket, out var slot))
-                        {
-                            adoption[bucket] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
-                        }
-                        slot[reader.GetString(2)] = inst;
+                    case 0b01:
+                        versionOutcomes.Add((reader.GetString(1), outcomes));
                         break;
-                    case 0b101:
-                        versions.Add((reader.GetString(2), outcomes, inst));
+                    case 0b00:
+                        matrix.Add(new MatrixCell(reader.GetString(2), reader.GetString(1), outcomes));
                         break;
-                    case 0b100:
-                        matrix.Add(new MatrixCell(reader.GetString(3), reader.GetString(2), outcomes));
-                        break;
-                    case 0b111:
+                    case 0b11:
                         current = outcomes;
-                        installations = inst;
                         break;
                 }
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                reach.Add(reader.GetInt32(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2), reader.GetString(3));
             }
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
@@ -154,24 +155,25 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
                 firstSeen[reader.GetString(0)] = reader.GetDateTime(1);
             }
             await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                errors.Add(new ErrorTypeStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDateTime(3)));
-            }
+            errors = await ErrorTypesSql.ReadAsync(reader, ct);
             await reader.NextResultAsync(ct);
             await reader.ReadAsync(ct);
             pluginTools = reader.GetFieldValue<string[]>(0);
             types = reader.GetFieldValue<string[]>(1);
         }
 
-        var buckets = TimeBuckets.For(query, grain, Today)
-            .Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? []))
-            .ToList();
-        return new PluginDetailData(query, Today, plugin, grain, current, installations,
+        var versionInstallations = reach.ByValue();
+        var adoption = reach.ByBucket();
+        return new PluginDetailData(query, Today, plugin, grain, current, reach.Installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
-            versions.OrderByDescending(v => v.Version, VersionOrder.Instance)
-                .Select(v => new PluginVersionStats(v.Version, v.Outcomes, v.Installations, firstSeen.TryGetValue(v.Version, out var f) ? f : null))
+            versionOutcomes.OrderByDescending(v => v.Version, VersionOrder.Instance).ThenBy(v => v.Version, StringComparer.Ordinal)
+                .Select(v => new PluginVersionStats(v.Version, v.Outcomes, versionInstallations.GetValueOrDefault(v.Version),
+                    firstSeen.TryGetValue(v.Version, out var f) ? f : null))
                 .ToList(),
-            matrix, errors, buckets, await InsightsSql.ToolsAsync(conn, ct));
+            // Rows arrive in whatever order the aggregate emits them; a fixed order keeps the API stable.
+            matrix.OrderBy(c => c.Os, StringComparer.Ordinal).ThenBy(c => c.Version, StringComparer.Ordinal).ToList(),
+            errors,
+            buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
+            await InsightsSql.ToolsAsync(conn, ct));
     }
 }

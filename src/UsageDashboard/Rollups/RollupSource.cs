@@ -37,6 +37,22 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
     public string PluginMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_plugin_months", RollupSql.PluginMonths, from, to);
 
+    /// <summary>Every day ever: a version's first sighting is about its whole history, not the period.</summary>
+    public string PluginDaysAllTime() =>
+        Enabled ? "rollup_plugin_days" : $"({RollupSql.PluginDays("true")})";
+
+    public string ErrorDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_error_days", RollupSql.ErrorDays, from, to);
+
+    public string ErrorMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_error_months", RollupSql.ErrorMonths, from, to);
+
+    public string PluginErrorDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_plugin_error_days", RollupSql.PluginErrorDays, from, to);
+
+    public string PluginErrorMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_plugin_error_months", RollupSql.PluginErrorMonths, from, to);
+
     private string Relation(NpgsqlCommand cmd, string table, Func<string, string> select, DateOnly from, DateOnly to)
     {
         if (Enabled)

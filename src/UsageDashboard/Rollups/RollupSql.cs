@@ -119,18 +119,20 @@ internal static class RollupSql
         """;
 
     public const string PluginDaysColumns =
-        "tool, day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted, first_at";
 
     /// <summary>
     /// Plugin outcomes per day. OS and tool version come from the run at the time the slice is built,
-    /// which is why a run's change re-marks its day even when its plugins did not change.
+    /// which is why a run's change re-marks its day even when its plugins did not change. <c>first_at</c>,
+    /// the earliest run of the row, makes a version's "first seen" (over all time) the min over its rows.
     /// </summary>
     public static string PluginDays(string where) => $"""
         SELECT rp.tool, {RunDay} AS day, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version,
                count(*)::int AS runs,
                count(*) FILTER (WHERE rp.status = 'succeeded')::int AS succeeded,
                count(*) FILTER (WHERE rp.status = 'failed')::int AS failed,
-               count(*) FILTER (WHERE rp.status = 'aborted')::int AS aborted
+               count(*) FILTER (WHERE rp.status = 'aborted')::int AS aborted,
+               min(rp.occurred_at) AS first_at
         FROM runs r
         JOIN run_plugins rp ON rp.run_id = r.id
         WHERE {where}
@@ -151,6 +153,71 @@ internal static class RollupSql
         GROUP BY rp.tool, 2, i.id, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version
         """;
 
+    /// <summary>What a failed or aborted run reported as its error; the label pages show when it reported none.</summary>
+    private const string ErrorType = "coalesce(r.error_type, '(not reported)')";
+
+    private const string Failures = "r.status IN ('failed', 'aborted')";
+
+    public const string ErrorDaysColumns = "tool, day, command, error_type, is_ci, os_name, tool_version, runs, last_at";
+
+    /// <summary>
+    /// Failed and aborted runs per error type and day (a small fraction of all runs), with the latest
+    /// one: a command's error types without reading its runs.
+    /// </summary>
+    public static string ErrorDays(string where) => $"""
+        SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, {ErrorType} AS error_type, r.is_ci,
+               r.os_name, r.tool_version, count(*)::int AS runs, max(r.occurred_at) AS last_at
+        FROM runs r
+        WHERE {Failures} AND {where}
+        GROUP BY r.tool, 2, 3, 4, r.is_ci, r.os_name, r.tool_version
+        """;
+
+    private const string ErrorMonthsKey = "month, tool, installation_key, command, error_type, is_ci, os_name, tool_version";
+
+    public const string ErrorMonthsColumns = "tool, month, installation_key, command, error_type, is_ci, os_name, tool_version, days";
+
+    /// <summary>Which installations hit each error type, on which days: exact installations per error type.</summary>
+    public static string ErrorMonths(string where) => $"""
+        SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command,
+               {ErrorType} AS error_type, r.is_ci, r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
+        FROM runs r
+        {JoinInstallation}
+        WHERE {Failures} AND {where}
+        GROUP BY r.tool, 2, i.id, 4, 5, r.is_ci, r.os_name, r.tool_version
+        """;
+
+    /// <summary>A plugin's own failure (its outcome, which is its run's where the source reports none).</summary>
+    private const string PluginFailures = "rp.status IN ('failed', 'aborted')";
+
+    public const string PluginErrorDaysColumns = "tool, day, name, error_type, is_ci, os_name, tool_version, runs, last_at";
+
+    /// <summary>
+    /// Failed and aborted plugin rows per error type (the run's: plugins report none of their own) and day.
+    /// Plugin type and version are left out: the plugin page lists error types across them.
+    /// </summary>
+    public static string PluginErrorDays(string where) => $"""
+        SELECT rp.tool, {RunDay} AS day, rp.name, {ErrorType} AS error_type, rp.is_ci, r.os_name, r.tool_version,
+               count(*)::int AS runs, max(rp.occurred_at) AS last_at
+        FROM runs r
+        JOIN run_plugins rp ON rp.run_id = r.id
+        WHERE {PluginFailures} AND {where}
+        GROUP BY rp.tool, 2, rp.name, 4, rp.is_ci, r.os_name, r.tool_version
+        """;
+
+    private const string PluginErrorMonthsKey = "month, tool, installation_key, name, error_type, is_ci, os_name, tool_version";
+
+    public const string PluginErrorMonthsColumns = "tool, month, installation_key, name, error_type, is_ci, os_name, tool_version, days";
+
+    public static string PluginErrorMonths(string where) => $"""
+        SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, {ErrorType} AS error_type, rp.is_ci,
+               r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
+        FROM runs r
+        JOIN run_plugins rp ON rp.run_id = r.id
+        {JoinInstallation}
+        WHERE {PluginFailures} AND {where}
+        GROUP BY rp.tool, 2, i.id, rp.name, 5, rp.is_ci, r.os_name, r.tool_version
+        """;
+
     /// <summary>The rollup tables, in the order slices are rebuilt.</summary>
     public static readonly RollupTable[] Tables =
     [
@@ -161,6 +228,10 @@ internal static class RollupSql
         new("rollup_command_durations", CommandDurationsColumns, CommandDurations),
         new("rollup_plugin_days", PluginDaysColumns, PluginDays),
         new("rollup_plugin_months", PluginMonthsColumns, PluginMonths, PluginMonthsKey, ["days"]),
+        new("rollup_error_days", ErrorDaysColumns, ErrorDays),
+        new("rollup_error_months", ErrorMonthsColumns, ErrorMonths, ErrorMonthsKey, ["days"]),
+        new("rollup_plugin_error_days", PluginErrorDaysColumns, PluginErrorDays),
+        new("rollup_plugin_error_months", PluginErrorMonthsColumns, PluginErrorMonths, PluginErrorMonthsKey, ["days"]),
     ];
 
     /// <summary>

@@ -130,6 +130,259 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal(Json(await rawCommands.GetCommandAsync(query, top, default)), Json(await commands.GetCommandAsync(query, top, default)));
     }
 
+    /// <summary>Ranges that start in one month and end in the next: month rows of both months, weeks cut by the boundary.</summary>
+    public static TheoryData<string?, string, string, string, string?> MonthBoundaryRanges() => new()
+    {
+        { "dbt", "2026-10-25", "2026-11-05", "all", null },
+        { null, "2026-09-20", "2026-11-15", "notci", null },
+        { "meltano", "2026-10-31", "2026-11-01", "all", "linux" },
+        { null, "2026-09-01", "2026-11-20", "ci", null },
+    };
+
+    private static InsightQuery BoundaryQuery(string? tool, string from, string to, string env, string? os) =>
+        InsightQuery.Parse(tool, null, from, to, env, os, null, null, Today);
+
+    /// <summary>
+    /// Subjects each detail page is compared for: the most used, the one with the most failures (so error
+    /// types are never an empty comparison) and a random one, among the commands and plugins of the view.
+    /// </summary>
+    private async Task<(List<string> Commands, List<string> Plugins)> DetailSubjectsAsync(InsightQuery query, int seed)
+    {
+        var (_, rawCommands, rawPlugins, _, _) = Services(rollups: false);
+        var random = new Random(seed);
+        var commands = (await rawCommands.GetAsync(query, 1000, default)).Commands;
+        var plugins = (await rawPlugins.GetAsync(query, 1000, default)).Plugins;
+        List<string> Pick(IReadOnlyList<(string Name, long Runs, long Failures)> rows, string fallback) => rows.Count == 0
+            ? [fallback]
+            : new[]
+            {
+                rows.MaxBy(r => r.Runs).Name, rows.MaxBy(r => r.Failures).Name, rows[random.Next(rows.Count)].Name,
+            }.Distinct(StringComparer.Ordinal).ToList();
+        return (
+            Pick(commands.Select(c => (c.Command, c.Current.Runs, c.Current.Failed + c.Current.Aborted)).ToList(), "run"),
+            Pick(plugins.Select(p => (p.Name, p.Outcomes.Runs, p.Outcomes.Failed + p.Outcomes.Aborted)).ToList(), "tap-github"));
+    }
+
+    private async Task AssertDetailPagesEqualRawAsync(InsightQuery query, int seed)
+    {
+        var (_, commands, plugins, _, _) = Services(rollups: true);
+        var (_, rawCommands, rawPlugins, _, _) = Services(rollups: false);
+        var (commandNames, pluginNames) = await DetailSubjectsAsync(query, seed);
+
+        foreach (var command in commandNames)
+        {
+            Assert.Equal(Json(await rawCommands.GetCommandAsync(query, command, default)), Json(await commands.GetCommandAsync(query, command, default)));
+        }
+        foreach (var plugin in pluginNames)
+        {
+            Assert.Equal(Json(await rawPlugins.GetPluginAsync(query, plugin, default)), Json(await plugins.GetPluginAsync(query, plugin, default)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task DetailPages_RandomFilters_RollupsEqualRawRuns(int seed) => await AssertDetailPagesEqualRawAsync(RandomQuery(seed), seed);
+
+    [Theory]
+    [MemberData(nameof(MonthBoundaryRanges))]
+    public async Task DetailPages_RangeAcrossAMonthBoundary_RollupsEqualRawRuns(string? tool, string from, string to, string env, string? os) =>
+        await AssertDetailPagesEqualRawAsync(BoundaryQuery(tool, from, to, env, os), seed: DateOnly.Parse(from, System.Globalization.CultureInfo.InvariantCulture).DayNumber);
+
+    /// <summary>
+    /// Independent of the rollups: a command's error types against the statement the page ran over
+    /// <c>runs</c> before the error rollups, verbatim.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task CommandDetail_RandomFilters_ErrorTypesEqualFormerRawStatement(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (_, commands, _, _, _) = Services(rollups: true);
+        var (commandNames, _) = await DetailSubjectsAsync(query, seed);
+
+        foreach (var command in commandNames)
+        {
+            var data = await commands.GetCommandAsync(query, command, default);
+
+            await using var cmd = _db.DataSource.CreateCommand();
+            var where = RawWhere(query, cmd);
+            cmd.CommandText = $"""
+                SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT r.installation_id), max(r.occurred_at)
+                FROM runs r
+                WHERE {where} AND coalesce(r.command, '(none)') = @command AND r.status IN ('failed', 'aborted')
+                GROUP BY 1
+                ORDER BY 2 DESC, 1
+                LIMIT 10
+                """;
+            cmd.Parameters.AddWithValue("command", command);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            Assert.Equal(await RowsAsync(reader, sort: false),
+                data.Errors.Select(e => Row(e.ErrorType, e.Runs, e.Installations, e.LastSeen)).ToList());
+        }
+    }
+
+    /// <summary>
+    /// Independent of the rollups and of the bit-set counting: everything the plugin page shows against the
+    /// statements it ran over <c>run_plugins</c> and <c>runs</c> before it read rollups, verbatim but split
+    /// by grouping set.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task PluginDetail_RandomFilters_EqualsFormerRawStatements(int seed)
+    {
+        var query = RandomQuery(seed);
+        var (_, _, plugins, _, _) = Services(rollups: true);
+        var (_, pluginNames) = await DetailSubjectsAsync(query, seed);
+
+        foreach (var plugin in pluginNames)
+        {
+            var data = await plugins.GetPluginAsync(query, plugin, default);
+
+            await using var cmd = _db.DataSource.CreateCommand();
+            var where = RawPluginWhere(query, cmd);
+            const string outcomes = """
+                count(*), count(*) FILTER (WHERE rp.status = 'succeeded'), count(*) FILTER (WHERE rp.status = 'failed'),
+                count(*) FILTER (WHERE rp.status = 'aborted')
+                """;
+            const string installations = "count(DISTINCT rp.tool || ':' || rp.installation_id)";
+            const string version = "coalesce(nullif(rp.version, ''), 'unknown')";
+            var toolOnly = query.Tool is null ? "" : " AND rp.tool = @tool";
+            cmd.CommandText = $"""
+                SELECT {outcomes}, {installations}
+                FROM run_plugins rp JOIN runs r ON r.id = rp.run_id WHERE {where};
+
+                SELECT {version}, {outcomes}, {installations}
+                FROM run_plugins rp JOIN runs r ON r.id = rp.run_id WHERE {where} GROUP BY 1;
+
+                SELECT coalesce(r.os_name, 'unknown'), {version}, {outcomes}
+                FROM run_plugins rp JOIN runs r ON r.id = rp.run_id WHERE {where} GROUP BY 1, 2;
+
+                SELECT date_trunc(@grain, rp.occurred_at AT TIME ZONE 'UTC')::date, {version}, {installations}
+                FROM run_plugins rp JOIN runs r ON r.id = rp.run_id WHERE {where} GROUP BY 1, 2;
+
+                SELECT {version}, min(rp.occurred_at)
+                FROM run_plugins rp
+                WHERE rp.name = @plugin{toolOnly}
+                GROUP BY 1;
+
+                SELECT coalesce(r.error_type, '(not reported)'), count(*), count(DISTINCT rp.installation_id), max(rp.occurred_at)
+                FROM run_plugins rp JOIN runs r ON r.id = rp.run_id
+                WHERE {where} AND rp.status IN ('failed', 'aborted')
+                GROUP BY 1
+                ORDER BY 2 DESC, 1
+                LIMIT 10;
+
+                SELECT coalesce(array_agg(DISTINCT rp.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT rp.type) FILTER (WHERE rp.type <> ''), ARRAY[]::text[])
+                FROM run_plugins rp
+                WHERE rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin{toolOnly};
+                """;
+            cmd.Parameters.AddWithValue("plugin", plugin);
+            cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(data.Grain));
+            await using var reader = await cmd.ExecuteReaderAsync();
+
+            Assert.Equal(await RowsAsync(reader), [Row(data.Current.Runs, data.Current.Succeeded, data.Current.Failed, data.Current.Aborted, data.Installations)]);
+            await reader.NextResultAsync();
+            Assert.Equal(await RowsAsync(reader), Sorted(data.Versions.Select(v =>
+                Row(v.Version, v.Outcomes.Runs, v.Outcomes.Succeeded, v.Outcomes.Failed, v.Outcomes.Aborted, v.Installations))));
+            await reader.NextResultAsync();
+            Assert.Equal(await RowsAsync(reader), Sorted(data.Matrix.Select(c =>
+                Row(c.Os, c.Version, c.Outcomes.Runs, c.Outcomes.Succeeded, c.Outcomes.Failed, c.Outcomes.Aborted))));
+            await reader.NextResultAsync();
+            Assert.Equal(await RowsAsync(reader), Sorted(data.Adoption.SelectMany(b =>
+                b.InstallationsByVersion.Select(v => Row(b.Start, v.Key, v.Value)))));
+            await reader.NextResultAsync();
+            var firstSeen = (await RowsAsync(reader)).ToDictionary(r => r[..r.IndexOf('|', StringComparison.Ordinal)], StringComparer.Ordinal);
+            Assert.All(data.Versions, v => Assert.Equal(firstSeen[v.Version], Row(v.Version, v.FirstSeen!.Value)));
+            await reader.NextResultAsync();
+            Assert.Equal(await RowsAsync(reader, sort: false), data.Errors.Select(e => Row(e.ErrorType, e.Runs, e.Installations, e.LastSeen)).ToList());
+            await reader.NextResultAsync();
+            Assert.Equal(await RowsAsync(reader), [Row(string.Join(",", data.PluginTools), string.Join(",", data.Types))]);
+        }
+    }
+
+    /// <summary>
+    /// With rollups on, neither detail page reads <c>runs</c> or <c>run_plugins</c>: a role that may read
+    /// every table but those two sees both pages; rollups off, the same role is refused.
+    /// </summary>
+    [Fact]
+    public async Task DetailPages_RollupsEnabled_NeverReadRunsOrRunPlugins()
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(_db.ConnectionString);
+        var role = "rollups_only_" + builder.Database;
+        await using (var grant = _db.DataSource.CreateCommand($"""
+            DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
+            REVOKE ALL ON runs, run_plugins FROM {role};
+            """))
+        {
+            await grant.ExecuteNonQueryAsync();
+        }
+        builder.Username = role;
+        await using var restricted = Npgsql.NpgsqlDataSource.Create(builder.ConnectionString);
+        var time = new FakeTimeProvider(new DateTimeOffset(End));
+        CommandsService Commands(bool rollups) => new(restricted, time, RollupSource.Create(rollups));
+        PluginsService Plugins(bool rollups) => new(restricted, time, RollupSource.Create(rollups));
+        var query = InsightQuery.Parse(null, "90d", null, null, null, "linux", null, null, Today);
+
+        var command = await Commands(rollups: true).GetCommandAsync(query, "run", default);
+        var plugin = await Plugins(rollups: true).GetPluginAsync(query, DemoDataGenerator.BrokenPluginName, default);
+
+        Assert.NotEmpty(command.Errors);
+        Assert.NotEmpty(plugin.Errors);
+        Assert.NotEmpty(plugin.Versions);
+        var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Plugins(rollups: false).GetPluginAsync(query, DemoDataGenerator.BrokenPluginName, default));
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+    }
+
+    /// <summary>The plugin page's former filters: tool and CI on the plugin row, OS and tool version on its run.</summary>
+    private static string RawPluginWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd)
+    {
+        var where = "rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin";
+        cmd.Parameters.AddWithValue("from", query.FromUtc);
+        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
+        if (query.Tool is not null)
+        {
+            where += " AND rp.tool = @tool";
+            cmd.Parameters.AddWithValue("tool", query.Tool);
+        }
+        if (query.Os is not null)
+        {
+            where += " AND r.os_name = @os";
+            cmd.Parameters.AddWithValue("os", query.Os);
+        }
+        if (query.Version is not null)
+        {
+            where += " AND r.tool_version = @version";
+            cmd.Parameters.AddWithValue("version", query.Version);
+        }
+        return where + query.Environment switch { EnvironmentFilter.Ci => " AND rp.is_ci", EnvironmentFilter.NotCi => " AND NOT rp.is_ci", _ => "" };
+    }
+
+    /// <summary>One row as text, so SQL rows and the services' records compare as plain strings.</summary>
+    private static string Row(params object[] values) => string.Join("|", values.Select(v => v switch
+    {
+        DateTime t => t.ToString("yyyy-MM-dd HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        string[] a => string.Join(",", a.Order(StringComparer.Ordinal)),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => v.ToString(),
+    }));
+
+    private static List<string> Sorted(IEnumerable<string> rows) => rows.Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The current result's rows as <see cref="Row"/> text; <c>date</c> columns read as <see cref="DateOnly"/>.</summary>
+    private static async Task<List<string>> RowsAsync(Npgsql.NpgsqlDataReader reader, bool sort = true)
+    {
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            var values = Enumerable.Range(0, reader.FieldCount)
+                .Select(i => reader.GetDataTypeName(i) == "date" ? reader.GetFieldValue<DateOnly>(i) : reader.GetValue(i)).ToArray();
+            rows.Add(Row(values));
+        }
+        return sort ? Sorted(rows) : rows;
+    }
+
     /// <summary>The period's filters as a condition on <c>runs r</c>, written out by hand (not with the app's SQL builders).</summary>
     private static string RawWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd)
     {
