@@ -25,7 +25,7 @@ namespace UsageDashboard.Migrations
         {
             migrationBuilder.Sql("""
                 TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
-                    rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months;
+                    rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months, rollup_month_versions;
                 ALTER TABLE rollup_plugin_days ADD COLUMN first_at timestamptz NOT NULL;
 
                 -- The plugin page reads one plugin's month rows: by name, not through the (month, tool, installation)
@@ -92,7 +92,8 @@ namespace UsageDashboard.Migrations
                 BEGIN
                     TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
                         rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months,
-                        rollup_error_days, rollup_error_months, rollup_plugin_error_days, rollup_plugin_error_months;
+                        rollup_error_days, rollup_error_months, rollup_plugin_error_days, rollup_plugin_error_months,
+                        rollup_month_versions;
                     RETURN NULL;
                 END
                 $fn$;
@@ -110,12 +111,13 @@ namespace UsageDashboard.Migrations
                 DROP TABLE rollup_error_days, rollup_error_months, rollup_plugin_error_days, rollup_plugin_error_months;
                 DROP INDEX ix_rollup_plugin_months_name;
                 TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
-                    rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months;
+                    rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months, rollup_month_versions;
                 ALTER TABLE rollup_plugin_days DROP COLUMN first_at;
                 CREATE OR REPLACE FUNCTION rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
                 BEGIN
                     TRUNCATE rollup_dirty, rollup_run_days, rollup_installation_months, rollup_command_days,
-                        rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months;
+                        rollup_command_months, rollup_command_durations, rollup_plugin_days, rollup_plugin_months,
+                        rollup_month_versions;
                     RETURN NULL;
                 END
                 $fn$;
