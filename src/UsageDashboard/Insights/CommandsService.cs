@@ -123,13 +123,13 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var (prevFrom, prevTo) = query.PreviousPeriod;
         var days = rollups.CommandDays(cmd, prevFrom, query.To);
-        var months = rollups.CommandMonths(cmd, query.From, query.To);
+        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         var durations = rollups.CommandDurations(cmd, query.From, query.To);
         var errorTypes = ErrorTypesSql.Top(rollups.ErrorDays(cmd, query.From, query.To), rollups.ErrorMonths(cmd, query.From, query.To),
             "command", "command", dayFilters, monthFilters);
         // Counts from the command-day rollup, one scan: GROUPING SETS give the per-bucket outcome split,
         // per-bucket version and OS runs, the version and OS tables and the totals (the mask says which
-        // set a row belongs to); installations from the command-month rollup; percentiles from the duration
+        // set a row belongs to); installations from the in-memory command-month rows; percentiles from the duration
         // histograms; error types from the error rollups.
         cmd.CommandText = $"""
             SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
@@ -156,14 +156,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             WHERE @compare AND d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters}
             GROUP BY 1;
 
-            SELECT GROUPING(x.version, x.os), x.version, x.os, count(DISTINCT x.installation_key)
-            FROM (
-                SELECT coalesce(m.tool_version, 'unknown') AS version, coalesce(m.os_name, 'unknown') AS os, m.installation_key
-                FROM {months} m
-                WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.command = @command{monthFilters}
-            ) x
-            GROUP BY GROUPING SETS ((x.version), (x.os), ());
-
             SELECT h.bucket, sum(h.n)::bigint
             FROM {durations} d
             CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
@@ -184,11 +176,8 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var byOs = new Dictionary<DateOnly, Dictionary<string, long>>();
         var versionOutcomes = new List<(string Name, Outcomes Outcomes)>();
         var osOutcomes = new List<(string Name, Outcomes Outcomes)>();
-        var versionInstallations = new Dictionary<string, long>(StringComparer.Ordinal);
-        var osInstallations = new Dictionary<string, long>(StringComparer.Ordinal);
         var histogram = new DurationHistogram();
         var current = Outcomes.Zero;
-        long installations = 0;
         Outcomes previous;
         List<ErrorTypeStats> errors;
         var previousByBucket = new Dictionary<DateOnly, long>();
@@ -233,26 +222,22 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                var n = reader.GetInt64(3);
-                switch (reader.GetInt32(0))
-                {
-                    case 0b01:
-                        versionInstallations[reader.GetString(1)] = n;
-                        break;
-                    case 0b10:
-                        osInstallations[reader.GetString(2)] = n;
-                        break;
-                    default:
-                        installations = n;
-                        break;
-                }
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
                 histogram.Add(reader.GetInt16(0), reader.GetInt64(1));
             }
         }
+        // Installations in total, per version and per OS ("unknown" for none, merged with a reported
+        // "unknown" as the SQL's coalesce did): keys are unique across tools, so per-tool counts add up.
+        var monthRows = await months;
+        var codes = _cache.Codes;
+        var commandCode = codes.Find(command);
+        var unknown = codes.Code("unknown");
+        var monthFilter = ReachFilter.For(query, codes);
+        Dictionary<int, long> Reach(Func<CommandMonthRow, int> group) => ReachCounts
+            .Distinct(monthRows, query.From, query.To, monthFilter, (CommandMonthRow r) => r.Command == commandCode && commandCode > 0 ? group(r) : -1)
+            .GroupBy(c => c.Key.Group).ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
+        var installations = Reach(_ => 0).GetValueOrDefault(0);
+        var versionInstallations = Reach(r => r.ToolVersion == 0 ? unknown : r.ToolVersion).ToDictionary(v => codes.Text(v.Key)!, v => v.Value, StringComparer.Ordinal);
+        var osInstallations = Reach(r => r.OsName == 0 ? unknown : r.OsName).ToDictionary(o => codes.Text(o.Key)!, o => o.Value, StringComparer.Ordinal);
         var versions = versionOutcomes.Select(v => new SliceStats(v.Name, v.Outcomes, versionInstallations.GetValueOrDefault(v.Name))).ToList();
         var oses = osOutcomes.Select(o => new SliceStats(o.Name, o.Outcomes, osInstallations.GetValueOrDefault(o.Name))).ToList();
         var p50 = histogram.Percentile(0.5);
