@@ -52,7 +52,7 @@ echo 'Bench-Passw0rd-1' | dotnet "$app" users add --email bench@localhost --role
 token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" | tail -1)
 
 start_app() { # $1 = rollups on/off
-  Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base \
+  env Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base \
     Logging__LogLevel__Default=Warning Logging__LogLevel__UsageDashboard.Rollups.RollupCacheSyncService=Information \
     dotnet "$app" >"$out/app-$1.log" 2>&1 &
   pid=$!
