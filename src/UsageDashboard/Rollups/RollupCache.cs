@@ -98,10 +98,12 @@ public sealed class StringCodes
 /// 40–90 ms a statement there, while a scan of these arrays is a few ns a row. A segment is reloaded
 /// when its version in <c>rollup_month_versions</c> moves: the refresher bumps it in the same
 /// transaction that changes the rows, and every read checks the versions first (one small indexed
-/// query), so a page never shows other numbers than the rollup tables hold.
+/// query), so a page never shows other numbers than the rollup tables hold, or, with
+/// <paramref name="maxStaleness"/>, numbers at most that much older: under continuous ingest the current
+/// month changes at every refresh, and reloading it at most that often bounds the CPU the cache takes.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups)
+public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default)
 {
     public const string InstallationTable = "rollup_installation_months";
     public const string CommandTable = "rollup_command_months";
@@ -211,7 +213,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         foreach (var ((month, segmentTool), version) in versions.OrderBy(v => v.Key.Month).ThenBy(v => v.Key.Tool, StringComparer.Ordinal))
         {
             var key = (table, month, segmentTool);
-            if (!_segments.TryGetValue(key, out var loaded) || loaded.Version < version)
+            if (!_segments.TryGetValue(key, out var loaded)
+                || (loaded.Version < version && Environment.TickCount64 - loaded.LoadedAt >= (long)maxStaleness.TotalMilliseconds))
             {
                 loaded = await ReloadAsync(key, dayTable, version, columns, read, ct);
             }
@@ -284,7 +287,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
                 }
             }
             await tx.CommitAsync(ct);
-            var loaded = new Loaded(new MonthSegment<T>(key.Tool, key.Month, rows.ToArray()), version, rows.Count);
+            var loaded = new Loaded(new MonthSegment<T>(key.Tool, key.Month, rows.ToArray()), version, rows.Count, Environment.TickCount64);
             _segments[key] = loaded;
             return loaded;
         }
@@ -333,7 +336,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         }
     }
 
-    private sealed record Loaded(object Segment, long Version, int Count);
+    private sealed record Loaded(object Segment, long Version, int Count, long LoadedAt);
 }
 
 public sealed class RollupCacheOptions
@@ -343,6 +346,12 @@ public sealed class RollupCacheOptions
 
     /// <summary>Months kept warm (a 12-month view spans 13); older months load when a page asks for them.</summary>
     public int WarmMonths { get; set; } = 13;
+
+    /// <summary>
+    /// A changed segment is reloaded at most this often. Under continuous ingest the current month changes
+    /// at every refresh; with the 10 s refresh and the 5 s sync a new event still shows within about 40 s.
+    /// </summary>
+    public TimeSpan MaxStaleness { get; set; } = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>

@@ -259,7 +259,8 @@ public static class RollupExtensions
         services.AddSingleton<RollupRefresher>();
         services.AddSingleton<RollupSource>();
         services.Configure<RollupCacheOptions>(configuration.GetSection("Rollups:Cache"));
-        services.AddSingleton<RollupCache>();
+        services.AddSingleton(sp => new RollupCache(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<RollupSource>(),
+            sp.GetRequiredService<IOptions<RollupCacheOptions>>().Value.MaxStaleness));
         if (background && section.GetValue("RefreshInBackground", true))
         {
             services.AddHostedService<RollupRefreshService>();

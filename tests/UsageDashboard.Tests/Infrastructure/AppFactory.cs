@@ -22,6 +22,7 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         builder.UseSetting("Demo:SeedLocalDatabase", "false");
         // Writes reach the rollups (and so the pages) within a fraction of a second instead of 10 s.
         builder.UseSetting("Rollups:RefreshEvery", "00:00:00.200");
+        builder.UseSetting("Rollups:Cache:MaxStaleness", "00:00:00");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);

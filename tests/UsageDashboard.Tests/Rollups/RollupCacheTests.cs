@@ -79,6 +79,22 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
     }
 
     [Fact]
+    public async Task InstallationMonths_ChangedWithinMaxStaleness_ServesTheLoadedSegmentUntilItIsThatOld()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = new RollupCache(_db.DataSource, RollupSource.Create(), TimeSpan.FromSeconds(3));
+        var before = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
+
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "b", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)));
+        var soon = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
+        await Task.Delay(3_100);
+        var later = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
+
+        Assert.Same(before, soon);
+        Assert.Equal(2, later.Rows.Length);
+    }
+
+    [Fact]
     public async Task InstallationMonths_AfterFullRebuild_EqualTheTables()
     {
         await WriteAndRefreshAsync(
