@@ -25,7 +25,7 @@ loadgen=tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.
 out=$(mktemp -d)
 export Database__LocalFolder=$folder
 
-dotnet build UsageDashboard.sln -c Release -warnaserror -v q -nologo >/dev/null
+dotnet build UsageDashboard.sln -c Release -warnaserror -v q -nologo >"${TMPDIR:-/tmp}/scale-build.log" || { cat "${TMPDIR:-/tmp}/scale-build.log" >&2; exit 1; }
 
 stop_cluster() { [ -d "$1/data" ] && runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | tail -1)/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true; }
 # Every run measures the store exactly as loaded: the ingest and import steps below add events (and the
