@@ -24,7 +24,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var counts = CountsAsync(query, limit, ct);
         var reach = ReachAsync(query, ct);
         var durations = DurationsAsync(query, ct);
-        var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
         await Task.WhenAll(counts, reach, durations, tools);
         var (rows, total) = await counts;
         var installations = await reach;
@@ -38,11 +38,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         return new CommandsData(query, Today, total, stats, await tools);
     }
 
-    private async Task<T> OnOwnConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> query, CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await query(conn);
-    }
 
     /// <summary>The ranking by runs with both periods' outcomes (one pass over the command-day rows) and the total runs.</summary>
     private async Task<(List<(string Tool, string Command, Outcomes Current, Outcomes Previous)> Rows, long Total)> CountsAsync(

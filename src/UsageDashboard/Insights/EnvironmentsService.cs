@@ -47,7 +47,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var pool = new List<ulong>();
         var installations = new HashSet<int>();
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
-        var tools = ToolsAsync(ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
         var daySegments = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await segments;
@@ -172,11 +172,6 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await tools);
     }
 
-    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await InsightsSql.ToolsAsync(conn, ct);
-    }
 
     /// <summary>The five dimension values (OS, OS version, runtime, runtime version, tool version) of a row's columns.</summary>
     private static void Values(string os, string osVersion, string runtime, string runtimeVersion, string toolVersion, string[] values)

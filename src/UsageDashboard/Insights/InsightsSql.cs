@@ -5,6 +5,13 @@ namespace UsageDashboard.Insights;
 /// <summary>Small statements every insights page shares.</summary>
 internal static class InsightsSql
 {
+    /// <summary>The tools, on a connection of their own (so the statement runs beside a page's other work).</summary>
+    public static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        return await ToolsAsync(conn, ct);
+    }
+
     /// <summary>Tools that have sent anything, for the filter bar (and to tell "no data at all" from "filtered out").</summary>
     public static async Task<IReadOnlyList<string>> ToolsAsync(NpgsqlConnection conn, CancellationToken ct)
     {

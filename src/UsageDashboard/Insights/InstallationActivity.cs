@@ -60,7 +60,8 @@ public static class InstallationActivity
         var dailyCounts = new long[window.Length];
         var weekly = new Dictionary<DateOnly, long>();
         var monthly = new Dictionary<DateOnly, long>();
-        var lifecycle = new Dictionary<DateOnly, long[]>();
+        // Lifecycle counts by week index (a dictionary lookup per installation and week was a measurable share).
+        var lifecycleByWeek = new long[weekCount][];
         var cohorts = new Dictionary<DateOnly, Dictionary<int, long>>();
         var activeWeeks = new bool[weekCount];
         // Adoption buckets by window index (-1 outside the range), and per bucket the count per version id.
@@ -78,6 +79,7 @@ public static class InstallationActivity
         var lastInBucket = new int[adoptionBuckets.Count];
         var adoptionCounts = adoptionBuckets.Select(_ => new List<long>()).ToArray();
         var versionIds = new Dictionary<string, int>(StringComparer.Ordinal);
+        var dayVersion = new string?[window.Length];
         var versionNames = new List<string>();
 
         foreach (var (key, list) in rows)
@@ -141,11 +143,11 @@ public static class InstallationActivity
                 var before = k > 0 && activeWeeks[k - 1];
                 if (activeWeeks[k])
                 {
-                    Slot(lifecycle, week)[firstDay >= week ? 0 : before ? 1 : 2]++;
+                    (lifecycleByWeek[k] ??= new long[4])[firstDay >= week ? 0 : before ? 1 : 2]++;
                 }
                 else if (before)
                 {
-                    Slot(lifecycle, week)[3]++;
+                    (lifecycleByWeek[k] ??= new long[4])[3]++;
                 }
             }
             var cohortWeek = TimeBuckets.Truncate(firstDay, Grain.Week);
@@ -174,6 +176,30 @@ public static class InstallationActivity
                     lastInBucket[adoptionOfDay[i]] = i;
                 }
             });
+            // The version of each day in the range: the highest the installation ran that day, from one pass
+            // over its rows (looking it up per bucket re-read every row for every active day).
+            Array.Clear(dayVersion);
+            foreach (var row in list)
+            {
+                if (row.ToolVersion is null)
+                {
+                    continue;
+                }
+                var first = row.Month.DayNumber - window.From.DayNumber;
+                for (var bits = (uint)row.Days; bits != 0; bits &= bits - 1)
+                {
+                    var i = first + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    if (i < rangeFrom || i > rangeTo)
+                    {
+                        continue;
+                    }
+                    var known = dayVersion[i];
+                    if (known is null || (!ReferenceEquals(known, row.ToolVersion) && VersionOrder.Instance.Compare(row.ToolVersion, known) > 0))
+                    {
+                        dayVersion[i] = row.ToolVersion;
+                    }
+                }
+            }
             string? lastVersion = null;
             var lastId = -1;
             for (var b = 0; b < lastInBucket.Length; b++)
@@ -182,7 +208,7 @@ public static class InstallationActivity
                 {
                     continue;
                 }
-                var version = VersionOn(list, window.DayAt(lastInBucket[b])) ?? "unknown";
+                var version = dayVersion[lastInBucket[b]] ?? "unknown";
                 // An installation usually keeps its version across buckets: the same string, no lookup.
                 if (!ReferenceEquals(version, lastVersion))
                 {
@@ -219,6 +245,14 @@ public static class InstallationActivity
             }
         }
 
+        var lifecycle = new Dictionary<DateOnly, long[]>();
+        for (var k = 0; k < weekCount; k++)
+        {
+            if (lifecycleByWeek[k] is { } counts)
+            {
+                lifecycle[weekBase.AddDays(7 * k)] = counts;
+            }
+        }
         var daily = new Dictionary<DateOnly, long>();
         for (var i = rangeFrom; i <= rangeTo; i++)
         {
@@ -244,15 +278,6 @@ public static class InstallationActivity
             daily, weekly, monthly, lifecycle, cohorts, adoption, previousDaily);
     }
 
-    private static long[] Slot(Dictionary<DateOnly, long[]> lifecycle, DateOnly week)
-    {
-        if (!lifecycle.TryGetValue(week, out var counts))
-        {
-            lifecycle[week] = counts = new long[4];
-        }
-        return counts;
-    }
-
     /// <summary>Counts the installation once in every bucket (cut to the range) it was active in.</summary>
     private static void CountBuckets(ulong[] set, DayWindow window, IReadOnlyList<Bucket> buckets, InstallationWindow w, Dictionary<DateOnly, long> counts)
     {
@@ -265,20 +290,5 @@ public static class InstallationActivity
                 counts[bucket.Start] = counts.GetValueOrDefault(bucket.Start) + 1;
             }
         }
-    }
-
-    /// <summary>The highest tool version the installation ran on <paramref name="day"/>, or null.</summary>
-    private static string? VersionOn(List<ActivityRow> rows, DateOnly day)
-    {
-        string? version = null;
-        foreach (var row in rows)
-        {
-            if (row.Month.Year == day.Year && row.Month.Month == day.Month && (row.Days & (1 << (day.Day - 1))) != 0
-                && row.ToolVersion is not null && VersionOrder.Instance.Compare(row.ToolVersion, version) > 0)
-            {
-                version = row.ToolVersion;
-            }
-        }
-        return version;
     }
 }

@@ -29,7 +29,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // of the month it was active as bits. The filters pick rows; everything else is counted here over
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
         var facts = FactsAsync(query.Tool, windowFrom, ct);
-        var tools = ToolsAsync(ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var rows = new Dictionary<int, List<ActivityRow>>();
         var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
@@ -91,11 +91,6 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         };
     }
 
-    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await InsightsSql.ToolsAsync(conn, ct);
-    }
 
     /// <summary>
     /// First day and single-day flag of every installation seen since <paramref name="since"/> (every one

@@ -24,7 +24,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             ? DailyAsync(query with { From = query.PreviousPeriod.From, To = query.PreviousPeriod.To, Range = null }, ct)
             : Task.FromResult<IReadOnlyList<DailyPoint>>([]);
         var commands = CommandsAsync(query, 10, ct);
-        var tools = OnOwnConnectionAsync(conn => InsightsSql.ToolsAsync(conn, ct), ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
         await Task.WhenAll(totals, daily, previousDaily, commands, tools);
         var (current, previous, byTool) = await totals;
         return new OverviewData(query, Today, current, previous, await daily, await commands, await tools)
@@ -42,11 +42,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public Task<IReadOnlyList<CommandRow>> GetCommandsAsync(InsightQuery query, int limit, CancellationToken ct) => CommandsAsync(query, limit, ct);
 
-    public async Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await InsightsSql.ToolsAsync(conn, ct);
-    }
+    public Task<IReadOnlyList<string>> GetToolsAsync(CancellationToken ct) => InsightsSql.ToolsAsync(dataSource, ct);
 
     /// <summary>
     /// Headline numbers of both periods, overall and per tool (the overall numbers are the sums:

@@ -19,7 +19,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 
     public async Task<PluginsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        var tools = ToolsAsync(ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var months = _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
         var days = await _cache.PluginDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await months;
@@ -64,11 +64,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         return new PluginsData(query, Today, rows, await tools);
     }
 
-    private async Task<IReadOnlyList<string>> ToolsAsync(CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        return await InsightsSql.ToolsAsync(conn, ct);
-    }
 
     public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)
     {

@@ -335,28 +335,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
     }
 
     /// <summary>The plugin page's former filters: tool and CI on the plugin row, OS and tool version on its run.</summary>
-    private static string RawPluginWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd)
-    {
-        var where = "rp.occurred_at >= @from AND rp.occurred_at < @to AND rp.name = @plugin";
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
-        if (query.Tool is not null)
-        {
-            where += " AND rp.tool = @tool";
-            cmd.Parameters.AddWithValue("tool", query.Tool);
-        }
-        if (query.Os is not null)
-        {
-            where += " AND r.os_name = @os";
-            cmd.Parameters.AddWithValue("os", query.Os);
-        }
-        if (query.Version is not null)
-        {
-            where += " AND r.tool_version = @version";
-            cmd.Parameters.AddWithValue("version", query.Version);
-        }
-        return where + query.Environment switch { EnvironmentFilter.Ci => " AND rp.is_ci", EnvironmentFilter.NotCi => " AND NOT rp.is_ci", _ => "" };
-    }
+    private static string RawPluginWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd) => RawWhere(query, cmd, "rp") + " AND rp.name = @plugin";
 
     /// <summary>One row as text, so SQL rows and the services' records compare as plain strings.</summary>
     private static string Row(params object[] values) => string.Join("|", values.Select(v => v switch
@@ -383,15 +362,18 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         return sort ? Sorted(rows) : rows;
     }
 
-    /// <summary>The period's filters as a condition on <c>runs r</c>, written out by hand (not with the app's SQL builders).</summary>
-    private static string RawWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd)
+    /// <summary>
+    /// The period's filters as a condition on <c>runs r</c>, written out by hand (not with the app's SQL
+    /// builders); time, tool and CI on <paramref name="alias"/> (<c>rp</c> for a plugin row), OS and tool version on the run.
+    /// </summary>
+    private static string RawWhere(InsightQuery query, Npgsql.NpgsqlCommand cmd, string alias = "r")
     {
-        var where = "r.occurred_at >= @from AND r.occurred_at < @to";
+        var where = $"{alias}.occurred_at >= @from AND {alias}.occurred_at < @to";
         cmd.Parameters.AddWithValue("from", query.FromUtc);
         cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
         if (query.Tool is not null)
         {
-            where += " AND r.tool = @tool";
+            where += $" AND {alias}.tool = @tool";
             cmd.Parameters.AddWithValue("tool", query.Tool);
         }
         if (query.Os is not null)
@@ -404,7 +386,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
             where += " AND r.tool_version = @version";
             cmd.Parameters.AddWithValue("version", query.Version);
         }
-        return where + query.Environment switch { EnvironmentFilter.Ci => " AND r.is_ci", EnvironmentFilter.NotCi => " AND NOT r.is_ci", _ => "" };
+        return where + query.Environment switch { EnvironmentFilter.Ci => $" AND {alias}.is_ci", EnvironmentFilter.NotCi => $" AND NOT {alias}.is_ci", _ => "" };
     }
 
     /// <summary>
