@@ -238,8 +238,9 @@ internal static class RollupSql
     /// Rebuilds the slices listed in the temp table <c>rollup_slices(tool, day)</c>. A day table's slice is
     /// deleted and inserted again from the runs of that tool and day. A month table's rows cover a whole
     /// month, so only the slice days' bits are rebuilt: cleared in that tool's rows of the month, merged in
-    /// again from the runs of those days (ON CONFLICT ... |), and rows left without any day are deleted.
-    /// Recomputing whole days (rather than adding deltas) makes a refresh idempotent: late, re-sent or
+    /// again from the runs of those days (ON CONFLICT ... |), and rows left without any day are deleted;
+    /// when a batch holds <see cref="WholeMonthDays"/> or more days of one tool and month, that month is
+    /// rebuilt whole from its runs instead. Recomputing whole days (rather than adding deltas) makes a refresh idempotent: late, re-sent or
     /// re-derived events can never be counted twice.
     /// </summary>
     public static string RebuildSlices()
@@ -249,11 +250,26 @@ internal static class RollupSql
                     AND r.occurred_at >= s.day::timestamp AT TIME ZONE 'UTC'
                     AND r.occurred_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC')
             """;
-        var sql = new System.Text.StringBuilder("""
-            CREATE TEMP TABLE IF NOT EXISTS rollup_slice_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL) ON COMMIT DELETE ROWS;
-            INSERT INTO rollup_slice_months
-            SELECT tool, date_trunc('month', day::timestamp)::date, bit_or(1 << (extract(day FROM day)::integer - 1))
+        const string inPartialSlices = """
+            EXISTS (SELECT 1 FROM rollup_partial_slices s WHERE s.tool = r.tool
+                    AND r.occurred_at >= s.day::timestamp AT TIME ZONE 'UTC'
+                    AND r.occurred_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC')
+            """;
+        const string inWholeMonths = """
+            EXISTS (SELECT 1 FROM rollup_tool_months m WHERE m.whole AND m.tool = r.tool
+                    AND r.occurred_at >= m.month::timestamp AT TIME ZONE 'UTC'
+                    AND r.occurred_at < (m.month + interval '1 month') AT TIME ZONE 'UTC')
+            """;
+        var sql = new System.Text.StringBuilder($"""
+            CREATE TEMP TABLE IF NOT EXISTS rollup_tool_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL, whole boolean NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_partial_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
+            INSERT INTO rollup_tool_months
+            SELECT tool, date_trunc('month', day::timestamp)::date, bit_or(1 << (extract(day FROM day)::integer - 1)), count(*) >= {WholeMonthDays}
             FROM rollup_slices GROUP BY 1, 2;
+            INSERT INTO rollup_partial_slices
+            SELECT s.tool, s.day FROM rollup_slices s
+            JOIN rollup_tool_months m ON m.tool = s.tool AND m.month = date_trunc('month', s.day::timestamp)::date
+            WHERE NOT m.whole;
 
             """);
         foreach (var table in Tables)
@@ -265,22 +281,33 @@ internal static class RollupSql
                 sql.Append($"INSERT INTO {name} ({columns})\n{select(inSlices)};\n");
                 continue;
             }
+            // A few days of a month (today's ingest, a late event): clear those days' bits and merge them in again.
             var clear = string.Join(", ", table.Masks.Select(m => $"{m} = t.{m} & ~m.mask"));
             var merge = string.Join(", ", table.Masks.Select(m => $"{m} = {name}.{m} | excluded.{m}"));
-            sql.Append($"UPDATE {name} t SET {clear} FROM rollup_slice_months m WHERE t.month = m.month AND t.tool = m.tool AND (t.days & m.mask) <> 0;\n");
-            sql.Append($"INSERT INTO {name} ({columns})\n{select(inSlices)}\nON CONFLICT ({table.MonthKey}) DO UPDATE SET {merge};\n");
-            sql.Append($"DELETE FROM {name} t USING rollup_slice_months m WHERE t.month = m.month AND t.tool = m.tool AND t.days = 0;\n");
+            sql.Append($"UPDATE {name} t SET {clear} FROM rollup_tool_months m WHERE NOT m.whole AND t.month = m.month AND t.tool = m.tool AND (t.days & m.mask) <> 0;\n");
+            sql.Append($"INSERT INTO {name} ({columns})\n{select(inPartialSlices)}\nON CONFLICT ({table.MonthKey}) DO UPDATE SET {merge};\n");
+            sql.Append($"DELETE FROM {name} t USING rollup_tool_months m WHERE NOT m.whole AND t.month = m.month AND t.tool = m.tool AND t.days = 0;\n");
+            // Many days of a month (a history import): clearing and re-merging would rewrite most of the
+            // month's rows one by one; rebuilding the tool's month from its runs is far cheaper.
+            sql.Append($"DELETE FROM {name} t USING rollup_tool_months m WHERE m.whole AND t.month = m.month AND t.tool = m.tool;\n");
+            sql.Append($"INSERT INTO {name} ({columns})\n{select(inWholeMonths)};\n");
         }
         // In the same transaction: a reader that sees the new version also sees the new rows.
         sql.Append($"""
             INSERT INTO rollup_month_versions (table_name, month, tool, version)
             SELECT t.name, m.month, m.tool, nextval('rollup_version_seq')
-            FROM rollup_slice_months m CROSS JOIN unnest(@rollup_tables::text[]) AS t(name)
+            FROM rollup_tool_months m CROSS JOIN unnest(@rollup_tables::text[]) AS t(name)
             ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
 
             """);
         return sql.ToString();
     }
+
+    /// <summary>
+    /// From this many slice days of one tool and month, a refresh rebuilds that month of the month tables
+    /// whole instead of day by day (see <see cref="RebuildSlices"/>).
+    /// </summary>
+    public const int WholeMonthDays = 7;
 
     /// <summary>Every rollup table: <see cref="RollupCache"/> holds their (month, tool) segments, <c>rollup_month_versions</c> versions them.</summary>
     public static readonly string[] TableNames = Tables.Select(t => t.Table).ToArray();

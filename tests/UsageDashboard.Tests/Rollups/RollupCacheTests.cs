@@ -153,6 +153,25 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
     }
 
     [Fact]
+    public async Task Refresh_ManyDaysOfOneMonthAndOneDayOfAnother_SameRowsAsAFullRebuild()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 2, 9, 0, 0, DateTimeKind.Utc)));
+        // Nine days of November (rebuilt whole) and one day of October (bits cleared and merged) in one pass.
+        await WriteAndRefreshAsync([
+            .. Enumerable.Range(2, 9).Select(d => CreateEvent(tool: "dbt", installationId: $"i{d % 3}",
+                at: new DateTime(2026, 11, d, 9, 0, 0, DateTimeKind.Utc), isCi: d % 2 == 0, toolVersion: d < 6 ? "1.8.0" : "1.9.0")),
+            CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 10, 30, 9, 0, 0, DateTimeKind.Utc)),
+        ]);
+        var sliced = await TableRowsAsync();
+
+        await TestRollups.CreateRefresher(_db).RebuildAllAsync(default);
+
+        Assert.True(RollupSql.WholeMonthDays <= 9);
+        Assert.Equal(await TableRowsAsync(), sliced);
+        Assert.Contains(sliced, r => r.StartsWith("dbt 2026-10 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task InstallationMonths_ManyReadersOfAStaleSegment_LoadItOnce()
     {
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
