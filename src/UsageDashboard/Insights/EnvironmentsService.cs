@@ -144,24 +144,49 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             }
         }
 
-        var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
-        var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        // Counted by dimension, value id and bucket index in arrays, named only at the end: a string-keyed
+        // lookup per slot and bucket was most of this page's time on large stores.
+        var installationsByValue = s_dimensions.Select((_, d) => new long[valueNames[d].Count]).ToArray();
+        var bucketCounts = s_dimensions.Select((_, d) => new long[valueNames[d].Count * bucketList.Count]).ToArray();
         foreach (var (slotKey, slot) in slots)
         {
-            var dimension = s_dimensions[(int)(slotKey >> 56)];
-            var value = valueNames[(int)(slotKey >> 56)][(int)((slotKey >> 32) & 0xFFFFFF)];
-            totals[dimension][value] = totals[dimension].GetValueOrDefault(value) + 1;
-            for (var b = 0; b < bucketList.Count; b++)
+            var d = (int)(slotKey >> 56);
+            var id = (int)((slotKey >> 32) & 0xFFFFFF);
+            installationsByValue[d][id]++;
+            for (var w = 0; w < bucketWords; w++)
             {
-                if ((pool[slot + (b >> 6)] & (1UL << (b & 63))) == 0)
+                for (var bits = pool[slot + w]; bits != 0; bits &= bits - 1)
+                {
+                    bucketCounts[d][id * bucketList.Count + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
+                }
+            }
+        }
+        var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
+        var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        for (var d = 0; d < s_dimensions.Length; d++)
+        {
+            var dimension = s_dimensions[d];
+            for (var id = 0; id < valueNames[d].Count; id++)
+            {
+                if (installationsByValue[d][id] == 0)
                 {
                     continue;
                 }
-                if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var bucketCounts))
+                var value = valueNames[d][id];
+                totals[dimension][value] = installationsByValue[d][id];
+                for (var b = 0; b < bucketList.Count; b++)
                 {
-                    perBucket[dimension][bucketList[b].Start] = bucketCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+                    var n = bucketCounts[d][id * bucketList.Count + b];
+                    if (n == 0)
+                    {
+                        continue;
+                    }
+                    if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var counts))
+                    {
+                        perBucket[dimension][bucketList[b].Start] = counts = new Dictionary<string, long>(StringComparer.Ordinal);
+                    }
+                    counts[value] = n;
                 }
-                bucketCounts[value] = bucketCounts.GetValueOrDefault(value) + 1;
             }
         }
 
