@@ -52,7 +52,8 @@ echo 'Bench-Passw0rd-1' | dotnet "$app" users add --email bench@localhost --role
 token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" | tail -1)
 
 start_app() { # $1 = rollups on/off
-  env Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base \
+  # Raw 90-day views over 10M events take longer than Npgsql's default 30 s statement timeout.
+  env Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base Database__CommandTimeoutSeconds=600 \
     Logging__LogLevel__Default=Warning Logging__LogLevel__UsageDashboard.Rollups.RollupCacheSyncService=Information \
     dotnet "$app" >"$out/app-$1.log" 2>&1 &
   pid=$!

@@ -10,6 +10,11 @@ public sealed class DatabaseOptions
     public string LocalFolder { get; set; } = ".data/postgres";
     /// <summary>Database name inside the local cluster.</summary>
     public string LocalDatabase { get; set; } = "usage";
+    /// <summary>
+    /// Statement timeout of the shared pool, in seconds (Npgsql's default, 30, when unset). The benchmark's
+    /// raw baseline (rollups off) needs longer than that for 90-day views over millions of runs.
+    /// </summary>
+    public int? CommandTimeoutSeconds { get; set; }
 }
 
 /// <summary>
@@ -36,17 +41,21 @@ public sealed class EventsDatabase : IAsyncDisposable
 
     public static async Task<EventsDatabase> OpenAsync(IConfiguration configuration, string contentRoot, CancellationToken ct = default)
     {
+        var options = configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions();
         var configured = configuration.GetConnectionString("Events");
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return new EventsDatabase(configured, null);
+            return new EventsDatabase(WithTimeout(configured, options), null);
         }
-        var options = configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions();
         var folder = Path.IsPathRooted(options.LocalFolder) ? options.LocalFolder : Path.Combine(contentRoot, options.LocalFolder);
         var local = await LocalPostgres.StartAsync(folder, ct);
         await CreateDatabaseIfMissingAsync(local.ConnectionString(), options.LocalDatabase, ct);
-        return new EventsDatabase(local.ConnectionString(options.LocalDatabase), local);
+        return new EventsDatabase(WithTimeout(local.ConnectionString(options.LocalDatabase), options), local);
     }
+
+    private static string WithTimeout(string connectionString, DatabaseOptions options) => options.CommandTimeoutSeconds is { } seconds
+        ? new NpgsqlConnectionStringBuilder(connectionString) { CommandTimeout = seconds }.ConnectionString
+        : connectionString;
 
     public static async Task CreateDatabaseIfMissingAsync(string adminConnectionString, string database, CancellationToken ct)
     {
