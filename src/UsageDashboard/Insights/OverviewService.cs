@@ -16,8 +16,8 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
 
     public async Task<OverviewData> GetAsync(InsightQuery query, CancellationToken ct)
     {
-        // The statements are independent scans: on their own connections they run side by side, one per
-        // core, instead of one after another.
+        // Independent parts, started together: counts and reach from the in-memory rollup rows, first
+        // sightings and the tool list by small statements on their own connections.
         var totals = TotalsAsync(query, ct);
         var daily = DailyAsync(query, ct);
         var previousDaily = query.ComparePrevious
@@ -46,10 +46,10 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
 
     /// <summary>
     /// Headline numbers of both periods, overall and per tool (the overall numbers are the sums:
-    /// installations are (tool, id) pairs). Three independent statements on their own connections, so
-    /// they run side by side: installations from the month rollup, runs from the run-day rollup, and new
-    /// installations from <c>installations</c> (unfiltered) or with the reach scan (filtered: new and
-    /// active under the filters).
+    /// installations are (tool, id) pairs), from three independent parts started together: installations
+    /// from the in-memory month rows, runs from the in-memory run-day rows, and new installations from
+    /// <c>installations</c> (unfiltered: a count; filtered: the first sightings, matched to the
+    /// installations active under the filters).
     /// </summary>
     private async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
         InsightQuery query, CancellationToken ct)

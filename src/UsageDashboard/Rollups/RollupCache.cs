@@ -95,7 +95,7 @@ public sealed class StringCodes
 /// The rollups held in memory, one segment per table, month and tool. Distinct installation counts must
 /// look at one row per installation, month and dimension values; hashing them in PostgreSQL on every
 /// request cost ~0.8 µs a row (0.5–1.1 s a page on the 10M store), and even the day tables' sums took
-/// 40–90 ms a statement there, while a scan of these arrays is a few ns a row. A segment is reloaded
+/// 40–90 ms a statement there; over these arrays the same pages take 0.04–0.7 s (docs/benchmarks.md). A segment is reloaded
 /// when its version in <c>rollup_month_versions</c> moves: the refresher bumps it in the same
 /// transaction that changes the rows, and every read checks the versions first (one small indexed
 /// query), so a page never shows other numbers than the rollup tables hold, or, with
