@@ -87,23 +87,31 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var segments = await _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
         var histograms = new Dictionary<(string, string), DurationHistogram>();
-        foreach (var segment in segments)
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            foreach (var row in segment.Rows)
+            // By command code: no text lookup or string hashing per row.
+            var byCommand = new Dictionary<int, DurationHistogram>();
+            foreach (var segment in tool)
             {
-                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                foreach (var row in segment.Rows)
                 {
-                    continue;
+                    if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    {
+                        continue;
+                    }
+                    if (!byCommand.TryGetValue(row.Command, out var histogram))
+                    {
+                        byCommand[row.Command] = histogram = new DurationHistogram();
+                    }
+                    for (var i = 0; i < row.Buckets.Length; i++)
+                    {
+                        histogram.Add(row.Buckets[i], row.Counts[i]);
+                    }
                 }
-                var key = (segment.Tool, _cache.Codes.Text(row.Command)!);
-                if (!histograms.TryGetValue(key, out var histogram))
-                {
-                    histograms[key] = histogram = new DurationHistogram();
-                }
-                for (var i = 0; i < row.Buckets.Length; i++)
-                {
-                    histogram.Add(row.Buckets[i], row.Counts[i]);
-                }
+            }
+            foreach (var (command, histogram) in byCommand)
+            {
+                histograms[(tool.Key, _cache.Codes.Text(command)!)] = histogram;
             }
         }
         return histograms;

@@ -33,19 +33,37 @@ public sealed class DayWindow
     public DateOnly DayAt(int index) => From.AddDays(index);
 
     /// <summary>Sets the days of <paramref name="monthMask"/> (bit b = day b + 1 of <paramref name="month"/>) that fall in the window.</summary>
-    public void AddMonthMask(ulong[] set, DateOnly month, int monthMask)
+    public void AddMonthMask(ulong[] set, DateOnly month, int monthMask) => AddMask(set, month.DayNumber - From.DayNumber, (uint)monthMask);
+
+    /// <summary>Sets the days of <paramref name="mask"/> (bit b = window index <paramref name="first"/> + b) that fall in the window: two word operations, not one per day.</summary>
+    public void AddMask(ulong[] set, int first, uint mask)
     {
-        var mask = (uint)monthMask;
-        var first = month.DayNumber - From.DayNumber;
-        while (mask != 0)
+        ulong bits = mask;
+        if (first < 0)
         {
-            var bit = BitOperations.TrailingZeroCount(mask);
-            mask &= mask - 1;
-            var index = first + bit;
-            if (index >= 0 && index < Length)
+            if (first <= -32)
             {
-                set[index >> 6] |= 1UL << (index & 63);
+                return;
             }
+            bits >>= -first;
+            first = 0;
+        }
+        if (first >= Length || bits == 0)
+        {
+            return;
+        }
+        // Days past the window's end are dropped: the last word's spare bits must stay clear.
+        var room = Length - first;
+        if (room < 32)
+        {
+            bits &= (1UL << room) - 1;
+        }
+        var word = first >> 6;
+        var shift = first & 63;
+        set[word] |= bits << shift;
+        if (shift > 32 && word + 1 < set.Length)
+        {
+            set[word + 1] |= bits >> (64 - shift);
         }
     }
 

@@ -43,9 +43,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         // that bucket's bit. Values are interned per dimension so the slot key is a single long.
         var valueIds = s_dimensions.Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToArray();
         var valueNames = s_dimensions.Select(_ => new List<string>()).ToArray();
-        var slots = new Dictionary<long, int>();
-        var pool = new List<ulong>();
-        var installations = new HashSet<int>();
+        long installations = 0;
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
@@ -53,34 +51,51 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var monthRows = await segments;
         var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
-        // The value of a row in each dimension, by its pair of codes (name, version; -1 where the dimension
-        // has one column), resolved to text once per pair and then interned by text.
-        var pairIds = s_dimensions.Select(_ => new Dictionary<(int, int), int>()).ToArray();
+        // The value of a row in each dimension, by its codes (one column, or name and version), resolved to
+        // text once per code or pair and then interned by text: a lookup by code is an array index, a pair
+        // a dictionary probe only when it differs from the row before.
+        var byCode = s_dimensions.Select(_ => Array.Empty<int>()).ToArray();
+        var pairIds = s_dimensions.Select(_ => new Dictionary<long, int>()).ToArray();
+        var lastPair = s_dimensions.Select(_ => (Pair: long.MinValue, Id: -1)).ToArray();
         var rowBuckets = new ulong[bucketWords];
         var texts = new string[5];
-        int ValueId(int d, int name, int version, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion)
+        int Resolve(int d, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion)
         {
-            if (pairIds[d].TryGetValue((name, version), out var id))
-            {
-                return id;
-            }
             Values(codes.Text(os) ?? "unknown", codes.Text(osVersion) ?? "?", codes.Text(runtime) ?? "unknown",
                 codes.Text(runtimeVersion) ?? "?", codes.Text(toolVersion) ?? "unknown", texts);
-            if (!valueIds[d].TryGetValue(texts[d], out id))
+            if (!valueIds[d].TryGetValue(texts[d], out var id))
             {
                 valueIds[d][texts[d]] = id = valueNames[d].Count;
                 valueNames[d].Add(texts[d]);
             }
-            return pairIds[d][(name, version)] = id;
+            return id;
         }
-        static (int Name, int Version) Pair(int d, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion) => d switch
+        int ValueId(int d, int os, int osVersion, int runtime, int runtimeVersion, int toolVersion)
         {
-            0 => (os, -1),
-            1 => (os, osVersion),
-            2 => (runtime, -1),
-            3 => (runtime, runtimeVersion),
-            _ => (toolVersion, -1),
-        };
+            if (d is 1 or 3)
+            {
+                var pair = d == 1 ? ((long)os << 32) | (uint)osVersion : ((long)runtime << 32) | (uint)runtimeVersion;
+                if (lastPair[d].Pair == pair)
+                {
+                    return lastPair[d].Id;
+                }
+                if (!pairIds[d].TryGetValue(pair, out var pairId))
+                {
+                    pairIds[d][pair] = pairId = Resolve(d, os, osVersion, runtime, runtimeVersion, toolVersion);
+                }
+                lastPair[d] = (pair, pairId);
+                return pairId;
+            }
+            var code = d switch { 0 => os, 2 => runtime, _ => toolVersion };
+            if (code >= byCode[d].Length)
+            {
+                var old = byCode[d].Length;
+                Array.Resize(ref byCode[d], Math.Max(code + 1, old * 2));
+                Array.Fill(byCode[d], -1, old, byCode[d].Length - old);
+            }
+            var id = byCode[d][code];
+            return id >= 0 ? id : byCode[d][code] = Resolve(d, os, osVersion, runtime, runtimeVersion, toolVersion);
+        }
 
         var runsByValue = s_dimensions.Select(_ => new Dictionary<int, long>()).ToArray();
         foreach (var segment in daySegments)
@@ -93,8 +108,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                 }
                 for (var d = 0; d < s_dimensions.Length; d++)
                 {
-                    var (name, version) = Pair(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
-                    var id = ValueId(d, name, version, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                    var id = ValueId(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
                     runsByValue[d][id] = runsByValue[d].GetValueOrDefault(id) + row.Runs;
                 }
             }
@@ -106,67 +120,97 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                 runs[(s_dimensions[d], valueNames[d][id])] = n;
             }
         }
-        foreach (var segment in monthRows)
+        // One installation at a time (KeyMerge): per dimension and value, the buckets it was active in are
+        // OR-ed into a slot stamped with the installation, and counted when its last row has been read.
+        var installationsByValue = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
+        var bucketCounts = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
+        var stamps = s_dimensions.Select(_ => Array.Empty<int>()).ToArray();
+        var sets = s_dimensions.Select(_ => Array.Empty<ulong>()).ToArray();
+        var touched = new List<(int D, int Id)>();
+        foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
-            var monthMask = MonthMask.For(segment.Month, query.From, query.To);
-            var first = window.IndexOf(segment.Month);
-            foreach (var row in segment.Rows)
+            var merge = new KeyMerge<InstallationMonthRow>(tool);
+            var masks = merge.Segments.Select(m => MonthMask.For(m.Month, query.From, query.To)).ToArray();
+            var firsts = merge.Segments.Select(m => window.IndexOf(m.Month)).ToArray();
+            while (merge.MoveNext())
             {
-                var mask = (uint)(row.Days & monthMask);
-                if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                touched.Clear();
+                for (var p = 0; p < merge.Parts; p++)
+                {
+                    var (monthMask, first) = (masks[merge.SegmentOf(p)], firsts[merge.SegmentOf(p)]);
+                    foreach (var row in merge.Rows(p))
+                    {
+                        var mask = (uint)(row.Days & monthMask);
+                        if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        {
+                            continue;
+                        }
+                        Array.Clear(rowBuckets);
+                        while (mask != 0)
+                        {
+                            var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
+                            mask &= mask - 1;
+                            rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
+                        }
+                        for (var d = 0; d < s_dimensions.Length; d++)
+                        {
+                            var id = ValueId(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                            if (id >= stamps[d].Length)
+                            {
+                                var old = stamps[d].Length;
+                                var size = Math.Max(id + 1, old * 2);
+                                Array.Resize(ref stamps[d], size);
+                                Array.Fill(stamps[d], -1, old, size - old);
+                                Array.Resize(ref sets[d], size * bucketWords);
+                            }
+                            var slot = id * bucketWords;
+                            if (stamps[d][id] != merge.Key)
+                            {
+                                stamps[d][id] = merge.Key;
+                                touched.Add((d, id));
+                                Array.Copy(rowBuckets, 0, sets[d], slot, bucketWords);
+                                continue;
+                            }
+                            for (var w = 0; w < bucketWords; w++)
+                            {
+                                sets[d][slot + w] |= rowBuckets[w];
+                            }
+                        }
+                    }
+                }
+                if (touched.Count == 0)
                 {
                     continue;
                 }
-                Array.Clear(rowBuckets);
-                while (mask != 0)
+                installations++;
+                // Counted by dimension, value id and bucket index in arrays, named only at the end: a
+                // string-keyed lookup per installation and bucket was most of this page's time on large stores.
+                foreach (var (d, id) in touched)
                 {
-                    var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
-                    mask &= mask - 1;
-                    rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
-                }
-                installations.Add(row.Key);
-                for (var d = 0; d < s_dimensions.Length; d++)
-                {
-                    var (name, version) = Pair(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
-                    var id = ValueId(d, name, version, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
-                    var slotKey = ((long)d << 56) | ((long)id << 32) | (uint)row.Key;
-                    if (!slots.TryGetValue(slotKey, out var slot))
+                    if (id >= installationsByValue[d].Length)
                     {
-                        slots[slotKey] = slot = pool.Count;
-                        pool.AddRange(rowBuckets);
-                        continue;
+                        var size = Math.Max(id + 1, installationsByValue[d].Length * 2);
+                        Array.Resize(ref installationsByValue[d], size);
+                        Array.Resize(ref bucketCounts[d], size * bucketList.Count);
                     }
+                    installationsByValue[d][id]++;
                     for (var w = 0; w < bucketWords; w++)
                     {
-                        pool[slot + w] |= rowBuckets[w];
+                        for (var bits = sets[d][(id * bucketWords) + w]; bits != 0; bits &= bits - 1)
+                        {
+                            bucketCounts[d][(id * bucketList.Count) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
+                        }
                     }
                 }
             }
         }
 
-        // Counted by dimension, value id and bucket index in arrays, named only at the end: a string-keyed
-        // lookup per slot and bucket was most of this page's time on large stores.
-        var installationsByValue = s_dimensions.Select((_, d) => new long[valueNames[d].Count]).ToArray();
-        var bucketCounts = s_dimensions.Select((_, d) => new long[valueNames[d].Count * bucketList.Count]).ToArray();
-        foreach (var (slotKey, slot) in slots)
-        {
-            var d = (int)(slotKey >> 56);
-            var id = (int)((slotKey >> 32) & 0xFFFFFF);
-            installationsByValue[d][id]++;
-            for (var w = 0; w < bucketWords; w++)
-            {
-                for (var bits = pool[slot + w]; bits != 0; bits &= bits - 1)
-                {
-                    bucketCounts[d][id * bucketList.Count + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
-                }
-            }
-        }
         var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
         var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
         for (var d = 0; d < s_dimensions.Length; d++)
         {
             var dimension = s_dimensions[d];
-            for (var id = 0; id < valueNames[d].Count; id++)
+            for (var id = 0; id < installationsByValue[d].Length; id++)
             {
                 if (installationsByValue[d][id] == 0)
                 {
@@ -194,7 +238,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             d,
             totals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
             bucketList.Select(b => new AdoptionBucket(b.Start, perBucket[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
-        return new EnvironmentsData(query, Today, grain, installations.Count, dimensions, await tools);
+        return new EnvironmentsData(query, Today, grain, installations, dimensions, await tools);
     }
 
 

@@ -41,254 +41,340 @@ public sealed record InstallationCounts(
 /// by <see cref="VersionOrder"/> when it ran several that day).</item>
 /// </list>
 /// </summary>
-public static class InstallationActivity
+public sealed class InstallationActivity
 {
-    public static InstallationCounts Compute(
-        IReadOnlyDictionary<int, List<ActivityRow>> rows, IReadOnlyDictionary<int, InstallationFacts> facts,
-        InstallationWindow w, ActiveRuleKind rule)
-    {
-        var window = w.Window;
-        var rangeFrom = window.IndexOf(w.From);
-        var rangeTo = window.IndexOf(w.To);
-        var weekBase = TimeBuckets.Truncate(window.From, Grain.Week);
-        var weekCount = (window.To.DayNumber - weekBase.DayNumber) / 7 + 1;
-        var adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
-        var weekBuckets = TimeBuckets.For(w.From, w.To, Grain.Week, w.To);
-        var monthBuckets = TimeBuckets.For(w.From, w.To, Grain.Month, w.To);
+    private readonly InstallationWindow _w;
+    private readonly ActiveRuleKind _rule;
+    private readonly DayWindow _window;
+    private readonly int _rangeFrom;
+    private readonly int _rangeTo;
+    private readonly DateOnly _weekBase;
+    private readonly int _weekCount;
+    private readonly IReadOnlyList<Bucket> _adoptionBuckets;
+    private readonly IReadOnlyList<Bucket> _weekBuckets;
+    private readonly IReadOnlyList<Bucket> _monthBuckets;
+    private long _any, _withoutSuccess, _ciOnlyCount, _singleDayCount, _active, _newCount;
+    private readonly long[] _dailyCounts;
+    // Per week and month bucket: its first and last window index within the range, and the count.
+    private readonly (int First, int Last)[] _weekSpans;
+    private readonly (int First, int Last)[] _monthSpans;
+    private readonly long[] _weekly;
+    private readonly long[] _monthly;
+    // Lifecycle counts by week index (a dictionary lookup per installation and week was a measurable share).
+    private readonly long[]?[] _lifecycleByWeek;
+    // Retention by cohort week index and weeks since: arrays, not maps, for the same reason.
+    private readonly long[]?[] _cohorts;
+    // Per installation, reused for the next one: its active weeks, its day sets, its version per day.
+    private readonly bool[] _activeWeeks;
+    private readonly int[] _weekOfDay;
+    private readonly ulong[] _days;
+    private readonly ulong[] _ok;
+    private readonly ulong[] _interactive;
+    private readonly string?[] _dayVersion;
+    // Adoption buckets by window index (-1 outside the range), and per bucket the count per version id.
+    private readonly int[] _adoptionOfDay;
+    private readonly int[] _lastInBucket;
+    private readonly List<long>[] _adoptionCounts;
+    private readonly Dictionary<string, int> _versionIds = new(StringComparer.Ordinal);
+    private readonly List<string> _versionNames = [];
 
-        long any = 0, withoutSuccess = 0, ciOnlyCount = 0, singleDayCount = 0, active = 0, newCount = 0;
-        var dailyCounts = new long[window.Length];
-        var weekly = new Dictionary<DateOnly, long>();
-        var monthly = new Dictionary<DateOnly, long>();
-        // Lifecycle counts by week index (a dictionary lookup per installation and week was a measurable share).
-        var lifecycleByWeek = new long[weekCount][];
-        var cohorts = new Dictionary<DateOnly, Dictionary<int, long>>();
-        var activeWeeks = new bool[weekCount];
-        // Adoption buckets by window index (-1 outside the range), and per bucket the count per version id.
-        var adoptionOfDay = new int[window.Length];
-        Array.Fill(adoptionOfDay, -1);
-        for (var b = 0; b < adoptionBuckets.Count; b++)
+    public InstallationActivity(InstallationWindow w, ActiveRuleKind rule)
+    {
+        _w = w;
+        _rule = rule;
+        _window = w.Window;
+        _rangeFrom = _window.IndexOf(w.From);
+        _rangeTo = _window.IndexOf(w.To);
+        _weekBase = TimeBuckets.Truncate(_window.From, Grain.Week);
+        _weekCount = (_window.To.DayNumber - _weekBase.DayNumber) / 7 + 1;
+        _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
+        _weekBuckets = TimeBuckets.For(w.From, w.To, Grain.Week, w.To);
+        _monthBuckets = TimeBuckets.For(w.From, w.To, Grain.Month, w.To);
+        _dailyCounts = new long[_window.Length];
+        _weekSpans = [.. _weekBuckets.Select(Span)];
+        _monthSpans = [.. _monthBuckets.Select(Span)];
+        _weekly = new long[_weekBuckets.Count];
+        _monthly = new long[_monthBuckets.Count];
+        _cohorts = new long[_weekCount][];
+        _lifecycleByWeek = new long[_weekCount][];
+        _activeWeeks = new bool[_weekCount];
+        _weekOfDay = new int[_window.Length];
+        for (var i = 0; i < _window.Length; i++)
         {
-            var first = Math.Max(window.IndexOf(adoptionBuckets[b].Start), rangeFrom);
-            var last = Math.Min(window.IndexOf(adoptionBuckets[b].End) - 1, rangeTo);
+            _weekOfDay[i] = (_window.DayAt(i).DayNumber - _weekBase.DayNumber) / 7;
+        }
+        _days = _window.NewSet();
+        _ok = _window.NewSet();
+        _interactive = _window.NewSet();
+        _dayVersion = new string?[_window.Length];
+        _adoptionOfDay = new int[_window.Length];
+        Array.Fill(_adoptionOfDay, -1);
+        for (var b = 0; b < _adoptionBuckets.Count; b++)
+        {
+            var first = Math.Max(_window.IndexOf(_adoptionBuckets[b].Start), _rangeFrom);
+            var last = Math.Min(_window.IndexOf(_adoptionBuckets[b].End) - 1, _rangeTo);
             for (var i = first; i <= last; i++)
             {
-                adoptionOfDay[i] = b;
+                _adoptionOfDay[i] = b;
             }
         }
-        var lastInBucket = new int[adoptionBuckets.Count];
-        var adoptionCounts = adoptionBuckets.Select(_ => new List<long>()).ToArray();
-        var versionIds = new Dictionary<string, int>(StringComparer.Ordinal);
-        var dayVersion = new string?[window.Length];
-        var versionNames = new List<string>();
+        _lastInBucket = new int[_adoptionBuckets.Count];
+        _adoptionCounts = [.. _adoptionBuckets.Select(_ => new List<long>())];
+    }
 
-        foreach (var (key, list) in rows)
+    /// <summary>Counts one installation from its (already filtered) month rows; <paramref name="fact"/> is null when <c>installations</c> has no row for it.</summary>
+    public void Add(ReadOnlySpan<ActivityRow> rows, InstallationFacts? fact)
+    {
+        var window = _window;
+        var (days, ok, interactive) = (_days, _ok, _interactive);
+        Array.Clear(days);
+        Array.Clear(ok);
+        Array.Clear(interactive);
+        foreach (var row in rows)
         {
-            var days = window.NewSet();
-            var ok = window.NewSet();
-            var interactive = window.NewSet();
-            foreach (var row in list)
+            window.AddMonthMask(days, row.Month, row.Days);
+            window.AddMonthMask(ok, row.Month, row.OkDays);
+            if (!row.IsCi)
             {
-                window.AddMonthMask(days, row.Month, row.Days);
-                window.AddMonthMask(ok, row.Month, row.OkDays);
-                if (!row.IsCi)
-                {
-                    window.AddMonthMask(interactive, row.Month, row.Days);
-                }
+                window.AddMonthMask(interactive, row.Month, row.Days);
             }
-            var firstActive = DayWindow.First(days);
-            if (firstActive < 0)
-            {
-                continue;
-            }
-            var fact = facts.TryGetValue(key, out var f) ? f : new InstallationFacts(null, true);
-            var firstDay = fact.FirstDay ?? window.DayAt(firstActive);
-            var ciOnly = DayWindow.IsEmpty(interactive);
+        }
+        var firstActive = DayWindow.First(days);
+        if (firstActive < 0)
+        {
+            return;
+        }
+        var facts = fact ?? new InstallationFacts(null, true);
+        var firstDay = facts.FirstDay ?? window.DayAt(firstActive);
+        var ciOnly = DayWindow.IsEmpty(interactive);
 
-            // How many installations each stricter rule leaves out, counted under "any event" in the range.
-            if (DayWindow.Any(days, rangeFrom, rangeTo))
-            {
-                any++;
-                withoutSuccess += DayWindow.Any(ok, rangeFrom, rangeTo) ? 0 : 1;
-                ciOnlyCount += ciOnly ? 1 : 0;
-                singleDayCount += fact.SingleDay ? 1 : 0;
-            }
+        // How many installations each stricter rule leaves out, counted under "any event" in the range.
+        if (DayWindow.Any(days, _rangeFrom, _rangeTo))
+        {
+            _any++;
+            _withoutSuccess += DayWindow.Any(ok, _rangeFrom, _rangeTo) ? 0 : 1;
+            _ciOnlyCount += ciOnly ? 1 : 0;
+            _singleDayCount += facts.SingleDay ? 1 : 0;
+        }
 
-            if ((rule == ActiveRuleKind.ExcludeCiOnly && ciOnly) || (rule == ActiveRuleKind.ExcludeSingleDay && fact.SingleDay))
-            {
-                continue;
-            }
-            var counted = rule == ActiveRuleKind.SuccessfulRun ? ok : days;
-            if (DayWindow.IsEmpty(counted))
-            {
-                continue;
-            }
+        if ((_rule == ActiveRuleKind.ExcludeCiOnly && ciOnly) || (_rule == ActiveRuleKind.ExcludeSingleDay && facts.SingleDay))
+        {
+            return;
+        }
+        var counted = _rule == ActiveRuleKind.SuccessfulRun ? ok : days;
+        if (DayWindow.IsEmpty(counted))
+        {
+            return;
+        }
 
-            if (DayWindow.Any(counted, rangeFrom, rangeTo))
+        if (DayWindow.Any(counted, _rangeFrom, _rangeTo))
+        {
+            _active++;
+            _newCount += firstDay >= _w.From ? 1 : 0;
+        }
+        // Every day of the window (the previous period's days are read from here too), and its weeks:
+        // lifecycle looks one week back, cohorts twelve.
+        Array.Clear(_activeWeeks);
+        for (var word = 0; word < counted.Length; word++)
+        {
+            for (var bits = counted[word]; bits != 0; bits &= bits - 1)
             {
-                active++;
-                newCount += firstDay >= w.From ? 1 : 0;
+                var i = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                _dailyCounts[i]++;
+                _activeWeeks[_weekOfDay[i]] = true;
             }
-            // Every day of the window: the previous period's days are read from here too.
-            DayWindow.ForEach(counted, 0, window.Length - 1, i => dailyCounts[i]++);
-            CountBuckets(counted, window, weekBuckets, w, weekly);
-            CountBuckets(counted, window, monthBuckets, w, monthly);
+        }
+        CountSpans(counted, _weekSpans, _weekly);
+        CountSpans(counted, _monthSpans, _monthly);
 
-            // Weeks over the whole window: lifecycle looks one week back, cohorts twelve.
-            Array.Clear(activeWeeks);
-            DayWindow.ForEach(counted, 0, window.Length - 1, i => activeWeeks[(window.DayAt(i).DayNumber - weekBase.DayNumber) / 7] = true);
-            for (var week = w.FirstWeek; week <= w.LastWeek; week = week.AddDays(7))
+        for (var week = _w.FirstWeek; week <= _w.LastWeek; week = week.AddDays(7))
+        {
+            var k = (week.DayNumber - _weekBase.DayNumber) / 7;
+            var before = k > 0 && _activeWeeks[k - 1];
+            if (_activeWeeks[k])
             {
-                var k = (week.DayNumber - weekBase.DayNumber) / 7;
-                var before = k > 0 && activeWeeks[k - 1];
-                if (activeWeeks[k])
-                {
-                    (lifecycleByWeek[k] ??= new long[4])[firstDay >= week ? 0 : before ? 1 : 2]++;
-                }
-                else if (before)
-                {
-                    (lifecycleByWeek[k] ??= new long[4])[3]++;
-                }
+                (_lifecycleByWeek[k] ??= new long[4])[firstDay >= week ? 0 : before ? 1 : 2]++;
             }
-            var cohortWeek = TimeBuckets.Truncate(firstDay, Grain.Week);
-            var c = (cohortWeek.DayNumber - weekBase.DayNumber) / 7;
-            if (cohortWeek >= w.CohortFrom && cohortWeek <= w.LastWeek && c >= 0 && c < weekCount && activeWeeks[c])
+            else if (before)
             {
-                if (!cohorts.TryGetValue(cohortWeek, out var retained))
-                {
-                    cohorts[cohortWeek] = retained = [];
-                }
-                for (var k = c; k < weekCount; k++)
-                {
-                    if (activeWeeks[k])
-                    {
-                        retained[k - c] = retained.GetValueOrDefault(k - c) + 1;
-                    }
-                }
+                (_lifecycleByWeek[k] ??= new long[4])[3]++;
             }
-
-            // Version adoption: the last counted day of each bucket (within the range), found in one pass over the days.
-            Array.Fill(lastInBucket, -1);
-            DayWindow.ForEach(counted, rangeFrom, rangeTo, i =>
+        }
+        var cohortWeek = TimeBuckets.Truncate(firstDay, Grain.Week);
+        var c = (cohortWeek.DayNumber - _weekBase.DayNumber) / 7;
+        if (cohortWeek >= _w.CohortFrom && cohortWeek <= _w.LastWeek && c >= 0 && c < _weekCount && _activeWeeks[c])
+        {
+            var retained = _cohorts[c] ??= new long[_weekCount - c];
+            for (var k = c; k < _weekCount; k++)
             {
-                if (adoptionOfDay[i] >= 0)
+                if (_activeWeeks[k])
                 {
-                    lastInBucket[adoptionOfDay[i]] = i;
+                    retained[k - c]++;
                 }
-            });
-            // The version of each day in the range: the highest the installation ran that day, from one pass
-            // over its rows (looking it up per bucket re-read every row for every active day).
-            Array.Clear(dayVersion);
-            foreach (var row in list)
-            {
-                if (row.ToolVersion is null)
-                {
-                    continue;
-                }
-                var first = row.Month.DayNumber - window.From.DayNumber;
-                for (var bits = (uint)row.Days; bits != 0; bits &= bits - 1)
-                {
-                    var i = first + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    if (i < rangeFrom || i > rangeTo)
-                    {
-                        continue;
-                    }
-                    var known = dayVersion[i];
-                    if (known is null || (!ReferenceEquals(known, row.ToolVersion) && VersionOrder.Instance.Compare(row.ToolVersion, known) > 0))
-                    {
-                        dayVersion[i] = row.ToolVersion;
-                    }
-                }
-            }
-            string? lastVersion = null;
-            var lastId = -1;
-            for (var b = 0; b < lastInBucket.Length; b++)
-            {
-                if (lastInBucket[b] < 0)
-                {
-                    continue;
-                }
-                var version = dayVersion[lastInBucket[b]] ?? "unknown";
-                // An installation usually keeps its version across buckets: the same string, no lookup.
-                if (!ReferenceEquals(version, lastVersion))
-                {
-                    if (!versionIds.TryGetValue(version, out lastId))
-                    {
-                        versionIds[version] = lastId = versionNames.Count;
-                        versionNames.Add(version);
-                    }
-                    lastVersion = version;
-                }
-                var counts = adoptionCounts[b];
-                if (lastId >= counts.Count)
-                {
-                    counts.AddRange(new long[lastId - counts.Count + 1]);
-                }
-                counts[lastId]++;
             }
         }
 
+        // Version adoption: the last counted day of each bucket (within the range), found in one pass over the days.
+        Array.Fill(_lastInBucket, -1);
+        for (var word = _rangeFrom >> 6; word <= _rangeTo >> 6; word++)
+        {
+            for (var bits = counted[word]; bits != 0; bits &= bits - 1)
+            {
+                var i = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if (i >= _rangeFrom && i <= _rangeTo && _adoptionOfDay[i] >= 0)
+                {
+                    _lastInBucket[_adoptionOfDay[i]] = i;
+                }
+            }
+        }
+        // The version of each day in the range: the highest the installation ran that day, from one pass
+        // over its rows (looking it up per bucket re-read every row for every active day).
+        Array.Clear(_dayVersion);
+        foreach (var row in rows)
+        {
+            if (row.ToolVersion is null)
+            {
+                continue;
+            }
+            var first = row.Month.DayNumber - window.From.DayNumber;
+            for (var bits = (uint)row.Days; bits != 0; bits &= bits - 1)
+            {
+                var i = first + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if (i < _rangeFrom || i > _rangeTo)
+                {
+                    continue;
+                }
+                var known = _dayVersion[i];
+                if (known is null || (!ReferenceEquals(known, row.ToolVersion) && VersionOrder.Instance.Compare(row.ToolVersion, known) > 0))
+                {
+                    _dayVersion[i] = row.ToolVersion;
+                }
+            }
+        }
+        string? lastVersion = null;
+        var lastId = -1;
+        for (var b = 0; b < _lastInBucket.Length; b++)
+        {
+            if (_lastInBucket[b] < 0)
+            {
+                continue;
+            }
+            var version = _dayVersion[_lastInBucket[b]] ?? "unknown";
+            // An installation usually keeps its version across buckets: the same string, no lookup.
+            if (!ReferenceEquals(version, lastVersion))
+            {
+                if (!_versionIds.TryGetValue(version, out lastId))
+                {
+                    _versionIds[version] = lastId = _versionNames.Count;
+                    _versionNames.Add(version);
+                }
+                lastVersion = version;
+            }
+            var counts = _adoptionCounts[b];
+            if (lastId >= counts.Count)
+            {
+                counts.AddRange(new long[lastId - counts.Count + 1]);
+            }
+            counts[lastId]++;
+        }
+    }
+
+    /// <summary>The counts of every installation added so far.</summary>
+    public InstallationCounts Result()
+    {
+        var window = _window;
         var adoption = new Dictionary<DateOnly, Dictionary<string, long>>();
-        for (var b = 0; b < adoptionBuckets.Count; b++)
+        for (var b = 0; b < _adoptionBuckets.Count; b++)
         {
-            var counts = adoptionCounts[b];
+            var counts = _adoptionCounts[b];
             for (var v = 0; v < counts.Count; v++)
             {
                 if (counts[v] > 0)
                 {
-                    if (!adoption.TryGetValue(adoptionBuckets[b].Start, out var slot))
+                    if (!adoption.TryGetValue(_adoptionBuckets[b].Start, out var slot))
                     {
-                        adoption[adoptionBuckets[b].Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
+                        adoption[_adoptionBuckets[b].Start] = slot = new Dictionary<string, long>(StringComparer.Ordinal);
                     }
-                    slot[versionNames[v]] = counts[v];
+                    slot[_versionNames[v]] = counts[v];
                 }
             }
         }
 
         var lifecycle = new Dictionary<DateOnly, long[]>();
-        for (var k = 0; k < weekCount; k++)
+        for (var k = 0; k < _weekCount; k++)
         {
-            if (lifecycleByWeek[k] is { } counts)
+            if (_lifecycleByWeek[k] is { } counts)
             {
-                lifecycle[weekBase.AddDays(7 * k)] = counts;
+                lifecycle[_weekBase.AddDays(7 * k)] = counts;
             }
         }
         var daily = new Dictionary<DateOnly, long>();
-        for (var i = rangeFrom; i <= rangeTo; i++)
+        for (var i = _rangeFrom; i <= _rangeTo; i++)
         {
-            if (dailyCounts[i] > 0)
+            if (_dailyCounts[i] > 0)
             {
-                daily[window.DayAt(i)] = dailyCounts[i];
+                daily[window.DayAt(i)] = _dailyCounts[i];
             }
         }
         var previousDaily = new Dictionary<DateOnly, long>();
-        if (w.Previous is { } previous)
+        if (_w.Previous is { } previous)
         {
-            var shift = w.To.DayNumber - w.From.DayNumber + 1;
+            var shift = _w.To.DayNumber - _w.From.DayNumber + 1;
             for (var day = previous.From; day <= previous.To; day = day.AddDays(1))
             {
                 var i = window.IndexOf(day);
-                if (i >= 0 && i < window.Length && dailyCounts[i] > 0)
+                if (i >= 0 && i < window.Length && _dailyCounts[i] > 0)
                 {
-                    previousDaily[day.AddDays(shift)] = dailyCounts[i];
+                    previousDaily[day.AddDays(shift)] = _dailyCounts[i];
                 }
             }
         }
-        return new InstallationCounts(new RuleExclusions(any, withoutSuccess, ciOnlyCount, singleDayCount), active, newCount,
-            daily, weekly, monthly, lifecycle, cohorts, adoption, previousDaily);
-    }
-
-    /// <summary>Counts the installation once in every bucket (cut to the range) it was active in.</summary>
-    private static void CountBuckets(ulong[] set, DayWindow window, IReadOnlyList<Bucket> buckets, InstallationWindow w, Dictionary<DateOnly, long> counts)
-    {
-        var rangeFrom = window.IndexOf(w.From);
-        var rangeTo = window.IndexOf(w.To);
-        foreach (var bucket in buckets)
+        var cohorts = new Dictionary<DateOnly, Dictionary<int, long>>();
+        for (var c = 0; c < _weekCount; c++)
         {
-            if (DayWindow.Any(set, Math.Max(window.IndexOf(bucket.Start), rangeFrom), Math.Min(window.IndexOf(bucket.End) - 1, rangeTo)))
+            if (_cohorts[c] is { } retained)
             {
-                counts[bucket.Start] = counts.GetValueOrDefault(bucket.Start) + 1;
+                var weeks = new Dictionary<int, long>();
+                for (var k = 0; k < retained.Length; k++)
+                {
+                    if (retained[k] > 0)
+                    {
+                        weeks[k] = retained[k];
+                    }
+                }
+                cohorts[_weekBase.AddDays(7 * c)] = weeks;
             }
         }
+        return new InstallationCounts(new RuleExclusions(_any, _withoutSuccess, _ciOnlyCount, _singleDayCount), _active, _newCount,
+            daily, Counts(_weekBuckets, _weekly), Counts(_monthBuckets, _monthly), lifecycle, cohorts, adoption, previousDaily);
+    }
+
+    /// <summary>A bucket as window indexes, cut to the range (empty when Last &lt; First).</summary>
+    private (int First, int Last) Span(Bucket bucket) =>
+        (Math.Max(_window.IndexOf(bucket.Start), _rangeFrom), Math.Min(_window.IndexOf(bucket.End) - 1, _rangeTo));
+
+    /// <summary>Counts the installation once in every bucket it was active in.</summary>
+    private static void CountSpans(ulong[] set, (int First, int Last)[] spans, long[] counts)
+    {
+        for (var b = 0; b < spans.Length; b++)
+        {
+            if (DayWindow.Any(set, spans[b].First, spans[b].Last))
+            {
+                counts[b]++;
+            }
+        }
+    }
+
+    private static Dictionary<DateOnly, long> Counts(IReadOnlyList<Bucket> buckets, long[] counts)
+    {
+        var result = new Dictionary<DateOnly, long>();
+        for (var b = 0; b < buckets.Count; b++)
+        {
+            if (counts[b] > 0)
+            {
+                result[buckets[b].Start] = counts[b];
+            }
+        }
+        return result;
     }
 }

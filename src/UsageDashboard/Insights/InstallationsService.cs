@@ -30,28 +30,40 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
         var facts = FactsAsync(query.Tool, windowFrom, ct);
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
-        var rows = new Dictionary<int, List<ActivityRow>>();
         var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
-        foreach (var segment in segments)
-        {
-            var window = MonthMask.For(segment.Month, windowFrom, query.To);
-            foreach (var row in segment.Rows)
-            {
-                if ((row.Days & window) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
-                {
-                    continue;
-                }
-                if (!rows.TryGetValue(row.Key, out var list))
-                {
-                    rows[row.Key] = list = new List<ActivityRow>(2);
-                }
-                list.Add(new ActivityRow(segment.Month, row.IsCi, _cache.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
-            }
-        }
-        var activity = InstallationActivity.Compute(rows, await facts, new InstallationWindow(
+        var counter = new InstallationActivity(new InstallationWindow(
             new DayWindow(windowFrom, query.To), query.From, query.To, firstWeek, lastWeek, cohortFrom, CohortWeeks, adoptionGrain,
             query.ComparePrevious ? query.PreviousPeriod : null), rule);
+        var known = await facts;
+        // One installation at a time (keys are unique across tools, so each tool's months are walked on their own).
+        var rows = new List<ActivityRow>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            var merge = new KeyMerge<InstallationMonthRow>(tool);
+            var windows = merge.Segments.Select(s => MonthMask.For(s.Month, windowFrom, query.To)).ToArray();
+            while (merge.MoveNext())
+            {
+                rows.Clear();
+                for (var p = 0; p < merge.Parts; p++)
+                {
+                    var (month, window) = (merge.Segments[merge.SegmentOf(p)].Month, windows[merge.SegmentOf(p)]);
+                    foreach (var row in merge.Rows(p))
+                    {
+                        if ((row.Days & window) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        {
+                            rows.Add(new ActivityRow(month, row.IsCi, _cache.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
+                        }
+                    }
+                }
+                if (rows.Count > 0)
+                {
+                    counter.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows),
+                        known.TryGetValue(merge.Key, out var fact) ? fact : null);
+                }
+            }
+        }
+        var activity = counter.Result();
         var exclusions = activity.Exclusions;
         var points = new[] { activity.Daily, activity.Weekly, activity.Monthly };
         var (active, newCount, lifecycle, cohorts, adoption, previousDaily) =

@@ -93,30 +93,35 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var filter = ReachFilter.For(query, _cache.Codes);
         var news = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
-        var periods = new Dictionary<int, int>();
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            // Per installation: bit 0 = active in the current period, bit 1 = in the previous one.
-            periods.Clear();
-            foreach (var segment in tool)
+            // One installation at a time across the months: bit 0 = active in the current period, bit 1 = in the previous one.
+            var merge = new KeyMerge<InstallationMonthRow>(tool);
+            var current = merge.Segments.Select(s => MonthMask.For(s.Month, query.From, query.To)).ToArray();
+            var previous = merge.Segments.Select(s => MonthMask.For(s.Month, prevFrom, prevTo)).ToArray();
+            long cur = 0, prev = 0, newCur = 0, newPrev = 0;
+            while (merge.MoveNext())
             {
-                var current = MonthMask.For(segment.Month, query.From, query.To);
-                var previous = MonthMask.For(segment.Month, prevFrom, prevTo);
-                foreach (var row in segment.Rows)
+                var bits = 0;
+                for (var p = 0; p < merge.Parts && bits != 3; p++)
                 {
-                    var bits = ((row.Days & current) != 0 ? 1 : 0) | ((row.Days & previous) != 0 ? 2 : 0);
-                    if (bits != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    var (c, pr) = (current[merge.SegmentOf(p)], previous[merge.SegmentOf(p)]);
+                    foreach (var row in merge.Rows(p))
                     {
-                        periods[row.Key] = periods.GetValueOrDefault(row.Key) | bits;
+                        var b = ((row.Days & c) != 0 ? 1 : 0) | ((row.Days & pr) != 0 ? 2 : 0);
+                        if (b != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        {
+                            bits |= b;
+                        }
                     }
                 }
-            }
-            long cur = 0, prev = 0, newCur = 0, newPrev = 0;
-            foreach (var (key, bits) in periods)
-            {
+                if (bits == 0)
+                {
+                    continue;
+                }
                 cur += bits & 1;
                 prev += bits >> 1;
-                if (news.TryGetValue(key, out var inCurrent))
+                if (news.TryGetValue(merge.Key, out var inCurrent))
                 {
                     newCur += inCurrent ? 1 : 0;
                     newPrev += inCurrent ? 0 : 1;

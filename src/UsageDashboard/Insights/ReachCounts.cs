@@ -21,26 +21,33 @@ public static class ReachCounts
         var result = new Dictionary<(string, int), long>();
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            // Installation keys are unique across tools, groups are per tool: one set of (group, key) pairs per tool.
-            var seen = new HashSet<long>();
-            foreach (var segment in tool)
+            var merge = new KeyMerge<T>(tool);
+            var masks = merge.Segments.Select(s => MonthMask.For(s.Month, from, to)).ToArray();
+            var counter = new StampCounter();
+            while (merge.MoveNext())
             {
-                var mask = MonthMask.For(segment.Month, from, to);
-                if (mask == 0)
+                for (var p = 0; p < merge.Parts; p++)
                 {
-                    continue;
+                    var mask = masks[merge.SegmentOf(p)];
+                    foreach (var row in merge.Rows(p))
+                    {
+                        if ((row.Days & mask) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        {
+                            continue;
+                        }
+                        var g = group(row);
+                        if (g >= 0)
+                        {
+                            counter.Add(g, merge.Key);
+                        }
+                    }
                 }
-                foreach (var row in segment.Rows)
+            }
+            for (var g = 0; g < counter.Length; g++)
+            {
+                if (counter[g] > 0)
                 {
-                    if ((row.Days & mask) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
-                    {
-                        continue;
-                    }
-                    var g = group(row);
-                    if (g >= 0 && seen.Add(((long)g << 32) | (uint)row.Key))
-                    {
-                        result[(tool.Key, g)] = result.GetValueOrDefault((tool.Key, g)) + 1;
-                    }
+                    result[(tool.Key, g)] = counter[g];
                 }
             }
         }
@@ -52,7 +59,6 @@ public static class ReachCounts
     {
         var result = new Dictionary<DateOnly, long>();
         var perMonth = new Dictionary<DateOnly, long[]>();
-        var masks = new Dictionary<int, int>();
         foreach (var segment in segments)
         {
             var window = MonthMask.For(segment.Month, from, to);
@@ -60,21 +66,24 @@ public static class ReachCounts
             {
                 continue;
             }
-            // One mask per installation (its rows OR-ed), so an installation counts once a day whatever its environments.
-            masks.Clear();
-            foreach (var row in segment.Rows)
-            {
-                if ((row.Days & window) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
-                {
-                    masks[row.Key] = masks.GetValueOrDefault(row.Key) | (row.Days & window);
-                }
-            }
             if (!perMonth.TryGetValue(segment.Month, out var counts))
             {
                 perMonth[segment.Month] = counts = new long[31];
             }
-            foreach (var mask in masks.Values)
+            // Rows are sorted by installation: OR the masks of each installation's rows (its environments,
+            // versions) so it counts once a day, then count the days of that mask.
+            var rows = segment.Rows;
+            for (var i = 0; i < rows.Length;)
             {
+                var key = rows[i].Key;
+                var mask = 0;
+                for (; i < rows.Length && rows[i].Key == key; i++)
+                {
+                    if ((rows[i].Days & window) != 0 && filter.Matches(rows[i].IsCi, rows[i].OsName, rows[i].ToolVersion))
+                    {
+                        mask |= rows[i].Days & window;
+                    }
+                }
                 for (var bits = (uint)mask; bits != 0; bits &= bits - 1)
                 {
                     counts[System.Numerics.BitOperations.TrailingZeroCount(bits)]++;

@@ -24,6 +24,9 @@ public readonly struct ReachFilter
     /// <summary>A filter value no row has (its text was never interned): nothing matches.</summary>
     public bool None { get; }
 
+    /// <summary>No dimension filter: every row matches.</summary>
+    public static ReachFilter All => new(null, -1, -1, false);
+
     public static ReachFilter For(InsightQuery query, StringCodes codes)
     {
         var os = query.Os is null ? -1 : codes.Find(query.Os);

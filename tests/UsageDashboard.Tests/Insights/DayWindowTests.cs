@@ -47,6 +47,34 @@ public sealed class DayWindowTests
     }
 
     [Fact]
+    public void AddMonthMask_EveryMonthOffsetAndMask_SameDaysAsOneBitAtATime()
+    {
+        // Windows whose ends fall on and around word boundaries, months starting before, inside and past them.
+        var random = new Random(7);
+        foreach (var length in new[] { 1, 31, 32, 63, 64, 65, 95, 128, 130 })
+        {
+            var window = new DayWindow(new DateOnly(2026, 1, 1), new DateOnly(2026, 1, 1).AddDays(length - 1));
+            for (var first = -40; first <= length + 2; first++)
+            {
+                var mask = random.Next() & 0x7FFFFFFF;
+                var set = window.NewSet();
+                window.AddMask(set, first, (uint)mask);
+
+                var expected = window.NewSet();
+                for (var bit = 0; bit < 31; bit++)
+                {
+                    var index = first + bit;
+                    if ((mask & (1 << bit)) != 0 && index >= 0 && index < length)
+                    {
+                        expected[index >> 6] |= 1UL << (index & 63);
+                    }
+                }
+                Assert.True(expected.SequenceEqual(set), $"length {length}, first {first}, mask {mask:x}");
+            }
+        }
+    }
+
+    [Fact]
     public void Constructor_EndBeforeStart_NamesBothDays()
     {
         var e = Assert.Throws<ArgumentException>(() => new DayWindow(new DateOnly(2026, 11, 2), new DateOnly(2026, 11, 1)));

@@ -599,6 +599,29 @@ public sealed class DurationHistogramTests
     }
 
     [Fact]
+    public void Percentile_BucketsAddedInAnyOrder_SameAsAscending()
+    {
+        var ascending = new DurationHistogram();
+        var shuffled = new DurationHistogram();
+        var buckets = Enumerable.Range(0, 200).Select(b => (Bucket: b, Count: (long)((b * 7) % 13) + 1)).ToList();
+        foreach (var (bucket, count) in buckets)
+        {
+            ascending.Add(bucket, count);
+        }
+        // Descending first, then the rest at random: the histogram grows its array at both ends.
+        foreach (var (bucket, count) in buckets.Skip(100).Reverse().Concat(buckets.Take(100).OrderBy(_ => Random.Shared.Next())))
+        {
+            shuffled.Add(bucket, count);
+        }
+
+        Assert.Equal(ascending.Count, shuffled.Count);
+        foreach (var fraction in new[] { 0.0, 0.01, 0.5, 0.9, 0.99, 1.0 })
+        {
+            Assert.Equal(ascending.Percentile(fraction), shuffled.Percentile(fraction));
+        }
+    }
+
+    [Fact]
     public void Percentile_NoDurations_Null() => Assert.Null(new DurationHistogram().Percentile(0.5));
 
     [Fact]
