@@ -28,7 +28,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // Month rows of the installation rollup: one per installation, month and environment, with the days
         // of the month it was active as bits. The filters pick rows; everything else is counted here over
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
-        var facts = FactsAsync(query.Tool, windowFrom, ct);
+        var facts = _cache.InstallationDaysAsync(ct);
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
@@ -58,8 +58,9 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 }
                 if (rows.Count > 0)
                 {
+                    var days = merge.Key < known.Length ? known[merge.Key] : default;
                     counter.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows),
-                        known.TryGetValue(merge.Key, out var fact) ? fact : null);
+                        days.Known ? new InstallationFacts(DateOnly.FromDayNumber(days.First), days.First == days.Last) : null);
                 }
             }
         }
@@ -101,33 +102,5 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 ? TimeBuckets.For(query, Grain.Day, Today).Select(b => previousDaily.GetValueOrDefault(b.Start)).ToList()
                 : null,
         };
-    }
-
-
-    /// <summary>
-    /// First day and single-day flag of every installation seen since <paramref name="since"/> (every one
-    /// active in the window was last seen in it): one range scan, cheaper than looking up tens of
-    /// thousands of keys, and it runs while the month rows are counted.
-    /// </summary>
-    private async Task<Dictionary<int, InstallationFacts>> FactsAsync(string? tool, DateOnly since, CancellationToken ct)
-    {
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = new NpgsqlCommand($"""
-            SELECT id, (first_seen AT TIME ZONE 'UTC')::date, (last_seen AT TIME ZONE 'UTC')::date
-            FROM installations WHERE last_seen >= @since{(tool is null ? "" : " AND tool = @tool")}
-            """, conn);
-        cmd.Parameters.AddWithValue("since", InsightsSql.Utc(since));
-        if (tool is not null)
-        {
-            cmd.Parameters.AddWithValue("tool", tool);
-        }
-        var facts = new Dictionary<int, InstallationFacts>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            var first = reader.GetFieldValue<DateOnly>(1);
-            facts[reader.GetInt32(0)] = new InstallationFacts(first, first == reader.GetFieldValue<DateOnly>(2));
-        }
-        return facts;
     }
 }

@@ -39,6 +39,12 @@ public readonly record struct PluginDayRow(
 /// <summary>One duration-histogram rollup row in memory (bucket numbers as <see cref="DurationHistogram"/> reads them).</summary>
 public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, short[] Buckets, int[] Counts);
 
+/// <summary>An installation's first and last UTC day (<see cref="DateOnly.DayNumber"/>); both 0 for an id with no row.</summary>
+public readonly record struct InstallationDays(int First, int Last)
+{
+    public bool Known => First != 0;
+}
+
 /// <summary>The rows of one rollup table for one tool and month (bit 0 of a mask = the month's 1st; day 0 = the 1st).</summary>
 public sealed record MonthSegment<T>(string Tool, DateOnly Month, T[] Rows) where T : struct;
 
@@ -115,6 +121,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
 
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), Loaded> _segments = new();
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
+    private readonly SemaphoreSlim _installationDaysGate = new(1, 1);
+    private volatile LoadedDays? _installationDays;
 
     public StringCodes Codes { get; } = new();
 
@@ -137,6 +145,78 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             (r, c) => new PluginMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)), r.GetBoolean(6),
                 c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9)),
             (cmd, f, t) => rollups.PluginMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
+
+    /// <summary>
+    /// First and last UTC day (day numbers) of every installation, indexed by <c>installations.id</c>
+    /// (default where there is no such id). Read whole and kept while the installation-month versions
+    /// stand still: every change to <c>installations</c> comes with runs, whose refresh bumps those
+    /// versions, so the days are never older than the month rows they are read with. Reading the
+    /// ~100k rows of the 10M store took ~190 ms a request, more than counting the page itself.
+    /// </summary>
+    public async Task<InstallationDays[]> InstallationDaysAsync(CancellationToken ct)
+    {
+        if (!rollups.Enabled)
+        {
+            await using var conn = await dataSource.OpenConnectionAsync(ct);
+            return await ReadInstallationDaysAsync(conn, null, ct);
+        }
+        var stamp = await InstallationStampAsync(null, ct);
+        var loaded = _installationDays;
+        if (loaded is not null && (loaded.Stamp == stamp || Environment.TickCount64 - loaded.LoadedAt < (long)maxStaleness.TotalMilliseconds))
+        {
+            return loaded.Days;
+        }
+        await _installationDaysGate.WaitAsync(ct);
+        try
+        {
+            loaded = _installationDays;
+            if (loaded is not null && loaded.Stamp == stamp)
+            {
+                return loaded.Days;
+            }
+            await using var conn = await dataSource.OpenConnectionAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+            // Stamp and rows from one snapshot, as for the segments.
+            stamp = await InstallationStampAsync(conn, ct);
+            var days = await ReadInstallationDaysAsync(conn, tx, ct);
+            await tx.CommitAsync(ct);
+            _installationDays = new LoadedDays(days, stamp, Environment.TickCount64);
+            return days;
+        }
+        finally
+        {
+            _installationDaysGate.Release();
+        }
+    }
+
+    private async Task<(long Max, long Count)> InstallationStampAsync(NpgsqlConnection? conn, CancellationToken ct)
+    {
+        const string sql = "SELECT coalesce(max(version), 0), count(*) FROM rollup_month_versions WHERE table_name = @table";
+        await using var cmd = conn is null ? dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, conn);
+        cmd.Parameters.AddWithValue("table", InstallationTable);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private static async Task<InstallationDays[]> ReadInstallationDaysAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
+    {
+        // Timestamps, not dates: converting in SQL (AT TIME ZONE per row) cost more than sending them.
+        await using var cmd = new NpgsqlCommand("SELECT id, first_seen, last_seen FROM installations ORDER BY id DESC", conn, tx);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        InstallationDays[] days = [];
+        while (await reader.ReadAsync(ct))
+        {
+            var id = reader.GetInt32(0);
+            if (days.Length == 0)
+            {
+                days = new InstallationDays[id + 1];
+            }
+            days[id] = new InstallationDays(
+                DateOnly.FromDateTime(reader.GetFieldValue<DateTime>(1)).DayNumber, DateOnly.FromDateTime(reader.GetFieldValue<DateTime>(2)).DayNumber);
+        }
+        return days;
+    }
 
     public Task<IReadOnlyList<MonthSegment<RunDayRow>>> RunDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
         GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted",
@@ -181,6 +261,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         reloaded += await SyncTableAsync(CommandDayTable, () => CommandDaysAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(PluginDayTable, () => PluginDaysAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(DurationTable, () => CommandDurationsAsync(null, from, today, ct), ct);
+        await InstallationDaysAsync(ct);
         return reloaded;
     }
 
@@ -360,6 +441,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     }
 
     private sealed record Loaded(object Segment, long Version, int Count, long LoadedAt);
+
+    private sealed record LoadedDays(InstallationDays[] Days, (long Max, long Count) Stamp, long LoadedAt);
 }
 
 public sealed class RollupCacheOptions

@@ -59,6 +59,32 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
     }
 
     [Fact]
+    public async Task InstallationDays_AfterRefreshOfALaterRun_LastDayMovesAndUnchangedStoreKeepsTheArray()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = NewCache();
+        var before = await cache.InstallationDaysAsync(default);
+        var id = await IdOfAsync("a");
+        Assert.Equal(new DateOnly(2026, 11, 3).DayNumber, before[id].First);
+        Assert.Equal(before[id].First, before[id].Last);
+        Assert.Same(before, await cache.InstallationDaysAsync(default));
+
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 9, 9, 0, 0, DateTimeKind.Utc)));
+        var after = await cache.InstallationDaysAsync(default);
+
+        Assert.Equal(new DateOnly(2026, 11, 3).DayNumber, after[id].First);
+        Assert.Equal(new DateOnly(2026, 11, 9).DayNumber, after[id].Last);
+        Assert.False(after[0].Known);
+    }
+
+    private async Task<int> IdOfAsync(string installationId)
+    {
+        await using var cmd = _db.DataSource.CreateCommand("SELECT id FROM installations WHERE installation_id = @id");
+        cmd.Parameters.AddWithValue("id", installationId);
+        return (int)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
     public async Task InstallationMonths_AfterSliceRefresh_ReloadsOnlyTheChangedSegment()
     {
         await WriteAndRefreshAsync(
