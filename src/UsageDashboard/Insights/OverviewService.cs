@@ -255,9 +255,14 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             .OrderByDescending(t => t.Value.Runs).ThenBy(t => t.Key.Tool, StringComparer.Ordinal)
             .ThenBy(t => codes.Text(t.Key.Command), StringComparer.Ordinal)
             .Take(limit).ToList();
-        var wanted = top.Select(t => t.Key.Command).ToHashSet();
+        // The top commands by code: an array probe per row, not a hash lookup.
+        var wanted = new bool[top.Count == 0 ? 0 : top.Max(t => t.Key.Command) + 1];
+        foreach (var t in top)
+        {
+            wanted[t.Key.Command] = true;
+        }
         var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
-            (CommandMonthRow r) => wanted.Contains(r.Command) ? r.Command : -1);
+            (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1);
         return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
             t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }
