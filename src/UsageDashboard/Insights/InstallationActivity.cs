@@ -40,6 +40,9 @@ public sealed record InstallationCounts(
 /// <item>version adoption: each installation's version on its last active day of the bucket (the highest
 /// by <see cref="VersionOrder"/> when it ran several that day).</item>
 /// </list>
+/// Callers add one installation at a time (<see cref="Add"/>, in the order <see cref="KeyMerge{T}"/>
+/// walks them) and read <see cref="Result"/> at the end; the per-installation sets are reused, so a page
+/// over tens of thousands of installations allocates only its counters.
 /// </summary>
 public sealed class InstallationActivity
 {
