@@ -33,28 +33,6 @@ internal static class InsightsSql
         }
         return tools;
     }
-
-    /// <summary>
-    /// First statement of an analytics batch: the batch runs as one implicit transaction, so this lets its
-    /// aggregates hash in memory instead of sorting on disk, for this batch only.
-    /// Still needed over the rollups: distinct installation counts hash one row per installation and month.
-    /// </summary>
-    public const string WorkMem = "SET LOCAL work_mem = '64MB';";
-
-    /// <summary>Adds @from, @to (exclusive) and, when asked, @prev_from for the query's period.</summary>
-    public static void AddPeriod(NpgsqlCommand cmd, InsightQuery query, bool previous = false)
-    {
-        cmd.Parameters.AddWithValue("from", query.FromUtc);
-        cmd.Parameters.AddWithValue("to", query.ToUtcExclusive);
-        if (previous)
-        {
-            cmd.Parameters.AddWithValue("prev_from", query.PreviousPeriod.From.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
-        }
-    }
-
-    public static DateTime Utc(DateOnly day) => day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-
-    public static double? NullableDouble(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
 }
 
 /// <summary>Why a page has nothing to show, and what to do about it.</summary>

@@ -6,7 +6,7 @@ namespace UsageDashboard.Insights;
 /// <summary>
 /// Queries behind the overview page and its API. Counts come from the run-day and command-day rollups
 /// (see <see cref="RollupSource"/>), installations from the month rows held by <see cref="RollupCache"/>,
-/// first sightings from <c>installations</c>.
+/// first sightings from <c>installations</c> (a count) or, with filters, from the first days the cache holds.
 /// </summary>
 public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
 {
@@ -48,8 +48,8 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     /// Headline numbers of both periods, overall and per tool (the overall numbers are the sums:
     /// installations are (tool, id) pairs), from three independent parts started together: installations
     /// from the in-memory month rows, runs from the in-memory run-day rows, and new installations from
-    /// <c>installations</c> (unfiltered: a count; filtered: the first sightings, matched to the
-    /// installations active under the filters).
+    /// <c>installations</c> (unfiltered: a count; filtered: the cached first days of the installations
+    /// active under the filters).
     /// </summary>
     private async Task<(PeriodTotals Current, PeriodTotals Previous, IReadOnlyList<ToolComparison> ByTool)> TotalsAsync(
         InsightQuery query, CancellationToken ct)
@@ -88,10 +88,11 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         InsightQuery query, bool withNew, CancellationToken ct)
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        var firstSeen = withNew ? OnOwnConnectionAsync(conn => FirstSeenAsync(conn, query, ct), ct) : Task.FromResult(new Dictionary<int, bool>());
+        // First sightings from the days the cache holds for /installations (no statement of its own).
+        var firstSeen = withNew ? _cache.InstallationDaysAsync(ct) : Task.FromResult<InstallationDays[]>([]);
         var segments = await _cache.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
-        var news = await firstSeen;
+        var firstDays = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
@@ -121,36 +122,11 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 }
                 cur += bits & 1;
                 prev += bits >> 1;
-                if (news.TryGetValue(merge.Key, out var inCurrent))
-                {
-                    newCur += inCurrent ? 1 : 0;
-                    newPrev += inCurrent ? 0 : 1;
-                }
+                var first = merge.Key < firstDays.Length ? firstDays[merge.Key].First : 0;
+                newCur += first >= query.From.DayNumber && first <= query.To.DayNumber ? 1 : 0;
+                newPrev += first >= prevFrom.DayNumber && first < query.From.DayNumber ? 1 : 0;
             }
             result[tool.Key] = (cur, prev, newCur, newPrev);
-        }
-        return result;
-    }
-
-    /// <summary>Installations first seen in either period: true when in the current one.</summary>
-    private static async Task<Dictionary<int, bool>> FirstSeenAsync(NpgsqlConnection conn, InsightQuery query, CancellationToken ct)
-    {
-        await using var cmd = conn.CreateCommand();
-        cmd.CommandText = $"""
-            SELECT i.id, i.first_seen >= @from
-            FROM installations i
-            WHERE i.first_seen >= @prev_from AND i.first_seen < @to{(query.Tool is null ? "" : " AND i.tool = @tool")}
-            """;
-        if (query.Tool is not null)
-        {
-            cmd.Parameters.AddWithValue("tool", query.Tool);
-        }
-        InsightsSql.AddPeriod(cmd, query, previous: true);
-        var result = new Dictionary<int, bool>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result[reader.GetInt32(0)] = reader.GetBoolean(1);
         }
         return result;
     }

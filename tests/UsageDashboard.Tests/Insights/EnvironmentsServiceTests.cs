@@ -33,21 +33,6 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
         _service = new EnvironmentsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
     }
 
-    [Fact]
-    public async Task WorkMem_FirstStatementOfBatch_AppliesToTheBatchOnly()
-    {
-        // A multi-statement command is one implicit transaction, so SET LOCAL holds for its later statements.
-        await using var conn = await _db.DataSource.OpenConnectionAsync();
-        await using (var cmd = new Npgsql.NpgsqlCommand(InsightsSql.WorkMem + " SELECT current_setting('work_mem');", conn))
-        {
-            Assert.Equal("64MB", await cmd.ExecuteScalarAsync());
-        }
-        await using (var cmd = new Npgsql.NpgsqlCommand("SELECT current_setting('work_mem');", conn))
-        {
-            Assert.NotEqual("64MB", await cmd.ExecuteScalarAsync());
-        }
-    }
-
     private static InsightQuery Week(string? os = null) => new() { Range = "7d", From = s_today.AddDays(-6), To = s_today, Os = os };
 
     [Fact]

@@ -113,6 +113,9 @@ public sealed class OverviewServiceTests : IClassFixture<OverviewServiceTests.Db
         Assert.Equal(new PeriodTotals(1, 1, 3, 2, 1, 0), ci.Current);
         // not CI on linux: inst-a (inv-1), inst-c (open), inst-j; new among them: c and j
         Assert.Equal(new PeriodTotals(3, 2, 3, 1, 0, 0), notCi.Current);
+        // previous period: only inst-a (not CI, linux), first seen Oct 28, so new there; nothing ran in CI
+        Assert.Equal(new PeriodTotals(1, 1, 2, 1, 1, 0), notCi.Previous);
+        Assert.Equal(PeriodTotals.Zero, ci.Previous);
     }
 
     [Fact]
