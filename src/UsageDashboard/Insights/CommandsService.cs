@@ -38,7 +38,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         return new CommandsData(query, Today, total, stats, await tools);
     }
 
-
     /// <summary>The ranking by runs with both periods' outcomes (one pass over the command-day rows) and the total runs.</summary>
     private async Task<(List<(string Tool, string Command, Outcomes Current, Outcomes Previous)> Rows, long Total)> CountsAsync(
         InsightQuery query, int limit, CancellationToken ct)

@@ -241,7 +241,6 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         return new EnvironmentsData(query, Today, grain, installations, dimensions, await tools);
     }
 
-
     /// <summary>The five dimension values (OS, OS version, runtime, runtime version, tool version) of a row's columns.</summary>
     private static void Values(string os, string osVersion, string runtime, string runtimeVersion, string toolVersion, string[] values)
     {

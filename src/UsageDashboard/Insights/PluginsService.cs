@@ -64,7 +64,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         return new PluginsData(query, Today, rows, await tools);
     }
 
-
     public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)
     {
         var grain = TimeBuckets.Auto(query);

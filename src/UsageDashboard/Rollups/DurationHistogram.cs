@@ -11,8 +11,8 @@ public sealed class DurationHistogram
     /// <summary>Buckets per doubling of the duration; must match <see cref="RollupSql.DurationBucket"/>.</summary>
     public const int BucketsPerDoubling = 8;
 
-    // Counts by bucket - _offset: a few hundred buckets cover milliseconds to days, and an array beat a
-    // sorted map by an order of magnitude when pages add up thousands of day rows.
+    // Counts by bucket - _offset: a few hundred buckets cover milliseconds to days. The sorted map this
+    // replaces was 12 % of the 90-day commands page in a profile, where pages add up thousands of day rows.
     private long[] _counts = [];
     private int _offset;
 

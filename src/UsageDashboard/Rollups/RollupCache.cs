@@ -352,8 +352,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
                 cmd.Parameters.AddWithValue("tool", key.Tool);
                 version = (long)(await cmd.ExecuteScalarAsync(ct))!;
             }
-            // Sized by the segment's last load: a reload of the current month then neither regrows the list
-            // nor leaves it half empty, which kept two copies of the biggest segments alive at once.
+            // Sized by the segment's last load, so a reload of the current month does not regrow the list
+            // (each growth step copies it and leaves the old array to the GC).
             var rows = new List<T>(current is null ? 1024 : current.Count + (current.Count / 16) + 16);
             // Day tables are read by their (day, tool) index; month tables by their unique key's leading columns.
             var where = dayTable ? "day >= @month AND day < @next_month" : "month = @month";

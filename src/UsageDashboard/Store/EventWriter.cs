@@ -256,7 +256,8 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
         long loaded = 0;
         // The idempotency keys, sent by a second COPY: reading them back out of events with INSERT ... SELECT
-        // took 4-5 s of a 1M load, against ~1 s to receive them (tool strings are shared, so 24 bytes an event).
+        // took 4.2-5.5 s of a 1M load; the COPY takes 0.4 s and the key built once 1.7 s (docs/benchmarks.md).
+        // Held meanwhile as (tool, id) pairs, the tool strings shared.
         var keys = new List<(string Tool, Guid EventId)>();
         await using (var copy = await BinaryCopyWriter.BeginAsync(conn, $"events ({Columns})", ct))
         {
