@@ -37,7 +37,9 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     private const long LockKey = 0x726F6C6C757073;
 
     /// <summary>
-    /// Rebuilds every marked slice; returns when the log is empty (or another instance holds the lock).
+    /// Rebuilds every slice marked when the pass starts; returns when those are done (or another instance
+    /// holds the lock). Marks logged meanwhile wait for the next pass: under steady ingest the log is never
+    /// empty, and a pass that chased it would keep a core busy for as long as the ingest lasts.
     /// When the rollups are still empty (a bulk load, a store upgraded to rollups) one set-based rebuild
     /// of everything is far cheaper than slice by slice.
     /// </summary>
@@ -46,15 +48,16 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         var watch = Stopwatch.StartNew();
         int slices = 0, marks = 0;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        bool dirty, empty;
+        long? lastMark;
+        bool empty;
         await using (var state = new NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM rollup_dirty), NOT EXISTS (SELECT 1 FROM rollup_run_days)", conn))
+            "SELECT (SELECT max(seq) FROM rollup_dirty), NOT EXISTS (SELECT 1 FROM rollup_run_days)", conn))
         await using (var reader = await state.ExecuteReaderAsync(ct))
         {
             await reader.ReadAsync(ct);
-            (dirty, empty) = (reader.GetBoolean(0), reader.GetBoolean(1));
+            (lastMark, empty) = (reader.IsDBNull(0) ? null : reader.GetInt64(0), reader.GetBoolean(1));
         }
-        if (!dirty)
+        if (lastMark is null)
         {
             // Nothing to do: the pass below would still plan and run every rebuild statement against
             // empty work tables (~0.4 s of server time a tick on the 10M store, measured).
@@ -80,7 +83,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             int batchSlices, batchMarks;
             try
             {
-                (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, ct);
+                (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, lastMark.Value, ct);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
             {
@@ -100,9 +103,11 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         return new RollupRefreshResult(slices, marks, watch.Elapsed);
     }
 
-    private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices, CancellationToken ct)
+    private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
+        long lastMark, CancellationToken ct)
     {
-        // The oldest marks first; every mark of the chosen slices goes, so a busy day is rebuilt once per pass.
+        // The oldest marks first, up to the last one of this pass; every mark of the chosen slices goes, so a
+        // busy day is rebuilt once per pass.
         // Everything the rebuild reads is locked first and without waiting: a bulk load (which drops and
         // rebuilds indexes) or a TRUNCATE may be taking exclusive locks on these tables in another order,
         // and a refresher that waited could deadlock with them. It backs off instead (see RefreshAsync).
@@ -111,7 +116,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL) ON COMMIT DELETE ROWS;
             INSERT INTO rollup_slices
-            SELECT tool, day FROM rollup_dirty GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
+            SELECT tool, day FROM rollup_dirty WHERE seq <= @last_mark GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
             INSERT INTO rollup_marks
             SELECT d.seq FROM rollup_dirty d JOIN rollup_slices s ON s.tool = d.tool AND s.day = d.day;
             ANALYZE rollup_slices;
@@ -121,6 +126,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             """, conn, tx)
         { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("max", maxSlices);
+        cmd.Parameters.AddWithValue("last_mark", lastMark);
         cmd.Parameters.AddWithValue("rollup_tables", RollupSql.TableNames);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         // Every statement before the last returns no rows; skip to the counts.
@@ -174,7 +180,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                             LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE;
                             TRUNCATE {table.Table};
                             INSERT INTO {table.Table} ({table.Columns})
-                            {table.Select("true")};
+                            {table.Select("true", RollupInput.Stored)};
                             {RollupSql.ResetVersions(table)}
                             """, worker, tx) { CommandTimeout = 0 })
                         {
@@ -228,20 +234,30 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     }
 }
 
-/// <summary>Runs <see cref="RollupRefresher.RefreshAsync"/> every <see cref="RollupOptions.RefreshEvery"/>.</summary>
+/// <summary>
+/// Runs <see cref="RollupRefresher.RefreshAsync"/> every <see cref="RollupOptions.RefreshEvery"/>, and after
+/// a long pass waits as long as the pass took: under heavy ingest spread over many days (a history import,
+/// clients catching up) a pass rebuilds those days every time, and back to back they would take one of the
+/// two cores from the collector. New data then shows within about three pass lengths (the wait, a pass
+/// that started just before it arrived, and the pass that folds it in).
+/// </summary>
 public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options,
     ILogger<RollupRefreshService> logger) : BackgroundService
 {
+    /// <summary>The pause after a pass that took <paramref name="elapsed"/>.</summary>
+    public static TimeSpan WaitAfter(TimeSpan elapsed, TimeSpan every) =>
+        elapsed >= every / 2 ? elapsed : every - elapsed;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Wall-clock ticks, not the app's TimeProvider: freshness is about real seconds, and a fixed test
-        // clock must not stop the refresher.
-        using var timer = new PeriodicTimer(options.Value.RefreshEvery, TimeProvider.System);
-        do
+        var every = options.Value.RefreshEvery;
+        while (!stoppingToken.IsCancellationRequested)
         {
+            var elapsed = TimeSpan.Zero;
             try
             {
                 var result = await refresher.RefreshAsync(stoppingToken);
+                elapsed = result.Elapsed;
                 if (result.Slices > 0)
                 {
                     logger.LogDebug("Refreshed {Slices} rollup slices ({Marks} marks) in {Elapsed} ms",
@@ -255,8 +271,17 @@ public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<Rol
                 // marks wait in the log for the next tick; a refresher must never stop the app.
                 logger.LogWarning(e, "Rollup refresh failed; retrying at the next tick");
             }
+            try
+            {
+                // Wall-clock waits, not the app's TimeProvider: freshness is about real seconds, and a fixed
+                // test clock must not stop the refresher.
+                await Task.Delay(WaitAfter(elapsed, every), TimeProvider.System, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 }
 

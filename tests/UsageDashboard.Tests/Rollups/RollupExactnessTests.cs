@@ -60,6 +60,17 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
             await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "month-crosser", runKey: "cross-month",
                 at: monthStart.AddMinutes(-5), status: RunStatus.Started, command: "build")], default);
             await refresher.RefreshAsync(default);
+            // A run whose dimensions change with a later event (its OS is the greatest its events name): the
+            // rows it was counted under before must lose it, in every table, and its plugin's row with it.
+            var shifted = new DateTime(2026, 11, 12, 8, 0, 0, DateTimeKind.Utc);
+            var adapter = new PluginRef { Name = "os-probe-adapter", Type = "adapter", Version = "1.9.0" };
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "os-changer", runKey: "os-change",
+                at: shifted, status: RunStatus.Started, command: "os-probe", osName: "linux", plugins: [adapter])], default);
+            await refresher.RefreshAsync(default);
+            await writer.WriteAsync([CreateEvent(tool: "dbt", installationId: "os-changer", runKey: "os-change",
+                at: shifted.AddMinutes(3), status: RunStatus.Failed, command: "os-probe", osName: "windows", errorType: "DbtRuntimeError",
+                plugins: [adapter])], default);
+            await refresher.RefreshAsync(default);
         }
     }
 
@@ -495,6 +506,29 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal((new DateOnly(2026, 10, 1), 1 << 30, 1 << 30), rows[0]); // October 31st, a success; November's row is gone
     }
 
+    [Fact]
+    public async Task Refresh_RunChangedItsOs_OnlyTheNewOsKeepsIt()
+    {
+        await using var cmd = _db.DataSource.CreateCommand("""
+            SELECT 'installation ' || m.os_name FROM rollup_installation_months m JOIN installations i ON i.id = m.installation_key
+            WHERE i.installation_id = 'os-changer'
+            UNION ALL
+            SELECT 'command ' || d.os_name || ' ' || d.runs || ' ' || d.failed FROM rollup_command_days d
+            WHERE d.tool = 'dbt' AND d.command = 'os-probe' AND d.day = '2026-11-12' AND d.os_name IN ('linux', 'windows')
+            UNION ALL
+            SELECT 'plugin ' || p.os_name || ' ' || p.runs FROM rollup_plugin_days p WHERE p.name = 'os-probe-adapter'
+            ORDER BY 1
+            """);
+        var rows = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+
+        Assert.Equal(["command windows 1 1", "installation windows", "plugin windows 1"], rows);
+    }
+
     /// <summary>An installation's installation-month rows: (month, days, ok_days), oldest first.</summary>
     private async Task<List<(DateOnly Month, int Days, int OkDays)>> MonthRowsAsync(string installationId)
     {
@@ -533,6 +567,26 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
 
         Assert.Equal(expected, (int)(await cmd.ExecuteScalarAsync())!);
         Assert.Equal(expected, MonthMask.For(m, f, t));
+    }
+
+    [Fact]
+    public async Task DurationBucket_PowersOfTwoAndBetween_SqlEqualsBucketOf()
+    {
+        // Bucket edges are where the two could part: 8·log2(ms + 1) is a whole number at ms + 1 = 2^k.
+        var durations = Enumerable.Range(0, 40).SelectMany(k => new[] { (1L << k) - 2, (1L << k) - 1, 1L << k })
+            .Concat(Enumerable.Range(0, 5_000).Select(i => (long)i * 7_919))
+            .Where(ms => ms >= 0).Distinct().ToArray();
+        await using var cmd = _db.DataSource.CreateCommand(
+            $"SELECT r.duration_ms, {RollupSql.DurationBucket} FROM unnest(@ms) AS r(duration_ms)");
+        cmd.Parameters.AddWithValue("ms", durations);
+        var compared = 0;
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            Assert.Equal(DurationHistogram.BucketOf(reader.GetInt64(0)), reader.GetInt16(1));
+            compared++;
+        }
+        Assert.Equal(durations.Length, compared);
     }
 
     [Fact]
