@@ -127,7 +127,6 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("max", maxSlices);
         cmd.Parameters.AddWithValue("last_mark", lastMark);
-        cmd.Parameters.AddWithValue("rollup_tables", RollupSql.TableNames);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         // Every statement before the last returns no rows; skip to the counts.
         do

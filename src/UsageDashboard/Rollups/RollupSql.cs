@@ -305,6 +305,7 @@ internal static class RollupSql
             SET LOCAL default_statistics_target = 10;
             SET LOCAL work_mem = '128MB';
             CREATE TEMP TABLE IF NOT EXISTS rollup_tool_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS refresh_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA;
             CREATE TEMP TABLE IF NOT EXISTS refresh_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA;
             INSERT INTO rollup_tool_months
@@ -348,9 +349,15 @@ internal static class RollupSql
                     ), gone AS (
                         DELETE FROM {name} t
                         WHERE t.ctid = ANY (ARRAY(SELECT tid FROM old WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.r = old.r)))
+                        RETURNING t.tool, t.day
+                    ), added AS (
+                        INSERT INTO {name} ({columns})
+                        SELECT {columns} FROM new WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.r = new.r)
+                        RETURNING tool, day
                     )
-                    INSERT INTO {name} ({columns})
-                    SELECT {columns} FROM new WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.r = new.r);
+                    INSERT INTO rollup_changed
+                    SELECT DISTINCT '{name}', date_trunc('month', c.day::timestamp)::date, c.tool
+                    FROM (SELECT tool, day FROM gone UNION ALL SELECT tool, day FROM added) c;
 
                     """);
                 continue;
@@ -365,34 +372,44 @@ internal static class RollupSql
             var update = string.Join(", ", table.Masks.Select(c => $"{c} = excluded.{c}"));
             var clear = string.Join(", ", table.Masks.Select(c => $"{c} = o.{c} & ~m.mask"));
             sql.Append($"""
-                INSERT INTO {name} ({columns})
-                SELECT {values}
-                FROM {work} n
-                JOIN rollup_tool_months m ON m.tool = n.tool AND m.month = n.month
-                LEFT JOIN {name} o ON {sameKey}
-                WHERE o.month IS NULL OR {changed}
-                ON CONFLICT ({table.MonthKey}) DO UPDATE SET {update};
-                UPDATE {name} o SET {clear}
-                FROM rollup_tool_months m
-                WHERE o.tool = m.tool AND o.month = m.month AND (o.days & m.mask) <> 0
-                  AND NOT EXISTS (SELECT 1 FROM {work} n WHERE {sameKey});
+                WITH written AS (
+                    INSERT INTO {name} ({columns})
+                    SELECT {values}
+                    FROM {work} n
+                    JOIN rollup_tool_months m ON m.tool = n.tool AND m.month = n.month
+                    LEFT JOIN {name} o ON {sameKey}
+                    WHERE o.month IS NULL OR {changed}
+                    ON CONFLICT ({table.MonthKey}) DO UPDATE SET {update}
+                    RETURNING tool, month
+                )
+                INSERT INTO rollup_changed SELECT DISTINCT '{name}', month, tool FROM written;
+                WITH cleared AS (
+                    UPDATE {name} o SET {clear}
+                    FROM rollup_tool_months m
+                    WHERE o.tool = m.tool AND o.month = m.month AND (o.days & m.mask) <> 0
+                      AND NOT EXISTS (SELECT 1 FROM {work} n WHERE {sameKey})
+                    RETURNING o.tool, o.month
+                )
+                INSERT INTO rollup_changed SELECT DISTINCT '{name}', month, tool FROM cleared;
+                -- Only rows the update above just cleared can have no day left: they are logged already.
                 DELETE FROM {name} o USING rollup_tool_months m WHERE o.month = m.month AND o.tool = m.tool AND o.days = 0;
 
                 """);
         }
-        // In the same transaction: a reader that sees the new version also sees the new rows.
+        // In the same transaction: a reader that sees the new version also sees the new rows. Only segments
+        // whose rows changed get one, so every app instance reloads just those: under live ingest most
+        // passes leave the month tables (the largest segments) as they were, once the day's active
+        // installations have their bit.
         sql.Append($"""
             INSERT INTO rollup_month_versions (table_name, month, tool, version)
-            SELECT t.name, m.month, m.tool, nextval('rollup_version_seq')
-            FROM rollup_tool_months m CROSS JOIN unnest(@rollup_tables::text[]) AS t(name)
+            SELECT c.table_name, c.month, c.tool, nextval('rollup_version_seq')
+            FROM (SELECT DISTINCT table_name, month, tool FROM rollup_changed) c
             ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
 
             """);
         return sql.ToString();
     }
 
-    /// <summary>Every rollup table: <see cref="RollupCache"/> holds their (month, tool) segments, <c>rollup_month_versions</c> versions them.</summary>
-    public static readonly string[] TableNames = Tables.Select(t => t.Table).ToArray();
 
     /// <summary>
     /// New versions for every (month, tool) of a table just rebuilt whole (run in its transaction);

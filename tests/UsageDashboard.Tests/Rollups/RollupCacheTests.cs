@@ -197,6 +197,44 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
     }
 
     [Fact]
+    public async Task Refresh_SecondRunSameInstallationDayAndEnvironment_OnlyChangedSegmentsGetANewVersion()
+    {
+        var at = new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc);
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: at));
+        var before = await VersionsAsync();
+
+        // The same installation, day, command and environment: its month rows keep their bits, the day counts grow.
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: at.AddHours(2)));
+        var after = await VersionsAsync();
+
+        Assert.Equal(before["rollup_installation_months"], after["rollup_installation_months"]);
+        Assert.Equal(before["rollup_command_months"], after["rollup_command_months"]);
+        Assert.NotEqual(before["rollup_run_days"], after["rollup_run_days"]);
+        Assert.NotEqual(before["rollup_command_days"], after["rollup_command_days"]);
+        Assert.DoesNotContain("rollup_error_days", after.Keys); // no failure, no rows, no segment
+
+        // A first failure: the error tables get rows and a version, the installation's ok-days stay the same.
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: at.AddHours(3), status: RunStatus.Failed));
+        var failed = await VersionsAsync();
+        Assert.Contains("rollup_error_days", failed.Keys);
+        Assert.Equal(after["rollup_installation_months"], failed["rollup_installation_months"]);
+    }
+
+    /// <summary>November's dbt segment version per rollup table.</summary>
+    private async Task<Dictionary<string, long>> VersionsAsync()
+    {
+        await using var cmd = _db.DataSource.CreateCommand(
+            "SELECT table_name, version FROM rollup_month_versions WHERE tool = 'dbt' AND month = '2026-11-01'");
+        var versions = new Dictionary<string, long>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            versions[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        return versions;
+    }
+
+    [Fact]
     public async Task InstallationMonths_ManyReadersOfAStaleSegment_LoadItOnce()
     {
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
