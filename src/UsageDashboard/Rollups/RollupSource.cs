@@ -39,7 +39,7 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
 
     /// <summary>Every day ever: a version's first sighting is about its whole history, not the period.</summary>
     public string PluginDaysAllTime() =>
-        Enabled ? "rollup_plugin_days" : $"({RollupSql.PluginDays("true")})";
+        Enabled ? "rollup_plugin_days" : $"({RollupSql.PluginDays("true", RollupInput.Stored)})";
 
     public string ErrorDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_error_days", RollupSql.ErrorDays, from, to);
@@ -53,7 +53,7 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
     public string PluginErrorMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_plugin_error_months", RollupSql.PluginErrorMonths, from, to);
 
-    private string Relation(NpgsqlCommand cmd, string table, Func<string, string> select, DateOnly from, DateOnly to)
+    private string Relation(NpgsqlCommand cmd, string table, Func<string, RollupInput, string> select, DateOnly from, DateOnly to)
     {
         if (Enabled)
         {
@@ -63,6 +63,6 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
         var n = cmd.Parameters.Count;
         cmd.Parameters.AddWithValue($"src{n}_from", from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
         cmd.Parameters.AddWithValue($"src{n}_to", to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
-        return $"({select($"r.occurred_at >= @src{n}_from AND r.occurred_at < @src{n}_to")})";
+        return $"({select($"r.occurred_at >= @src{n}_from AND r.occurred_at < @src{n}_to", RollupInput.Stored)})";
     }
 }

@@ -53,8 +53,6 @@ internal static class RollupSql
         "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted";
 
     /// <summary>Runs and outcomes per UTC day and environment.</summary>
-    public static string RunDays(string where) => RunDays(where, RollupInput.Stored);
-
     public static string RunDays(string where, RollupInput input) => $"""
         SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version,
                {Outcomes}
@@ -73,8 +71,6 @@ internal static class RollupSql
     /// Which days of each month an installation ran anything (<c>days</c>) and ran something that succeeded
     /// (<c>ok_days</c>), per environment: distinct installation counts over any day range stay exact.
     /// </summary>
-    public static string InstallationMonths(string where) => InstallationMonths(where, RollupInput.Stored);
-
     public static string InstallationMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, r.is_ci, r.os_name, r.os_version, r.runtime_name,
                r.runtime_version, r.tool_version,
@@ -88,8 +84,6 @@ internal static class RollupSql
     public const string CommandDaysColumns =
         "tool, day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
 
-    public static string CommandDays(string where) => CommandDays(where, RollupInput.Stored);
-
     public static string CommandDays(string where, RollupInput input) => $"""
         SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version,
                {Outcomes}
@@ -101,8 +95,6 @@ internal static class RollupSql
     private const string CommandMonthsKey = "month, tool, installation_key, command, is_ci, os_name, tool_version";
 
     public const string CommandMonthsColumns = "tool, month, installation_key, command, is_ci, os_name, tool_version, days";
-
-    public static string CommandMonths(string where) => CommandMonths(where, RollupInput.Stored);
 
     public static string CommandMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command, r.is_ci,
@@ -116,8 +108,6 @@ internal static class RollupSql
     public const string CommandDurationsColumns = "tool, day, command, is_ci, os_name, tool_version, buckets, counts";
 
     /// <summary>Sparse histograms: the buckets that occur, in order, and how many runs fell in each.</summary>
-    public static string CommandDurations(string where) => CommandDurations(where, RollupInput.Stored);
-
     public static string CommandDurations(string where, RollupInput input) => $"""
         SELECT h.tool, h.day, h.command, h.is_ci, h.os_name, h.tool_version,
                array_agg(h.bucket ORDER BY h.bucket) AS buckets, array_agg(h.n ORDER BY h.bucket) AS counts
@@ -139,8 +129,6 @@ internal static class RollupSql
     /// which is why a run's change re-marks its day even when its plugins did not change. <c>first_at</c>,
     /// the earliest run of the row, makes a version's "first seen" (over all time) the min over its rows.
     /// </summary>
-    public static string PluginDays(string where) => PluginDays(where, RollupInput.Stored);
-
     public static string PluginDays(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunDay} AS day, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version,
                count(*)::int AS runs,
@@ -157,8 +145,6 @@ internal static class RollupSql
     private const string PluginMonthsKey = "month, tool, installation_key, name, type, version, is_ci, os_name, tool_version";
 
     public const string PluginMonthsColumns = "tool, month, installation_key, name, type, version, is_ci, os_name, tool_version, days";
-
-    public static string PluginMonths(string where) => PluginMonths(where, RollupInput.Stored);
 
     public static string PluginMonths(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, rp.type, rp.version, rp.is_ci, r.os_name,
@@ -181,8 +167,6 @@ internal static class RollupSql
     /// Failed and aborted runs per error type and day (a small fraction of all runs), with the latest
     /// one: a command's error types without reading its runs.
     /// </summary>
-    public static string ErrorDays(string where) => ErrorDays(where, RollupInput.Stored);
-
     public static string ErrorDays(string where, RollupInput input) => $"""
         SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, {ErrorType} AS error_type, r.is_ci,
                r.os_name, r.tool_version, count(*)::int AS runs, max(r.occurred_at) AS last_at
@@ -196,8 +180,6 @@ internal static class RollupSql
     public const string ErrorMonthsColumns = "tool, month, installation_key, command, error_type, is_ci, os_name, tool_version, days";
 
     /// <summary>Which installations hit each error type, on which days: exact installations per error type.</summary>
-    public static string ErrorMonths(string where) => ErrorMonths(where, RollupInput.Stored);
-
     public static string ErrorMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command,
                {ErrorType} AS error_type, r.is_ci, r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
@@ -216,8 +198,6 @@ internal static class RollupSql
     /// Failed and aborted plugin rows per error type (the run's: plugins report none of their own) and day.
     /// Plugin type and version are left out: the plugin page lists error types across them.
     /// </summary>
-    public static string PluginErrorDays(string where) => PluginErrorDays(where, RollupInput.Stored);
-
     public static string PluginErrorDays(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunDay} AS day, rp.name, {ErrorType} AS error_type, rp.is_ci, r.os_name, r.tool_version,
                count(*)::int AS runs, max(rp.occurred_at) AS last_at
@@ -230,8 +210,6 @@ internal static class RollupSql
     private const string PluginErrorMonthsKey = "month, tool, installation_key, name, error_type, is_ci, os_name, tool_version";
 
     public const string PluginErrorMonthsColumns = "tool, month, installation_key, name, error_type, is_ci, os_name, tool_version, days";
-
-    public static string PluginErrorMonths(string where) => PluginErrorMonths(where, RollupInput.Stored);
 
     public static string PluginErrorMonths(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, {ErrorType} AS error_type, rp.is_ci,
@@ -281,13 +259,13 @@ internal static class RollupSql
     /// copies into its own work table. Each table's statement used to find its runs itself, with a
     /// condition (tool equal, time within a slice's day) that the planner can only run as a hash join on
     /// the tool and a range check per pair: 2.2 s for 30 days of dbt on the 1M store, a sequential scan
-    /// of every run per table on the 10M store. Copied once, the same 30 days cost 0.3 s, then 0.13 s
-    /// per day table.
+    /// of every run per table on the 10M store. Copied once, the same 30 days cost 0.3 s, and the
+    /// <c>rollup_run_days</c> aggregate over the copy 0.13 s.
     /// </para>
     /// <para>
     /// The new rows are then compared with the stored ones and only differences are written. Ingest
     /// spread over many days (a history import, a client catching up) dirties those days again on every
-    /// pass while most of their rows stay the same; rewriting them all (delete and insert, or clear and
+    /// pass while every row the new runs do not touch stays the same; rewriting them all (delete and insert, or clear and
     /// re-merge a month's day bits) cost a new row version and index entries per row: over 1 s per month
     /// table for one month of dbt on the 1M store. A day table's changed rows are deleted and inserted.
     /// A month row's bits outside the slice days are kept, its slice-day bits replaced by the new ones;
@@ -317,8 +295,9 @@ internal static class RollupSql
             FROM rollup_slices s
             JOIN runs r ON r.tool = s.tool AND r.occurred_at >= s.day::timestamp AT TIME ZONE 'UTC'
                        AND r.occurred_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC';
-            -- By the run ids, probing the key: a join would hash the copied runs and read all of run_plugins
-            -- (4.9 s for 30 days of dbt on the 10M store, against 3.5 s probing, both from a cold cache).
+            -- By the run ids, probing the key: a join hashed the copied runs and read all of run_plugins, a
+            -- cost that grows with the store rather than the slices (30 days of dbt on the 10M store: 4.9 s
+            -- hashing just after a restart, then 3.5 s probing, which found part of it cached).
             INSERT INTO refresh_plugins
             SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM refresh_runs));
             ANALYZE refresh_runs;
@@ -397,9 +376,8 @@ internal static class RollupSql
                 """);
         }
         // In the same transaction: a reader that sees the new version also sees the new rows. Only segments
-        // whose rows changed get one, so every app instance reloads just those: under live ingest most
-        // passes leave the month tables (the largest segments) as they were, once the day's active
-        // installations have their bit.
+        // whose rows changed get one, so every app instance reloads just those: a pass that only adds runs
+        // of installations already active that day leaves the month tables (the largest segments) as they were.
         sql.Append($"""
             INSERT INTO rollup_month_versions (table_name, month, tool, version)
             SELECT c.table_name, c.month, c.tool, nextval('rollup_version_seq')
