@@ -16,6 +16,7 @@ public static class TestCluster
     private static readonly SemaphoreSlim s_gate = new(1, 1);
     private static LocalPostgres? s_cluster;
     private static int s_counter;
+    private const string FolderPrefix = "ud-test-";
 
     public static async Task<LocalPostgres> GetAsync()
     {
@@ -28,7 +29,8 @@ public static class TestCluster
         {
             if (s_cluster is null)
             {
-                var folder = Path.Combine(Path.GetTempPath(), "ud-test-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                SweepAbandonedClusters();
+                var folder = Path.Combine(Path.GetTempPath(), FolderPrefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 if (Directory.Exists(folder))
                 {
                     Directory.Delete(folder, recursive: true);
@@ -61,6 +63,63 @@ public static class TestCluster
         finally
         {
             s_gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the clusters of earlier test runs whose process is gone. The test host is often ended
+    /// by the runner before <see cref="AppDomain.ProcessExit"/> handlers finish, so their folders
+    /// (about 1 GB each) stayed behind and filled the disk of a developer machine over a day.
+    /// </summary>
+    private static void SweepAbandonedClusters()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder).AsSpan(FolderPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || pid == Environment.ProcessId || IsRunning(pid) || IsRunning(PostmasterPid(folder)))
+            {
+                continue;
+            }
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another test run may be sweeping the same folder; whatever is left goes next time.
+            }
+        }
+    }
+
+    private static int PostmasterPid(string folder)
+    {
+        // The first line of postmaster.pid is the server's pid while it runs.
+        var file = Path.Combine(folder, "data", "postmaster.pid");
+        try
+        {
+            var first = File.Exists(file) ? File.ReadLines(file).FirstOrDefault() : null;
+            return int.TryParse(first, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid <= 0)
+        {
+            return false;
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 
