@@ -186,6 +186,39 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
         await AssertSameAsReferenceAsync();
     }
 
+    [Fact]
+    public async Task Write_SmallAndLargeWritesInterleavedOnOneConnection_SmallOnesPreparedAndResultsExact()
+    {
+        // Small writes keep their plans on the connection; a large write in between leaves the work
+        // tables full of dead rows, the situation a kept plan must survive. Runs span the writes, so
+        // later writes update runs stored by earlier ones.
+        var writer = CreateWriter(_db);
+        int[] sizes = [1, 3, 300, 2, EventWriter.PreparedWriteMaxEvents, EventWriter.PreparedWriteMaxEvents + 1, 1, 40];
+        var written = 0;
+        var preparedAfter = new List<long>();
+        await using (var conn = await _db.DataSource.OpenConnectionAsync())
+        {
+            foreach (var size in sizes)
+            {
+                var batch = Enumerable.Range(written, size).Select(i => CreateEvent(
+                    runKey: $"run-{i / 3}",
+                    status: (i % 3) switch { 0 => RunStatus.Started, 1 => RunStatus.Failed, _ => RunStatus.Succeeded },
+                    at: T0.AddSeconds(i), installationId: $"inst-{i % 11}")).ToList();
+                written += size;
+                await using var tx = await conn.BeginTransactionAsync();
+                Assert.Equal(new WriteResult(size, 0), await writer.WriteAsync(conn, batch, default));
+                await tx.CommitAsync();
+                await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_prepared_statements", conn);
+                preparedAfter.Add((long)(await count.ExecuteScalarAsync())!);
+            }
+        }
+
+        // Prepared by the first small write, reused by the later ones, and none added by the large ones.
+        Assert.True(preparedAfter[0] > 0);
+        Assert.All(preparedAfter, n => Assert.Equal(preparedAfter[0], n));
+        await AssertSameAsReferenceAsync();
+    }
+
     /// <summary>Compares runs, run plugins and installations with <see cref="RunDerivationSql.DeriveAll"/> over the stored events.</summary>
     private async Task AssertSameAsReferenceAsync()
     {
