@@ -76,7 +76,8 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await WriteQuarantineAsync(conn, batch.Quarantine, ct);
                 insertedKeys?.Clear();
-                var written = await writer.WriteAsync(conn, batch.Events, ct, insertedKeys);
+                // The collector's pool creates the work tables on every physical connection.
+                var written = await writer.WriteAsync(conn, batch.Events, ct, insertedKeys, workTablesReady: true);
                 await tx.CommitAsync(ct);
                 return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
             }

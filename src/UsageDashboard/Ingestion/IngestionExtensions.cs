@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Npgsql;
 using UsageDashboard.Database;
+using UsageDashboard.Store;
 using Microsoft.Extensions.Options;
 
 namespace UsageDashboard.Ingestion;
@@ -19,12 +20,17 @@ public static class IngestionExtensions
         services.AddSingleton<ToolDirectory>();
         // The collector's own pool over the same database. The write path keeps its staging tables as
         // session temp tables (emptied by each write); without a reset on close they survive between
-        // requests instead of being dropped by DISCARD ALL and created again on every write.
+        // requests instead of being dropped by DISCARD ALL and created again on every write. Each
+        // physical connection creates them once when it opens, so a small write can be sent as one
+        // prepared command (EventWriter's workTablesReady).
         services.AddKeyedSingleton(DataSourceKey, (sp, _) =>
         {
             var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<EventsDatabase>().ConnectionString);
             builder.ConnectionStringBuilder.NoResetOnClose = true;
             builder.ConnectionStringBuilder.ApplicationName = "UsageDashboard collector";
+            builder.UsePhysicalConnectionInitializer(
+                conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None).GetAwaiter().GetResult(),
+                conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None));
             return builder.Build();
         });
         services.AddSingleton<Collector>();

@@ -99,13 +99,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// can tell each request exactly which of its events were new.
     /// </summary>
     public async Task<WriteResult> WriteAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct,
-        ISet<(string Tool, Guid EventId)>? insertedKeys = null)
+        ISet<(string Tool, Guid EventId)>? insertedKeys = null, bool workTablesReady = false)
     {
         if (events.Count == 0)
         {
             return WriteResult.Empty;
         }
         var small = events.Count <= PreparedWriteMaxEvents;
+        if (small && workTablesReady)
+        {
+            return await WritePipelinedAsync(conn, events, insertedKeys, ct);
+        }
         await using var insert = small ? await StageSmallAsync(conn, events, ct) : await StageAsync(conn, events, ct);
         var inserted = 0;
         await using (var reader = await insert.ExecuteReaderAsync(ct))
@@ -122,15 +126,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             // Installations come last: batches of one busy tool touch the same installation rows, and a
             // row lock taken just before commit lets two writers overlap instead of queueing for the whole
             // derivation. Sorted, so the two writers take those locks in the same order.
-            await DeriveAffectedRunsAsync(conn, small, "INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;", """
-                INSERT INTO installations (tool, installation_id, first_seen, last_seen)
-                SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events
-                GROUP BY tool, installation_id ORDER BY tool, installation_id
-                ON CONFLICT (tool, installation_id) DO UPDATE SET
-                    first_seen = least(installations.first_seen, excluded.first_seen),
-                    last_seen = greatest(installations.last_seen, excluded.last_seen)
-                WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
-                """, ct);
+            await DeriveAffectedRunsAsync(conn, small, AffectedFromInserted, UpsertInstallations, ct);
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
@@ -300,6 +296,70 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         }
     }
 
+    private const string AffectedFromInserted = "INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;";
+
+    /// <summary>
+    /// Installations come last: batches of one busy tool touch the same installation rows, and a row lock
+    /// taken just before commit lets two writers overlap instead of queueing for the whole derivation.
+    /// Sorted, so the two writers take those locks in the same order.
+    /// </summary>
+    private const string UpsertInstallations = """
+        INSERT INTO installations (tool, installation_id, first_seen, last_seen)
+        SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events
+        GROUP BY tool, installation_id ORDER BY tool, installation_id
+        ON CONFLICT (tool, installation_id) DO UPDATE SET
+            first_seen = least(installations.first_seen, excluded.first_seen),
+            last_seen = greatest(installations.last_seen, excluded.last_seen)
+        WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
+        """;
+
+    /// <summary>
+    /// The session's staging and work tables, for a pool whose physical connections create them once
+    /// (<see cref="CreateWorkTablesAsync"/> as its connection initializer) and never reset.
+    /// </summary>
+    private static readonly string s_createWorkTables = $"""
+        CREATE TEMP TABLE IF NOT EXISTS incoming_events AS SELECT {Columns} FROM events WITH NO DATA;
+        CREATE TEMP TABLE IF NOT EXISTS inserted_events AS SELECT {RunDerivationSql.InsertedColumns} FROM events WITH NO DATA;
+        {RunDerivationSql.CreateWorkTables}
+        """;
+
+    /// <summary>Creates the write path's temp tables on a new physical connection (a pool's connection initializer).</summary>
+    public static async Task CreateWorkTablesAsync(NpgsqlConnection conn, CancellationToken ct) => await ExecuteAsync(conn, s_createWorkTables, ct);
+
+    private async Task<WriteResult> WritePipelinedAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events,
+        ISet<(string Tool, Guid EventId)>? insertedKeys, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        await using var cmd = new NpgsqlCommand(s_pipelinedWrite, conn);
+        AddEventArrays(cmd.Parameters, events);
+        cmd.Parameters.AddWithValue("now", now);
+        cmd.Parameters.AddWithValue("abort_before", now - runOptions.Value.AbortAfter);
+        await cmd.PrepareAsync(ct);
+        var inserted = 0;
+        long workTableBytes = 0;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                inserted++;
+                insertedKeys?.Add((reader.GetString(0), reader.GetGuid(1)));
+            }
+            // The advisory-lock count, then the work tables' size.
+            while (await reader.NextResultAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    workTableBytes = reader.GetInt64(0);
+                }
+            }
+        }
+        if (workTableBytes > WorkTablesTruncateBytes)
+        {
+            await ExecuteAsync(conn, $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}", ct);
+        }
+        return new WriteResult(inserted, events.Count - inserted);
+    }
+
     /// <summary>
     /// event_keys decides what is new: its primary key is (tool, event_id) whatever the event's
     /// occurred_at, so a retry that lands in another month (a clock-adjusted event gets the receipt time)
@@ -392,15 +452,9 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         SELECT greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events'));
         """;
 
-    private static async Task<NpgsqlCommand> StageSmallAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
+    /// <summary>The events as one array parameter per column, for <see cref="s_insertInline"/>.</summary>
+    private static void AddEventArrays(NpgsqlParameterCollection p, IReadOnlyList<TelemetryEvent> events)
     {
-        await using (var clear = new NpgsqlCommand(s_prepareSmallWrite, conn))
-        {
-            if ((long)(await clear.ExecuteScalarAsync(ct))! > WorkTablesTruncateBytes)
-            {
-                await ExecuteAsync(conn, $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}", ct);
-            }
-        }
         var n = events.Count;
         var eventIds = new Guid[n];
         var tools = new string[n];
@@ -452,8 +506,6 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             properties[i] = e.Properties?.RootElement.GetRawText();
             plugins[i] = PluginsJson(e);
         }
-        var cmd = new NpgsqlCommand(s_insertInline, conn);
-        var p = cmd.Parameters;
         p.AddWithValue("event_id", eventIds);
         p.AddWithValue("tool", tools);
         p.AddWithValue("source", sources);
@@ -477,6 +529,40 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         p.AddWithValue("error_type", errors);
         p.AddWithValue("properties", properties);
         p.AddWithValue("plugins", plugins);
+    }
+
+    /// <summary>
+    /// A whole small write as one prepared command, sent in one round trip: empty the work tables, insert
+    /// the new events (their keys are the first result), derive their runs, upsert the installations, and
+    /// measure the work tables (the last result). Derivation runs even when every event was a duplicate;
+    /// over empty work tables its statements do nothing. Defined after
+    /// <see cref="s_insertInline"/>, which it includes (static fields initialise in text order). For the collector's pool, whose connections
+    /// already have the work tables (prepared statements need them to exist when they are parsed).
+    /// </summary>
+    private static readonly string s_pipelinedWrite = string.Join('\n',
+        "SET LOCAL enable_seqscan = off;",
+        "DELETE FROM inserted_events;",
+        RunDerivationSql.ClearWorkTables,
+        s_insertInline + ";",
+        AffectedFromInserted,
+        RunDerivationSql.LockAffected,
+        RunDerivationSql.DeriveAffected,
+        RunDerivationSql.UpsertDerivedRuns,
+        RunDerivationSql.SyncRunPlugins,
+        UpsertInstallations,
+        "SELECT greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events'));");
+
+    private static async Task<NpgsqlCommand> StageSmallAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
+    {
+        await using (var clear = new NpgsqlCommand(s_prepareSmallWrite, conn))
+        {
+            if ((long)(await clear.ExecuteScalarAsync(ct))! > WorkTablesTruncateBytes)
+            {
+                await ExecuteAsync(conn, $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}", ct);
+            }
+        }
+        var cmd = new NpgsqlCommand(s_insertInline, conn);
+        AddEventArrays(cmd.Parameters, events);
         await cmd.PrepareAsync(ct);
         return cmd;
     }

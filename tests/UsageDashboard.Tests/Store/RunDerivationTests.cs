@@ -219,6 +219,46 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
         await AssertSameAsReferenceAsync();
     }
 
+    [Fact]
+    public async Task Write_PipelinedSmallWritesOnInitializedConnections_ResultsExactAndResendsDuplicates()
+    {
+        // The collector's way: a pool whose connections create the work tables when they open, small
+        // writes sent as one prepared command. Padded events pass the truncate threshold several times;
+        // a large write in between fills the work tables; the last write re-sends an earlier one.
+        var builder = new NpgsqlDataSourceBuilder(_db.ConnectionString);
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.UsePhysicalConnectionInitializer(
+            conn => EventWriter.CreateWorkTablesAsync(conn, default).GetAwaiter().GetResult(),
+            conn => EventWriter.CreateWorkTablesAsync(conn, default));
+        await using var pool = builder.Build();
+        var writer = CreateWriter(_db);
+        var padding = new string('p', 3_000);
+        int[] sizes = [1, 2, 64, 5, 400, 3, 64, 64, 64, 64, 64, 1];
+        var batches = new List<List<TelemetryEvent>>();
+        var next = 0;
+        foreach (var size in sizes)
+        {
+            batches.Add(Enumerable.Range(next, size).Select(i => CreateEvent(
+                runKey: $"p-{i / 4}",
+                status: (i % 4) switch { 0 => RunStatus.Started, 1 => RunStatus.Failed, 2 => RunStatus.Succeeded, _ => RunStatus.Started },
+                at: T0.AddSeconds(i), installationId: $"inst-{i % 13}", eventName: padding,
+                plugins: [new PluginRef { Name = $"tap-{i % 3}", Type = "extractor", Version = "1.0" }])).ToList());
+            next += size;
+        }
+        batches.Add(batches[3]);
+        var results = new List<WriteResult>();
+        foreach (var batch in batches)
+        {
+            await using var conn = await pool.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            results.Add(await writer.WriteAsync(conn, batch, default, workTablesReady: true));
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal(sizes.Select(n => new WriteResult(n, 0)).Append(new WriteResult(0, sizes[3])), results);
+        await AssertSameAsReferenceAsync();
+    }
+
     /// <summary>Compares runs, run plugins and installations with <see cref="RunDerivationSql.DeriveAll"/> over the stored events.</summary>
     private async Task AssertSameAsReferenceAsync()
     {
