@@ -35,6 +35,22 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         "i.error_type, i.properties, i.plugins";
 
     /// <summary>
+    /// The session's staging and work tables, created if missing at the start of every write, except on
+    /// a pool that creates them once per physical connection (<see cref="CreateWorkTablesAsync"/> as its
+    /// connection initializer: the collector's; see WriteAsync's <c>workTablesReady</c>).
+    /// </summary>
+    private static readonly string s_createWorkTables = $"""
+        CREATE TEMP TABLE IF NOT EXISTS incoming_events AS SELECT {Columns} FROM events WITH NO DATA;
+        CREATE TEMP TABLE IF NOT EXISTS inserted_events AS SELECT {RunDerivationSql.InsertedColumns} FROM events WITH NO DATA;
+        {RunDerivationSql.CreateWorkTables}
+        """;
+
+    /// <summary>The larger staging table's size: a large write fills incoming_events, a small one only inserted_events.</summary>
+    private const string WorkTablesBytes = "greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events'))";
+
+    private const string TruncateWorkTables = $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}";
+
+    /// <summary>
     /// Creates the session's staging and work tables on first use and empties them. They live as long as
     /// the pooled connection, so steady-state writes pay no DDL. They are emptied here rather than by
     /// ON COMMIT DELETE ROWS: that truncates every touched table's files in place at commit, which cost
@@ -44,13 +60,11 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// grown past <see cref="WorkTablesTruncateBytes"/> the next write truncates them all instead.
     /// </summary>
     private static readonly string s_prepareWorkTables = $"""
-        CREATE TEMP TABLE IF NOT EXISTS incoming_events AS SELECT {Columns} FROM events WITH NO DATA;
-        CREATE TEMP TABLE IF NOT EXISTS inserted_events AS SELECT {RunDerivationSql.InsertedColumns} FROM events WITH NO DATA;
-        {RunDerivationSql.CreateWorkTables}
+        {s_createWorkTables}
         DO $$
         BEGIN
-            IF greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events')) > {WorkTablesTruncateBytes} THEN
-                TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables};
+            IF {WorkTablesBytes} > {WorkTablesTruncateBytes} THEN
+                {TruncateWorkTables};
             ELSE
                 DELETE FROM incoming_events; DELETE FROM inserted_events;
                 {RunDerivationSql.ClearWorkTables}
@@ -63,10 +77,10 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// Writes of at most this many events (single-event requests and their group commits) run their
     /// statements prepared. Planning was most of their database time: at 300 single-event requests/s
     /// on the 1M store (`pg_stat_statements` with `track_planning`, about 2.3 events per group commit)
-    /// the statements took 8.1 s to plan and 9.0 s to execute, the derivation alone 2.1 ms of planning
-    /// per write (its join over every events partition). A prepared statement keeps its plan for the
-    /// session, made for whatever the work tables held then, so larger writes, whose best plans depend
-    /// on their size, are planned each time as before.
+    /// the write's statements took 8.3 s to plan and 9.6 s to execute, the derivation alone 2.1 ms of
+    /// planning per write (its join over every events partition). A prepared statement keeps its plan
+    /// for the session, made for whatever the work tables held then, so larger writes, whose best plans
+    /// depend on their size, are planned each time as before. See <see cref="s_smallWrite"/>.
     /// </summary>
     internal const int PreparedWriteMaxEvents = 64;
 
@@ -105,12 +119,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         {
             return WriteResult.Empty;
         }
-        var small = events.Count <= PreparedWriteMaxEvents;
-        if (small && workTablesReady)
+        if (events.Count <= PreparedWriteMaxEvents)
         {
-            return await WritePipelinedAsync(conn, events, insertedKeys, ct);
+            if (!workTablesReady)
+            {
+                // Prepared statements are parsed before any of them runs, so the tables must exist first.
+                await CreateWorkTablesAsync(conn, ct);
+            }
+            return await WriteSmallAsync(conn, events, insertedKeys, ct);
         }
-        await using var insert = small ? await StageSmallAsync(conn, events, ct) : await StageAsync(conn, events, ct);
+        await StageAsync(conn, events, ct);
+        await using var insert = new NpgsqlCommand(s_insertStaged, conn);
         var inserted = 0;
         await using (var reader = await insert.ExecuteReaderAsync(ct))
         {
@@ -123,10 +142,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
         if (inserted > 0)
         {
-            // Installations come last: batches of one busy tool touch the same installation rows, and a
-            // row lock taken just before commit lets two writers overlap instead of queueing for the whole
-            // derivation. Sorted, so the two writers take those locks in the same order.
-            await DeriveAffectedRunsAsync(conn, small, AffectedFromInserted, UpsertInstallations, ct);
+            await DeriveAffectedRunsAsync(conn, AffectedFromInserted, UpsertInstallations, ct);
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
@@ -313,24 +329,14 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
         """;
 
-    /// <summary>
-    /// The session's staging and work tables, for a pool whose physical connections create them once
-    /// (<see cref="CreateWorkTablesAsync"/> as its connection initializer) and never reset.
-    /// </summary>
-    private static readonly string s_createWorkTables = $"""
-        CREATE TEMP TABLE IF NOT EXISTS incoming_events AS SELECT {Columns} FROM events WITH NO DATA;
-        CREATE TEMP TABLE IF NOT EXISTS inserted_events AS SELECT {RunDerivationSql.InsertedColumns} FROM events WITH NO DATA;
-        {RunDerivationSql.CreateWorkTables}
-        """;
-
     /// <summary>Creates the write path's temp tables on a new physical connection (a pool's connection initializer).</summary>
     public static async Task CreateWorkTablesAsync(NpgsqlConnection conn, CancellationToken ct) => await ExecuteAsync(conn, s_createWorkTables, ct);
 
-    private async Task<WriteResult> WritePipelinedAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events,
+    private async Task<WriteResult> WriteSmallAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events,
         ISet<(string Tool, Guid EventId)>? insertedKeys, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        await using var cmd = new NpgsqlCommand(s_pipelinedWrite, conn);
+        await using var cmd = new NpgsqlCommand(s_smallWrite, conn);
         AddEventArrays(cmd.Parameters, events);
         cmd.Parameters.AddWithValue("now", now);
         cmd.Parameters.AddWithValue("abort_before", now - runOptions.Value.AbortAfter);
@@ -355,7 +361,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         }
         if (workTableBytes > WorkTablesTruncateBytes)
         {
-            await ExecuteAsync(conn, $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}", ct);
+            await ExecuteAsync(conn, TruncateWorkTables, ct);
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
@@ -387,10 +393,10 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     private static readonly string s_insertStaged = "WITH " + InsertNew("incoming_events", "i.ctid");
 
     /// <summary>
-    /// A large write: the events are COPYed into the staging table, then inserted by a statement planned
-    /// for their number. Returns that statement, to be executed.
+    /// A large write's first step: the events are COPYed into the staging table, from which
+    /// <see cref="s_insertStaged"/>, planned for their number, inserts them.
     /// </summary>
-    private static async Task<NpgsqlCommand> StageAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
+    private static async Task StageAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
     {
         await ExecuteAsync(conn, s_prepareWorkTables, ct);
         // The bulk load's encoder: NpgsqlBinaryImporter costs ~170 ns of client CPU per value, and the
@@ -404,14 +410,13 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             }
             await copy.CompleteAsync(ct);
         }
-        return new NpgsqlCommand(s_insertStaged, conn);
     }
 
     /// <summary>
     /// The events of a small write as column arrays, unnested in the insert itself (in array order, which
     /// decides the first copy of a repeated id). For a few events the staging COPY's own round trips and
     /// set-up cost more than everything else the write does, and a parameterised statement can stay
-    /// prepared (see <see cref="PreparedWriteMaxEvents"/>).
+    /// prepared (see <see cref="PreparedWriteMaxEvents"/>). Part of <see cref="s_smallWrite"/>.
     /// </summary>
     private static readonly string s_insertInline = $"""
         WITH i AS (
@@ -430,116 +435,58 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         ), {InsertNew("i", "i.ord")}
         """;
 
-    /// <summary>
-    /// Readies the work tables for a small write in one round trip: created on the connection's first
-    /// write, emptied row by row, and truncated once their dead rows pass <see cref="WorkTablesTruncateBytes"/>
-    /// (the small path never fills incoming_events, so inserted_events is measured too). Plain statements
-    /// instead of <see cref="s_prepareWorkTables"/>'s DO block, which is compiled anew on every call
-    /// (0.5 ms a write in the 300 requests/s profile).
-    /// Sequential scans are off for the rest of the transaction. A kept plan is made for the work tables'
-    /// size when it was planned, which dead rows can make look like a thousand events: without this, such
-    /// a plan could hash-join a whole permanent table for every later write of a few events. With it, the
-    /// permanent tables are only ever probed by their keys; the temp tables, which have no other path,
-    /// are still scanned.
-    /// </summary>
-    private static readonly string s_prepareSmallWrite = $"""
-        SET LOCAL enable_seqscan = off;
-        CREATE TEMP TABLE IF NOT EXISTS incoming_events AS SELECT {Columns} FROM events WITH NO DATA;
-        CREATE TEMP TABLE IF NOT EXISTS inserted_events AS SELECT {RunDerivationSql.InsertedColumns} FROM events WITH NO DATA;
-        {RunDerivationSql.CreateWorkTables}
-        DELETE FROM inserted_events;
-        {RunDerivationSql.ClearWorkTables}
-        SELECT greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events'));
-        """;
-
     /// <summary>The events as one array parameter per column, for <see cref="s_insertInline"/>.</summary>
     private static void AddEventArrays(NpgsqlParameterCollection p, IReadOnlyList<TelemetryEvent> events)
     {
-        var n = events.Count;
-        var eventIds = new Guid[n];
-        var tools = new string[n];
-        var sources = new string[n];
-        var installations = new string[n];
-        var users = new string?[n];
-        var occurred = new DateTime[n];
-        var received = new DateTime[n];
-        var adjusted = new bool[n];
-        var names = new string[n];
-        var runKeys = new string[n];
-        var commands = new string?[n];
-        var statuses = new string[n];
-        var durations = new long?[n];
-        var toolVersions = new string?[n];
-        var osNames = new string?[n];
-        var osVersions = new string?[n];
-        var runtimeNames = new string?[n];
-        var runtimeVersions = new string?[n];
-        var environments = new string?[n];
-        var ci = new bool[n];
-        var errors = new string?[n];
-        var properties = new string?[n];
-        var plugins = new string[n];
-        for (var i = 0; i < n; i++)
+        void Add<T>(string name, Func<TelemetryEvent, T> value)
         {
-            var e = events[i];
-            eventIds[i] = e.EventId;
-            tools[i] = e.Tool;
-            sources[i] = e.Source;
-            installations[i] = e.InstallationId;
-            users[i] = e.UserId;
-            occurred[i] = e.OccurredAt;
-            received[i] = e.ReceivedAt;
-            adjusted[i] = e.ClockAdjusted;
-            names[i] = e.EventName;
-            runKeys[i] = e.RunKey;
-            commands[i] = e.Command;
-            statuses[i] = e.Status;
-            durations[i] = e.DurationMs;
-            toolVersions[i] = e.ToolVersion;
-            osNames[i] = e.OsName;
-            osVersions[i] = e.OsVersion;
-            runtimeNames[i] = e.RuntimeName;
-            runtimeVersions[i] = e.RuntimeVersion;
-            environments[i] = e.Environment;
-            ci[i] = e.IsCi;
-            errors[i] = e.ErrorType;
-            properties[i] = e.Properties?.RootElement.GetRawText();
-            plugins[i] = PluginsJson(e);
+            var column = new T[events.Count];
+            for (var i = 0; i < column.Length; i++)
+            {
+                column[i] = value(events[i]);
+            }
+            p.AddWithValue(name, column);
         }
-        p.AddWithValue("event_id", eventIds);
-        p.AddWithValue("tool", tools);
-        p.AddWithValue("source", sources);
-        p.AddWithValue("installation_id", installations);
-        p.AddWithValue("user_id", users);
-        p.AddWithValue("occurred_at", occurred);
-        p.AddWithValue("received_at", received);
-        p.AddWithValue("clock_adjusted", adjusted);
-        p.AddWithValue("event_name", names);
-        p.AddWithValue("run_key", runKeys);
-        p.AddWithValue("command", commands);
-        p.AddWithValue("status", statuses);
-        p.AddWithValue("duration_ms", durations);
-        p.AddWithValue("tool_version", toolVersions);
-        p.AddWithValue("os_name", osNames);
-        p.AddWithValue("os_version", osVersions);
-        p.AddWithValue("runtime_name", runtimeNames);
-        p.AddWithValue("runtime_version", runtimeVersions);
-        p.AddWithValue("environment", environments);
-        p.AddWithValue("is_ci", ci);
-        p.AddWithValue("error_type", errors);
-        p.AddWithValue("properties", properties);
-        p.AddWithValue("plugins", plugins);
+        Add("event_id", e => e.EventId);
+        Add("tool", e => e.Tool);
+        Add("source", e => e.Source);
+        Add("installation_id", e => e.InstallationId);
+        Add("user_id", e => e.UserId);
+        Add("occurred_at", e => e.OccurredAt);
+        Add("received_at", e => e.ReceivedAt);
+        Add("clock_adjusted", e => e.ClockAdjusted);
+        Add("event_name", e => e.EventName);
+        Add("run_key", e => e.RunKey);
+        Add("command", e => e.Command);
+        Add("status", e => e.Status);
+        Add("duration_ms", e => e.DurationMs);
+        Add("tool_version", e => e.ToolVersion);
+        Add("os_name", e => e.OsName);
+        Add("os_version", e => e.OsVersion);
+        Add("runtime_name", e => e.RuntimeName);
+        Add("runtime_version", e => e.RuntimeVersion);
+        Add("environment", e => e.Environment);
+        Add("is_ci", e => e.IsCi);
+        Add("error_type", e => e.ErrorType);
+        Add("properties", e => e.Properties?.RootElement.GetRawText());
+        Add("plugins", PluginsJson);
     }
 
     /// <summary>
     /// A whole small write as one prepared command, sent in one round trip: empty the work tables, insert
     /// the new events (their keys are the first result), derive their runs, upsert the installations, and
-    /// measure the work tables (the last result). Derivation runs even when every event was a duplicate;
-    /// over empty work tables its statements do nothing. Defined after
-    /// <see cref="s_insertInline"/>, which it includes (static fields initialise in text order). For the collector's pool, whose connections
-    /// already have the work tables (prepared statements need them to exist when they are parsed).
+    /// measure the work tables (the last result; a write that finds them past
+    /// <see cref="WorkTablesTruncateBytes"/> truncates them). Derivation runs even when every event was a
+    /// duplicate; over empty work tables its statements do nothing. Instead of a DO block to empty the
+    /// tables, compiled anew on every call (0.5 ms a write in the 300 requests/s profile), plain DELETEs.
+    /// Sequential scans are off for the rest of the transaction. A kept plan is made for the work tables'
+    /// size when it was planned, which dead rows can make look like a thousand events: without this, such
+    /// a plan could hash-join a whole permanent table for every later write of a few events. With it, the
+    /// permanent tables are only ever probed by their keys; the temp tables, which have no other path,
+    /// are still scanned. Defined after <see cref="s_insertInline"/>, which it includes (static fields
+    /// initialise in text order).
     /// </summary>
-    private static readonly string s_pipelinedWrite = string.Join('\n',
+    private static readonly string s_smallWrite = string.Join('\n',
         "SET LOCAL enable_seqscan = off;",
         "DELETE FROM inserted_events;",
         RunDerivationSql.ClearWorkTables,
@@ -550,28 +497,13 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         RunDerivationSql.UpsertDerivedRuns,
         RunDerivationSql.SyncRunPlugins,
         UpsertInstallations,
-        "SELECT greatest(pg_relation_size('pg_temp.incoming_events'), pg_relation_size('pg_temp.inserted_events'));");
-
-    private static async Task<NpgsqlCommand> StageSmallAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
-    {
-        await using (var clear = new NpgsqlCommand(s_prepareSmallWrite, conn))
-        {
-            if ((long)(await clear.ExecuteScalarAsync(ct))! > WorkTablesTruncateBytes)
-            {
-                await ExecuteAsync(conn, $"TRUNCATE incoming_events, inserted_events, {RunDerivationSql.WorkTables}", ct);
-            }
-        }
-        var cmd = new NpgsqlCommand(s_insertInline, conn);
-        AddEventArrays(cmd.Parameters, events);
-        await cmd.PrepareAsync(ct);
-        return cmd;
-    }
+        $"SELECT {WorkTablesBytes};");
 
     /// <summary>
     /// Runs <paramref name="prelude"/> (which fills <c>affected_runs</c>), re-derives those runs and their
     /// plugins from all their events, then runs <paramref name="epilogue"/>, in one round trip.
     /// </summary>
-    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, bool prepared, string prelude, string epilogue, CancellationToken ct)
+    internal async Task DeriveAffectedRunsAsync(NpgsqlConnection conn, string prelude, string epilogue, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var abortBefore = now - runOptions.Value.AbortAfter;
@@ -581,10 +513,6 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             + RunDerivationSql.UpsertDerivedRuns + RunDerivationSql.SyncRunPlugins + epilogue, conn);
         cmd.Parameters.AddWithValue("now", now);
         cmd.Parameters.AddWithValue("abort_before", abortBefore);
-        if (prepared)
-        {
-            await cmd.PrepareAsync(ct);
-        }
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

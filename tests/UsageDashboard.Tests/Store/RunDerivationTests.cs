@@ -220,20 +220,23 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
     }
 
     [Fact]
-    public async Task Write_PipelinedSmallWritesOnInitializedConnections_ResultsExactAndResendsDuplicates()
+    public async Task Write_SmallWritesOnInitializedConnection_ResultsExactDuplicatesCountedWorkTablesTruncated()
     {
         // The collector's way: a pool whose connections create the work tables when they open, small
-        // writes sent as one prepared command. Padded events pass the truncate threshold several times;
-        // a large write in between fills the work tables; the last write re-sends an earlier one.
+        // writes sent as one prepared command. One physical connection, so every write meets the dead
+        // rows of the ones before; a large write in between fills the staging table; the last write
+        // re-sends an earlier one. Random padding in a column derivation keeps (inline, incompressible)
+        // makes the small writes alone pass the truncate threshold.
         var builder = new NpgsqlDataSourceBuilder(_db.ConnectionString);
         builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.ConnectionStringBuilder.MaxPoolSize = 1;
         builder.UsePhysicalConnectionInitializer(
             conn => EventWriter.CreateWorkTablesAsync(conn, default).GetAwaiter().GetResult(),
             conn => EventWriter.CreateWorkTablesAsync(conn, default));
         await using var pool = builder.Build();
         var writer = CreateWriter(_db);
-        var padding = new string('p', 3_000);
-        int[] sizes = [1, 2, 64, 5, 400, 3, 64, 64, 64, 64, 64, 1];
+        const int PaddingChars = 1_500;
+        int[] sizes = [1, 2, 64, 5, 400, 3, .. Enumerable.Repeat(EventWriter.PreparedWriteMaxEvents, 10), 1];
         var batches = new List<List<TelemetryEvent>>();
         var next = 0;
         foreach (var size in sizes)
@@ -241,7 +244,8 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
             batches.Add(Enumerable.Range(next, size).Select(i => CreateEvent(
                 runKey: $"p-{i / 4}",
                 status: (i % 4) switch { 0 => RunStatus.Started, 1 => RunStatus.Failed, 2 => RunStatus.Succeeded, _ => RunStatus.Started },
-                at: T0.AddSeconds(i), installationId: $"inst-{i % 13}", eventName: padding,
+                at: T0.AddSeconds(i), installationId: $"inst-{i % 13}",
+                command: string.Concat(Enumerable.Range(0, PaddingChars / 32).Select(_ => Guid.NewGuid().ToString("N"))),
                 plugins: [new PluginRef { Name = $"tap-{i % 3}", Type = "extractor", Version = "1.0" }])).ToList());
             next += size;
         }
@@ -256,6 +260,12 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
         }
 
         Assert.Equal(sizes.Select(n => new WriteResult(n, 0)).Append(new WriteResult(0, sizes[3])), results);
+        // Without truncation the staged rows of all 1,100 events (~1.8 MB) would still be there.
+        await using (var conn = await pool.OpenConnectionAsync())
+        await using (var size = new NpgsqlCommand("SELECT pg_relation_size('pg_temp.inserted_events')", conn))
+        {
+            Assert.InRange((long)(await size.ExecuteScalarAsync())!, 0, EventWriter.WorkTablesTruncateBytes + EventWriter.PreparedWriteMaxEvents * 2 * PaddingChars);
+        }
         await AssertSameAsReferenceAsync();
     }
 
