@@ -19,10 +19,19 @@ public sealed class RollupOptions
     public int SlicesPerTransaction { get; set; } = 200;
 
     public bool RefreshInBackground { get; set; } = true;
+
+    /// <summary>
+    /// A slice whose changes are all new runs gets just those runs added, instead of being recomputed
+    /// from every run of its day. Off, every slice is recomputed (as before; for comparisons).
+    /// </summary>
+    public bool FoldNewRuns { get; set; } = true;
 }
 
-/// <summary>What one refresh did; <paramref name="RebuiltAll"/> when it rebuilt every rollup instead of slices.</summary>
-public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed, bool RebuiltAll = false);
+/// <summary>
+/// What one refresh did; <paramref name="RebuiltAll"/> when it rebuilt every rollup instead of slices. Of the
+/// <paramref name="Slices"/>, <paramref name="Added"/> only had their new runs added (the rest were rebuilt).
+/// </summary>
+public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed, bool RebuiltAll = false, int Added = 0);
 
 /// <summary>
 /// Keeps the rollups equal to the runs. Writers never touch rollups: triggers log the (tool, day) of every
@@ -46,7 +55,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     public async Task<RollupRefreshResult> RefreshAsync(CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
-        int slices = 0, marks = 0;
+        int slices = 0, marks = 0, added = 0;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         long? lastMark;
         bool empty;
@@ -70,20 +79,29 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         }
         while (true)
         {
-            await using var tx = await conn.BeginTransactionAsync(ct);
-            await using (var lockCmd = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", conn, tx))
-            {
-                lockCmd.Parameters.AddWithValue("key", LockKey);
-                if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!)
-                {
-                    // Another instance is refreshing; it will see our marks too.
-                    break;
-                }
-            }
-            int batchSlices, batchMarks;
+            // One snapshot for the whole pass: the marks it consumes describe exactly the runs it reads. A
+            // slice's new runs can then be added without being counted twice (a run committed after the
+            // marks were read, but seen by a rebuild, would otherwise be added again by the next pass).
+            // The tables are locked before that snapshot is taken, and without waiting: a bulk load (which
+            // drops and rebuilds indexes) or a TRUNCATE may be taking exclusive locks on them in another
+            // order, and a refresher that waited could deadlock with them. It backs off instead.
+            await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+            int batchSlices, batchAdded, batchMarks;
             try
             {
-                (batchSlices, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, lastMark.Value, ct);
+                await using (var lockCmd = new NpgsqlCommand("""
+                    LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE NOWAIT;
+                    SELECT pg_try_advisory_xact_lock(@key);
+                    """, conn, tx))
+                {
+                    lockCmd.Parameters.AddWithValue("key", LockKey);
+                    if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!)
+                    {
+                        // Another instance is refreshing; it will see our marks too.
+                        break;
+                    }
+                }
+                (batchSlices, batchAdded, batchMarks) = await RefreshBatchAsync(conn, tx, options.Value.SlicesPerTransaction, lastMark.Value, options.Value.FoldNewRuns, ct);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
             {
@@ -95,49 +113,71 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             await tx.CommitAsync(ct);
             slices += batchSlices;
             marks += batchMarks;
+            added += batchAdded;
             if (batchMarks == 0)
             {
                 break;
             }
         }
-        return new RollupRefreshResult(slices, marks, watch.Elapsed);
+        return new RollupRefreshResult(slices, marks, watch.Elapsed, Added: added);
     }
 
-    private static async Task<(int Slices, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
-        long lastMark, CancellationToken ct)
+    private static async Task<(int Slices, int Added, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
+        long lastMark, bool fold, CancellationToken ct)
     {
         // The oldest marks first, up to the last one of this pass; every mark of the chosen slices goes, so a
-        // busy day is rebuilt once per pass.
-        // Everything the rebuild reads is locked first and without waiting: a bulk load (which drops and
-        // rebuilds indexes) or a TRUNCATE may be taking exclusive locks on these tables in another order,
-        // and a refresher that waited could deadlock with them. It backs off instead (see RefreshAsync).
-        await using var cmd = new NpgsqlCommand($"""
-            LOCK TABLE runs, run_plugins, installations IN ACCESS SHARE MODE NOWAIT;
+        // busy day is handled once per pass. A slice with any mark that names no new run (an update, a
+        // delete, a large insert) is rebuilt from its day's runs; the others get just their new runs added.
+        int rebuild, added, marks;
+        await using (var cmd = new NpgsqlCommand("""
+            CREATE TEMP TABLE IF NOT EXISTS rollup_pass (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS rollup_fold_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL) ON COMMIT DELETE ROWS;
-            INSERT INTO rollup_slices
+            INSERT INTO rollup_pass
             SELECT tool, day FROM rollup_dirty WHERE seq <= @last_mark GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
             INSERT INTO rollup_marks
-            SELECT d.seq FROM rollup_dirty d JOIN rollup_slices s ON s.tool = d.tool AND s.day = d.day;
+            SELECT d.seq FROM rollup_dirty d JOIN rollup_pass s ON s.tool = d.tool AND s.day = d.day;
+            INSERT INTO rollup_slices
+            SELECT DISTINCT d.tool, d.day FROM rollup_dirty d
+            WHERE d.seq IN (SELECT seq FROM rollup_marks) AND (d.run_id IS NULL OR NOT @fold);
+            INSERT INTO rollup_fold_slices
+            SELECT tool, day FROM rollup_pass EXCEPT SELECT tool, day FROM rollup_slices;
             ANALYZE rollup_slices;
-            {RollupSql.RebuildSlices()}
-            DELETE FROM rollup_dirty d USING rollup_marks m WHERE d.seq = m.seq;
-            SELECT (SELECT count(*)::int FROM rollup_slices), (SELECT count(*)::int FROM rollup_marks);
-            """, conn, tx)
-        { CommandTimeout = 0 };
-        cmd.Parameters.AddWithValue("max", maxSlices);
-        cmd.Parameters.AddWithValue("last_mark", lastMark);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        // Every statement before the last returns no rows; skip to the counts.
-        do
+            ANALYZE rollup_fold_slices;
+            SELECT (SELECT count(*)::int FROM rollup_slices), (SELECT count(*)::int FROM rollup_fold_slices), (SELECT count(*)::int FROM rollup_marks);
+            """, conn, tx))
         {
-            if (reader.FieldCount == 2 && await reader.ReadAsync(ct))
+            cmd.Parameters.AddWithValue("max", maxSlices);
+            cmd.Parameters.AddWithValue("last_mark", lastMark);
+            cmd.Parameters.AddWithValue("fold", fold);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            // Every statement before the last returns no rows; skip to the counts.
+            do
             {
-                return (reader.GetInt32(0), reader.GetInt32(1));
+                if (reader.FieldCount == 3 && await reader.ReadAsync(ct))
+                {
+                    break;
+                }
             }
+            while (await reader.NextResultAsync(ct));
+            (rebuild, added, marks) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
         }
-        while (await reader.NextResultAsync(ct));
-        return (0, 0);
+        var script = new System.Text.StringBuilder();
+        if (rebuild > 0)
+        {
+            script.Append(RollupSql.RebuildSlices());
+        }
+        if (added > 0)
+        {
+            script.Append(RollupSql.FoldSlices());
+        }
+        script.Append("DELETE FROM rollup_dirty d USING rollup_marks m WHERE d.seq = m.seq;");
+        await using (var cmd = new NpgsqlCommand(script.ToString(), conn, tx) { CommandTimeout = 0 })
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        return (rebuild + added, added, marks);
     }
 
     /// <summary>
@@ -196,7 +236,12 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                 await EmptyRollupsAsync();
                 throw;
             }
-            await using (var cmd = new NpgsqlCommand("DELETE FROM rollup_dirty WHERE seq <= @last", conn))
+            // The marks left were logged while the tables were rebuilt, each of which may already count
+            // their runs: adding those runs again would count them twice, so their slices are rebuilt.
+            await using (var cmd = new NpgsqlCommand("""
+                DELETE FROM rollup_dirty WHERE seq <= @last;
+                UPDATE rollup_dirty SET run_id = NULL WHERE run_id IS NOT NULL;
+                """, conn))
             {
                 cmd.Parameters.AddWithValue("last", lastMark);
                 await cmd.ExecuteNonQueryAsync(ct);
@@ -259,8 +304,8 @@ public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<Rol
                 elapsed = result.Elapsed;
                 if (result.Slices > 0)
                 {
-                    logger.LogDebug("Refreshed {Slices} rollup slices ({Marks} marks) in {Elapsed} ms",
-                        result.Slices, result.Marks, (long)result.Elapsed.TotalMilliseconds);
+                    logger.LogDebug("Refreshed {Slices} rollup slices ({Added} by adding their new runs, {Marks} marks) in {Elapsed} ms",
+                        result.Slices, result.Added, result.Marks, (long)result.Elapsed.TotalMilliseconds);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

@@ -336,28 +336,7 @@ internal static class RollupSql
                 """);
             if (table.MonthKey is null)
             {
-                // A row is compared whole by its text form (NULL and '' stay distinct there): a text the
-                // planner can hash, where a NULL-safe comparison column by column could only be checked pair by pair.
-                sql.Append($"""
-                    WITH old AS MATERIALIZED (
-                        SELECT t.ctid AS tid, ROW({Prefixed("t", columns)})::text AS r
-                        FROM {name} t JOIN rollup_slices s ON t.tool = s.tool AND t.day = s.day
-                    ), new AS MATERIALIZED (
-                        SELECT n.*, ROW({Prefixed("n", columns)})::text AS r FROM {work} n
-                    ), gone AS (
-                        DELETE FROM {name} t
-                        WHERE t.ctid = ANY (ARRAY(SELECT tid FROM old WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.r = old.r)))
-                        RETURNING t.tool, t.day
-                    ), added AS (
-                        INSERT INTO {name} ({columns})
-                        SELECT {columns} FROM new WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.r = new.r)
-                        RETURNING tool, day
-                    )
-                    INSERT INTO rollup_changed
-                    SELECT DISTINCT '{name}', date_trunc('month', c.day::timestamp)::date, c.tool
-                    FROM (SELECT tool, day FROM gone UNION ALL SELECT tool, day FROM added) c;
-
-                    """);
+                sql.Append(WriteDayDifferences(name, columns, work, "rollup_slices"));
                 continue;
             }
             var key = table.MonthKey.Split(", ");
@@ -394,18 +373,155 @@ internal static class RollupSql
 
                 """);
         }
-        // In the same transaction: a reader that sees the new version also sees the new rows. Only segments
-        // whose rows changed get one, so every app instance reloads just those: a pass that only adds runs
-        // of installations already active that day leaves the month tables (the largest segments) as they were.
-        sql.Append($"""
-            INSERT INTO rollup_month_versions (table_name, month, tool, version)
-            SELECT c.table_name, c.month, c.tool, nextval('rollup_version_seq')
-            FROM (SELECT DISTINCT table_name, month, tool FROM rollup_changed) c
-            ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
-
-            """);
+        sql.Append(BumpChangedVersions);
         return sql.ToString();
     }
+
+    /// <summary>How a day table's measures combine when two rows of the same key are added together.</summary>
+    private static readonly Dictionary<string, string> s_measures = new()
+    {
+        ["runs"] = "sum({0})::int", ["succeeded"] = "sum({0})::int", ["failed"] = "sum({0})::int", ["aborted"] = "sum({0})::int",
+        ["first_at"] = "min({0})", ["last_at"] = "max({0})",
+    };
+
+    /// <summary>
+    /// Adds the runs that are new since the last pass to the slices listed in <c>rollup_fold_slices(tool, day)</c>:
+    /// slices whose consumed marks (<c>rollup_marks</c>) all come from inserts, so each mark names a run
+    /// that no pass has counted yet (the marks and the runs are read in one snapshot, see
+    /// <see cref="RollupRefresher"/>). The cost follows the new runs, not the day: live traffic lands in
+    /// today's slice, which <see cref="RebuildSlices"/> recomputed whole on every pass (all of today's runs,
+    /// growing through the day). Day tables get the new runs' aggregates added to their rows (counts summed,
+    /// first and last times kept, histograms merged bucket by bucket) and written as differences; month
+    /// tables get the new days' bits OR-ed in. Slices with any update or delete are rebuilt instead.
+    /// </summary>
+    public static string FoldSlices()
+    {
+        var fold = new RollupInput("fold_runs", "fold_plugins");
+        var sql = new System.Text.StringBuilder($"""
+            SET LOCAL default_statistics_target = 10;
+            SET LOCAL work_mem = '128MB';
+            CREATE TEMP TABLE IF NOT EXISTS rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS fold_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA;
+            CREATE TEMP TABLE IF NOT EXISTS fold_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA;
+            -- The marks' runs, by key; a run is only taken on the day it is marked for (it is: any later
+            -- update would have marked the slice for a rebuild, and marks and runs share one snapshot).
+            INSERT INTO fold_runs
+            SELECT {Prefixed("r", RefreshRunColumns)} FROM runs r
+            WHERE r.id = ANY (ARRAY(
+                    SELECT DISTINCT d.run_id FROM rollup_dirty d JOIN rollup_fold_slices s ON s.tool = d.tool AND s.day = d.day
+                    WHERE d.seq IN (SELECT seq FROM rollup_marks)))
+              AND EXISTS (SELECT 1 FROM rollup_fold_slices s WHERE s.tool = r.tool AND s.day = {RunDay});
+            INSERT INTO fold_plugins
+            SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM fold_runs));
+            ANALYZE fold_runs;
+            ANALYZE fold_plugins;
+
+            """);
+        foreach (var table in Tables)
+        {
+            var (name, columns) = (table.Table, table.Columns);
+            var work = $"fold_{name["rollup_".Length..]}";
+            var added = $"SELECT * FROM ({table.Select("true", fold)}) a ({columns})";
+            sql.Append($"""
+                CREATE TEMP TABLE IF NOT EXISTS {work} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {name} WITH NO DATA;
+
+                """);
+            if (table.MonthKey is not null)
+            {
+                var update = string.Join(", ", table.Masks.Select(c => $"{c} = o.{c} | excluded.{c}"));
+                var changed = string.Join(" OR ", table.Masks.Select(c => $"o.{c} <> (o.{c} | excluded.{c})"));
+                sql.Append($"""
+                    INSERT INTO {work} ({columns})
+                    {added};
+                    WITH written AS (
+                        INSERT INTO {name} AS o ({columns})
+                        SELECT {columns} FROM {work}
+                        ON CONFLICT ({table.MonthKey}) DO UPDATE SET {update}
+                        WHERE {changed}
+                        RETURNING o.tool, o.month
+                    )
+                    INSERT INTO rollup_changed SELECT DISTINCT '{name}', month, tool FROM written;
+
+                    """);
+                continue;
+            }
+            var stored = $"SELECT {Prefixed("t", columns)} FROM {name} t JOIN rollup_fold_slices s ON t.tool = s.tool AND t.day = s.day";
+            var all = columns.Split(", ");
+            if (name == "rollup_command_durations")
+            {
+                // Histograms add bucket by bucket.
+                sql.Append($"""
+                    INSERT INTO {work} ({columns})
+                    SELECT tool, day, command, is_ci, os_name, tool_version, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+                    FROM (
+                        SELECT x.tool, x.day, x.command, x.is_ci, x.os_name, x.tool_version, u.bucket, sum(u.n)::int AS n
+                        FROM ({added} UNION ALL {stored}) x
+                        CROSS JOIN LATERAL unnest(x.buckets, x.counts) AS u (bucket, n)
+                        GROUP BY 1, 2, 3, 4, 5, 6, 7
+                    ) h
+                    GROUP BY 1, 2, 3, 4, 5, 6;
+
+                    """);
+            }
+            else
+            {
+                var keys = all.Where(c => !s_measures.ContainsKey(c)).ToList();
+                var merged = string.Join(", ", all.Select(c => s_measures.TryGetValue(c, out var f) ? string.Format(System.Globalization.CultureInfo.InvariantCulture, f, c) : c));
+                sql.Append($"""
+                    INSERT INTO {work} ({columns})
+                    SELECT {merged} FROM ({added} UNION ALL {stored}) x
+                    GROUP BY {string.Join(", ", keys)};
+
+                    """);
+            }
+            sql.Append(WriteDayDifferences(name, columns, work, "rollup_fold_slices"));
+        }
+        sql.Append(BumpChangedVersions);
+        return sql.ToString();
+    }
+
+    /// <summary>
+    /// New versions for the segments a pass changed, in the pass's transaction: a reader that sees the new
+    /// version also sees the new rows. Only segments whose rows changed get one, so every app instance
+    /// reloads just those: a pass that only adds runs of installations already active that day leaves the
+    /// month tables (the largest segments) as they were. The log is emptied for a second script in the
+    /// same transaction.
+    /// </summary>
+    private const string BumpChangedVersions = """
+        INSERT INTO rollup_month_versions (table_name, month, tool, version)
+        SELECT c.table_name, c.month, c.tool, nextval('rollup_version_seq')
+        FROM (SELECT DISTINCT table_name, month, tool FROM rollup_changed) c
+        ON CONFLICT (table_name, month, tool) DO UPDATE SET version = excluded.version;
+        DELETE FROM rollup_changed;
+
+        """;
+
+    /// <summary>
+    /// Replaces a day table's rows of the days in <paramref name="slices"/> by the rows of <paramref name="work"/>,
+    /// writing only the differences. A row is compared whole by its text form (NULL and '' stay distinct
+    /// there): a text the planner can hash, where a NULL-safe comparison column by column could only be
+    /// checked pair by pair.
+    /// </summary>
+    private static string WriteDayDifferences(string name, string columns, string work, string slices) => $"""
+        WITH old AS MATERIALIZED (
+            SELECT t.ctid AS tid, ROW({Prefixed("t", columns)})::text AS r
+            FROM {name} t JOIN {slices} s ON t.tool = s.tool AND t.day = s.day
+        ), new AS MATERIALIZED (
+            SELECT n.*, ROW({Prefixed("n", columns)})::text AS r FROM {work} n
+        ), gone AS (
+            DELETE FROM {name} t
+            WHERE t.ctid = ANY (ARRAY(SELECT tid FROM old WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.r = old.r)))
+            RETURNING t.tool, t.day
+        ), added AS (
+            INSERT INTO {name} ({columns})
+            SELECT {columns} FROM new WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.r = new.r)
+            RETURNING tool, day
+        )
+        INSERT INTO rollup_changed
+        SELECT DISTINCT '{name}', date_trunc('month', c.day::timestamp)::date, c.tool
+        FROM (SELECT tool, day FROM gone UNION ALL SELECT tool, day FROM added) c;
+
+        """;
 
 
     /// <summary>

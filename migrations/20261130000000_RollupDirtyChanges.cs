@@ -7,22 +7,28 @@ using UsageDashboard.Store;
 namespace UsageDashboard.Migrations
 {
     /// <summary>
-    /// A slice refresh clears a refreshed day's bit from the month rows that no longer have runs on that
-    /// day. Only an update or delete of a run (or run plugin) can take a day away from an installation, so
-    /// the triggers now also log the installation of every old row; the refresh clears those
-    /// installations' rows only, instead of reading every row of the tool's month (see
-    /// <c>RollupSql.RebuildSlices</c>). Marks pending at upgrade carry no installations: each gets every
-    /// installation whose first and last sighting span its day, a superset of those that ran on it.
+    /// Marks that say what changed, so a refresh costs what changed rather than what the day holds
+    /// (see <c>RollupSql.RebuildSlices</c> and <c>RollupSql.FoldSlices</c>):
+    /// <list type="bullet">
+    /// <item>An insert of up to 10,000 rows marks each new run by id (<c>run_id</c>). A slice whose marks are
+    /// all such gets only those runs added to it, instead of being recomputed from all of the day's runs.
+    /// Larger inserts (bulk loads, imports) mark the day only: recomputing it is cheaper then.</item>
+    /// <item>An update or delete marks the old row's installation (<c>installation_id</c>). Only these can take
+    /// a day away from an installation, so a rebuild clears day bits from those installations' month rows
+    /// only, instead of reading every row of the tool's month.</item>
+    /// </list>
+    /// Marks pending at upgrade carry neither: their slices are rebuilt, and each gets every installation
+    /// whose first and last sighting span its day, a superset of those that ran on it.
     /// </summary>
     [DbContext(typeof(UsageDbContext))]
-    [Migration("20261130000000_RollupDirtyInstallations")]
-    public partial class RollupDirtyInstallations : Migration
+    [Migration("20261130000000_RollupDirtyChanges")]
+    public partial class RollupDirtyChanges : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.Sql("""
-                ALTER TABLE rollup_dirty ADD COLUMN installation_id text;
+                ALTER TABLE rollup_dirty ADD COLUMN installation_id text, ADD COLUMN run_id bigint;
 
                 INSERT INTO rollup_dirty (tool, day, installation_id)
                 SELECT d.tool, d.day, i.installation_id
@@ -33,9 +39,19 @@ namespace UsageDashboard.Migrations
 
                 CREATE OR REPLACE FUNCTION rollup_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $fn$
                 BEGIN
+                    -- Transition tables exist only for the operations that have them: nested IFs, since
+                    -- PL/pgSQL does not promise to skip the right side of an AND.
                     IF TG_OP = 'INSERT' THEN
-                        INSERT INTO rollup_dirty (tool, day)
-                        SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM new_rows;
+                        IF (SELECT count(*) FROM new_rows) > 10000 THEN
+                            INSERT INTO rollup_dirty (tool, day)
+                            SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM new_rows;
+                        ELSIF TG_TABLE_NAME = 'runs' THEN
+                            INSERT INTO rollup_dirty (tool, day, run_id)
+                            SELECT tool, (occurred_at AT TIME ZONE 'UTC')::date, id FROM new_rows;
+                        ELSE
+                            INSERT INTO rollup_dirty (tool, day, run_id)
+                            SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date, run_id FROM new_rows;
+                        END IF;
                     ELSIF TG_OP = 'UPDATE' THEN
                         INSERT INTO rollup_dirty (tool, day, installation_id)
                         SELECT DISTINCT tool, (occurred_at AT TIME ZONE 'UTC')::date, installation_id FROM old_rows;
@@ -74,7 +90,7 @@ namespace UsageDashboard.Migrations
                     RETURN NULL;
                 END
                 $fn$;
-                ALTER TABLE rollup_dirty DROP COLUMN installation_id;
+                ALTER TABLE rollup_dirty DROP COLUMN installation_id, DROP COLUMN run_id;
                 """);
         }
     }
