@@ -249,8 +249,8 @@ internal static class RollupSql
 
     /// <summary>
     /// Rebuilds the slices listed in the temp table <c>rollup_slices(tool, day)</c> from the runs of those
-    /// days, and writes only what changed. <c>rollup_marks(seq)</c> holds the <c>rollup_dirty</c> marks the
-    /// pass consumes: their installations are the only ones whose month rows may need a day cleared. Recomputing whole days (rather than adding deltas) makes a
+    /// days, and writes only what changed. <c>rollup_marks</c> holds the <c>rollup_dirty</c> marks the pass
+    /// consumes: their installations are the only ones whose month rows may need a day cleared. Recomputing whole days (rather than adding deltas) makes a
     /// refresh idempotent: late, re-sent or re-derived events can never be counted twice.
     /// </summary>
     /// <remarks>
@@ -305,9 +305,10 @@ internal static class RollupSql
             -- only add bits). Clearing looks at their rows alone instead of every row of the tool's month.
             INSERT INTO rollup_clear_keys
             SELECT DISTINCT d.tool, date_trunc('month', d.day::timestamp)::date, i.id
-            FROM rollup_dirty d
+            FROM rollup_marks d
+            JOIN rollup_slices s ON s.tool = d.tool AND s.day = d.day
             JOIN installations i ON i.tool = d.tool AND i.installation_id = d.installation_id
-            WHERE d.installation_id IS NOT NULL AND d.seq IN (SELECT seq FROM rollup_marks);
+            WHERE d.installation_id IS NOT NULL;
             ANALYZE rollup_clear_keys;
             INSERT INTO refresh_runs
             SELECT {Prefixed("r", RefreshRunColumns)}
@@ -403,14 +404,17 @@ internal static class RollupSql
             CREATE TEMP TABLE IF NOT EXISTS rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS fold_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA;
             CREATE TEMP TABLE IF NOT EXISTS fold_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA;
-            -- The marks' runs, by key; a run is only taken on the day it is marked for (it is: any later
-            -- update would have marked the slice for a rebuild, and marks and runs share one snapshot).
+            -- The marks' runs, each looked up by key (OFFSET 0 keeps the lookup a per-mark index probe: as a
+            -- plain join or `id = ANY (ARRAY(...))` the planner, which cannot know how many marks there
+            -- are, sometimes scanned all of runs instead, 2.1 s on the 1M store). A run is only taken on the
+            -- day it is marked for (it is: any later update would have marked the slice for a rebuild, and
+            -- marks and runs share one snapshot).
             INSERT INTO fold_runs
-            SELECT {Prefixed("r", RefreshRunColumns)} FROM runs r
-            WHERE r.id = ANY (ARRAY(
-                    SELECT DISTINCT d.run_id FROM rollup_dirty d JOIN rollup_fold_slices s ON s.tool = d.tool AND s.day = d.day
-                    WHERE d.seq IN (SELECT seq FROM rollup_marks)))
-              AND EXISTS (SELECT 1 FROM rollup_fold_slices s WHERE s.tool = r.tool AND s.day = {RunDay});
+            SELECT r.* FROM (
+                SELECT DISTINCT m.run_id FROM rollup_marks m JOIN rollup_fold_slices s ON s.tool = m.tool AND s.day = m.day
+            ) n
+            CROSS JOIN LATERAL (SELECT {Prefixed("r", RefreshRunColumns)} FROM runs r WHERE r.id = n.run_id OFFSET 0) r
+            WHERE EXISTS (SELECT 1 FROM rollup_fold_slices s WHERE s.tool = r.tool AND s.day = (r.occurred_at AT TIME ZONE 'UTC')::date);
             INSERT INTO fold_plugins
             SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM fold_runs));
             ANALYZE fold_runs;
