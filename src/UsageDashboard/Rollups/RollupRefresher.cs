@@ -122,6 +122,13 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         return new RollupRefreshResult(slices, marks, watch.Elapsed, Added: added);
     }
 
+    private static readonly string s_createPassTables = RollupSql.CreateOnce([
+        "rollup_pass (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS",
+        "rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS",
+        "rollup_fold_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS",
+        "rollup_marks (seq bigint NOT NULL, tool text NOT NULL, day date NOT NULL, run_id bigint, installation_id text) ON COMMIT DELETE ROWS",
+    ]);
+
     private static async Task<(int Slices, int Added, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
         long lastMark, bool fold, CancellationToken ct)
     {
@@ -129,11 +136,8 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         // busy day is handled once per pass. A slice with any mark that names no new run (an update, a
         // delete, a large insert) is rebuilt from its day's runs; the others get just their new runs added.
         int rebuild, added, marks;
-        await using (var cmd = new NpgsqlCommand("""
-            CREATE TEMP TABLE IF NOT EXISTS rollup_pass (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_fold_slices (tool text NOT NULL, day date NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_marks (seq bigint NOT NULL, tool text NOT NULL, day date NOT NULL, run_id bigint, installation_id text) ON COMMIT DELETE ROWS;
+        await using (var cmd = new NpgsqlCommand($"""
+            {s_createPassTables}
             INSERT INTO rollup_pass
             SELECT tool, day FROM rollup_dirty WHERE seq <= @last_mark GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
             -- Copied whole, and analyzed: the scripts read the marks from here. Read from rollup_dirty by

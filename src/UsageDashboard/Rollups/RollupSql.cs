@@ -290,12 +290,14 @@ internal static class RollupSql
             -- the default work_mem; one refresh runs at a time.
             SET LOCAL default_statistics_target = 10;
             SET LOCAL work_mem = '128MB';
-            -- Keyed: a month row's upsert looks up its month's mask by (tool, month).
-            CREATE TEMP TABLE IF NOT EXISTS rollup_tool_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL, PRIMARY KEY (tool, month)) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_clear_keys (tool text NOT NULL, month date NOT NULL, installation_key integer NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS refresh_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA;
-            CREATE TEMP TABLE IF NOT EXISTS refresh_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA;
+            {CreateOnce([
+                // Keyed: a month row's upsert looks up its month's mask by (tool, month).
+                "rollup_tool_months (tool text NOT NULL, month date NOT NULL, mask integer NOT NULL, PRIMARY KEY (tool, month)) ON COMMIT DELETE ROWS",
+                "rollup_clear_keys (tool text NOT NULL, month date NOT NULL, installation_key integer NOT NULL) ON COMMIT DELETE ROWS",
+                ChangedTable,
+                $"refresh_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA",
+                $"refresh_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA",
+                .. WorkTables("refresh_")])}
             INSERT INTO rollup_tool_months
             SELECT tool, date_trunc('month', day::timestamp)::date, bit_or(1 << (extract(day FROM day)::integer - 1))
             FROM rollup_slices GROUP BY 1, 2;
@@ -329,7 +331,6 @@ internal static class RollupSql
             var (name, columns) = (table.Table, table.Columns);
             var work = $"refresh_{name["rollup_".Length..]}";
             sql.Append($"""
-                CREATE TEMP TABLE IF NOT EXISTS {work} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {name} WITH NO DATA;
                 INSERT INTO {work} ({columns})
                 {table.Select("true", refresh)};
                 ANALYZE {work};
@@ -378,6 +379,30 @@ internal static class RollupSql
         return sql.ToString();
     }
 
+    private const string ChangedTable = "rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS";
+
+    /// <summary>A work table per rollup table, named with <paramref name="prefix"/>, with the rollup's columns.</summary>
+    private static IEnumerable<string> WorkTables(string prefix) => Tables.Select(t =>
+        $"{prefix}{t.Table["rollup_".Length..]} ON COMMIT DELETE ROWS AS SELECT {t.Columns} FROM {t.Table} WITH NO DATA");
+
+    /// <summary>
+    /// Creates a script's temp tables (<c>name definition</c> each) the first time it runs on a connection.
+    /// One <c>CREATE TEMP TABLE IF NOT EXISTS</c> per table cost 3-4 ms even when the table existed (about
+    /// 100 ms of every pass for the thirty tables of a pass); one check of the last table replaces them.
+    /// </summary>
+    public static string CreateOnce(IReadOnlyList<string> tables)
+    {
+        var last = tables[^1].Split(' ', 2)[0];
+        var creates = string.Join("\n", tables.Select(t => $"        CREATE TEMP TABLE IF NOT EXISTS {t};"));
+        return $"""
+            DO $create$ BEGIN
+                IF to_regclass('pg_temp.{last}') IS NULL THEN
+            {creates}
+                END IF;
+            END $create$;
+            """;
+    }
+
     /// <summary>How a day table's measures combine when two rows of the same key are added together.</summary>
     private static readonly Dictionary<string, string> s_measures = new()
     {
@@ -401,9 +426,11 @@ internal static class RollupSql
         var sql = new System.Text.StringBuilder($"""
             SET LOCAL default_statistics_target = 10;
             SET LOCAL work_mem = '128MB';
-            CREATE TEMP TABLE IF NOT EXISTS rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS fold_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA;
-            CREATE TEMP TABLE IF NOT EXISTS fold_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA;
+            {CreateOnce([
+                ChangedTable,
+                $"fold_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA",
+                $"fold_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA",
+                .. WorkTables("fold_")])}
             -- The marks' runs, each looked up by key (OFFSET 0 keeps the lookup a per-mark index probe: as a
             -- plain join or `id = ANY (ARRAY(...))` the planner, which cannot know how many marks there
             -- are, sometimes scanned all of runs instead, 2.1 s on the 1M store). A run is only taken on the
@@ -426,10 +453,6 @@ internal static class RollupSql
             var (name, columns) = (table.Table, table.Columns);
             var work = $"fold_{name["rollup_".Length..]}";
             var added = $"SELECT * FROM ({table.Select("true", fold)}) a ({columns})";
-            sql.Append($"""
-                CREATE TEMP TABLE IF NOT EXISTS {work} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {name} WITH NO DATA;
-
-                """);
             if (table.MonthKey is not null)
             {
                 var update = string.Join(", ", table.Masks.Select(c => $"{c} = o.{c} | excluded.{c}"));
