@@ -140,9 +140,9 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             {s_createPassTables}
             INSERT INTO rollup_pass
             SELECT tool, day FROM rollup_dirty WHERE seq <= @last_mark GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
-            -- Copied whole, and analyzed: the scripts read the marks from here. Read from rollup_dirty by
-            -- seq, whose statistics may date from when it was empty, a nested loop compared every mark
-            -- with every other (2 s for 6,000 marks).
+            -- Copied whole, and analyzed: the scripts read the marks from here, planned for their real
+            -- number. Read from rollup_dirty by seq, the lookup of the marks' runs took 2 s in a session's
+            -- first pass for 6,000 marks (likely planned from the statistics of an almost empty rollup_dirty).
             INSERT INTO rollup_marks
             SELECT d.seq, d.tool, d.day, d.run_id, d.installation_id FROM rollup_dirty d JOIN rollup_pass s ON s.tool = d.tool AND s.day = d.day;
             ANALYZE rollup_marks;

@@ -431,9 +431,8 @@ internal static class RollupSql
                 $"fold_runs ON COMMIT DELETE ROWS AS SELECT {RefreshRunColumns} FROM runs WITH NO DATA",
                 $"fold_plugins ON COMMIT DELETE ROWS AS SELECT {RefreshPluginColumns} FROM run_plugins WITH NO DATA",
                 .. WorkTables("fold_")])}
-            -- The marks' runs, each looked up by key (OFFSET 0 keeps the lookup a per-mark index probe: as a
-            -- plain join or `id = ANY (ARRAY(...))` the planner, which cannot know how many marks there
-            -- are, sometimes scanned all of runs instead, 2.1 s on the 1M store). A run is only taken on the
+            -- The marks' runs, each looked up by key (OFFSET 0 keeps the lookup a per-mark index probe,
+            -- whatever the planner guesses about the number of marks). A run is only taken on the
             -- day it is marked for (it is: any later update would have marked the slice for a rebuild, and
             -- marks and runs share one snapshot).
             INSERT INTO fold_runs
