@@ -35,9 +35,11 @@ public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed
 
 /// <summary>
 /// Keeps the rollups equal to the runs. Writers never touch rollups: triggers log the (tool, day) of every
-/// run and run plugin they change into <c>rollup_dirty</c>; the refresher rebuilds those slices from
-/// <c>runs</c> and then deletes exactly the log rows it read. A mark committed while it worked has a seq it
-/// did not read, so it survives for the next pass; nothing written is ever missed or counted twice.
+/// run and run plugin they change into <c>rollup_dirty</c>, with the id of a new run or the installation of
+/// an updated or deleted row; the refresher adds the new runs of slices that only have new runs, rebuilds
+/// the other slices from <c>runs</c>, and deletes exactly the log rows it read, all in one snapshot. A mark
+/// committed while it worked is not in that snapshot, so it survives for the next pass; nothing written is
+/// ever missed or counted twice.
 /// One refresher works at a time across every app instance (a transaction-scoped advisory lock).
 /// </summary>
 public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<RollupOptions> options, ILogger<RollupRefresher> logger)
