@@ -317,13 +317,7 @@ internal static class RollupSql
             FROM rollup_slices s
             JOIN runs r ON r.tool = s.tool AND r.occurred_at >= s.day::timestamp AT TIME ZONE 'UTC'
                        AND r.occurred_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC';
-            -- By the run ids, probing the key: a join hashed the copied runs and read all of run_plugins, a
-            -- cost that grows with the store rather than the slices (30 days of dbt on the 10M store: 4.9 s
-            -- hashing just after a restart, then 3.5 s probing, which found part of it cached).
-            INSERT INTO refresh_plugins
-            SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM refresh_runs));
-            ANALYZE refresh_runs;
-            ANALYZE refresh_plugins;
+            {CopyPlugins(refresh)}
 
             """);
         foreach (var table in Tables)
@@ -378,6 +372,19 @@ internal static class RollupSql
         sql.Append(BumpChangedVersions);
         return sql.ToString();
     }
+
+    /// <summary>
+    /// Copies the plugins of the runs copied into <paramref name="copies"/>' runs table, then analyzes both
+    /// copies. By the run ids, probing the key: a join hashed the copied runs and read all of run_plugins,
+    /// a cost that grows with the store rather than the slices (30 days of dbt on the 10M store: 4.9 s
+    /// hashing just after a restart, then 3.5 s probing, which found part of it cached).
+    /// </summary>
+    private static string CopyPlugins(RollupInput copies) => $"""
+        INSERT INTO {copies.Plugins}
+        SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM {copies.Runs}));
+        ANALYZE {copies.Runs};
+        ANALYZE {copies.Plugins};
+        """;
 
     private const string ChangedTable = "rollup_changed (table_name text NOT NULL, month date NOT NULL, tool text NOT NULL) ON COMMIT DELETE ROWS";
 
@@ -441,10 +448,7 @@ internal static class RollupSql
             ) n
             CROSS JOIN LATERAL (SELECT {Prefixed("r", RefreshRunColumns)} FROM runs r WHERE r.id = n.run_id OFFSET 0) r
             WHERE EXISTS (SELECT 1 FROM rollup_fold_slices s WHERE s.tool = r.tool AND s.day = (r.occurred_at AT TIME ZONE 'UTC')::date);
-            INSERT INTO fold_plugins
-            SELECT {Prefixed("rp", RefreshPluginColumns)} FROM run_plugins rp WHERE rp.run_id = ANY (ARRAY(SELECT id FROM fold_runs));
-            ANALYZE fold_runs;
-            ANALYZE fold_plugins;
+            {CopyPlugins(fold)}
 
             """);
         foreach (var table in Tables)

@@ -69,4 +69,22 @@ public static class TestRollups
 
     /// <summary>Folds everything written so far into the rollups, as the app's background refresher does.</summary>
     public static Task RefreshAsync(DatabaseFixture db) => CreateRefresher(db).RefreshAsync(default);
+
+    /// <summary>Every row of every rollup table as text, in a fixed order: two snapshots compare row for row.</summary>
+    public static async Task<List<string>> SnapshotAsync(DatabaseFixture db)
+    {
+        var rows = new List<string>();
+        foreach (var (table, columns) in UsageDashboard.Rollups.RollupSql.Tables.Select(t => (t.Table, t.Columns)))
+        {
+            await using var cmd = db.DataSource.CreateCommand($"SELECT {columns} FROM {table} ORDER BY {columns}");
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var values = new object[reader.FieldCount];
+                reader.GetValues(values);
+                rows.Add(table + ":" + string.Join("|", values.Select(v => v is Array a ? string.Join(",", a.Cast<object>()) : v.ToString())));
+            }
+        }
+        return rows;
+    }
 }

@@ -618,22 +618,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.True(compared >= 5, $"only {compared} commands with enough durations");
     }
 
-    private async Task<List<string>> SnapshotAsync()
-    {
-        var rows = new List<string>();
-        foreach (var (table, columns) in RollupSql.Tables.Select(t => (t.Table, t.Columns)))
-        {
-            await using var cmd = _db.DataSource.CreateCommand($"SELECT {columns} FROM {table} ORDER BY {columns}");
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                var values = new object[reader.FieldCount];
-                reader.GetValues(values);
-                rows.Add(table + ":" + string.Join("|", values.Select(v => v is Array a ? string.Join(",", a.Cast<object>()) : v.ToString())));
-            }
-        }
-        return rows;
-    }
+    private Task<List<string>> SnapshotAsync() => TestRollups.SnapshotAsync(_db);
 }
 
 /// <summary>The histogram behind duration percentiles, on its own.</summary>
