@@ -18,6 +18,13 @@ internal sealed class BinaryCopyWriter : IAsyncDisposable
     /// <summary>2000-01-01 UTC, PostgreSQL's timestamp epoch, in ticks.</summary>
     private const long PostgresEpochTicks = 630_822_816_000_000_000;
 
+    /// <summary>2000-01-01 as <see cref="DateOnly.DayNumber"/> (the epoch's ticks over a day's).</summary>
+    private const int PostgresEpochDay = (int)(PostgresEpochTicks / TimeSpan.TicksPerDay);
+
+    /// <summary>The type oids of smallint and integer, which a binary array names for its elements.</summary>
+    private const int Int2Oid = 21;
+    private const int Int4Oid = 23;
+
     /// <summary>Signature "PGCOPY\n\xff\r\n\0", then flags and header-extension length, both zero.</summary>
     private static ReadOnlySpan<byte> Header => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
@@ -129,7 +136,51 @@ internal sealed class BinaryCopyWriter : IAsyncDisposable
         }
     }
 
-    public void Write(int value)
+    public void Write(int value) => WriteInt32Field(value);
+
+    /// <summary>date: days since 2000-01-01.</summary>
+    public void Write(DateOnly value) => WriteInt32Field(value.DayNumber - PostgresEpochDay);
+
+    /// <summary>smallint[]: one dimension, no NULLs.</summary>
+    public void Write(short[] values)
+    {
+        StartArray(values.Length, Int2Oid, 2);
+        foreach (var v in values)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_position), 2);
+            BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_position + 4), v);
+            _position += 6;
+        }
+    }
+
+    /// <summary>integer[]: one dimension, no NULLs.</summary>
+    public void Write(int[] values)
+    {
+        StartArray(values.Length, Int4Oid, 4);
+        foreach (var v in values)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_position), 4);
+            BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_position + 4), v);
+            _position += 8;
+        }
+    }
+
+    /// <summary>The field length and array header (dimensions, null flag, element type, size, lower bound), with room for the elements.</summary>
+    private void StartArray(int count, int elementOid, int elementBytes)
+    {
+        var body = 20 + (count * (4 + elementBytes));
+        Ensure(4 + body);
+        var span = _buffer.AsSpan(_position);
+        BinaryPrimitives.WriteInt32BigEndian(span, body);
+        BinaryPrimitives.WriteInt32BigEndian(span[4..], 1);
+        BinaryPrimitives.WriteInt32BigEndian(span[8..], 0);
+        BinaryPrimitives.WriteInt32BigEndian(span[12..], elementOid);
+        BinaryPrimitives.WriteInt32BigEndian(span[16..], count);
+        BinaryPrimitives.WriteInt32BigEndian(span[20..], 1);
+        _position += 24;
+    }
+
+    private void WriteInt32Field(int value)
     {
         Ensure(8);
         BinaryPrimitives.WriteInt32BigEndian(_buffer.AsSpan(_position), 4);

@@ -37,8 +37,21 @@ internal sealed class BulkRunDerivation
     private readonly Dictionary<(string Tool, string InstallationId), (DateTime First, DateTime Last)> _installations = [];
 
     private List<RunState>? _completed;
+    private Dictionary<(string Tool, string InstallationId), int>? _installationIds;
+    private long _firstRunId;
 
     public int RunCount => _runs.Count;
+
+    public int InstallationCount => _installations.Count;
+
+    /// <summary>The runs in time order, once <see cref="Complete"/> has run; the i-th gets id <see cref="FirstRunId"/> + i.</summary>
+    public IReadOnlyList<RunState> Completed => _completed ?? throw new InvalidOperationException("Complete the runs first.");
+
+    public long FirstRunId => _firstRunId;
+
+    /// <summary>The <c>installations.id</c> the load gives (tool, installation id), once <see cref="Complete"/> has run.</summary>
+    public int InstallationKey(string tool, string installationId) =>
+        (_installationIds ?? throw new InvalidOperationException("Complete the runs first."))[(tool, installationId)];
 
     /// <summary>
     /// True when text in this database sorts by code point: the database collation is C, POSIX or
@@ -70,11 +83,21 @@ internal sealed class BulkRunDerivation
     }
 
     /// <summary>
-    /// Finishes every run (status, duration, plugin order and document) and puts the runs in time order.
-    /// CPU only, so the loader runs it on another core while the database builds the events' indexes.
+    /// Finishes every run (status, duration, plugin order and document), puts the runs in time order and
+    /// numbers runs and installations from <paramref name="firstRunId"/> and <paramref name="firstInstallationId"/>
+    /// (ids the loader reserved from the tables' identities, so rows can refer to each other before
+    /// they are stored). CPU only, so the loader runs it on another core while the database builds the
+    /// events' indexes.
     /// </summary>
-    public void Complete(DateTime abortBefore)
+    public void Complete(DateTime abortBefore, long firstRunId = 1, int firstInstallationId = 1)
     {
+        _firstRunId = firstRunId;
+        var ids = new Dictionary<(string Tool, string InstallationId), int>(_installations.Count);
+        foreach (var key in _installations.Keys)
+        {
+            ids[key] = firstInstallationId + ids.Count;
+        }
+        _installationIds = ids;
         abortBefore = AsStored(abortBefore);
         var json = new ArrayBufferWriter<byte>();
         var runs = new List<RunState>(_runs.Count);
@@ -106,11 +129,13 @@ internal sealed class BulkRunDerivation
     {
         var runs = _completed ?? throw new InvalidOperationException("Complete the runs before writing them.");
         now = AsStored(now);
-        await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"runs ({RunColumns})", ct))
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"runs (id, {RunColumns})", ct))
         {
-            foreach (var r in runs)
+            for (var i = 0; i < runs.Count; i++)
             {
-                w.StartRow(21);
+                var r = runs[i];
+                w.StartRow(22);
+                w.Write(_firstRunId + i);
                 w.Write(r.Tool);
                 w.Write(r.RunKey);
                 w.Write(r.InstallationId);
@@ -137,20 +162,6 @@ internal sealed class BulkRunDerivation
             await w.CompleteAsync(ct);
         }
 
-        // run_plugins refers to runs by their generated id. COPY draws the ids from the identity in row
-        // order and the load's lock keeps every other writer out, so they are consecutive; checked, not assumed.
-        long firstId;
-        await using (var ids = new NpgsqlCommand("SELECT coalesce(min(id), 0), coalesce(max(id), -1), count(*) FROM runs", conn))
-        await using (var reader = await ids.ExecuteReaderAsync(ct))
-        {
-            await reader.ReadAsync(ct);
-            firstId = reader.GetInt64(0);
-            if (reader.GetInt64(1) - firstId + 1 != runs.Count || reader.GetInt64(2) != runs.Count)
-            {
-                throw new InvalidOperationException("runs ids are not consecutive after COPY; the bulk load cannot link run_plugins to them.");
-            }
-        }
-
         await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"run_plugins ({PluginColumns})", ct))
         {
             for (var i = 0; i < runs.Count; i++)
@@ -159,7 +170,7 @@ internal sealed class BulkRunDerivation
                 foreach (var p in r.Plugins ?? [])
                 {
                     w.StartRow(9);
-                    w.Write(firstId + i);
+                    w.Write(_firstRunId + i);
                     w.Write(r.Tool);
                     w.Write(p.Name);
                     w.Write(p.Type);
@@ -174,11 +185,12 @@ internal sealed class BulkRunDerivation
             await w.CompleteAsync(ct);
         }
 
-        await using (var w = await BinaryCopyWriter.BeginAsync(conn, "installations (tool, installation_id, first_seen, last_seen)", ct))
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, "installations (id, tool, installation_id, first_seen, last_seen)", ct))
         {
             foreach (var ((tool, installationId), (first, last)) in _installations)
             {
-                w.StartRow(4);
+                w.StartRow(5);
+                w.Write(_installationIds![(tool, installationId)]);
                 w.Write(tool);
                 w.Write(installationId);
                 w.Write(first);
@@ -207,7 +219,7 @@ internal sealed class BulkRunDerivation
         value is not null && (current is null || (!ReferenceEquals(value, current) && CompareCodePoints(value, current) > 0)) ? value : current;
 
     /// <summary>The aggregates of one run's events, as <c>RunDerivationSql.RunSource</c> computes them.</summary>
-    private sealed class RunState
+    internal sealed class RunState
     {
         public required string Tool { get; init; }
         public required string RunKey { get; init; }
@@ -355,7 +367,7 @@ internal sealed class BulkRunDerivation
     }
 
     /// <summary>One plugin's part in a run, as <c>RunDerivationSql.PluginAggregates</c> computes it.</summary>
-    private sealed class PluginState
+    internal sealed class PluginState
     {
         public required string Name { get; init; }
         public required string Type { get; init; }

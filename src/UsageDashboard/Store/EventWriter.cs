@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Store;
 
@@ -200,8 +201,8 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         // fills without writing WAL and syncs at commit. Elsewhere it costs nothing and changes nothing.
         await ExecuteUntimedAsync(conn, "TRUNCATE events, event_keys, runs, run_plugins, installations", ct);
 
-        // Building an index once over sorted input is far cheaper than maintaining it row by row, and that
-        // holds for primary keys too (even the sequential ids: 1.7 s of a 3.5 s COPY of 580k runs). The
+        // Building an index once over sorted input is far cheaper than maintaining it row by row (the rollup
+        // tables' included: 2 s of COPY into the month tables' keys for a 1M load), and that holds for primary keys too (even the sequential ids: 1.7 s of a 3.5 s COPY of 580k runs). The
         // definitions come from the catalog, so the load follows whatever the migrations created; a key a
         // foreign key depends on stays in place.
         var indexes = new List<(string Table, string Drop, string Create)>();
@@ -211,7 +212,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                    pg_get_indexdef(i.indexrelid)
             FROM pg_index i
             JOIN pg_class t ON t.oid = i.indrelid
-            WHERE t.relname IN ('events', 'event_keys', 'runs', 'run_plugins', 'installations')
+            WHERE t.relname = ANY (@tables)
               AND t.relnamespace = to_regnamespace(current_schema())
               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
             UNION ALL
@@ -220,14 +221,16 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                    format('ALTER TABLE %s ADD CONSTRAINT %I %s', t.oid::regclass, c.conname, pg_get_constraintdef(c.oid))
             FROM pg_constraint c
             JOIN pg_class t ON t.oid = c.conrelid
-            WHERE t.relname IN ('events', 'event_keys', 'runs', 'run_plugins', 'installations')
+            WHERE t.relname = ANY (@tables)
               AND t.relnamespace = to_regnamespace(current_schema())
               AND c.contype IN ('p', 'u')
               AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)
             ORDER BY 1, 2
             """, conn))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
+            // The rollup tables too: the load fills them (BulkRollups) after the TRUNCATE of runs emptied them.
+            cmd.Parameters.AddWithValue("tables", (string[])["events", "event_keys", "runs", "run_plugins", "installations", .. RollupSql.Tables.Select(t => t.Table)]);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 indexes.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
@@ -244,6 +247,14 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         // Where text sorts by code point (the project-local cluster), runs are derived in memory as the
         // events stream past; elsewhere in SQL after the COPY, by the reference rules.
         var derivation = await BulkRunDerivation.AppliesToAsync(conn, ct) ? new BulkRunDerivation() : null;
+        if (derivation is not null)
+        {
+            // The rollups are built in memory too (BulkRollups), so the rollup triggers' marks would only be
+            // work: each statement trigger keeps every new row in a transition table and logs its day (of a
+            // 1M load's 5 s COPY of runs, 3 s or more). Disabled inside this transaction only: no other
+            // session ever sees them off (the TRUNCATE above already holds the tables exclusively).
+            await ExecuteUntimedAsync(conn, "ALTER TABLE runs DISABLE TRIGGER USER; ALTER TABLE run_plugins DISABLE TRIGGER USER;", ct);
+        }
 
         long loaded = 0;
         // The idempotency keys, sent by a second COPY: reading them back out of events with INSERT ... SELECT
@@ -282,14 +293,24 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
         var now = time.GetUtcNow().UtcDateTime;
         var abortBefore = now - runOptions.Value.AbortAfter;
-        // The client finishes the runs on one core while the server builds the events' indexes on the other.
-        var completing = derivation is null ? Task.CompletedTask : Task.Run(() => derivation.Complete(abortBefore), ct);
+        // Runs and installations get their ids here, reserved from the identities, so plugin rows and rollups
+        // can name them before they are stored (and no query reads them back after the COPY).
+        var (firstRunId, firstInstallationId) = derivation is null ? (0L, 0) : await ReserveIdsAsync(conn, derivation, ct);
+        // The client finishes the runs and aggregates the rollups on one core while the server builds the
+        // events' indexes on the other.
+        var completing = derivation is null ? Task.FromResult<BulkRollups?>(null) : Task.Run(() =>
+        {
+            derivation.Complete(abortBefore, firstRunId, firstInstallationId);
+            return (BulkRollups?)BulkRollups.From(derivation);
+        }, ct);
         // event_keys' primary key is rebuilt here: a duplicate id in the stream fails the whole load.
         await CreateIndexesAsync(conn, indexes.Where(i => i.Table is "events" or "event_keys"), ct);
-        await completing;
+        var rollups = await completing;
         if (derivation is not null)
         {
             await derivation.WriteAsync(conn, now, ct);
+            await rollups!.WriteAsync(conn, ct);
+            await ExecuteUntimedAsync(conn, "ALTER TABLE runs ENABLE TRIGGER USER; ALTER TABLE run_plugins ENABLE TRIGGER USER;", ct);
         }
         else
         {
@@ -302,6 +323,25 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         await CreateIndexesAsync(conn, indexes.Where(i => i.Table is not ("events" or "event_keys")), ct);
         // REVIEW: no ANALYZE here (2.5 s of a 1M load); autovacuum analyzes the new tables shortly after commit.
         return loaded;
+    }
+
+    /// <summary>
+    /// Takes the next <paramref name="derivation"/>.RunCount ids of <c>runs</c> and InstallationCount of
+    /// <c>installations</c> from their identities (the load holds both tables locked, so no one else draws).
+    /// </summary>
+    private static async Task<(long FirstRun, int FirstInstallation)> ReserveIdsAsync(NpgsqlConnection conn, BulkRunDerivation derivation, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT setval(r.seq, nextval(r.seq) + greatest(@runs, 1) - 1) - greatest(@runs, 1) + 1,
+                   setval(i.seq, nextval(i.seq) + greatest(@installations, 1) - 1) - greatest(@installations, 1) + 1
+            FROM (SELECT pg_get_serial_sequence('runs', 'id')::regclass AS seq) r,
+                 (SELECT pg_get_serial_sequence('installations', 'id')::regclass AS seq) i
+            """, conn);
+        cmd.Parameters.AddWithValue("runs", (long)derivation.RunCount);
+        cmd.Parameters.AddWithValue("installations", (long)derivation.InstallationCount);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), checked((int)reader.GetInt64(1)));
     }
 
     private static async Task CreateIndexesAsync(NpgsqlConnection conn, IEnumerable<(string Table, string Drop, string Create)> indexes, CancellationToken ct)
