@@ -13,6 +13,18 @@ namespace UsageDashboard.Demo;
 /// </summary>
 public static class DemoDataGenerator
 {
+    /// <summary>The UTC months (their first days) the events of <paramref name="options"/> fall in.</summary>
+    public static IReadOnlyList<DateTime> Months(DemoOptions options)
+    {
+        var first = options.End.AddDays(-options.Days);
+        var months = new List<DateTime>();
+        for (var m = new DateTime(first.Year, first.Month, 1, 0, 0, 0, DateTimeKind.Utc); m < options.End; m = m.AddMonths(1))
+        {
+            months.Add(m);
+        }
+        return months;
+    }
+
     public const string Source = "demo";
 
     /// <summary>Incident (a): a Meltano plugin release whose runs fail far more often than its other versions.</summary>

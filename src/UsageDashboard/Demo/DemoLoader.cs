@@ -52,7 +52,7 @@ public sealed class DemoLoader(EventWriter writer, RollupRefresher rollups)
             events = n;
             progress?.Report(n);
         });
-        var result = await writer.BulkLoadAsync(chunks.Reader.ReadAllAsync(ct), counting, ct);
+        var result = await writer.BulkLoadAsync(chunks.Reader.ReadAllAsync(ct), counting, ct, DemoDataGenerator.Months(options));
         await producer;
         // The dashboards read rollups: build them now so the demo shows complete at once.
         await rollups.RefreshAsync(ct);

@@ -158,9 +158,12 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// this store): a duplicate fails the whole load and nothing is stored. When the store already holds
     /// events, each chunk goes through <see cref="WriteAsync(IReadOnlyList{TelemetryEvent}, CancellationToken)"/>
     /// instead, so loading into a used store stays idempotent. <paramref name="progress"/> gets the number
-    /// of events streamed so far.
+    /// of events streamed so far. <paramref name="months"/> (UTC month starts), when the caller knows them,
+    /// get their monthly partitions of <c>events</c> before the COPY, so the rows land in them directly;
+    /// rows of other months go to the DEFAULT partition, which partition maintenance empties later.
     /// </summary>
-    public async Task<WriteResult> BulkLoadAsync(IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> chunks, IProgress<long>? progress, CancellationToken ct)
+    public async Task<WriteResult> BulkLoadAsync(IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> chunks, IProgress<long>? progress, CancellationToken ct,
+        IReadOnlyCollection<DateTime>? months = null)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using (var tx = await conn.BeginTransactionAsync(ct))
@@ -171,7 +174,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM runs)", conn);
             if (!(bool)(await check.ExecuteScalarAsync(ct))!)
             {
-                var loaded = await BulkLoadIntoEmptyAsync(conn, chunks, progress, ct);
+                var loaded = await BulkLoadIntoEmptyAsync(conn, chunks, progress, months ?? [], ct);
                 await tx.CommitAsync(ct);
                 return new WriteResult(checked((int)loaded), 0);
             }
@@ -192,7 +195,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     }
 
     private async Task<long> BulkLoadIntoEmptyAsync(NpgsqlConnection conn, IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> chunks,
-        IProgress<long>? progress, CancellationToken ct)
+        IProgress<long>? progress, IReadOnlyCollection<DateTime> months, CancellationToken ct)
     {
         // Index builds and the SQL derivation's sorts of a million rows need memory; the defaults would spill to disk.
         await ExecuteUntimedAsync(conn, "SET LOCAL work_mem = '512MB'; SET LOCAL maintenance_work_mem = '512MB';", ct);
@@ -239,6 +242,16 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         foreach (var (_, drop, _) in indexes)
         {
             await ExecuteUntimedAsync(conn, drop, ct);
+        }
+        // Partitions for the months the caller named, created after the indexes were set aside (so they get
+        // theirs built once, with the rest) and in this transaction (so they too are filled without WAL on
+        // the local cluster). Landing in DEFAULT instead, the rows had to be moved out again after the load
+        // (EventPartitions: 2 min 19 s for a 10M-event load, on the next start of the app).
+        foreach (var month in months.Select(m => new DateTime(m.Year, m.Month, 1, 0, 0, 0, DateTimeKind.Utc)).Distinct().Order())
+        {
+            await using var partition = new NpgsqlCommand("SELECT events_ensure_partition(@month)", conn);
+            partition.Parameters.AddWithValue("month", month);
+            await partition.ExecuteNonQueryAsync(ct);
         }
         // The catalog gives a partitioned table's index as "ON ONLY events", which would build the parent
         // index alone (invalid, no partition indexes); without ONLY it is built on every partition again.

@@ -49,6 +49,31 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
     }
 
     [Fact]
+    public async Task Load_EmptyStore_EventsLandInTheirMonthlyPartitions()
+    {
+        await _db.ResetAsync();
+        // Months no other test of this class loads, so the partitions below are this load's own.
+        var end = new DateTime(2025, 3, 10, 12, 0, 0, DateTimeKind.Utc);
+        var options = new DemoOptions { Events = 3_000, Days = 40, Seed = 9, End = end };
+        var loader = new DemoLoader(CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(end))), TestRollups.CreateRefresher(_db));
+
+        var result = await loader.LoadAsync(options, null, default);
+
+        Assert.Equal(0L, await CountAsync("events_default"));
+        var january = await CountAsync("events_y2025m01");
+        var february = await CountAsync("events_y2025m02");
+        var march = await CountAsync("events_y2025m03");
+        Assert.True(january > 0 && february > 0 && march > 0, $"{january}, {february}, {march}");
+        Assert.Equal(result.Events, january + february + march);
+    }
+
+    private async Task<long> CountAsync(string table)
+    {
+        await using var cmd = _db.DataSource.CreateCommand($"SELECT count(*) FROM {table}");
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
     public async Task Load_SameSeedTwice_SecondLoadAllDuplicates()
     {
         await _db.ResetAsync();
