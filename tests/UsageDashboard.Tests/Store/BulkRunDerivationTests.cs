@@ -100,6 +100,27 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
             await ScalarAsync("SELECT id FROM installations WHERE installation_id = 'new-inst'"));
     }
 
+    [Fact]
+    public async Task BulkLoad_DemoEvents_LeavesEveryLoadedTableAnalyzed()
+    {
+        await _db.ResetAsync();
+        string[] tables = ["events", "events_y2026m11", "event_keys", "runs", "run_plugins", "installations", "rollup_installation_months", "rollup_run_days"];
+        var writer = CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_now)), s_abortAfter);
+        var options = new DemoOptions { Events = 2_000, Days = 5, Seed = 2, End = s_now };
+        // Column statistics come only from ANALYZE (an index build sets row counts, not these); those an
+        // earlier test's load left are removed first (the test cluster connects as a superuser).
+        await ScalarAsync("SELECT count(events_ensure_partition('2026-11-01'))");
+        await ScalarAsync($"WITH d AS (DELETE FROM pg_statistic WHERE starelid = ANY (ARRAY['{string.Join("', '", tables)}']::regclass[]) RETURNING 1) SELECT count(*) FROM d");
+
+        await writer.BulkLoadAsync(Chunks(DemoDataGenerator.Generate(options).ToList(), 500), null, default, DemoDataGenerator.Months(options));
+
+        foreach (var table in tables)
+        {
+            Assert.True(await ScalarAsync($"SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = '{table}'") > 0,
+                $"{table} has no statistics after the load");
+        }
+    }
+
     private async Task<long> ScalarAsync(string sql)
     {
         await using var cmd = _db.DataSource.CreateCommand(sql);
