@@ -52,6 +52,7 @@ internal sealed class BulkRollups
         var month = new DateOnly(day.Year, day.Month, 1);
         var bit = 1 << (day.Day - 1);
         var command = r.Command ?? NoCommand;
+        var env = new Env(r.IsCi, r.OsName, r.ToolVersion);
         var failure = r.Status is RunStatus.Failed or RunStatus.Aborted;
         var error = r.ErrorType ?? NoError;
 
@@ -60,9 +61,9 @@ internal sealed class BulkRollups
         var masks = _installationMonths.GetValueOrDefault(instKey);
         _installationMonths[instKey] = (masks.Days | bit, masks.OkDays | (r.Status == RunStatus.Succeeded ? bit : 0));
 
-        var commandDay = new CommandDayKey(r.Tool, day, command, r.IsCi, r.OsName, r.ToolVersion);
+        var commandDay = new CommandDayKey(r.Tool, day, command, env);
         Count(_commandDays, commandDay, r.Status);
-        SetBit(_commandMonths, new CommandMonthKey(r.Tool, month, installation, command, r.IsCi, r.OsName, r.ToolVersion), bit);
+        SetBit(_commandMonths, new CommandMonthKey(r.Tool, month, installation, command, env), bit);
         if (r.DurationMs is { } duration && duration >= 0)
         {
             if (!_durations.TryGetValue(commandDay, out var histogram))
@@ -74,27 +75,27 @@ internal sealed class BulkRollups
         }
         if (failure)
         {
-            var errorDay = new ErrorDayKey(r.Tool, day, command, error, r.IsCi, r.OsName, r.ToolVersion);
+            var errorDay = new ErrorDayKey(r.Tool, day, command, error, env);
             var seen = _errorDays.GetValueOrDefault(errorDay);
             _errorDays[errorDay] = (seen.Runs + 1, seen.Runs == 0 || r.OccurredAt > seen.LastAt ? r.OccurredAt : seen.LastAt);
-            SetBit(_errorMonths, new ErrorMonthKey(r.Tool, month, installation, command, error, r.IsCi, r.OsName, r.ToolVersion), bit);
+            SetBit(_errorMonths, new ErrorMonthKey(r.Tool, month, installation, command, error, env), bit);
         }
 
         foreach (var p in r.Plugins ?? [])
         {
             // As stored in run_plugins: no version is '', the outcome is the plugin's own or else its run's.
-            var version = p.Version ?? "";
+            var plugin = new Plugin(p.Name, p.Type, p.Version ?? "");
             var status = p.Outcome(r.Status);
-            var pluginDay = new PluginDayKey(r.Tool, day, p.Name, p.Type, version, r.IsCi, r.OsName, r.ToolVersion);
+            var pluginDay = new PluginDayKey(r.Tool, day, plugin, env);
             var (outcomes, firstAt) = _pluginDays.TryGetValue(pluginDay, out var known) ? known : (default, r.OccurredAt);
             _pluginDays[pluginDay] = (outcomes.Add(status), r.OccurredAt < firstAt ? r.OccurredAt : firstAt);
-            SetBit(_pluginMonths, new PluginMonthKey(r.Tool, month, installation, p.Name, p.Type, version, r.IsCi, r.OsName, r.ToolVersion), bit);
+            SetBit(_pluginMonths, new PluginMonthKey(r.Tool, month, installation, plugin, env), bit);
             if (status is RunStatus.Failed or RunStatus.Aborted)
             {
-                var errorDay = new ErrorDayKey(r.Tool, day, p.Name, error, r.IsCi, r.OsName, r.ToolVersion);
+                var errorDay = new ErrorDayKey(r.Tool, day, p.Name, error, env);
                 var seen = _pluginErrorDays.GetValueOrDefault(errorDay);
                 _pluginErrorDays[errorDay] = (seen.Runs + 1, seen.Runs == 0 || r.OccurredAt > seen.LastAt ? r.OccurredAt : seen.LastAt);
-                SetBit(_pluginErrorMonths, new ErrorMonthKey(r.Tool, month, installation, p.Name, error, r.IsCi, r.OsName, r.ToolVersion), bit);
+                SetBit(_pluginErrorMonths, new ErrorMonthKey(r.Tool, month, installation, p.Name, error, env), bit);
             }
         }
     }
@@ -145,9 +146,7 @@ internal sealed class BulkRollups
             w.Write(k.Month);
             w.Write(k.Installation);
             w.Write(k.Command);
-            w.Write(k.IsCi);
-            w.Write(k.OsName);
-            w.Write(k.ToolVersion);
+            k.Env.Write(w);
             w.Write(days);
         }, ct);
         await CopyAsync(conn, "rollup_command_durations", RollupSql.CommandDurationsColumns, _durations, static (w, k, histogram) =>
@@ -164,12 +163,8 @@ internal sealed class BulkRollups
             w.StartRow(13);
             w.Write(k.Tool);
             w.Write(k.Day);
-            w.Write(k.Name);
-            w.Write(k.Type);
-            w.Write(k.Version);
-            w.Write(k.IsCi);
-            w.Write(k.OsName);
-            w.Write(k.ToolVersion);
+            k.Plugin.Write(w);
+            k.Env.Write(w);
             v.Outcomes.Write(w);
             w.Write(v.FirstAt);
         }, ct);
@@ -179,12 +174,8 @@ internal sealed class BulkRollups
             w.Write(k.Tool);
             w.Write(k.Month);
             w.Write(k.Installation);
-            w.Write(k.Name);
-            w.Write(k.Type);
-            w.Write(k.Version);
-            w.Write(k.IsCi);
-            w.Write(k.OsName);
-            w.Write(k.ToolVersion);
+            k.Plugin.Write(w);
+            k.Env.Write(w);
             w.Write(days);
         }, ct);
         await CopyAsync(conn, "rollup_error_days", RollupSql.ErrorDaysColumns, _errorDays, WriteErrorDay, ct);
@@ -202,9 +193,7 @@ internal sealed class BulkRollups
         w.Write(k.Tool);
         w.Write(k.Day);
         w.Write(k.Command);
-        w.Write(k.IsCi);
-        w.Write(k.OsName);
-        w.Write(k.ToolVersion);
+        k.Env.Write(w);
     }
 
     /// <summary>An error-day row: the command (or, for plugin errors, the plugin name) in <see cref="ErrorDayKey.Subject"/>.</summary>
@@ -215,9 +204,7 @@ internal sealed class BulkRollups
         w.Write(k.Day);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
-        w.Write(k.IsCi);
-        w.Write(k.OsName);
-        w.Write(k.ToolVersion);
+        k.Env.Write(w);
         w.Write(v.Runs);
         w.Write(v.LastAt);
     }
@@ -230,9 +217,7 @@ internal sealed class BulkRollups
         w.Write(k.Installation);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
-        w.Write(k.IsCi);
-        w.Write(k.OsName);
-        w.Write(k.ToolVersion);
+        k.Env.Write(w);
         w.Write(days);
     }
 
@@ -277,21 +262,38 @@ internal sealed class BulkRollups
     private readonly record struct InstallationMonthKey(string Tool, DateOnly Month, int Installation, bool IsCi, string? OsName,
         string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion);
 
-    private readonly record struct CommandDayKey(string Tool, DateOnly Day, string Command, bool IsCi, string? OsName, string? ToolVersion);
+    /// <summary>The environment columns most rollups group by: is_ci, os_name, tool_version.</summary>
+    private readonly record struct Env(bool IsCi, string? OsName, string? ToolVersion)
+    {
+        public void Write(BinaryCopyWriter w)
+        {
+            w.Write(IsCi);
+            w.Write(OsName);
+            w.Write(ToolVersion);
+        }
+    }
 
-    private readonly record struct CommandMonthKey(string Tool, DateOnly Month, int Installation, string Command, bool IsCi, string? OsName,
-        string? ToolVersion);
+    /// <summary>A plugin as run_plugins stores it: name, type ('' for none), version ('' for none).</summary>
+    private readonly record struct Plugin(string Name, string Type, string Version)
+    {
+        public void Write(BinaryCopyWriter w)
+        {
+            w.Write(Name);
+            w.Write(Type);
+            w.Write(Version);
+        }
+    }
 
-    private readonly record struct PluginDayKey(string Tool, DateOnly Day, string Name, string Type, string Version, bool IsCi, string? OsName,
-        string? ToolVersion);
+    private readonly record struct CommandDayKey(string Tool, DateOnly Day, string Command, Env Env);
 
-    private readonly record struct PluginMonthKey(string Tool, DateOnly Month, int Installation, string Name, string Type, string Version,
-        bool IsCi, string? OsName, string? ToolVersion);
+    private readonly record struct CommandMonthKey(string Tool, DateOnly Month, int Installation, string Command, Env Env);
+
+    private readonly record struct PluginDayKey(string Tool, DateOnly Day, Plugin Plugin, Env Env);
+
+    private readonly record struct PluginMonthKey(string Tool, DateOnly Month, int Installation, Plugin Plugin, Env Env);
 
     /// <summary>An error-day row's key; <see cref="Subject"/> is the command (run errors) or the plugin name (plugin errors).</summary>
-    private readonly record struct ErrorDayKey(string Tool, DateOnly Day, string Subject, string ErrorType, bool IsCi, string? OsName,
-        string? ToolVersion);
+    private readonly record struct ErrorDayKey(string Tool, DateOnly Day, string Subject, string ErrorType, Env Env);
 
-    private readonly record struct ErrorMonthKey(string Tool, DateOnly Month, int Installation, string Subject, string ErrorType, bool IsCi,
-        string? OsName, string? ToolVersion);
+    private readonly record struct ErrorMonthKey(string Tool, DateOnly Month, int Installation, string Subject, string ErrorType, Env Env);
 }
