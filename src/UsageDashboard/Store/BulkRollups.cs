@@ -56,8 +56,9 @@ internal sealed class BulkRollups
         var failure = r.Status is RunStatus.Failed or RunStatus.Aborted;
         var error = r.ErrorType ?? NoError;
 
-        Count(_runDays, new RunDayKey(r.Tool, day, r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion), r.Status);
-        var instKey = new InstallationMonthKey(r.Tool, month, installation, r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion);
+        var platform = new Platform(r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion);
+        Count(_runDays, new RunDayKey(r.Tool, day, platform), r.Status);
+        var instKey = new InstallationMonthKey(r.Tool, month, installation, platform);
         var masks = _installationMonths.GetValueOrDefault(instKey);
         _installationMonths[instKey] = (masks.Days | bit, masks.OkDays | (r.Status == RunStatus.Succeeded ? bit : 0));
 
@@ -111,12 +112,7 @@ internal sealed class BulkRollups
             w.StartRow(12);
             w.Write(k.Tool);
             w.Write(k.Day);
-            w.Write(k.IsCi);
-            w.Write(k.OsName);
-            w.Write(k.OsVersion);
-            w.Write(k.RuntimeName);
-            w.Write(k.RuntimeVersion);
-            w.Write(k.ToolVersion);
+            k.Platform.Write(w);
             v.Write(w);
         }, ct);
         await CopyAsync(conn, "rollup_installation_months", RollupSql.InstallationMonthsColumns, _installationMonths, static (w, k, v) =>
@@ -125,12 +121,7 @@ internal sealed class BulkRollups
             w.Write(k.Tool);
             w.Write(k.Month);
             w.Write(k.Installation);
-            w.Write(k.IsCi);
-            w.Write(k.OsName);
-            w.Write(k.OsVersion);
-            w.Write(k.RuntimeName);
-            w.Write(k.RuntimeVersion);
-            w.Write(k.ToolVersion);
+            k.Platform.Write(w);
             w.Write(v.Days);
             w.Write(v.OkDays);
         }, ct);
@@ -256,11 +247,23 @@ internal sealed class BulkRollups
         }
     }
 
-    private readonly record struct RunDayKey(string Tool, DateOnly Day, bool IsCi, string? OsName, string? OsVersion, string? RuntimeName,
-        string? RuntimeVersion, string? ToolVersion);
+    /// <summary>The columns the run-day and installation-month rollups group by besides time and installation.</summary>
+    private readonly record struct Platform(bool IsCi, string? OsName, string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion)
+    {
+        public void Write(BinaryCopyWriter w)
+        {
+            w.Write(IsCi);
+            w.Write(OsName);
+            w.Write(OsVersion);
+            w.Write(RuntimeName);
+            w.Write(RuntimeVersion);
+            w.Write(ToolVersion);
+        }
+    }
 
-    private readonly record struct InstallationMonthKey(string Tool, DateOnly Month, int Installation, bool IsCi, string? OsName,
-        string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion);
+    private readonly record struct RunDayKey(string Tool, DateOnly Day, Platform Platform);
+
+    private readonly record struct InstallationMonthKey(string Tool, DateOnly Month, int Installation, Platform Platform);
 
     /// <summary>The environment columns most rollups group by: is_ci, os_name, tool_version.</summary>
     private readonly record struct Env(bool IsCi, string? OsName, string? ToolVersion)
