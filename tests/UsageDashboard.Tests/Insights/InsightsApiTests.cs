@@ -21,6 +21,9 @@ public sealed class InsightsApiTests : IClassFixture<InsightsApiTests.Db>
                 CreateEvent(installationId: "i1", at: day.AddHours(1), status: RunStatus.Failed, command: "run"),
                 CreateEvent(installationId: "i2", at: day.AddHours(2), status: RunStatus.Succeeded, command: "=cmd|' /C calc'!A0"),
             ], default);
+            // The rollups are built before any app starts: each test's app would otherwise build them in
+            // the background while its first request reads them (a page rendered empty under a loaded suite).
+            await TestRollups.RefreshAsync(this);
         }
     }
 

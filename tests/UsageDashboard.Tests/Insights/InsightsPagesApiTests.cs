@@ -23,6 +23,9 @@ public sealed class InsightsPagesApiTests : IClassFixture<InsightsPagesApiTests.
                 CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), command: "=cmd/with slash", osName: "macos"),
                 CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-3), command: "elt", plugins: plugins),
             ], default);
+            // The rollups are built before any app starts: each test's app would otherwise build them in
+            // the background while its first request reads them (a page rendered empty under a loaded suite).
+            await TestRollups.RefreshAsync(this);
         }
     }
 
