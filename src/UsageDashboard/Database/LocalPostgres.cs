@@ -115,7 +115,7 @@ public sealed class LocalPostgres : IAsyncDisposable
             // UUID event keys, run keys), and the first change to a page after a checkpoint writes the
             // whole page to WAL. On the 10M-event store, 100k events in 500-event batches wrote 1.2 GB of
             // WAL, mostly such page images, so 2GB meant a checkpoint every two runs and ingest started
-            // over from cold pages; with these, the second and third runs after a start were 7.3-9.1k
+            // over from cold pages; with these, the second and third runs after a start were 6.8-9.1k
             // events/s instead of 5.7-7.3k (docs/benchmarks.md). WAL on disk can reach max_wal_size.
             "-c max_wal_size=8GB",
             "-c checkpoint_timeout=15min",

@@ -20,9 +20,6 @@ internal sealed class BulkRollups
     private const string NoCommand = "(none)";
     private const string NoError = "(not reported)";
 
-    /// <summary><see cref="RollupSql.DurationBucket"/>'s factor, the same double literal: 8 / ln 2.</summary>
-    private const double BucketFactor = 11.541560327111707;
-
     private readonly Dictionary<RunDayKey, Outcomes> _runDays = [];
     private readonly Dictionary<InstallationMonthKey, (int Days, int OkDays)> _installationMonths = [];
     private readonly Dictionary<CommandDayKey, Outcomes> _commandDays = [];
@@ -71,14 +68,12 @@ internal sealed class BulkRollups
             {
                 _durations[commandDay] = histogram = [];
             }
-            var bucket = (short)Math.Floor(Math.Log(duration + 1.0) * BucketFactor);
+            var bucket = (short)DurationHistogram.BucketOf(duration);
             histogram[bucket] = histogram.GetValueOrDefault(bucket) + 1;
         }
         if (failure)
         {
-            var errorDay = new ErrorDayKey(r.Tool, day, command, error, env);
-            var seen = _errorDays.GetValueOrDefault(errorDay);
-            _errorDays[errorDay] = (seen.Runs + 1, seen.Runs == 0 || r.OccurredAt > seen.LastAt ? r.OccurredAt : seen.LastAt);
+            CountLatest(_errorDays, new ErrorDayKey(r.Tool, day, command, error, env), r.OccurredAt);
             SetBit(_errorMonths, new ErrorMonthKey(r.Tool, month, installation, command, error, env), bit);
         }
 
@@ -93,9 +88,7 @@ internal sealed class BulkRollups
             SetBit(_pluginMonths, new PluginMonthKey(r.Tool, month, installation, plugin, env), bit);
             if (status is RunStatus.Failed or RunStatus.Aborted)
             {
-                var errorDay = new ErrorDayKey(r.Tool, day, p.Name, error, env);
-                var seen = _pluginErrorDays.GetValueOrDefault(errorDay);
-                _pluginErrorDays[errorDay] = (seen.Runs + 1, seen.Runs == 0 || r.OccurredAt > seen.LastAt ? r.OccurredAt : seen.LastAt);
+                CountLatest(_pluginErrorDays, new ErrorDayKey(r.Tool, day, p.Name, error, env), r.OccurredAt);
                 SetBit(_pluginErrorMonths, new ErrorMonthKey(r.Tool, month, installation, p.Name, error, env), bit);
             }
         }
@@ -226,6 +219,13 @@ internal sealed class BulkRollups
 
     private static void Count<TKey>(Dictionary<TKey, Outcomes> table, TKey key, string status) where TKey : notnull =>
         table[key] = table.GetValueOrDefault(key).Add(status);
+
+    /// <summary>count(*) and max(occurred_at) of an error-day row.</summary>
+    private static void CountLatest(Dictionary<ErrorDayKey, (int Runs, DateTime LastAt)> table, ErrorDayKey key, DateTime at)
+    {
+        var seen = table.GetValueOrDefault(key);
+        table[key] = (seen.Runs + 1, seen.Runs == 0 || at > seen.LastAt ? at : seen.LastAt);
+    }
 
     private static void SetBit<TKey>(Dictionary<TKey, int> table, TKey key, int bit) where TKey : notnull =>
         table[key] = table.GetValueOrDefault(key) | bit;
