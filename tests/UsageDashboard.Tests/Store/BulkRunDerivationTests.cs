@@ -67,8 +67,13 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
     public async Task BulkLoad_EdgeCases_RollupsSameAsSqlRebuild()
     {
         var events = EdgeCaseEvents();
-        // Durations at bucket edges and below zero (left out of histograms), no command, and error types on
-        // failed and aborted runs, plus a run on the last day of a month.
+        // Durations whose ln(ms + 1) · 8/ln 2 is a whole number in exact arithmetic (1, 3, 15, 255, 65535: bucket
+        // boundaries, where C# and PostgreSQL rounding could part), zero and below zero (left out of
+        // histograms), no command, and error types on failed and aborted runs, plus a run on a month's last day.
+        foreach (var ms in new long[] { 1, 3, 15, 255, 65_535 })
+        {
+            events.Add(CreateEvent(runKey: $"edge-{ms}", status: RunStatus.Succeeded, at: s_now.AddHours(-4), durationMs: ms, command: "edge"));
+        }
         events.Add(CreateEvent(runKey: "d0", status: RunStatus.Succeeded, at: s_now.AddHours(-3), durationMs: 0));
         events.Add(CreateEvent(runKey: "d-1", status: RunStatus.Failed, at: s_now.AddHours(-3), durationMs: -1, command: null));
         events.Add(CreateEvent(runKey: "d-big", status: RunStatus.Aborted, at: s_now.AddHours(-3), durationMs: 86_400_000, errorType: "Timeout"));
