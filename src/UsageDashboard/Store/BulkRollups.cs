@@ -102,18 +102,13 @@ internal sealed class BulkRollups
     {
         await CopyAsync(conn, "rollup_run_days", RollupSql.RunDaysColumns, _runDays, static (w, k, v) =>
         {
-            w.StartRow(12);
-            w.Write(k.Tool);
-            w.Write(k.Day);
+            StartDayRow(w, 12, k.Tool, k.Day);
             k.Platform.Write(w);
             v.Write(w);
         }, ct);
         await CopyAsync(conn, "rollup_installation_months", RollupSql.InstallationMonthsColumns, _installationMonths, static (w, k, v) =>
         {
-            w.StartRow(11);
-            w.Write(k.Tool);
-            w.Write(k.Month);
-            w.Write(k.Installation);
+            StartMonthRow(w, 11, k.Tool, k.Month, k.Installation);
             k.Platform.Write(w);
             w.Write(v.Days);
             w.Write(v.OkDays);
@@ -125,10 +120,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_command_months", RollupSql.CommandMonthsColumns, _commandMonths, static (w, k, days) =>
         {
-            w.StartRow(8);
-            w.Write(k.Tool);
-            w.Write(k.Month);
-            w.Write(k.Installation);
+            StartMonthRow(w, 8, k.Tool, k.Month, k.Installation);
             w.Write(k.Command);
             k.Env.Write(w);
             w.Write(days);
@@ -144,9 +136,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_plugin_days", RollupSql.PluginDaysColumns, _pluginDays, static (w, k, v) =>
         {
-            w.StartRow(13);
-            w.Write(k.Tool);
-            w.Write(k.Day);
+            StartDayRow(w, 13, k.Tool, k.Day);
             k.Plugin.Write(w);
             k.Env.Write(w);
             v.Outcomes.Write(w);
@@ -154,10 +144,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_plugin_months", RollupSql.PluginMonthsColumns, _pluginMonths, static (w, k, days) =>
         {
-            w.StartRow(10);
-            w.Write(k.Tool);
-            w.Write(k.Month);
-            w.Write(k.Installation);
+            StartMonthRow(w, 10, k.Tool, k.Month, k.Installation);
             k.Plugin.Write(w);
             k.Env.Write(w);
             w.Write(days);
@@ -171,11 +158,24 @@ internal sealed class BulkRollups
         await versions.ExecuteNonQueryAsync(ct);
     }
 
-    private static void StartCommandDay(BinaryCopyWriter w, short fields, CommandDayKey k)
+    /// <summary>A day table's row: its field count, then tool and day, which every day table starts with.</summary>
+    private static void StartDayRow(BinaryCopyWriter w, short fields, string tool, DateOnly day)
     {
         w.StartRow(fields);
-        w.Write(k.Tool);
-        w.Write(k.Day);
+        w.Write(tool);
+        w.Write(day);
+    }
+
+    /// <summary>A month table's row: its field count, then tool, month and installation key, which every month table starts with.</summary>
+    private static void StartMonthRow(BinaryCopyWriter w, short fields, string tool, DateOnly month, int installation)
+    {
+        StartDayRow(w, fields, tool, month);
+        w.Write(installation);
+    }
+
+    private static void StartCommandDay(BinaryCopyWriter w, short fields, CommandDayKey k)
+    {
+        StartDayRow(w, fields, k.Tool, k.Day);
         w.Write(k.Command);
         k.Env.Write(w);
     }
@@ -183,9 +183,7 @@ internal sealed class BulkRollups
     /// <summary>An error-day row: the command (or, for plugin errors, the plugin name) in <see cref="ErrorDayKey.Subject"/>.</summary>
     private static void WriteErrorDay(BinaryCopyWriter w, ErrorDayKey k, (int Runs, DateTime LastAt) v)
     {
-        w.StartRow(9);
-        w.Write(k.Tool);
-        w.Write(k.Day);
+        StartDayRow(w, 9, k.Tool, k.Day);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
         k.Env.Write(w);
@@ -195,10 +193,7 @@ internal sealed class BulkRollups
 
     private static void WriteErrorMonth(BinaryCopyWriter w, ErrorMonthKey k, int days)
     {
-        w.StartRow(9);
-        w.Write(k.Tool);
-        w.Write(k.Month);
-        w.Write(k.Installation);
+        StartMonthRow(w, 9, k.Tool, k.Month, k.Installation);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
         k.Env.Write(w);
