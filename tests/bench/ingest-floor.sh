@@ -18,29 +18,18 @@ cd "$(dirname "$0")/../.."
 store=${1:-.data/bench-1000000.pristine}
 events=${2:-200000}
 [ -d "$store/data" ] || { echo "no store at $store (run tests/bench/scale.sh 1000000 first)" >&2; exit 1; }
-bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
 app=src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll
 loadgen=tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll
 [ -f "$app" ] && [ -f "$loadgen" ] || { echo "build Release first: dotnet build UsageDashboard.sln -c Release" >&2; exit 1; }
-work=$(mktemp -d /work/main/.data/ingest-floor.XXXXXX 2>/dev/null || mktemp -d)
-stop() { runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true; }
-trap 'stop; rm -rf "$work"' EXIT
-cp -a "$store/." "$work/"
-rm -f "$work/data/postmaster.pid"
+. tests/bench/cluster.sh
+work=$(bench_scratch "$store" ingest-floor)
+trap 'bench_stop "$work"; rm -rf "$work"' EXIT
 export Database__LocalFolder=$work
-mkdir -p "$work/socket"
-chown -R postgres "$work"
-mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 4 ))
-[ "$mem_mb" -gt 2048 ] && mem_mb=2048
-[ "$mem_mb" -lt 256 ] && mem_mb=256
-# Started here with the settings of LocalPostgres.StartAsync, so every CLI call below reuses it (a cluster
-# the CLI started itself would be stopped again when it exits). Autovacuum is off so that no worker's CPU
-# (set off by the deletes and inserts below) lands in the floor's count.
-opts="-c listen_addresses='' -c unix_socket_directories='$work/socket' -c max_connections=200 -c shared_buffers=${mem_mb}MB \
- -c work_mem=32MB -c maintenance_work_mem=256MB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_level=minimal \
- -c max_wal_senders=0 -c synchronous_commit=off -c jit=off -c autovacuum=off"
-runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -o "$opts" -w start >/dev/null
-psql() { runuser -u postgres -- "$bin/psql" -XAtq -v ON_ERROR_STOP=1 "host=$work/socket dbname=usage user=postgres" "$@"; }
+# Started here, so every CLI call below reuses it (a cluster the CLI started itself would be stopped again
+# when it exits). Autovacuum is off so that no worker's CPU (set off by the deletes and inserts below)
+# lands in the floor's count.
+bench_start "$work" -c autovacuum=off
+psql() { bench_psql "$work" "$@"; }
 cpu() { /usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$work/out" 2>&1; awk '{print $1 + $2}' "$work/time"; }
 
 dotnet "$loadgen" file "$work/import.ndjson" "$events" meltano >/dev/null
@@ -68,7 +57,7 @@ echo "rows: $(psql -c "SELECT format('%s events, %s keys, %s runs, %s plugin row
 psql -c "SELECT count(*) FROM events" -c "SELECT count(*) FROM event_keys" -c "SELECT count(*) FROM runs" -c "SELECT count(*) FROM run_plugins" \
   -c "SELECT count(*) FROM s_events" -c "SELECT count(*) FROM s_keys" -c "SELECT count(*) FROM s_runs" -c "SELECT count(*) FROM s_plugins" >/dev/null
 
-ticks() { sleep 0.5; local pid; pid=$(head -1 "$work/data/postmaster.pid"); awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"; }
+ticks() { bench_server_ticks "$work"; }
 hz=$(getconf CLK_TCK)
 before=$(ticks)
 timings=$(psql <<'SQL'

@@ -10,16 +10,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 store=$(realpath "${1:?usage: ingest-settings.sh <store-folder> label=options ...}")
 shift
-bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+. tests/bench/cluster.sh
 app=src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll
 loadgen=tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll
 dotnet build UsageDashboard.sln -c Release -v q -nologo >/dev/null
-pg() { runuser -u postgres -- "$bin/pg_ctl" -D "$store/data" "$@" >/dev/null; }
 for setting in "$@"; do
   label=${setting%%=*}
   extra=${setting#*=}
-  pg -m fast -w stop 2>/dev/null || true
-  pg -l "$store/postgres.log" -w -o "-c listen_addresses='' -c unix_socket_directories='$store/socket' -c max_connections=200 -c shared_buffers=2048MB -c work_mem=32MB -c maintenance_work_mem=256MB -c wal_level=minimal -c max_wal_senders=0 -c synchronous_commit=off -c jit=off $extra" start
+  bench_stop "$store"
+  # shellcheck disable=SC2086 # the options are words
+  bench_start "$store" $extra
   before=$(grep -c "checkpoint starting: wal" "$store/postgres.log" || true)
   Database__LocalFolder=$store Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:5401 \
     Logging__LogLevel__Default=Warning dotnet "$app" >/dev/null 2>&1 &
@@ -32,4 +32,4 @@ for setting in "$@"; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$label: $(( $(grep -c "checkpoint starting: wal" "$store/postgres.log" || true) - before )) WAL-triggered checkpoints"
 done
-pg -m fast -w stop
+bench_stop "$store"

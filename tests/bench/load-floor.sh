@@ -16,23 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 store=${1:-.data/bench-1000000.pristine}
 [ -d "$store/data" ] || { echo "no store at $store (run tests/bench/scale.sh 1000000 first)" >&2; exit 1; }
-bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
-work=$(mktemp -d /work/main/.data/floor.XXXXXX 2>/dev/null || mktemp -d)
+. tests/bench/cluster.sh
+work=$(bench_scratch "$store" floor)
 dump=$work/dump
-cp -a "$store/." "$work/"
-rm -f "$work/data/postmaster.pid"
-mkdir -p "$dump" "$work/socket"
-chown -R postgres "$work"
-mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 4 ))
-[ "$mem_mb" -gt 2048 ] && mem_mb=2048
-[ "$mem_mb" -lt 256 ] && mem_mb=256
-# The settings of LocalPostgres.StartAsync (src/UsageDashboard/Database/LocalPostgres.cs).
-opts="-c listen_addresses='' -c unix_socket_directories='$work/socket' -c max_connections=200 -c shared_buffers=${mem_mb}MB \
- -c work_mem=32MB -c maintenance_work_mem=256MB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_level=minimal \
- -c max_wal_senders=0 -c synchronous_commit=off -c jit=off"
-runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -o "$opts" -w start >/dev/null
-trap 'runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-psql() { runuser -u postgres -- "$bin/psql" -XAtq -v ON_ERROR_STOP=1 "host=$work/socket dbname=usage user=postgres" "$@"; }
+mkdir -p "$dump"
+bench_start "$work"
+trap 'bench_stop "$work"; rm -rf "$work"' EXIT
+psql() { bench_psql "$work" "$@"; }
 
 tables="events event_keys runs run_plugins installations $(psql -c "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'rollup%' AND tablename NOT IN ('rollup_dirty', 'rollup_month_versions')")"
 for t in $tables; do
@@ -41,8 +31,7 @@ done
 psql -c "CHECKPOINT"
 echo "store: $store ($(psql -c "SELECT count(*) FROM events") events, $(psql -c "SELECT count(*) FROM runs") runs, $(psql -c "SELECT count(*) FROM run_plugins") plugin rows)"
 
-# A backend's CPU reaches the postmaster's children's counters when it exits and is reaped.
-ticks() { sleep 0.5; local pid; pid=$(head -1 "$work/data/postmaster.pid"); awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"; }
+ticks() { bench_server_ticks "$work"; }
 hz=$(getconf CLK_TCK)
 before=$(ticks)
 start=$(date +%s.%N)

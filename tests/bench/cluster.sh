@@ -1,0 +1,50 @@
+# Sourced by the benchmark scripts that run a project-local store's cluster themselves (not executable).
+#
+#   bench_start <folder> [extra server options]   start <folder>/data as LocalPostgres would
+#   bench_stop <folder>                           stop it (fast), if running
+#   bench_scratch <store> <name>                  copy <store> to a new scratch folder; prints its path
+#   bench_psql <folder> [psql args]               psql as postgres on the folder's socket, quiet, stop on error
+#   bench_server_ticks <folder>                   CPU ticks of the cluster's processes that have exited so far
+#
+# One copy of the server settings for the scripts: those of LocalPostgres.StartAsync
+# (src/UsageDashboard/Database/LocalPostgres.cs), which starts the cluster the app and CLI use. Options
+# passed after them win (PostgreSQL takes the last -c of a setting), so a script can vary one.
+bench_bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+
+bench_start() {
+  local folder=$1; shift
+  local mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 4 ))
+  [ "$mem_mb" -gt 2048 ] && mem_mb=2048
+  [ "$mem_mb" -lt 256 ] && mem_mb=256
+  mkdir -p "$folder/socket"
+  chown -R postgres "$folder"
+  rm -f "$folder/data/postmaster.pid"
+  runuser -u postgres -- "$bench_bin/pg_ctl" -D "$folder/data" -l "$folder/postgres.log" -w -o "-c listen_addresses='' \
+ -c unix_socket_directories='$folder/socket' -c max_connections=200 -c shared_buffers=${mem_mb}MB -c work_mem=32MB \
+ -c maintenance_work_mem=256MB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_level=minimal -c max_wal_senders=0 \
+ -c synchronous_commit=off -c jit=off $*" start >/dev/null
+}
+
+bench_stop() {
+  runuser -u postgres -- "$bench_bin/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+bench_scratch() {
+  local dir
+  mkdir -p .data
+  dir=$(mktemp -d "$PWD/.data/$2.XXXXXX")
+  cp -a "$1/." "$dir/"
+  echo "$dir"
+}
+
+bench_psql() {
+  local folder=$1; shift
+  runuser -u postgres -- "$bench_bin/psql" -XAtq -v ON_ERROR_STOP=1 "host=$folder/socket dbname=usage user=postgres" "$@"
+}
+
+# A backend's CPU reaches the postmaster's counters for its children when it exits and is reaped: hence
+# the pause. Long-lived background processes (checkpointer, WAL writer) are not in it.
+bench_server_ticks() {
+  sleep 0.5
+  awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$1/data/postmaster.pid")/stat"
+}
