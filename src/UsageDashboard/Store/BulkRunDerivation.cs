@@ -44,10 +44,8 @@ internal sealed class BulkRunDerivation
 
     public int InstallationCount => _installations.Count;
 
-    /// <summary>The runs in time order, once <see cref="Complete"/> has run; the i-th gets id <see cref="FirstRunId"/> + i.</summary>
+    /// <summary>The runs in time order, once <see cref="Complete"/> has run; the i-th gets id firstRunId + i (Complete's argument).</summary>
     public IReadOnlyList<RunState> Completed => _completed ?? throw new InvalidOperationException("Complete the runs first.");
-
-    public long FirstRunId => _firstRunId;
 
     /// <summary>The <c>installations.id</c> the load gives (tool, installation id), once <see cref="Complete"/> has run.</summary>
     public int InstallationKey(string tool, string installationId) =>
