@@ -5,6 +5,7 @@ using UsageDashboard.Components;
 using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Health;
+using UsageDashboard.Hosting;
 using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
@@ -16,7 +17,9 @@ if (CliApp.IsVerb(args))
     return await CliApp.RunAsync(args);
 }
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(ConfigurationFiles.WithoutWatch(args));
+// appsettings*.json still reload on change, polled: watching the content root would watch .data/ too.
+ConfigurationFiles.PollForChanges(builder.Configuration, builder.Environment.ContentRootPath);
 
 // Event store: configured server or project-local cluster, migrated and (locally) seeded before Kestrel listens
 builder.Services.AddEventStore(builder.Configuration);
