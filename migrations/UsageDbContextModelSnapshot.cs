@@ -492,6 +492,8 @@ namespace UsageDashboard.Migrations
                     b.HasIndex("FirstSeen");
 
                     b.ToTable("installations", (string)null);
+
+                    NpgsqlEntityTypeBuilderExtensions.HasStorageParameter(b, "fillfactor", 70);
                 });
 
             modelBuilder.Entity("UsageDashboard.Store.QuarantinedEvent", b =>

@@ -152,6 +152,8 @@ internal sealed class InstallationConfiguration : IEntityTypeConfiguration<Insta
         b.ToTable("installations");
         b.HasKey(i => new { i.Tool, i.InstallationId });
         b.HasIndex(i => i.FirstSeen);
+        // Room for HOT updates of last_seen (migration InstallationsFillfactor says why).
+        b.HasStorageParameter("fillfactor", 70);
     }
 }
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# HTTP batch ingest on a scratch copy of a bench store, with the CPU each party used: the app, the
+# PostgreSQL cluster (every backend, the refresher's and autovacuum's included) and the load generator.
+# The rate alone moves by 20 % between runs on this machine (a rollup refresh pass lands in the measured
+# window or not); CPU per 100,000 events is the steadier figure. Used for the collector sections of
+# docs/benchmarks.md.
+#
+# Usage: bash tests/bench/batch-cpu.sh [store=.data/bench-1000000.pristine] [events=100000] [warm-up events=20000]
+# APP and LOADGEN name other builds (for an A/B against an older commit built elsewhere); APP_ARGS are
+# passed to the app (e.g. --hostBuilder:reloadConfigOnChange=true for the content-root watcher).
+# The app runs from the repository root, as scale.sh and the README run it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/bench/cluster.sh
+source_store=${1:-.data/bench-1000000.pristine}
+events=${2:-100000}
+warm=${3:-20000}
+app=${APP:-src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll}
+loadgen=${LOADGEN:-tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll}
+port=5412
+[ -f "$app" ] && [ -f "$loadgen" ] || { echo "build first: dotnet build UsageDashboard.sln -c Release" >&2; exit 2; }
+store=$(bench_scratch "$source_store" batch-cpu)
+pid=
+log=$(mktemp)
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; bench_stop "$store"; rm -rf "$store"; }
+trap cleanup EXIT
+bench_start "$store"
+# shellcheck disable=SC2086
+env Database__LocalFolder="$store" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
+  Logging__LogLevel__Default=Warning dotnet "$app" ${APP_ARGS:-} >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 180); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 1; done
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "app did not start; see $log" >&2; exit 1; }
+if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 >/dev/null; fi
+# Let the refresher fold the warm-up's runs, so the measured window starts from a quiet server.
+sleep 12
+ticks() { # utime + stime of the live cluster processes plus what its exited children used
+  local sum=0 p
+  for p in $(pgrep -u postgres); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $((sum + $(bench_server_ticks "$store")))
+}
+hz=$(getconf CLK_TCK)
+s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4; } 2>&1)
+a1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); s1=$(ticks)
+echo "$out" | grep '^batch:'
+lg=$(echo "$out" | tail -1 | awk '{printf "%.2f", $1 + $2}')
+awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v hz="$hz" -v lg="$lg" -v n="$events" 'BEGIN {
+  f = 100000 / n
+  printf "CPU per 100,000 events: app %.2f s, PostgreSQL %.2f s, load generator %.2f s\n", a / hz * f, s / hz * f, lg * f }'
