@@ -448,11 +448,15 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// occurred_at, so a retry that lands in another month (a clock-adjusted event gets the receipt time)
     /// is still a duplicate. A concurrent writer inserting the same key waits for this one and then skips
     /// it. Only the first copy of an id repeated within the batch is stored (<paramref name="order"/>).
+    /// The keys go in sorted: two writes that share ids (a request and its retry, merged into different
+    /// group commits) then wait for them in the same order. In arrival order, one could hold an id the
+    /// other waited for while waiting for one the other held: a deadlock, and a failed write
+    /// (EventPartitionsTests.Write_ConcurrentWritesShareIdsInOtherOrders_NoDeadlockEachStoredOnce).
     /// The statement returns the (tool, event_id) it stored and keeps those events in inserted_events.
     /// </summary>
     private static string InsertNew(string source, string order) => $"""
         k AS (
-            INSERT INTO event_keys (tool, event_id) SELECT tool, event_id FROM {source}
+            INSERT INTO event_keys (tool, event_id) SELECT tool, event_id FROM {source} ORDER BY tool, event_id
             ON CONFLICT (tool, event_id) DO NOTHING
             RETURNING tool, event_id
         ), ins AS (

@@ -72,6 +72,64 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
         Assert.Equal(1000, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'race-%'"));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(40)]
+    public async Task Write_ConcurrentWritesShareIdsInOtherOrders_NoDeadlockEachStoredOnce(int padding)
+    {
+        // Two writes carry the same two events in opposite orders (group commits of a request and its retry),
+        // both waiting behind a third transaction that holds one of the ids. Inserting the keys in arrival
+        // order, the write that took the first id next waited for the second, which the other had taken and
+        // then waited for the first: a deadlock, and one write failed. Keys go in sorted, so both wait for
+        // the same id first and neither holds what the other needs. Padding 40 makes each write 82 events,
+        // through the staging COPY; 1 makes it 4, through the prepared small write.
+        var writer = CreateWriter(_db);
+        for (var round = 0; round < 4; round++)
+        {
+            var x = CreateEvent(runKey: $"x-{round}");
+            var y = CreateEvent(runKey: $"y-{round}");
+            List<TelemetryEvent> Pad() => [.. Enumerable.Range(0, padding).Select(_ => CreateEvent())];
+            List<TelemetryEvent> first = [x, .. Pad(), y, .. Pad()];
+            List<TelemetryEvent> second = [y, .. Pad(), x, .. Pad()];
+
+            await using var holder = await _db.DataSource.OpenConnectionAsync();
+            await using var held = await holder.BeginTransactionAsync();
+            await writer.WriteAsync(holder, [x], default);
+            // The write that queued first behind the holder is the one that took x first when it let go.
+            var a = WriteInOwnTransactionAsync(writer, first);
+            await WaitForLockWaitersAsync(1);
+            var b = WriteInOwnTransactionAsync(writer, second);
+            await WaitForLockWaitersAsync(2);
+            await held.RollbackAsync();
+
+            var results = await Task.WhenAll(a, b);
+
+            Assert.Equal(2 + (4 * padding), results.Sum(r => r.Accepted));
+            Assert.Equal(2, results.Sum(r => r.Duplicates));
+        }
+        Assert.Equal(4 * 2 * (1 + (2 * padding)), await ScalarAsync<long>("SELECT count(*) FROM events"));
+        Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE event_count <> 1"));
+    }
+
+    private async Task<WriteResult> WriteInOwnTransactionAsync(EventWriter writer, List<TelemetryEvent> events)
+    {
+        await using var conn = await _db.DataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var result = await writer.WriteAsync(conn, events, default);
+        await tx.CommitAsync();
+        return result;
+    }
+
+    private async Task WaitForLockWaitersAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"fewer than {count} writes waited for the held id");
+            await Task.Delay(20);
+        }
+    }
+
     [Fact]
     public async Task Write_MonthWithoutPartition_AcceptedThenMovedIntoItsOwnPartition()
     {
