@@ -8,11 +8,15 @@
 # Usage: bash tests/bench/batch-cpu.sh [store=.data/bench-1000000.pristine] [events=100000] [warm-up events=20000]
 # APP and LOADGEN name other builds (for an A/B against an older commit built elsewhere); APP_ARGS are
 # passed to the app (e.g. --hostBuilder:reloadConfigOnChange=true for the content-root watcher).
+# REFRESH=1 also reports what the rollup refresher's statements took (pg_stat_statements) for the measured
+# events, waiting 12 s after them so a pass can fold them: e.g. `REFRESH=1 bash tests/bench/batch-cpu.sh
+# "" 1000` for a small pass into a day the warm-up filled.
 # The app runs from the repository root, as scale.sh and the README run it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/cluster.sh
-source_store=${1:-.data/bench-1000000.pristine}
+source_store=${1:-}
+source_store=${source_store:-.data/bench-1000000.pristine}
 events=${2:-100000}
 warm=${3:-20000}
 app=${APP:-src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll}
@@ -24,7 +28,12 @@ pid=
 log=$(mktemp)
 cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; bench_stop "$store"; rm -rf "$store"; }
 trap cleanup EXIT
-bench_start "$store"
+if [ -n "${REFRESH:-}" ]; then
+  bench_start "$store" -c shared_preload_libraries=pg_stat_statements
+  bench_psql "$store" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+else
+  bench_start "$store"
+fi
 # shellcheck disable=SC2086
 env Database__LocalFolder="$store" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
   Logging__LogLevel__Default=Warning dotnet "$app" ${APP_ARGS:-} >"$log" 2>&1 &
@@ -40,6 +49,7 @@ ticks() { # utime + stime of the live cluster processes plus what its exited chi
   echo $((sum + $(bench_server_ticks "$store")))
 }
 hz=$(getconf CLK_TCK)
+[ -n "${REFRESH:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4; } 2>&1)
 a1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); s1=$(ticks)
@@ -48,3 +58,12 @@ lg=$(echo "$out" | tail -1 | awk '{printf "%.2f", $1 + $2}')
 awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v hz="$hz" -v lg="$lg" -v n="$events" 'BEGIN {
   f = 100000 / n
   printf "CPU per 100,000 events: app %.2f s, PostgreSQL %.2f s, load generator %.2f s\n", a / hz * f, s / hz * f, lg * f }'
+if [ -n "${REFRESH:-}" ]; then
+  sleep 12
+  # The refresher's statements: its fold and rebuild scripts, their difference writes and month merges.
+  bench_psql "$store" -c "SELECT 'rollup refresh: ' || round(sum(total_exec_time)) || ' ms of statements, '
+      || coalesce(sum(rows) FILTER (WHERE query LIKE '%INSERT INTO fold_runs%'), 0) || ' new runs folded, '
+      || coalesce(sum(rows) FILTER (WHERE query LIKE '%INSERT INTO fold_command_durations%'), 0) || ' histogram rows merged'
+    FROM pg_stat_statements
+    WHERE query ~ '(fold_|refresh_|rollup_fold_slices|rollup_slices|WITH old AS MATERIALIZED|WITH written AS|rollup_marks)'"
+fi
