@@ -166,20 +166,33 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         IReadOnlyCollection<DateTime>? months = null)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var tx = await conn.BeginTransactionAsync(ct))
+        for (var attempt = 1; ; attempt++)
         {
-            // EXCLUSIVE lets dashboards keep reading the (empty) tables but holds every writer back until the
-            // load commits, so "empty" stays true while we rely on it.
-            await ExecuteAsync(conn, "LOCK TABLE events, event_keys, runs, run_plugins, installations IN EXCLUSIVE MODE", ct);
-            await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM runs)", conn);
-            if (!(bool)(await check.ExecuteScalarAsync(ct))!)
+            var streaming = false;
+            try
             {
-                var loaded = await BulkLoadIntoEmptyAsync(conn, chunks, progress, months ?? [], ct);
-                await tx.CommitAsync(ct);
-                await AnalyzeLoadedAsync(ct);
-                return new WriteResult(checked((int)loaded), 0);
+                await using var tx = await conn.BeginTransactionAsync(ct);
+                // EXCLUSIVE lets dashboards keep reading the (empty) tables but holds every writer back until the
+                // load commits, so "empty" stays true while we rely on it.
+                await ExecuteAsync(conn, "LOCK TABLE events, event_keys, runs, run_plugins, installations IN EXCLUSIVE MODE", ct);
+                await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM runs)", conn);
+                if (!(bool)(await check.ExecuteScalarAsync(ct))!)
+                {
+                    var loaded = await BulkLoadIntoEmptyAsync(conn, Streamed(chunks, () => streaming = true), progress, months ?? [], ct);
+                    await tx.CommitAsync(ct);
+                    await AnalyzeLoadedAsync(ct);
+                    return new WriteResult(checked((int)loaded), 0);
+                }
+                await tx.RollbackAsync(ct);
+                break;
             }
-            await tx.RollbackAsync(ct);
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && !streaming && attempt < 5)
+            {
+                // The load takes the five tables one by one (the LOCK, then the TRUNCATE's stronger lock), so a
+                // reader that holds one of them and then asks for another one the load already holds closes a
+                // cycle: at app start, a background service's first read while the demo loads. Nothing was
+                // written and no chunk was read yet, so the load starts again once the reader has gone.
+            }
         }
 
         var result = WriteResult.Empty;
@@ -193,6 +206,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             progress?.Report(written);
         }
         return result;
+    }
+
+    /// <summary><paramref name="source"/>, calling <paramref name="started"/> when its enumeration begins.</summary>
+    private static async IAsyncEnumerable<T> Streamed<T>(IAsyncEnumerable<T> source, Action started,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        started();
+        await foreach (var item in source.WithCancellation(ct))
+        {
+            yield return item;
+        }
     }
 
     private async Task<long> BulkLoadIntoEmptyAsync(NpgsqlConnection conn, IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> chunks,

@@ -111,6 +111,38 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
         Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE event_count <> 1"));
     }
 
+    [Fact]
+    public async Task BulkLoad_ReaderHoldsOneTableThenAsksForAnother_LoadRetriesAndCompletes()
+    {
+        // A reader holds installations and, once the load holds the other tables and waits for that one,
+        // asks for runs: a deadlock, whose check fires first in the load (it waited longer), so the load is
+        // the one aborted. It started no chunk, so it starts again and completes once the reader is done.
+        var writer = CreateWriter(_db);
+        await using var reader = await _db.DataSource.OpenConnectionAsync();
+        await using var readTx = await reader.BeginTransactionAsync();
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) FROM installations", reader, readTx))
+        {
+            await cmd.ExecuteScalarAsync();
+        }
+
+        var load = writer.BulkLoadAsync(Chunks(), null, default);
+        await WaitForLockWaitersAsync(1);
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) FROM runs", reader, readTx))
+        {
+            await cmd.ExecuteScalarAsync();
+        }
+        await readTx.CommitAsync();
+
+        Assert.Equal(new WriteResult(2, 0), await load);
+        Assert.Equal(2, await ScalarAsync<long>("SELECT count(*) FROM events"));
+
+        static async IAsyncEnumerable<IReadOnlyList<TelemetryEvent>> Chunks()
+        {
+            await Task.Yield();
+            yield return [CreateEvent(runKey: "bulk-1"), CreateEvent(runKey: "bulk-2")];
+        }
+    }
+
     private async Task<WriteResult> WriteInOwnTransactionAsync(EventWriter writer, List<TelemetryEvent> events)
     {
         await using var conn = await _db.DataSource.OpenConnectionAsync();
