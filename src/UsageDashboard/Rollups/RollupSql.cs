@@ -481,8 +481,9 @@ internal static class RollupSql
             // store after a warm-up, 801 ms of statements against 399 ms; docs/benchmarks.md), not what arrived.
             var all = columns.Split(", ");
             var keyColumns = string.Join(", ", all.Where(c => !s_measures.ContainsKey(c) && c is not ("buckets" or "counts")));
+            string KeyText(string alias) => $"ROW({Prefixed(alias, keyColumns)})::text";
             // The new runs' rows are aggregated once (the CTE "a") and read twice: merged, and to pick the stored rows.
-            var touched = $"ROW({Prefixed("t", keyColumns)})::text IN (SELECT ROW({Prefixed("a", keyColumns)})::text FROM a)";
+            var touched = $"{KeyText("t")} IN (SELECT {KeyText("a")} FROM a)";
             var stored = $"SELECT {Prefixed("t", columns)} FROM {name} t JOIN rollup_fold_slices s ON t.tool = s.tool AND t.day = s.day WHERE {touched}";
             if (name == "rollup_command_durations")
             {
@@ -503,19 +504,17 @@ internal static class RollupSql
             }
             else
             {
-                var keys = all.Where(c => !s_measures.ContainsKey(c)).ToList();
                 var merged = string.Join(", ", all.Select(c => s_measures.TryGetValue(c, out var f) ? string.Format(System.Globalization.CultureInfo.InvariantCulture, f, c) : c));
                 sql.Append($"""
                     WITH a AS MATERIALIZED ({added})
                     INSERT INTO {work} ({columns})
                     SELECT {merged} FROM (SELECT * FROM a UNION ALL {stored}) x
-                    GROUP BY {string.Join(", ", keys)};
+                    GROUP BY {keyColumns};
 
                     """);
             }
             // The work table holds just the touched keys, so only those stored rows are compared with it.
-            sql.Append(WriteDayDifferences(name, columns, work, "rollup_fold_slices",
-                $"ROW({Prefixed("t", keyColumns)})::text IN (SELECT ROW({Prefixed("w", keyColumns)})::text FROM {work} w)"));
+            sql.Append(WriteDayDifferences(name, columns, work, "rollup_fold_slices", $"{KeyText("t")} IN (SELECT {KeyText("w")} FROM {work} w)"));
         }
         sql.Append(BumpChangedVersions);
         return sql.ToString();
