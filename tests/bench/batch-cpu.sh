@@ -7,7 +7,8 @@
 #
 # Usage: bash tests/bench/batch-cpu.sh [store=.data/bench-1000000.pristine] [events=100000] [warm-up events=20000]
 # APP and LOADGEN name other builds (for an A/B against an older commit built elsewhere); APP_ARGS are
-# passed to the app (e.g. --hostBuilder:reloadConfigOnChange=true for the content-root watcher).
+# passed to the app (e.g. --hostBuilder:reloadConfigOnChange=true for the content-root watcher), PG_ARGS
+# to the cluster after LocalPostgres's settings (e.g. "-c synchronous_commit=off" for the setting it had).
 # REFRESH=1 also reports what the rollup refresher's statements took (pg_stat_statements) for the measured
 # events, waiting 12 s after them so a pass can fold them: e.g. `REFRESH=1 bash tests/bench/batch-cpu.sh
 # "" 1000` for a small pass into a day the warm-up filled.
@@ -29,17 +30,19 @@ log=$(mktemp)
 cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; bench_stop "$store"; rm -rf "$store"; }
 trap cleanup EXIT
 if [ -n "${REFRESH:-}" ]; then
-  bench_start "$store" -c shared_preload_libraries=pg_stat_statements
+  # shellcheck disable=SC2086
+  bench_start "$store" -c shared_preload_libraries=pg_stat_statements ${PG_ARGS:-}
   bench_psql "$store" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 else
-  bench_start "$store"
+  # shellcheck disable=SC2086
+  bench_start "$store" ${PG_ARGS:-}
 fi
 # shellcheck disable=SC2086
 env Database__LocalFolder="$store" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
   Logging__LogLevel__Default=Warning dotnet "$app" ${APP_ARGS:-} >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 180); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 1; done
-curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "app did not start; see $log" >&2; exit 1; }
+for _ in $(seq 180); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 1; done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "app did not start; see $log" >&2; exit 1; }
 if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 >/dev/null; fi
 # Let the refresher fold the warm-up's runs, so the measured window starts from a quiet server.
 sleep 12

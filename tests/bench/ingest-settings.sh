@@ -24,7 +24,7 @@ for setting in "$@"; do
   Database__LocalFolder=$store Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:5401 \
     Logging__LogLevel__Default=Warning dotnet "$app" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 120); do curl -sf http://127.0.0.1:5401/healthz >/dev/null 2>&1 && break; sleep 1; done
+  for _ in $(seq 120); do curl -sf http://127.0.0.1:5401/readyz >/dev/null 2>&1 && break; sleep 1; done
   sleep 25
   for run in 1 2 3; do
     echo "$label run $run (load $(cut -d' ' -f1 /proc/loadavg)): $(dotnet "$loadgen" batch http://127.0.0.1:5401 dev-dbt-write-key 100000 500 4 2>&1 | tail -1)"

@@ -57,7 +57,7 @@ start_app() { # $1 = rollups on/off
     Logging__LogLevel__Default=Warning Logging__LogLevel__UsageDashboard.Rollups.RollupCacheSyncService=Information \
     dotnet "$app" >"$out/app-$1.log" 2>&1 &
   pid=$!
-  for _ in $(seq 120); do curl -sf "$base/healthz" >/dev/null 2>&1 && return 0; sleep 1; done
+  for _ in $(seq 120); do curl -sf "$base/readyz" >/dev/null 2>&1 && return 0; sleep 1; done
   echo "app did not start; see $out/app-$1.log" >&2; exit 1
 }
 stop_app() { kill "$pid"; wait "$pid" 2>/dev/null || true; }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Hosting;
 
 namespace UsageDashboard.Rollups;
 
@@ -461,9 +462,27 @@ public sealed class RollupCacheOptions
 }
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
-public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
-    ILogger<RollupCacheSyncService> logger) : BackgroundService
+public sealed class RollupCacheSyncService : BackgroundService
 {
+    internal const string StartupWork = "rollup cache";
+
+    private readonly RollupCache cache;
+    private readonly TimeProvider time;
+    private readonly IOptions<RollupCacheOptions> options;
+    private readonly ILogger<RollupCacheSyncService> logger;
+    private readonly StartupReadiness readiness;
+
+    public RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
+        ILogger<RollupCacheSyncService> logger, StartupReadiness readiness)
+    {
+        this.cache = cache;
+        this.time = time;
+        this.options = options;
+        this.logger = logger;
+        this.readiness = readiness;
+        readiness.Expect(StartupWork);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.SyncEvery, TimeProvider.System);
@@ -487,6 +506,7 @@ public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time,
                 // The database may be down or not migrated yet; requests load what they need themselves.
                 logger.LogWarning(e, "Rollup cache sync failed; retrying at the next tick");
             }
+            readiness.Finished(StartupWork);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }

@@ -180,7 +180,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                 {
                     var loaded = await BulkLoadIntoEmptyAsync(conn, Streamed(chunks, () => streaming = true), progress, months ?? [], ct);
                     await tx.CommitAsync(ct);
-                    await AnalyzeLoadedAsync(ct);
+                    await VacuumLoadedAsync(ct);
                     return new WriteResult(checked((int)loaded), 0);
                 }
                 await tx.RollbackAsync(ct);
@@ -371,18 +371,22 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         ["events", "run_plugins", "runs", "event_keys", "installations", .. RollupSql.Tables.Select(t => t.Table)];
 
     /// <summary>
-    /// Statistics for the tables a bulk load filled (<see cref="s_loadedTables"/>), two at a time (one
-    /// connection per core), largest first. Left to autovacuum, the write path ran on plans made without them: on a 10M-event load the
-    /// collector's run derivation took 1.0–1.5 s per write on average (500-event batches, 841 events/s)
-    /// until they were there, then 25–30 ms (6,189 events/s; docs/benchmarks.md). Autovacuum gets to a big new table
-    /// late (it vacuums first, throttled), and never analyzes the partitioned parent <c>events</c>.
+    /// Vacuums the tables a bulk load filled (<see cref="s_loadedTables"/>) and gives them statistics, two
+    /// at a time (one connection per core), largest first. Left to autovacuum, the write path ran on plans
+    /// made without statistics: on a 10M-event load the collector's run derivation took 1.0–1.5 s per write
+    /// on average (500-event batches, 841 events/s) until they were there, then 25–30 ms (6,189 events/s;
+    /// docs/benchmarks.md). Autovacuum gets to a big new table late, and never analyzes the partitioned
+    /// parent <c>events</c>. The vacuum is the first pass over every loaded page (hint bits, visibility
+    /// map) that autovacuum would otherwise make while the collector is busy: its writes then held the
+    /// collector's commits, which wait for their WAL flush, for 150-220 ms (server log of a single-event
+    /// run right after a 1M load).
     /// </summary>
-    private async Task AnalyzeLoadedAsync(CancellationToken ct)
+    private async Task VacuumLoadedAsync(CancellationToken ct)
     {
         await Parallel.ForEachAsync(s_loadedTables, new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = ct }, async (table, token) =>
         {
             await using var conn = await dataSource.OpenConnectionAsync(token);
-            await ExecuteUntimedAsync(conn, $"ANALYZE {table}", token);
+            await ExecuteUntimedAsync(conn, $"VACUUM (ANALYZE) {table}", token);
         });
     }
 
