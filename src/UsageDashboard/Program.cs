@@ -23,7 +23,6 @@ ConfigurationFiles.PollForChanges(builder.Configuration, builder.Environment.Con
 
 // Event store: configured server or project-local cluster, migrated and (locally) seeded before Kestrel listens
 builder.Services.AddEventStore(builder.Configuration);
-builder.Services.AddSingleton<StartupReadiness>();
 builder.Services.AddHostedService<DatabaseStartup>();
 builder.Services.AddRunDerivation(builder.Configuration).AddRunSweeper();
 builder.Services.AddEventPartitions(builder.Configuration).AddEventPartitionMaintenance();

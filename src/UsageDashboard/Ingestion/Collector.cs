@@ -17,8 +17,13 @@ public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<Re
 /// and completed; what cannot be normalised goes to quarantine with the scrubbed payload and a reason.
 /// Events and quarantine rows commit in one transaction, so a success answer means all of it is durable.
 /// </summary>
-public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource, ToolDirectory tools, TimeProvider time, IOptions<IngestionOptions> options)
+public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource,
+    [FromKeyedServices(IngestionExtensions.SmallWritesDataSourceKey)] NpgsqlDataSource smallWrites, ToolDirectory tools, TimeProvider time,
+    IOptions<IngestionOptions> options)
 {
+    /// <summary>The pool for a write of <paramref name="events"/> events (IngestionExtensions says why there are two).</summary>
+    private NpgsqlDataSource PoolFor(int events) => events <= EventWriter.PreparedWriteMaxEvents ? smallWrites : dataSource;
+
     public IngestionOptions Options => options.Value;
 
     public ToolDirectory Tools => tools;
@@ -72,7 +77,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         {
             try
             {
-                await using var conn = await dataSource.OpenConnectionAsync(ct);
+                await using var conn = await PoolFor(batch.Events.Count).OpenConnectionAsync(ct);
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await WriteQuarantineAsync(conn, batch.Quarantine, ct);
                 insertedKeys?.Clear();
@@ -91,6 +96,24 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
     }
 
     private const int MaxAttempts = 5;
+
+    /// <summary>
+    /// Writes <paramref name="batches"/> in order in one transaction and rolls it back: the whole write path
+    /// runs (statements prepared, the server's caches filled, the code compiled) and nothing stays
+    /// behind, not even a rollup mark. The transaction runs on the pool its largest batch would use.
+    /// For <see cref="IngestionWarmUp"/>.
+    /// </summary>
+    internal async Task WriteRolledBackAsync(IReadOnlyList<Batch> batches, CancellationToken ct)
+    {
+        await using var conn = await PoolFor(batches.Max(b => b.Events.Count)).OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        foreach (var batch in batches)
+        {
+            await WriteQuarantineAsync(conn, batch.Quarantine, ct);
+            await writer.WriteAsync(conn, batch.Events, ct, workTablesReady: true);
+        }
+        await tx.RollbackAsync(ct);
+    }
 
     public QuarantinedEvent ToQuarantine(JsonElement item, int size, MapResult mapped, IngestContext context, string endpoint, string source)
     {

@@ -15,7 +15,7 @@ public sealed class CommitQueue(IServiceProvider services, ILogger<CommitQueue> 
 
     /// <summary>A group is closed at this many events; the rest waits for the next transaction.</summary>
     public const int MaxGroupEvents = 5000;
-    private const int Writers = 2;
+    internal const int Writers = 2;
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using UsageDashboard.Hosting;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Npgsql;
@@ -12,6 +14,20 @@ public static class IngestionExtensions
     public const string RateLimitPolicy = "ingestion";
     public const string DataSourceKey = "ingestion";
 
+    /// <summary>The collector's pool for writes of at most <see cref="EventWriter.PreparedWriteMaxEvents"/> events.</summary>
+    public const string SmallWritesDataSourceKey = "ingestion-small";
+
+    private static NpgsqlDataSource CollectorDataSource(IServiceProvider services, string applicationName)
+    {
+        var builder = new NpgsqlDataSourceBuilder(services.GetRequiredService<EventsDatabase>().ConnectionString);
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.ConnectionStringBuilder.ApplicationName = applicationName;
+        builder.UsePhysicalConnectionInitializer(
+            conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None).GetAwaiter().GetResult(),
+            conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None));
+        return builder.Build();
+    }
+
     /// <summary>The collector: tools and keys (<c>Tools</c>), limits (<c>Ingestion</c>), per-key rate limiting.</summary>
     public static IServiceCollection AddIngestion(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,19 +39,21 @@ public static class IngestionExtensions
         // requests instead of being dropped by DISCARD ALL and created again on every write. Each
         // physical connection creates them once when it opens, so a small write can be sent as one
         // prepared command (EventWriter's workTablesReady).
-        services.AddKeyedSingleton(DataSourceKey, (sp, _) =>
-        {
-            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<EventsDatabase>().ConnectionString);
-            builder.ConnectionStringBuilder.NoResetOnClose = true;
-            builder.ConnectionStringBuilder.ApplicationName = "UsageDashboard collector";
-            builder.UsePhysicalConnectionInitializer(
-                conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None).GetAwaiter().GetResult(),
-                conn => EventWriter.CreateWorkTablesAsync(conn, CancellationToken.None));
-            return builder.Build();
-        });
+        //
+        // Small writes (single-event requests and their group commits) get a pool of their own. Their
+        // prepared statements are planned against the session's work tables, whose row estimates come
+        // from the tables' current size; on a connection that had just staged a large batch they were
+        // re-planned on every call (1.6 ms for the derivation alone, `pg_stat_statements`), and at 300
+        // single-event requests/s PostgreSQL used 40 % more CPU and the median request took 8-10 ms
+        // instead of 4-6 (docs/benchmarks.md, 2026-12-02).
+        services.AddKeyedSingleton(DataSourceKey, (sp, _) => CollectorDataSource(sp, "UsageDashboard collector"));
+        services.AddKeyedSingleton(SmallWritesDataSourceKey, (sp, _) => CollectorDataSource(sp, "UsageDashboard collector, small writes"));
         services.AddSingleton<Collector>();
         services.AddSingleton<CommitQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<CommitQueue>());
+        services.TryAddSingleton<StartupReadiness>();
+        services.AddSingleton<IngestionWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<IngestionWarmUp>());
         services.AddSingleton<EventImporter>();
         services.AddRateLimiter(options =>
         {

@@ -23,6 +23,12 @@ public sealed class IngestionOptions
     /// <summary>A device clock further ahead than this is not believed: the event takes its receipt time.</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(10);
     public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>
+    /// Rounds of rolled-back writes per collector writer at start-up (<see cref="IngestionWarmUp"/>), before
+    /// <c>/readyz</c> answers 200; 0 turns the warm-up off.
+    /// </summary>
+    public int WarmUpRounds { get; set; } = 60;
 }
 
 /// <summary>Token bucket per write key (per client address for Snowplow, which has no key).</summary>

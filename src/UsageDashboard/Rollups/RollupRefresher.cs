@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using UsageDashboard.Hosting;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -355,6 +357,7 @@ public static class RollupExtensions
         }
         if (background)
         {
+            services.TryAddSingleton<StartupReadiness>();
             services.AddHostedService<RollupCacheSyncService>();
         }
         return services;

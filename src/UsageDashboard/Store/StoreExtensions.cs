@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using UsageDashboard.Hosting;
 namespace UsageDashboard.Store;
 
 public static class StoreExtensions
@@ -20,6 +22,7 @@ public static class StoreExtensions
 
     public static IServiceCollection AddEventPartitionMaintenance(this IServiceCollection services)
     {
+        services.TryAddSingleton<StartupReadiness>();
         services.AddSingleton<EventPartitionMaintenance>();
         services.AddHostedService(sp => sp.GetRequiredService<EventPartitionMaintenance>());
         return services;

@@ -23,6 +23,8 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         // Writes reach the rollups (and so the pages) within a fraction of a second instead of 10 s.
         builder.UseSetting("Rollups:RefreshEvery", "00:00:00.200");
         builder.UseSetting("Rollups:Cache:MaxStaleness", "00:00:00");
+        // A test app serves a few requests; the start-up warm-up would only cost CPU (IngestionWarmUpTests turn it on).
+        builder.UseSetting("Ingestion:WarmUpRounds", "0");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
