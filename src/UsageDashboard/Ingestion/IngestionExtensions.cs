@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using UsageDashboard.Hosting;
 using System.Globalization;
 using System.Threading.RateLimiting;
@@ -51,7 +50,7 @@ public static class IngestionExtensions
         services.AddSingleton<Collector>();
         services.AddSingleton<CommitQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<CommitQueue>());
-        services.TryAddSingleton<StartupReadiness>();
+        services.AddStartupWork(IngestionWarmUp.StartupWork);
         services.AddSingleton<IngestionWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestionWarmUp>());
         services.AddSingleton<EventImporter>();

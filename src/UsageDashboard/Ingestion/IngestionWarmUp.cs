@@ -20,41 +20,26 @@ namespace UsageDashboard.Ingestion;
 /// same parsing and mapping as the endpoints' bodies; only the commit is replaced by a rollback, so no
 /// row, id or rollup mark of theirs outlives the round.
 /// </remarks>
-public sealed class IngestionWarmUp : BackgroundService
+public sealed class IngestionWarmUp(Collector collector, StartupReadiness readiness, ILogger<IngestionWarmUp> logger) : BackgroundService
 {
     internal const string StartupWork = "ingestion warm-up";
 
-    private readonly Collector _collector;
-    private readonly StartupReadiness _readiness;
-    private readonly ILogger<IngestionWarmUp> _logger;
-
-    public IngestionWarmUp(Collector collector, StartupReadiness readiness, ILogger<IngestionWarmUp> logger)
-    {
-        _collector = collector;
-        _readiness = readiness;
-        _logger = logger;
-        if (collector.Options.WarmUpRounds > 0 && collector.Tools.Tools.Count > 0)
-        {
-            readiness.Expect(StartupWork);
-        }
-    }
+    private int _roundsDone;
 
     /// <summary>Rounds completed so far (for the tests).</summary>
     internal int RoundsDone => _roundsDone;
 
-    private int _roundsDone;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var rounds = _collector.Options.WarmUpRounds;
-        var tool = _collector.Tools.Tools.Order(StringComparer.Ordinal).FirstOrDefault();
-        if (rounds <= 0 || tool is null)
-        {
-            return;
-        }
+        var rounds = collector.Options.WarmUpRounds;
+        var tool = collector.Tools.Tools.Order(StringComparer.Ordinal).FirstOrDefault();
         var watch = Stopwatch.StartNew();
         try
         {
+            if (rounds <= 0 || tool is null)
+            {
+                return;
+            }
             // One loop per collector writer, so each of its connections gets warmed.
             await Task.WhenAll(Enumerable.Range(0, CommitQueue.Writers).Select(async loop =>
             {
@@ -63,21 +48,21 @@ public sealed class IngestionWarmUp : BackgroundService
                     // Small and large writes in separate transactions, as they use separate pools.
                     foreach (var part in Round(tool, loop * rounds + round).GroupBy(b => b.Events.Count <= EventWriter.PreparedWriteMaxEvents))
                     {
-                        await _collector.WriteRolledBackAsync([.. part], stoppingToken);
+                        await collector.WriteRolledBackAsync([.. part], stoppingToken);
                     }
                     Interlocked.Increment(ref _roundsDone);
                 }
             }));
-            _logger.LogInformation("Ingestion warm-up: {Rounds} rounds of rolled-back writes in {Elapsed} ms", _roundsDone, (long)watch.Elapsed.TotalMilliseconds);
+            logger.LogInformation("Ingestion warm-up: {Rounds} rounds of rolled-back writes in {Elapsed} ms", _roundsDone, (long)watch.Elapsed.TotalMilliseconds);
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             // The database may be down at start; requests then meet the outage on their own, and nothing waits for this.
-            _logger.LogWarning(e, "Ingestion warm-up stopped after {Rounds} rounds", _roundsDone);
+            logger.LogWarning(e, "Ingestion warm-up stopped after {Rounds} rounds", _roundsDone);
         }
         finally
         {
-            _readiness.Finished(StartupWork);
+            readiness.Finished(StartupWork);
         }
     }
 
@@ -104,16 +89,16 @@ public sealed class IngestionWarmUp : BackgroundService
 
     private Collector.Batch Native(string body)
     {
-        using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, _collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
-        var context = _collector.CreateContext([.. _collector.Tools.Tools]);
-        return _collector.Map(parsed.Items, context, WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
+        using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
+        var context = collector.CreateContext([.. collector.Tools.Tools]);
+        return collector.Map(parsed.Items, context, WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
     }
 
     private Collector.Batch Snowplow(string body)
     {
-        using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, _collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow);
-        var context = _collector.CreateContext([.. _collector.Tools.Tools]);
-        return _collector.Map(parsed.Items, context, (e, c) => SnowplowMapper.Map(e, c, _collector.Tools), "/com.snowplowanalytics.snowplow/tp2", SnowplowMapper.Source);
+        using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow);
+        var context = collector.CreateContext([.. collector.Tools.Tools]);
+        return collector.Map(parsed.Items, context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/com.snowplowanalytics.snowplow/tp2", SnowplowMapper.Source);
     }
 
     private static string NativeEvent(string tool, string status, string run, string installation, DateTime at) => string.Create(CultureInfo.InvariantCulture,

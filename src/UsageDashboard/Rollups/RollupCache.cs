@@ -462,26 +462,11 @@ public sealed class RollupCacheOptions
 }
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
-public sealed class RollupCacheSyncService : BackgroundService
+public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
+    ILogger<RollupCacheSyncService> logger, StartupReadiness readiness) : BackgroundService
 {
+    /// <summary>The first sync, which loads the warm months (<see cref="StartupReadiness"/>).</summary>
     internal const string StartupWork = "rollup cache";
-
-    private readonly RollupCache cache;
-    private readonly TimeProvider time;
-    private readonly IOptions<RollupCacheOptions> options;
-    private readonly ILogger<RollupCacheSyncService> logger;
-    private readonly StartupReadiness readiness;
-
-    public RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
-        ILogger<RollupCacheSyncService> logger, StartupReadiness readiness)
-    {
-        this.cache = cache;
-        this.time = time;
-        this.options = options;
-        this.logger = logger;
-        this.readiness = readiness;
-        readiness.Expect(StartupWork);
-    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using UsageDashboard.Hosting;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
@@ -357,7 +356,7 @@ public static class RollupExtensions
         }
         if (background)
         {
-            services.TryAddSingleton<StartupReadiness>();
+            services.AddStartupWork(RollupCacheSyncService.StartupWork);
             services.AddHostedService<RollupCacheSyncService>();
         }
         return services;

@@ -171,26 +171,11 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
 }
 
 /// <summary>Runs <see cref="EventPartitions.MaintainAsync"/> at start and every Retention:RunEvery.</summary>
-public sealed class EventPartitionMaintenance : BackgroundService
+public sealed class EventPartitionMaintenance(IServiceProvider services, IOptions<RetentionOptions> options, TimeProvider time,
+    ILogger<EventPartitionMaintenance> logger, StartupReadiness readiness) : BackgroundService
 {
+    /// <summary>The first pass, which creates this month's partition (<see cref="StartupReadiness"/>).</summary>
     internal const string StartupWork = "event partitions";
-
-    private readonly IServiceProvider services;
-    private readonly IOptions<RetentionOptions> options;
-    private readonly TimeProvider time;
-    private readonly ILogger<EventPartitionMaintenance> logger;
-    private readonly StartupReadiness readiness;
-
-    public EventPartitionMaintenance(IServiceProvider services, IOptions<RetentionOptions> options, TimeProvider time,
-        ILogger<EventPartitionMaintenance> logger, StartupReadiness readiness)
-    {
-        this.services = services;
-        this.options = options;
-        this.time = time;
-        this.logger = logger;
-        this.readiness = readiness;
-        readiness.Expect(StartupWork);
-    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using UsageDashboard.Hosting;
 namespace UsageDashboard.Store;
 
@@ -22,7 +21,7 @@ public static class StoreExtensions
 
     public static IServiceCollection AddEventPartitionMaintenance(this IServiceCollection services)
     {
-        services.TryAddSingleton<StartupReadiness>();
+        services.AddStartupWork(EventPartitionMaintenance.StartupWork);
         services.AddSingleton<EventPartitionMaintenance>();
         services.AddHostedService(sp => sp.GetRequiredService<EventPartitionMaintenance>());
         return services;

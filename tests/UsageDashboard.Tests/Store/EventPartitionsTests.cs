@@ -228,7 +228,7 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
         await writer.WriteAsync([CreateEvent(at: new DateTime(2024, 3, 3, 0, 0, 0, DateTimeKind.Utc))], default);
         var logger = new ListLogger<EventPartitionMaintenance>();
         var services = new ServiceCollection().AddSingleton(CreatePartitions(s_now, rawEventsDays: 400)).BuildServiceProvider();
-        var service = new EventPartitionMaintenance(services, Options.Create(new RetentionOptions()), new FakeTimeProvider(s_now), logger, new StartupReadiness());
+        var service = new EventPartitionMaintenance(services, Options.Create(new RetentionOptions()), new FakeTimeProvider(s_now), logger, new StartupReadiness([]));
 
         await service.RunOnceAsync(default);
 
