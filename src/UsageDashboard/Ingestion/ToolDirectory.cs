@@ -46,6 +46,9 @@ public sealed class ToolDirectory
     public IReadOnlyList<string> ToolsForKey(string? key) =>
         key is not null && _toolsByKey.TryGetValue(key, out var tools) ? tools : [];
 
+    /// <summary>A configured write key (the first in ordinal order), for the collector's own warm-up requests.</summary>
+    internal string? FirstWriteKey() => _toolsByKey.Keys.Order(StringComparer.Ordinal).FirstOrDefault();
+
     public string? ToolForAppId(string? appId) => appId is not null && _toolByAppId.TryGetValue(appId, out var tool) ? tool : null;
 
     public bool IsTool(string? name) => name is not null && Tools.Contains(name);

@@ -12,6 +12,17 @@ public sealed class IngestionWarmUpTests(IngestionWarmUpTests.Db db) : IClassFix
 
     private static readonly Dictionary<string, string?> s_warmUpOn = new() { ["Ingestion:WarmUpRounds"] = "3" };
 
+    [Theory]
+    [InlineData("http://127.0.0.1:5000", "http://127.0.0.1:5000/")]
+    [InlineData("http://0.0.0.0:8080", "http://127.0.0.1:8080/")]
+    [InlineData("http://[::]:80", "http://127.0.0.1/")]
+    [InlineData("http://+:5000", "http://127.0.0.1:5000/")]
+    [InlineData("http://*:5000", "http://127.0.0.1:5000/")]
+    [InlineData("http://localhost:5000", "http://localhost:5000/")]
+    [InlineData("http://0.0.0.0.example:80", "http://0.0.0.0.example/")]
+    public void LoopbackFor_ListenAddress_ReachableAddress(string address, string expected) =>
+        Assert.Equal(expected, IngestionWarmUp.LoopbackFor(address).ToString());
+
     [Fact]
     public async Task Round_MappedLikeRequests_EveryEventAccepted()
     {
