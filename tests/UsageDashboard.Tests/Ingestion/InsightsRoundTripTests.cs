@@ -20,7 +20,8 @@ public sealed class InsightsRoundTripTests : IClassFixture<InsightsRoundTripTest
             CreateNativeEvent(runId: "a", status: "succeeded", command: "sync", timestamp: t.AddSeconds(30)),
             CreateNativeEvent(runId: "b", status: "failed", command: "sync", timestamp: t.AddMinutes(5), installationId: "inst-2"),
             CreateNativeEvent(runId: "c", status: "succeeded", command: "init", timestamp: t.AddMinutes(6)));
-        await _app.Client().PostAsync("/api/v1/events", Json(events));
+        var posted = await _app.Client().PostAsync("/api/v1/events", Json(events));
+        Assert.True(posted.IsSuccessStatusCode, $"POST answered {(int)posted.StatusCode}: {await posted.Content.ReadAsStringAsync()}");
 
         // Reading insights needs a signed-in viewer: here, a real personal API token.
         var viewer = await _app.App.CreateClientAsAsync(UsageDashboard.Access.Roles.Viewer);
