@@ -39,7 +39,7 @@ public static class IngestionApi
                 .WithErrorResponses();
         }
 
-        group.MapPost("/com.snowplowanalytics.snowplow/tp2", PostSnowplowAsync)
+        group.MapPost(SnowplowPostPath, PostSnowplowAsync)
             .WithName("PostSnowplow")
             .WithSummary("Snowplow tracker protocol, POST (payload_data 1-0-x), as dbt and Meltano send it.")
             .WithDescription("No key: events are attributed by their app id (`aid`, Tools:<tool>:SnowplowAppIds); an unknown app id is quarantined. Answers 200 like a Snowplow collector once the events are durable, quarantined or not.")
@@ -117,8 +117,7 @@ public static class IngestionApi
         {
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
         }
-        var context = collector.CreateContext(allowed);
-        var batch = collector.Map(parsed.Items, context, WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
+        var batch = MapNative(collector, parsed.Items, allowed);
         var result = await queue.CommitAsync(batch);
         var response = new IngestResponse(result.Accepted, result.Duplicates, result.Rejected);
         // Every event rejected: 422 tells the client not to retry (they are quarantined, not lost).
@@ -172,9 +171,7 @@ public static class IngestionApi
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
         }
-        var context = collector.CreateContext(collector.Tools.Tools.ToList());
-        var batch = collector.Map(parsed.Items, context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/com.snowplowanalytics.snowplow/tp2", SnowplowMapper.Source);
-        await queue.CommitAsync(batch);
+        await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath));
         NoCache(http.Response);
         return TypedResults.Text("ok", "text/plain");
     }
@@ -186,13 +183,21 @@ public static class IngestionApi
         {
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
-            var context = collector.CreateContext(collector.Tools.Tools.ToList());
-            var batch = collector.Map([document.RootElement], context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/i", SnowplowMapper.Source);
-            await queue.CommitAsync(batch);
+            await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"));
         }
         NoCache(http.Response);
         return TypedResults.File(s_pixel, "image/gif");
     }
+
+    private const string SnowplowPostPath = "/com.snowplowanalytics.snowplow/tp2";
+
+    /// <summary>A native-endpoint body's events, mapped as that endpoint maps them (the warm-up's too).</summary>
+    internal static Collector.Batch MapNative(Collector collector, IReadOnlyList<JsonElement> items, IReadOnlyList<string> allowedTools) =>
+        collector.Map(items, collector.CreateContext(allowedTools), WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
+
+    /// <summary>Snowplow events received at <paramref name="endpoint"/>, attributed to a tool by their app id (the warm-up's too).</summary>
+    internal static Collector.Batch MapSnowplow(Collector collector, IReadOnlyList<JsonElement> items, string endpoint = SnowplowPostPath) =>
+        collector.Map(items, collector.CreateContext([.. collector.Tools.Tools]), (e, c) => SnowplowMapper.Map(e, c, collector.Tools), endpoint, SnowplowMapper.Source);
 
     /// <summary>Query parameters as the JSON object of strings a POSTed Snowplow event would be (first value of each).</summary>
     private static byte[] QueryAsJson(IQueryCollection query)

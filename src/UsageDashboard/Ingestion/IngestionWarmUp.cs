@@ -146,15 +146,13 @@ public sealed partial class IngestionWarmUp(Collector collector, StartupReadines
     private Collector.Batch Native(string body)
     {
         using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
-        var context = collector.CreateContext([.. collector.Tools.Tools]);
-        return collector.Map(parsed.Items, context, WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
+        return IngestionApi.MapNative(collector, parsed.Items, [.. collector.Tools.Tools]);
     }
 
     private Collector.Batch Snowplow(string body)
     {
         using var parsed = RequestBody.Parse(Encoding.UTF8.GetBytes(body), ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow);
-        var context = collector.CreateContext([.. collector.Tools.Tools]);
-        return collector.Map(parsed.Items, context, (e, c) => SnowplowMapper.Map(e, c, collector.Tools), "/com.snowplowanalytics.snowplow/tp2", SnowplowMapper.Source);
+        return IngestionApi.MapSnowplow(collector, parsed.Items);
     }
 
     private static string NativeEvent(string tool, string status, string run, string installation, DateTime at) => string.Create(CultureInfo.InvariantCulture,
