@@ -54,7 +54,7 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
         // table at each start of the app, 0.5-0.6 s of a core per month of a 1M-event store while the
         // first requests were being served.
         var expired = new List<EventPartition>();
-        foreach (var partition in (await ListAsync(countRows: false, ct)).Where(p => p.MonthEnd <= cutoff))
+        foreach (var partition in (await ListAsync(ct)).Where(p => p.MonthEnd <= cutoff))
         {
             expired.Add(partition with { Rows = await CountAsync(partition.Table, ct) });
         }
@@ -110,8 +110,8 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
         return created;
     }
 
-    /// <summary>The monthly partitions, oldest first (the DEFAULT partition is not one of them).</summary>
-    public async Task<IReadOnlyList<EventPartition>> ListAsync(bool countRows, CancellationToken ct)
+    /// <summary>The monthly partitions, oldest first (the DEFAULT partition is not one of them), not counted.</summary>
+    public async Task<IReadOnlyList<EventPartition>> ListAsync(CancellationToken ct)
     {
         var names = new List<string>();
         await using (var cmd = dataSource.CreateCommand("""
@@ -135,12 +135,12 @@ public sealed partial class EventPartitions(NpgsqlDataSource dataSource, TimePro
             }
             var month = new DateTime(int.Parse(match.Groups["y"].Value, CultureInfo.InvariantCulture),
                 int.Parse(match.Groups["m"].Value, CultureInfo.InvariantCulture), 1, 0, 0, 0, DateTimeKind.Utc);
-            partitions.Add(new EventPartition(name, month, countRows ? await CountAsync(name, ct) : 0));
+            partitions.Add(new EventPartition(name, month, Rows: 0));
         }
         return partitions;
     }
 
-    /// <summary>The rows of a partition whose name <see cref="ListAsync"/> matched to the partition pattern (so it is safe to splice in).</summary>
+    /// <summary>The rows of a partition <see cref="ListAsync"/> found (its name matched the partition pattern, so it is safe to splice in).</summary>
     private async Task<long> CountAsync(string table, CancellationToken ct)
     {
         await using var count = dataSource.CreateCommand($"SELECT count(*) FROM {table}");
