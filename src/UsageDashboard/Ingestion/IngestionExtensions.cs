@@ -1,10 +1,10 @@
-using UsageDashboard.Hosting;
 using System.Globalization;
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Database;
+using UsageDashboard.Hosting;
 using UsageDashboard.Store;
-using Microsoft.Extensions.Options;
 
 namespace UsageDashboard.Ingestion;
 

@@ -1,7 +1,7 @@
-using UsageDashboard.Hosting;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Hosting;
 
 namespace UsageDashboard.Rollups;
 

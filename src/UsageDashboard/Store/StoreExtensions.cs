@@ -1,4 +1,5 @@
 using UsageDashboard.Hosting;
+
 namespace UsageDashboard.Store;
 
 public static class StoreExtensions
