@@ -12,7 +12,6 @@
 # REFRESH=1 also reports what the rollup refresher's statements took (pg_stat_statements) for the measured
 # events, waiting 12 s after them so a pass can fold them: e.g. `REFRESH=1 bash tests/bench/batch-cpu.sh
 # "" 1000` for a small pass into a day the warm-up filled.
-# The app runs from the repository root, as scale.sh and the README run it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/cluster.sh
@@ -20,14 +19,15 @@ source_store=${1:-}
 source_store=${source_store:-.data/bench-1000000.pristine}
 events=${2:-100000}
 warm=${3:-20000}
-app=${APP:-src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll}
-loadgen=${LOADGEN:-tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll}
 port=5412
-[ -f "$app" ] && [ -f "$loadgen" ] || { echo "build first: dotnet build UsageDashboard.sln -c Release" >&2; exit 2; }
+bench_builds
 store=$(bench_scratch "$source_store" batch-cpu)
-pid=
+bench_app_pid=
 log=$(mktemp)
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; bench_stop "$store"; rm -rf "$store"; }
+cleanup() {
+  if [ -n "$bench_app_pid" ]; then kill "$bench_app_pid" 2>/dev/null || true; wait "$bench_app_pid" 2>/dev/null || true; fi
+  bench_stop "$store"; rm -rf "$store"
+}
 trap cleanup EXIT
 if [ -n "${REFRESH:-}" ]; then
   # shellcheck disable=SC2086
@@ -38,11 +38,7 @@ else
   bench_start "$store" ${PG_ARGS:-}
 fi
 # shellcheck disable=SC2086
-env Database__LocalFolder="$store" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
-  Logging__LogLevel__Default=Warning dotnet "$app" ${APP_ARGS:-} >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 180); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 1; done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "app did not start; see $log" >&2; exit 1; }
+bench_app_start "$store" "$port" "$log" ${APP_ARGS:-}
 if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 >/dev/null; fi
 # Let the refresher fold the warm-up's runs, so the measured window starts from a quiet server.
 sleep 12
@@ -53,9 +49,9 @@ ticks() { # utime + stime of the live cluster processes plus what its exited chi
 }
 hz=$(getconf CLK_TCK)
 [ -n "${REFRESH:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
-s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat")
 out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4; } 2>&1)
-a1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); s1=$(ticks)
+a1=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat"); s1=$(ticks)
 echo "$out" | grep '^batch:'
 lg=$(echo "$out" | tail -1 | awk '{printf "%.2f", $1 + $2}')
 awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v hz="$hz" -v lg="$lg" -v n="$events" 'BEGIN {

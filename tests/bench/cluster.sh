@@ -5,6 +5,9 @@
 #   bench_scratch <store> <name>                  copy <store> to a new scratch folder; prints its path
 #   bench_psql <folder> [psql args]               psql as postgres on the folder's socket, quiet, stop on error
 #   bench_server_ticks <folder>                   CPU ticks of the cluster's processes that have exited so far
+#   bench_builds                                  set $app and $loadgen ($APP, $LOADGEN, else the Release builds); stop if missing
+#   bench_app_start <folder> <port> <log> [args]  start $app on the folder's running cluster for the collector
+#                                                 benchmarks; wait for /readyz (pid in $bench_app_pid)
 #
 # One copy of the server settings for the scripts: those of LocalPostgres.StartAsync
 # (src/UsageDashboard/Database/LocalPostgres.cs), which starts the cluster the app and CLI use. Options
@@ -51,4 +54,21 @@ bench_psql() {
 bench_server_ticks() {
   sleep 0.5
   awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$1/data/postmaster.pid")/stat"
+}
+
+bench_builds() {
+  app=${APP:-src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll}
+  loadgen=${LOADGEN:-tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll}
+  [ -f "$app" ] && [ -f "$loadgen" ] || { echo "build first: dotnet build UsageDashboard.sln -c Release" >&2; exit 2; }
+}
+
+# No demo seeding and no health detection in the background, so the measured work is the collector's. The app
+# runs from the repository root, as the README runs it. Up to 3 minutes for /readyz (the 10M store's cache load).
+bench_app_start() {
+  local folder=$1 port=$2 log=$3; shift 3
+  env Database__LocalFolder="$folder" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
+    Logging__LogLevel__Default=Warning dotnet "$app" "$@" >"$log" 2>&1 &
+  bench_app_pid=$!
+  for _ in $(seq 900); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "app did not start; see $log" >&2; exit 1
 }

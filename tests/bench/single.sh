@@ -15,15 +15,13 @@ source_store=${source_store:-.data/bench-1000000.pristine}
 rps=${2:-300}
 seconds=${3:-30}
 runs=${4:-2}
-app=${APP:-src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll}
-loadgen=${LOADGEN:-tests/UsageDashboard.LoadGen/bin/Release/net10.0/UsageDashboard.LoadGen.dll}
 port=5413
-[ -f "$app" ] && [ -f "$loadgen" ] || { echo "build first: dotnet build UsageDashboard.sln -c Release" >&2; exit 2; }
+bench_builds
 store=$(bench_scratch "$source_store" single)
-pid=
+bench_app_pid=
 log=$(mktemp)
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$bench_app_pid" ]; then kill "$bench_app_pid" 2>/dev/null || true; wait "$bench_app_pid" 2>/dev/null || true; fi
   bench_stop "$store"
   if [ -n "${KEEP_LOGS:-}" ]; then cp "$store/postgres.log" "$KEEP_LOGS.postgres.log"; cp "$log" "$KEEP_LOGS.app.log"; fi
   rm -rf "$store"
@@ -32,11 +30,7 @@ trap cleanup EXIT
 # shellcheck disable=SC2086
 bench_start "$store" ${PG_ARGS:-}
 # shellcheck disable=SC2086
-env Database__LocalFolder="$store" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
-  Logging__LogLevel__Default=Warning dotnet "$app" ${APP_ARGS:-} >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 180); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "app did not start; see $log" >&2; exit 1; }
+bench_app_start "$store" "$port" "$log" ${APP_ARGS:-}
 echo "load average at the start: $(cut -d' ' -f1 /proc/loadavg)"
 for run in $(seq "$runs"); do
   echo "run $run:"
