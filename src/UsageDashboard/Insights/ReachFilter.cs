@@ -42,6 +42,17 @@ public readonly struct ReachFilter
         return new ReachFilter(ci, os, version, none);
     }
 
+    /// <summary>
+    /// The <see cref="ReachIndex"/> stream that answers this filter (0 = every row, 1 = CI only, 2 = outside
+    /// CI), or null when an OS or tool-version filter is set (or nothing matches): those are counted by walking the rows.
+    /// </summary>
+    public int? IndexStream => None || _os >= 0 || _version >= 0 ? null : _ci switch
+    {
+        null => 0,
+        true => 1,
+        false => 2,
+    };
+
     public bool Matches(bool isCi, int os, int toolVersion) =>
         !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 }

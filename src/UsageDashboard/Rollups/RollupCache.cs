@@ -3,6 +3,7 @@ using System.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Hosting;
+using UsageDashboard.Insights;
 
 namespace UsageDashboard.Rollups;
 
@@ -124,6 +125,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
     private readonly SemaphoreSlim _installationDaysGate = new(1, 1);
     private volatile LoadedDays? _installationDays;
+    private readonly ConcurrentDictionary<(string Table, string Tool, DateOnly From), IndexEntry> _indexes = new();
+    private readonly ConcurrentDictionary<(string Table, string Tool, DateOnly From), Lock> _indexGates = new();
 
     public StringCodes Codes { get; } = new();
 
@@ -440,6 +443,66 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         }
         return array;
     }
+
+    /// <summary>
+    /// The <see cref="ReachIndex"/> over one tool's installation-month segments (one group per tool), with
+    /// first sightings, so it also counts new installations; null with rollups off or when it cannot be built.
+    /// </summary>
+    public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays) =>
+        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays);
+
+    /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
+    public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
+        Reach(CommandTable, toolSegments, from, static r => r.Command, null);
+
+    /// <summary>The <see cref="ReachIndex"/> over one tool's plugin-month segments, grouped by <see cref="PluginGroup"/>.</summary>
+    public ReachIndex? PluginReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
+        Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null);
+
+    /// <summary>A plugin's (name, type) codes as one group key.</summary>
+    public static long PluginGroup(int name, int type) => ((long)name << 32) | (uint)type;
+
+    /// <summary>
+    /// An index is kept per (table, tool, first day it covers) for as long as the request's segments are the
+    /// very ones it was built from (a reload replaces a segment object, so it rebuilds once after a change);
+    /// the build is the walk a page did per request before, now once per change instead of per request.
+    /// </summary>
+    private ReachIndex? Reach<T>(string table, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
+        InstallationDays[]? firstDays) where T : struct, IMonthRow
+    {
+        if (!rollups.Enabled || toolSegments.Count == 0)
+        {
+            // Rollups off: the rows are new for every request, so an index would cost more than the walk it saves.
+            return null;
+        }
+        var coversFrom = new DateOnly(from.Year, from.Month, 1);
+        var last = toolSegments.Max(s => s.Month);
+        if (last.AddMonths(1).DayNumber - coversFrom.DayNumber > ReachIndex.MaxDays)
+        {
+            return null;
+        }
+        var key = (table, toolSegments[0].Tool, coversFrom);
+        if (_indexes.GetValueOrDefault(key) is { } entry && Matches(entry))
+        {
+            return entry.Index;
+        }
+        lock (_indexGates.GetOrAdd(key, _ => new Lock()))
+        {
+            if (_indexes.TryGetValue(key, out var built) && Matches(built))
+            {
+                return built.Index;
+            }
+            var index = ReachIndex.Build(toolSegments, coversFrom, group, firstDays);
+            _indexes[key] = new IndexEntry([.. toolSegments], firstDays, index);
+            return index;
+        }
+
+        bool Matches(IndexEntry? entry) =>
+            entry is not null && ReferenceEquals(entry.FirstDays, firstDays) && entry.Segments.Length == toolSegments.Count
+            && entry.Segments.Select((s, i) => ReferenceEquals(s, toolSegments[i])).All(same => same);
+    }
+
+    private sealed record IndexEntry(object[] Segments, object? FirstDays, ReachIndex Index);
 
     private sealed record Loaded(object Segment, long Version, int Count, long LoadedAt);
 

@@ -1,0 +1,427 @@
+using System.Numerics;
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// Exact distinct installation counts over any day range, in time that does not depend on how many
+/// installations there are: for each (environment stream, group, day) it holds how many installations
+/// were active that day, split by their <em>gap</em>, the days since the same installation was last active
+/// in the same stream and group. An installation is active in [a, b] exactly once at its first active
+/// day d there, and d is that day exactly when its previous active day is before a, i.e. its gap is
+/// greater than d - a. So
+/// <c>distinct(a, b) = Σ_{d = a..b} #{installations active on d with gap &gt; d - a}</c>:
+/// one binary search per day and group instead of a walk over every installation's rows.
+/// </summary>
+/// <remarks>
+/// Built once from a tool's month segments (<see cref="RollupCache"/> keeps it while the segments stand),
+/// by the same key-ordered walk the pages used per request. The walk stays the answer for what the index
+/// does not hold: OS and tool-version filters (any value may be asked for, so the index would need a stream
+/// per value and combination) and the installations page's per-installation rules.
+/// Streams: 0 = every row, 1 = CI rows only, 2 = rows outside CI (<see cref="ReachFilter.IndexStream"/>).
+/// "New" counts need the installation's first sighting (<c>installations.first_seen</c>), not its first
+/// active day in a stream, so an installation's first active day in a stream also records how many days
+/// after its first sighting that was (its lag); a range [a, b] then counts those whose first sighting
+/// is in it: lag in [d - b, d - a].
+/// </remarks>
+public sealed class ReachIndex
+{
+    public const int Streams = 3;
+
+    /// <summary>The gap of an installation's first active day in a stream and group (no earlier one in the index).</summary>
+    private const int FirstGap = int.MaxValue;
+
+    /// <summary>The lag of an installation without a first sighting: never new.</summary>
+    private const int NoLag = int.MaxValue;
+
+    private readonly int _start;
+    private readonly int _length;
+    private readonly long[] _groups;
+    private readonly Dictionary<long, int> _groupIds;
+    // Per (stream, group) id: entries of day i are [_dayStart[i], _dayStart[i + 1]) of _gaps/_above.
+    private readonly Series?[] _series;
+
+    private ReachIndex(int start, int length, long[] groups, Dictionary<long, int> groupIds, Series?[] series)
+    {
+        _start = start;
+        _length = length;
+        _groups = groups;
+        _groupIds = groupIds;
+        _series = series;
+    }
+
+    /// <summary>The first day a query may start on (the first day of the first month the index was built over).</summary>
+    public DateOnly CoversFrom => DateOnly.FromDayNumber(_start);
+
+    /// <summary>The last day a query may end on.</summary>
+    public DateOnly CoversTo => DateOnly.FromDayNumber(_start + _length - 1);
+
+    /// <summary>(stream, group, day, gap) entries held, for logs and the benchmark.</summary>
+    public long Entries { get; private init; }
+
+    /// <summary>
+    /// Whether <see cref="New"/> is exact: built with first sightings, and no installation was active before
+    /// its first sighting. Runs are never older than their installation's first event, so a store always
+    /// qualifies; rows that break the rule (hand-edited, or from another source) send the caller to the walk.
+    /// </summary>
+    public bool CanCountNew { get; private init; }
+
+    /// <summary>The longest window an index spans (the day takes 10 bits of an entry's key).</summary>
+    public const int MaxDays = 1023;
+
+    /// <summary>The most groups an index holds (the group takes 21 bits of an entry's key).</summary>
+    public const int MaxGroups = 1 << 21;
+
+    /// <summary>Whether [<paramref name="from"/>, <paramref name="to"/>] can be answered from this index.</summary>
+    public bool Covers(DateOnly from, DateOnly to) => from >= CoversFrom && to <= CoversTo && from <= to;
+
+    /// <summary>
+    /// Builds the index over one tool's month segments, which must hold every row of that tool from the
+    /// first day of <paramref name="coversFrom"/>'s month through the last segment's month (months without a
+    /// segment have no rows). <paramref name="group"/> names each row's group (a negative value leaves the
+    /// row out); <paramref name="firstDays"/>, when given, enables <see cref="New"/>.
+    /// </summary>
+    public static ReachIndex Build<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom, Func<T, long> group,
+        InstallationDays[]? firstDays = null) where T : struct, IMonthRow
+    {
+        var startMonth = new DateOnly(coversFrom.Year, coversFrom.Month, 1);
+        if (segments.Any(s => s.Month < startMonth))
+        {
+            throw new ArgumentException($"A segment ({segments.First(s => s.Month < startMonth).Month:yyyy-MM}) is before {startMonth:yyyy-MM}.", nameof(segments));
+        }
+        if (segments.Select(s => s.Tool).Distinct(StringComparer.Ordinal).Skip(1).Any())
+        {
+            throw new ArgumentException("An index is built over one tool's segments.", nameof(segments));
+        }
+        var lastMonth = segments.Count == 0 ? startMonth : segments.Max(s => s.Month);
+        var window = new DayWindow(startMonth, lastMonth.AddMonths(1).AddDays(-1));
+        if (window.Length > MaxDays)
+        {
+            throw new ArgumentException($"An index spans at most {MaxDays} days; {window.From:yyyy-MM-dd} to {window.To:yyyy-MM-dd} is {window.Length}.", nameof(segments));
+        }
+        var start = window.From.DayNumber;
+
+        var groupIds = new Dictionary<long, int>();
+        var groups = new List<long>();
+        var counts = new Dictionary<long, int>[Streams];
+        for (var s = 0; s < Streams; s++)
+        {
+            counts[s] = [];
+        }
+        var lagCounts = new Dictionary<long, int>[Streams];
+        for (var s = 0; s < Streams; s++)
+        {
+            lagCounts[s] = [];
+        }
+        // Per installation, reused: the day set of each (stream, group id) it has rows in.
+        var sets = new List<ulong[]>();
+        var touched = new List<(int Stream, int Group)>();
+        var slot = new Dictionary<(int, int), int>();
+
+        var merge = new KeyMerge<T>(segments);
+        var lengthBits = window.Length;
+        var activeBeforeFirstSighting = false;
+        while (merge.MoveNext())
+        {
+            touched.Clear();
+            slot.Clear();
+            for (var p = 0; p < merge.Parts; p++)
+            {
+                var month = merge.Segments[merge.SegmentOf(p)].Month;
+                foreach (var row in merge.Rows(p))
+                {
+                    var key = group(row);
+                    if (key < 0 || row.Days == 0)
+                    {
+                        continue;
+                    }
+                    if (!groupIds.TryGetValue(key, out var g))
+                    {
+                        if (groups.Count == MaxGroups)
+                        {
+                            throw new ArgumentException($"An index holds at most {MaxGroups} groups.", nameof(group));
+                        }
+                        groupIds[key] = g = groups.Count;
+                        groups.Add(key);
+                    }
+                    Mark(0, g, month, row.Days);
+                    Mark(row.IsCi ? 1 : 2, g, month, row.Days);
+                }
+            }
+            var first = firstDays is not null && merge.Key < firstDays.Length && firstDays[merge.Key].Known
+                ? firstDays[merge.Key].First - start
+                : (int?)null;
+            for (var t = 0; t < touched.Count; t++)
+            {
+                var (stream, g) = touched[t];
+                var set = sets[t];
+                var previous = -1;
+                for (var w = 0; w < set.Length; w++)
+                {
+                    var bits = set[w];
+                    while (bits != 0)
+                    {
+                        var day = (w << 6) + BitOperations.TrailingZeroCount(bits);
+                        bits &= bits - 1;
+                        var gap = previous < 0 ? FirstGap : day - previous;
+                        Increment(counts[stream], Pack(g, day, gap));
+                        if (previous < 0 && firstDays is not null)
+                        {
+                            activeBeforeFirstSighting |= first is { } sighted && day < sighted;
+                            // A first sighting before the window makes the lag larger than any d - a can be.
+                            var lag = first is { } f ? Math.Min(day - f, day + 1) : NoLag;
+                            Increment(lagCounts[stream], Pack(g, day, lag));
+                        }
+                        previous = day;
+                    }
+                }
+            }
+
+            void Mark(int stream, int g, DateOnly month, int days)
+            {
+                if (!slot.TryGetValue((stream, g), out var index))
+                {
+                    index = touched.Count;
+                    slot[(stream, g)] = index;
+                    touched.Add((stream, g));
+                    if (sets.Count <= index)
+                    {
+                        sets.Add(window.NewSet());
+                    }
+                    else
+                    {
+                        Array.Clear(sets[index]);
+                    }
+                }
+                window.AddMonthMask(sets[index], month, days);
+            }
+        }
+
+        var series = new Series?[Streams * groups.Count];
+        long entries = 0;
+        for (var s = 0; s < Streams; s++)
+        {
+            var lags = firstDays is null ? null : Split(lagCounts[s]);
+            foreach (var (g, list) in Split(counts[s]))
+            {
+                series[s * groups.Count + g] = Series.From(list, lengthBits, lags?.GetValueOrDefault(g) ?? (firstDays is null ? null : []));
+                entries += list.Count;
+            }
+        }
+        return new ReachIndex(start, window.Length, [.. groups], groupIds, series)
+        {
+            Entries = entries,
+            CanCountNew = firstDays is not null && !activeBeforeFirstSighting,
+        };
+
+        static void Increment(Dictionary<long, int> map, long key) =>
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, out _)++;
+    }
+
+    // (group, day, value) in one long: group in the top 22 bits, day in the next 10, the value (a gap or a
+    // lag, offset by 2^31 so negative lags sort first) in the low 32.
+    private static long Pack(int group, int day, int value) => ((long)group << 42) | ((long)day << 32) | (uint)(value ^ int.MinValue);
+
+    private static Dictionary<int, List<(int Day, int Value, int Count)>> Split(Dictionary<long, int> counts)
+    {
+        var byGroup = new Dictionary<int, List<(int, int, int)>>();
+        foreach (var key in counts.Keys.Order())
+        {
+            var g = (int)(key >> 42);
+            if (!byGroup.TryGetValue(g, out var list))
+            {
+                byGroup[g] = list = [];
+            }
+            list.Add(((int)((key >> 32) & 0x3FF), (int)(uint)key ^ int.MinValue, counts[key]));
+        }
+        return byGroup;
+    }
+
+    /// <summary>The groups the index holds (as <see cref="Build{T}"/>'s group function named them).</summary>
+    public IReadOnlyList<long> Groups => _groups;
+
+    /// <summary>Installations active in [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/>, per group with any.</summary>
+    public Dictionary<long, long> Distinct(int stream, DateOnly from, DateOnly to)
+    {
+        var result = new Dictionary<long, long>();
+        for (var g = 0; g < _groups.Length; g++)
+        {
+            var n = Distinct(stream, g, from, to);
+            if (n > 0)
+            {
+                result[_groups[g]] = n;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Installations active in [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/> and group <paramref name="groupKey"/>.</summary>
+    public long DistinctOf(int stream, long groupKey, DateOnly from, DateOnly to) =>
+        _groupIds.TryGetValue(groupKey, out var g) ? Distinct(stream, g, from, to) : 0;
+
+    private long Distinct(int stream, int g, DateOnly from, DateOnly to)
+    {
+        Check(from, to);
+        if (_series[stream * _groups.Length + g] is not { } series)
+        {
+            return 0;
+        }
+        var a = from.DayNumber - _start;
+        long total = 0;
+        for (var d = a; d <= to.DayNumber - _start; d++)
+        {
+            total += series.GapsAbove(d, d - a);
+        }
+        return total;
+    }
+
+    /// <summary>Installations active on each day of [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/> and group <paramref name="groupKey"/> (index 0 = <paramref name="from"/>).</summary>
+    public long[] Daily(int stream, long groupKey, DateOnly from, DateOnly to)
+    {
+        Check(from, to);
+        var result = new long[to.DayNumber - from.DayNumber + 1];
+        if (_groupIds.TryGetValue(groupKey, out var g) && _series[stream * _groups.Length + g] is { } series)
+        {
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = series.GapsAbove(from.DayNumber - _start + i, 0);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Installations active in [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/> and
+    /// group <paramref name="groupKey"/> whose first sighting is in that range too (built with first days only).
+    /// </summary>
+    public long New(int stream, long groupKey, DateOnly from, DateOnly to)
+    {
+        Check(from, to);
+        if (!CanCountNew)
+        {
+            throw new InvalidOperationException("This index cannot count new installations exactly (see CanCountNew).");
+        }
+        if (!_groupIds.TryGetValue(groupKey, out var g) || _series[stream * _groups.Length + g] is not { } series)
+        {
+            return 0;
+        }
+        var (a, b) = (from.DayNumber - _start, to.DayNumber - _start);
+        long total = 0;
+        for (var d = a; d <= b; d++)
+        {
+            total += series.LagsWithin(d, d - b, d - a);
+        }
+        return total;
+    }
+
+    private void Check(DateOnly from, DateOnly to)
+    {
+        if (!Covers(from, to))
+        {
+            throw new ArgumentOutOfRangeException(nameof(from), $"[{from:yyyy-MM-dd}, {to:yyyy-MM-dd}] is outside the index's [{CoversFrom:yyyy-MM-dd}, {CoversTo:yyyy-MM-dd}].");
+        }
+    }
+
+    /// <summary>One (stream, group)'s entries by day: values sorted within a day, with counts summed from the top (gaps) or the bottom (lags).</summary>
+    private sealed class Series
+    {
+        private readonly int[] _dayStart;
+        private readonly int[] _gaps;
+        private readonly long[] _above;
+        private readonly int[]? _lagStart;
+        private readonly int[]? _lags;
+        private readonly long[]? _upTo;
+
+        private Series(int[] dayStart, int[] gaps, long[] above, int[]? lagStart, int[]? lags, long[]? upTo)
+        {
+            (_dayStart, _gaps, _above, _lagStart, _lags, _upTo) = (dayStart, gaps, above, lagStart, lags, upTo);
+        }
+
+        public static Series From(List<(int Day, int Value, int Count)> gaps, int days, List<(int Day, int Value, int Count)>? lags)
+        {
+            var (gapStart, gapValues, gapCounts) = Lay(gaps, days);
+            // Counts of gaps greater or equal to each entry's, within its day.
+            var above = new long[gapCounts.Length];
+            for (var d = 0; d < days; d++)
+            {
+                long sum = 0;
+                for (var i = gapStart[d + 1] - 1; i >= gapStart[d]; i--)
+                {
+                    sum += gapCounts[i];
+                    above[i] = sum;
+                }
+            }
+            if (lags is null)
+            {
+                return new Series(gapStart, gapValues, above, null, null, null);
+            }
+            var (lagStart, lagValues, lagCounts) = Lay(lags, days);
+            // Counts of lags less or equal to each entry's, within its day.
+            var upTo = new long[lagCounts.Length];
+            for (var d = 0; d < days; d++)
+            {
+                long sum = 0;
+                for (var i = lagStart[d]; i < lagStart[d + 1]; i++)
+                {
+                    sum += lagCounts[i];
+                    upTo[i] = sum;
+                }
+            }
+            return new Series(gapStart, gapValues, above, lagStart, lagValues, upTo);
+        }
+
+        private static (int[] Start, int[] Values, int[] Counts) Lay(List<(int Day, int Value, int Count)> entries, int days)
+        {
+            // Entries arrive sorted by (day, value): Split orders the packed keys.
+            var start = new int[days + 1];
+            var values = new int[entries.Count];
+            var counts = new int[entries.Count];
+            for (var i = 0; i < entries.Count; i++)
+            {
+                start[entries[i].Day + 1]++;
+                values[i] = entries[i].Value;
+                counts[i] = entries[i].Count;
+            }
+            for (var d = 0; d < days; d++)
+            {
+                start[d + 1] += start[d];
+            }
+            return (start, values, counts);
+        }
+
+        /// <summary>Installations active on <paramref name="day"/> whose gap is greater than <paramref name="gap"/>.</summary>
+        public long GapsAbove(int day, int gap)
+        {
+            var (lo, hi) = (_dayStart[day], _dayStart[day + 1]);
+            var i = UpperBound(_gaps, lo, hi, gap);
+            return i < hi ? _above[i] : 0;
+        }
+
+        /// <summary>First active days on <paramref name="day"/> whose lag is in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+        public long LagsWithin(int day, int min, int max)
+        {
+            var (lo, hi) = (_lagStart![day], _lagStart[day + 1]);
+            var upper = UpperBound(_lags!, lo, hi, max);
+            var lower = UpperBound(_lags!, lo, hi, min - 1);
+            return (upper > lo ? _upTo![upper - 1] : 0) - (lower > lo ? _upTo![lower - 1] : 0);
+        }
+
+        /// <summary>The first index in [lo, hi) whose value is greater than <paramref name="value"/>.</summary>
+        private static int UpperBound(int[] values, int lo, int hi, int value)
+        {
+            while (lo < hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (values[mid] <= value)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+            return lo;
+        }
+    }
+}
