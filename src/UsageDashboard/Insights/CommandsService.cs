@@ -77,7 +77,8 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     private async Task<Dictionary<(string, string), long>> ReachAsync(InsightQuery query, CancellationToken ct)
     {
         var segments = await _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _cache.Codes), (CommandMonthRow r) => r.Command);
+        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _cache.Codes), (CommandMonthRow r) => r.Command,
+            tool => _cache.CommandReach(tool, query.From), static key => (int)key);
         return counts.ToDictionary(c => (c.Key.Tool, _cache.Codes.Text(c.Key.Group)!), c => c.Value);
     }
 

@@ -96,6 +96,13 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
+            if (filter.IndexStream is { } stream && await _cache.InstallationReachAsync([.. tool], prevFrom, ct) is { } index
+                && index.Covers(prevFrom, query.To) && (!withNew || index.CanCountNew))
+            {
+                result[tool.Key] = (index.DistinctOf(stream, 0, query.From, query.To), index.DistinctOf(stream, 0, prevFrom, prevTo),
+                    withNew ? index.New(stream, 0, query.From, query.To) : 0, withNew ? index.New(stream, 0, prevFrom, prevTo) : 0);
+                continue;
+            }
             // One installation at a time across the months: bit 0 = active in the current period, bit 1 = in the previous one.
             var merge = new KeyMerge<InstallationMonthRow>(tool);
             var current = merge.Segments.Select(s => MonthMask.For(s.Month, query.From, query.To)).ToArray();
@@ -195,7 +202,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                 }
             }
         }
-        var active = ReachCounts.Daily(await reach, query.From, query.To, ReachFilter.For(query, _cache.Codes));
+        var active = await DailyActiveAsync(await reach, query, filter, ct);
         // Days without runs are zeros, not gaps: a chart must not join across a silent day.
         var points = new List<DailyPoint>(query.Days);
         for (var day = query.From; day <= query.To; day = day.AddDays(1))
@@ -203,6 +210,41 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             points.Add(new DailyPoint(day, active.GetValueOrDefault(day), runs[day.DayNumber - query.From.DayNumber]));
         }
         return points;
+    }
+
+    /// <summary>Active installations per day: from each tool's reach index where the filter allows, else by walking the rows.</summary>
+    private async Task<Dictionary<DateOnly, long>> DailyActiveAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InsightQuery query,
+        ReachFilter filter, CancellationToken ct)
+    {
+        if (filter.IndexStream is not { } stream)
+        {
+            return ReachCounts.Daily(segments, query.From, query.To, filter);
+        }
+        var result = new Dictionary<DateOnly, long>();
+        var walk = new List<MonthSegment<InstallationMonthRow>>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            var index = await _cache.InstallationReachAsync([.. tool], query.From, ct);
+            if (index is null || !index.Covers(query.From, query.To))
+            {
+                walk.AddRange(tool);
+                continue;
+            }
+            var daily = index.Daily(stream, 0, query.From, query.To);
+            for (var i = 0; i < daily.Length; i++)
+            {
+                if (daily[i] > 0)
+                {
+                    var day = query.From.AddDays(i);
+                    result[day] = result.GetValueOrDefault(day) + daily[i];
+                }
+            }
+        }
+        foreach (var (day, count) in walk.Count == 0 ? [] : ReachCounts.Daily(walk, query.From, query.To, filter))
+        {
+            result[day] = result.GetValueOrDefault(day) + count;
+        }
+        return result;
     }
 
     /// <summary>The top commands by runs (counts from the command-day rows), then installations for just those.</summary>
@@ -238,7 +280,8 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             wanted[t.Key.Command] = true;
         }
         var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
-            (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1);
+            (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1,
+            tool => _cache.CommandReach(tool, query.From), key => key < wanted.Length && wanted[key] ? (int)key : -1);
         return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
             t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }

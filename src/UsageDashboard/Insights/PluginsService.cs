@@ -51,7 +51,9 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             }
         }
         var reach = ReachCounts.Distinct(monthRows, query.From, query.To, filter,
-            (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1);
+            (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1,
+            tool => _cache.PluginReach(tool, query.From),
+            key => pairs.TryGetValue(((int)(key >> 32), (int)key), out var g) ? g : -1);
         var names = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
         var rows = counts

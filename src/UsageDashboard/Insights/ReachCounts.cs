@@ -54,6 +54,51 @@ public static class ReachCounts
         return result;
     }
 
+    /// <summary>
+    /// <see cref="Distinct{T}(IReadOnlyList{MonthSegment{T}}, DateOnly, DateOnly, ReachFilter, Func{T, int})"/>, answered
+    /// from each tool's <see cref="ReachIndex"/> where <paramref name="indexFor"/> has one covering the range and the
+    /// filter allows it (<see cref="ReachFilter.IndexStream"/>), and by the walk otherwise. <paramref name="groupOfKey"/>
+    /// maps an index group key to the same group <paramref name="group"/> gives its rows, one key to one group
+    /// (a negative group leaves it out).
+    /// </summary>
+    public static Dictionary<(string Tool, int Group), long> Distinct<T>(
+        IReadOnlyList<MonthSegment<T>> segments, DateOnly from, DateOnly to, ReachFilter filter, Func<T, int> group,
+        Func<IReadOnlyList<MonthSegment<T>>, ReachIndex?> indexFor, Func<long, int> groupOfKey)
+        where T : struct, IMonthRow
+    {
+        if (filter.IndexStream is not { } stream)
+        {
+            return Distinct(segments, from, to, filter, group);
+        }
+        var result = new Dictionary<(string, int), long>();
+        var walk = new List<MonthSegment<T>>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            var toolSegments = tool.ToList();
+            if (indexFor(toolSegments) is not { } index || !index.Covers(from, to))
+            {
+                walk.AddRange(toolSegments);
+                continue;
+            }
+            foreach (var (key, count) in index.Distinct(stream, from, to))
+            {
+                var g = groupOfKey(key);
+                if (g >= 0)
+                {
+                    result[(tool.Key, g)] = count;
+                }
+            }
+        }
+        if (walk.Count > 0)
+        {
+            foreach (var (key, count) in Distinct(walk, from, to, filter, group))
+            {
+                result[key] = count;
+            }
+        }
+        return result;
+    }
+
     /// <summary>Active installations per day of [<paramref name="from"/>, <paramref name="to"/>] (all tools together: keys are unique across tools).</summary>
     public static Dictionary<DateOnly, long> Daily(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, DateOnly to, ReachFilter filter)
     {

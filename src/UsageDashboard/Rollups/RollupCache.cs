@@ -448,8 +448,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// The <see cref="ReachIndex"/> over one tool's installation-month segments (one group per tool), with
     /// first sightings, so it also counts new installations; null with rollups off or when it cannot be built.
     /// </summary>
-    public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays) =>
-        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays);
+    public async Task<ReachIndex?> InstallationReachAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, CancellationToken ct) =>
+        rollups.Enabled ? Reach(InstallationTable, toolSegments, from, static _ => 0L, await InstallationDaysAsync(ct)) : null;
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
