@@ -43,7 +43,6 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         // that bucket's bit. Values are interned per dimension so the slot key is a single long.
         var valueIds = s_dimensions.Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToArray();
         var valueNames = s_dimensions.Select(_ => new List<string>()).ToArray();
-        long installations = 0;
         var runs = new Dictionary<(EnvironmentDimension, string), long>();
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
@@ -120,125 +119,221 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                 runs[(s_dimensions[d], valueNames[d][id])] = n;
             }
         }
-        // One installation at a time (KeyMerge): per dimension and value, the buckets it was active in are
-        // OR-ed into a slot stamped with the installation, and counted when its last row has been read.
-        var installationsByValue = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
-        var bucketCounts = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
-        var stamps = s_dimensions.Select(_ => Array.Empty<int>()).ToArray();
-        var sets = s_dimensions.Select(_ => Array.Empty<ulong>()).ToArray();
-        var touched = new List<(int D, int Id)>();
-        foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
-        {
-            var merge = new KeyMerge<InstallationMonthRow>(tool);
-            var masks = merge.Segments.Select(m => MonthMask.For(m.Month, query.From, query.To)).ToArray();
-            var firsts = merge.Segments.Select(m => window.IndexOf(m.Month)).ToArray();
-            while (merge.MoveNext())
-            {
-                touched.Clear();
-                for (var p = 0; p < merge.Parts; p++)
-                {
-                    var (monthMask, first) = (masks[merge.SegmentOf(p)], firsts[merge.SegmentOf(p)]);
-                    foreach (var row in merge.Rows(p))
-                    {
-                        var mask = (uint)(row.Days & monthMask);
-                        if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
-                        {
-                            continue;
-                        }
-                        Array.Clear(rowBuckets);
-                        while (mask != 0)
-                        {
-                            var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
-                            mask &= mask - 1;
-                            rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
-                        }
-                        for (var d = 0; d < s_dimensions.Length; d++)
-                        {
-                            var id = ValueId(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
-                            if (id >= stamps[d].Length)
-                            {
-                                var old = stamps[d].Length;
-                                var size = Math.Max(id + 1, old * 2);
-                                Array.Resize(ref stamps[d], size);
-                                Array.Fill(stamps[d], -1, old, size - old);
-                                Array.Resize(ref sets[d], size * bucketWords);
-                            }
-                            var slot = id * bucketWords;
-                            if (stamps[d][id] != merge.Key)
-                            {
-                                stamps[d][id] = merge.Key;
-                                touched.Add((d, id));
-                                Array.Copy(rowBuckets, 0, sets[d], slot, bucketWords);
-                                continue;
-                            }
-                            for (var w = 0; w < bucketWords; w++)
-                            {
-                                sets[d][slot + w] |= rowBuckets[w];
-                            }
-                        }
-                    }
-                }
-                if (touched.Count == 0)
-                {
-                    continue;
-                }
-                installations++;
-                // Counted by dimension, value id and bucket index in arrays, named only at the end: a
-                // string-keyed lookup per installation and bucket was most of this page's time on large stores.
-                foreach (var (d, id) in touched)
-                {
-                    if (id >= installationsByValue[d].Length)
-                    {
-                        var size = Math.Max(id + 1, installationsByValue[d].Length * 2);
-                        Array.Resize(ref installationsByValue[d], size);
-                        Array.Resize(ref bucketCounts[d], size * bucketList.Count);
-                    }
-                    installationsByValue[d][id]++;
-                    for (var w = 0; w < bucketWords; w++)
-                    {
-                        for (var bits = sets[d][(id * bucketWords) + w]; bits != 0; bits &= bits - 1)
-                        {
-                            bucketCounts[d][(id * bucketList.Count) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
-                        }
-                    }
-                }
-            }
-        }
-
-        var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
-        var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
-        for (var d = 0; d < s_dimensions.Length; d++)
-        {
-            var dimension = s_dimensions[d];
-            for (var id = 0; id < installationsByValue[d].Length; id++)
-            {
-                if (installationsByValue[d][id] == 0)
-                {
-                    continue;
-                }
-                var value = valueNames[d][id];
-                totals[dimension][value] = installationsByValue[d][id];
-                for (var b = 0; b < bucketList.Count; b++)
-                {
-                    var n = bucketCounts[d][id * bucketList.Count + b];
-                    if (n == 0)
-                    {
-                        continue;
-                    }
-                    if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var counts))
-                    {
-                        perBucket[dimension][bucketList[b].Start] = counts = new Dictionary<string, long>(StringComparer.Ordinal);
-                    }
-                    counts[value] = n;
-                }
-            }
-        }
+        var (active, valueTotals, valueBuckets) =
+            (filter.IndexStream is { } stream ? await FromIndexAsync(monthRows, query, stream, bucketList, ct) : null) ?? Walk();
 
         var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
             d,
-            totals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
-            bucketList.Select(b => new AdoptionBucket(b.Start, perBucket[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
-        return new EnvironmentsData(query, Today, grain, installations, dimensions, await tools);
+            valueTotals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
+            bucketList.Select(b => new AdoptionBucket(b.Start, valueBuckets[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
+        return new EnvironmentsData(query, Today, grain, active, dimensions, await tools);
+
+        // Without an index: one pass over the rows in key order.
+        (long, Dictionary<EnvironmentDimension, Dictionary<string, long>>, Dictionary<EnvironmentDimension, Dictionary<DateOnly, Dictionary<string, long>>>) Walk()
+        {
+            long installations = 0;
+            // One installation at a time (KeyMerge): per dimension and value, the buckets it was active in are
+            // OR-ed into a slot stamped with the installation, and counted when its last row has been read.
+            var installationsByValue = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
+            var bucketCounts = s_dimensions.Select(_ => Array.Empty<long>()).ToArray();
+            var stamps = s_dimensions.Select(_ => Array.Empty<int>()).ToArray();
+            var sets = s_dimensions.Select(_ => Array.Empty<ulong>()).ToArray();
+            var touched = new List<(int D, int Id)>();
+            foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
+            {
+                var merge = new KeyMerge<InstallationMonthRow>(tool);
+                var masks = merge.Segments.Select(m => MonthMask.For(m.Month, query.From, query.To)).ToArray();
+                var firsts = merge.Segments.Select(m => window.IndexOf(m.Month)).ToArray();
+                while (merge.MoveNext())
+                {
+                    touched.Clear();
+                    for (var p = 0; p < merge.Parts; p++)
+                    {
+                        var (monthMask, first) = (masks[merge.SegmentOf(p)], firsts[merge.SegmentOf(p)]);
+                        foreach (var row in merge.Rows(p))
+                        {
+                            var mask = (uint)(row.Days & monthMask);
+                            if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                            {
+                                continue;
+                            }
+                            Array.Clear(rowBuckets);
+                            while (mask != 0)
+                            {
+                                var i = first + System.Numerics.BitOperations.TrailingZeroCount(mask);
+                                mask &= mask - 1;
+                                rowBuckets[bucketOfDay[i] >> 6] |= 1UL << (bucketOfDay[i] & 63);
+                            }
+                            for (var d = 0; d < s_dimensions.Length; d++)
+                            {
+                                var id = ValueId(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
+                                if (id >= stamps[d].Length)
+                                {
+                                    var old = stamps[d].Length;
+                                    var size = Math.Max(id + 1, old * 2);
+                                    Array.Resize(ref stamps[d], size);
+                                    Array.Fill(stamps[d], -1, old, size - old);
+                                    Array.Resize(ref sets[d], size * bucketWords);
+                                }
+                                var slot = id * bucketWords;
+                                if (stamps[d][id] != merge.Key)
+                                {
+                                    stamps[d][id] = merge.Key;
+                                    touched.Add((d, id));
+                                    Array.Copy(rowBuckets, 0, sets[d], slot, bucketWords);
+                                    continue;
+                                }
+                                for (var w = 0; w < bucketWords; w++)
+                                {
+                                    sets[d][slot + w] |= rowBuckets[w];
+                                }
+                            }
+                        }
+                    }
+                    if (touched.Count == 0)
+                    {
+                        continue;
+                    }
+                    installations++;
+                    // Counted by dimension, value id and bucket index in arrays, named only at the end: a
+                    // string-keyed lookup per installation and bucket was most of this page's time on large stores.
+                    foreach (var (d, id) in touched)
+                    {
+                        if (id >= installationsByValue[d].Length)
+                        {
+                            var size = Math.Max(id + 1, installationsByValue[d].Length * 2);
+                            Array.Resize(ref installationsByValue[d], size);
+                            Array.Resize(ref bucketCounts[d], size * bucketList.Count);
+                        }
+                        installationsByValue[d][id]++;
+                        for (var w = 0; w < bucketWords; w++)
+                        {
+                            for (var bits = sets[d][(id * bucketWords) + w]; bits != 0; bits &= bits - 1)
+                            {
+                                bucketCounts[d][(id * bucketList.Count) + (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
+                            }
+                        }
+                    }
+                }
+            }
+
+            var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
+            var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+            for (var d = 0; d < s_dimensions.Length; d++)
+            {
+                var dimension = s_dimensions[d];
+                for (var id = 0; id < installationsByValue[d].Length; id++)
+                {
+                    if (installationsByValue[d][id] == 0)
+                    {
+                        continue;
+                    }
+                    var value = valueNames[d][id];
+                    totals[dimension][value] = installationsByValue[d][id];
+                    for (var b = 0; b < bucketList.Count; b++)
+                    {
+                        var n = bucketCounts[d][id * bucketList.Count + b];
+                        if (n == 0)
+                        {
+                            continue;
+                        }
+                        if (!perBucket[dimension].TryGetValue(bucketList[b].Start, out var counts))
+                        {
+                            perBucket[dimension][bucketList[b].Start] = counts = new Dictionary<string, long>(StringComparer.Ordinal);
+                        }
+                        counts[value] = n;
+                    }
+                }
+            }
+
+            return (installations, totals, perBucket);
+        }
+    }
+
+    /// <summary>
+    /// Installations per dimension value, in the period and per bucket, from each tool's reach indexes (one per
+    /// dimension, grouped by the value's text as a <see cref="StringCodes"/> code, so values the walk merges by
+    /// text, such as NULL and "unknown", are one group here too); null when a tool has no index covering the
+    /// period, and the walk counts instead.
+    /// </summary>
+    private async Task<(long, Dictionary<EnvironmentDimension, Dictionary<string, long>>, Dictionary<EnvironmentDimension, Dictionary<DateOnly, Dictionary<string, long>>>)?>
+        FromIndexAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> monthRows, InsightQuery query, int stream, IReadOnlyList<Bucket> buckets, CancellationToken ct)
+    {
+        var codes = _cache.Codes;
+        long installations = 0;
+        var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
+        var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
+        {
+            var segments = tool.ToList();
+            if (await _cache.InstallationReachAsync(segments, query.From, ct) is not { } all || !all.Covers(query.From, query.To))
+            {
+                return null;
+            }
+            installations += all.DistinctOf(stream, 0, query.From, query.To);
+            for (var d = 0; d < s_dimensions.Length; d++)
+            {
+                if (_cache.Reach($"environments/{s_dimensions[d]}", segments, query.From, ValueGroup(d, codes), null) is not { } index
+                    || !index.Covers(query.From, query.To))
+                {
+                    return null;
+                }
+                Add(totals[s_dimensions[d]], index.Distinct(stream, query.From, query.To));
+                foreach (var bucket in buckets)
+                {
+                    var (from, to) = (bucket.Start < query.From ? query.From : bucket.Start, bucket.End.AddDays(-1) > query.To ? query.To : bucket.End.AddDays(-1));
+                    if (from > to)
+                    {
+                        continue;
+                    }
+                    var counts = index.Distinct(stream, from, to);
+                    if (counts.Count == 0)
+                    {
+                        continue;
+                    }
+                    if (!perBucket[s_dimensions[d]].TryGetValue(bucket.Start, out var values))
+                    {
+                        perBucket[s_dimensions[d]][bucket.Start] = values = new Dictionary<string, long>(StringComparer.Ordinal);
+                    }
+                    Add(values, counts);
+                }
+            }
+        }
+        return (installations, totals, perBucket);
+
+        void Add(Dictionary<string, long> into, Dictionary<long, long> counts)
+        {
+            foreach (var (code, n) in counts)
+            {
+                var text = codes.Text((int)code)!;
+                into[text] = into.GetValueOrDefault(text) + n;
+            }
+        }
+    }
+
+    /// <summary>A row's value in dimension <paramref name="d"/> as the code of its text (memoized per code or pair: an index build calls it per row).</summary>
+    private static Func<InstallationMonthRow, long> ValueGroup(int d, StringCodes codes)
+    {
+        var memo = new Dictionary<long, int>();
+        var texts = new string[5];
+        return row =>
+        {
+            var pair = d switch
+            {
+                0 => row.OsName,
+                1 => ((long)row.OsName << 32) | (uint)row.OsVersion,
+                2 => row.RuntimeName,
+                3 => ((long)row.RuntimeName << 32) | (uint)row.RuntimeVersion,
+                _ => row.ToolVersion,
+            };
+            if (!memo.TryGetValue(pair, out var code))
+            {
+                Values(codes.Text(row.OsName) ?? "unknown", codes.Text(row.OsVersion) ?? "?", codes.Text(row.RuntimeName) ?? "unknown",
+                    codes.Text(row.RuntimeVersion) ?? "?", codes.Text(row.ToolVersion) ?? "unknown", texts);
+                memo[pair] = code = codes.Code(texts[d]);
+            }
+            return code;
+        };
     }
 
     /// <summary>The five dimension values (OS, OS version, runtime, runtime version, tool version) of a row's columns.</summary>

@@ -125,8 +125,8 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
     private readonly SemaphoreSlim _installationDaysGate = new(1, 1);
     private volatile LoadedDays? _installationDays;
-    private readonly ConcurrentDictionary<(string Table, string Tool, DateOnly From), IndexEntry> _indexes = new();
-    private readonly ConcurrentDictionary<(string Table, string Tool, DateOnly From), Lock> _indexGates = new();
+    private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), IndexEntry> _indexes = new();
+    private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), Lock> _indexGates = new();
 
     public StringCodes Codes { get; } = new();
 
@@ -463,16 +463,19 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public static long PluginGroup(int name, int type) => ((long)name << 32) | (uint)type;
 
     /// <summary>
-    /// An index is kept per (table, tool, first day it covers) for as long as the request's segments are the
+    /// The <see cref="ReachIndex"/> named <paramref name="name"/> over one tool's segments: every caller that uses
+    /// a name must pass the same <paramref name="group"/> function (the index is built by the first of them).
+    /// An index is kept per (name, tool, first month it covers) for as long as the request's segments are the
     /// very ones it was built from (a reload replaces a segment object, so it rebuilds once after a change);
     /// the build is the walk a page did per request before, now once per change instead of per request.
+    /// Null with rollups off (the rows are new for every request, so an index would cost more than the walk
+    /// it saves) or when the segments span more than <see cref="ReachIndex.MaxDays"/>.
     /// </summary>
-    private ReachIndex? Reach<T>(string table, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
+    public ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
         InstallationDays[]? firstDays) where T : struct, IMonthRow
     {
         if (!rollups.Enabled || toolSegments.Count == 0)
         {
-            // Rollups off: the rows are new for every request, so an index would cost more than the walk it saves.
             return null;
         }
         var coversFrom = new DateOnly(from.Year, from.Month, 1);
@@ -481,7 +484,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         {
             return null;
         }
-        var key = (table, toolSegments[0].Tool, coversFrom);
+        var key = (name, toolSegments[0].Tool, coversFrom);
         if (_indexes.GetValueOrDefault(key) is { } entry && Matches(entry))
         {
             return entry.Index;
