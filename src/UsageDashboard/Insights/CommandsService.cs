@@ -238,9 +238,10 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         Dictionary<int, long> Reach(Func<CommandMonthRow, int> group) => ReachCounts
             .Distinct(monthRows, query.From, query.To, monthFilter, (CommandMonthRow r) => r.Command == commandCode && commandCode > 0 ? group(r) : -1)
             .GroupBy(c => c.Key.Group).ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
-        var installations = Reach(_ => 0).GetValueOrDefault(0);
-        var versionInstallations = Reach(r => r.ToolVersion == 0 ? unknown : r.ToolVersion).ToDictionary(v => codes.Text(v.Key)!, v => v.Value, StringComparer.Ordinal);
-        var osInstallations = Reach(r => r.OsName == 0 ? unknown : r.OsName).ToDictionary(o => codes.Text(o.Key)!, o => o.Value, StringComparer.Ordinal);
+        var (installations, versionInstallations, osInstallations) = DetailReachFromIndex(monthRows, query, monthFilter, commandCode)
+            ?? (Reach(_ => 0).GetValueOrDefault(0),
+                Reach(r => r.ToolVersion == 0 ? unknown : r.ToolVersion).ToDictionary(v => codes.Text(v.Key)!, v => v.Value, StringComparer.Ordinal),
+                Reach(r => r.OsName == 0 ? unknown : r.OsName).ToDictionary(o => codes.Text(o.Key)!, o => o.Value, StringComparer.Ordinal));
         var versions = versionOutcomes.Select(v => new SliceStats(v.Name, v.Outcomes, versionInstallations.GetValueOrDefault(v.Name))).ToList();
         var oses = osOutcomes.Select(o => new SliceStats(o.Name, o.Outcomes, osInstallations.GetValueOrDefault(o.Name))).ToList();
         var p50 = histogram.Percentile(0.5);
@@ -259,6 +260,36 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         {
             PreviousRunsPerBucket = query.ComparePrevious ? buckets.Select(b => previousByBucket.GetValueOrDefault(b.Start)).ToList() : null,
         };
+    }
+
+    /// <summary>
+    /// A command's installations in total, per tool version and per OS from each tool's reach indexes; null when
+    /// the filter or a tool's segments need the walk.
+    /// </summary>
+    private (long, Dictionary<string, long>, Dictionary<string, long>)? DetailReachFromIndex(
+        IReadOnlyList<MonthSegment<CommandMonthRow>> monthRows, InsightQuery query, ReachFilter filter, int command)
+    {
+        if (filter.IndexStream is not { } stream || command <= 0)
+        {
+            return null;
+        }
+        long installations = 0;
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        var systems = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
+        {
+            var segments = tool.ToList();
+            var (all, byVersion, byOs) = (_cache.CommandReach(segments, query.From), _cache.CommandVersionReach(segments, query.From),
+                _cache.CommandOsReach(segments, query.From));
+            if (all is null || byVersion is null || byOs is null || !all.Covers(query.From, query.To))
+            {
+                return null;
+            }
+            installations += all.DistinctOf(stream, command, query.From, query.To);
+            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == command), _cache.Codes);
+            ReachCounts.AddByText(systems, byOs.Distinct(stream, query.From, query.To, key => key >> 32 == command), _cache.Codes);
+        }
+        return (installations, versions, systems);
     }
 
     private static Dictionary<string, long> Slot(Dictionary<DateOnly, Dictionary<string, long>> map, DateOnly key)

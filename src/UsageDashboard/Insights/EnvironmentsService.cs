@@ -278,37 +278,11 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                 {
                     return null;
                 }
-                Add(totals[s_dimensions[d]], index.Distinct(stream, query.From, query.To));
-                foreach (var bucket in buckets)
-                {
-                    var (from, to) = (bucket.Start < query.From ? query.From : bucket.Start, bucket.End.AddDays(-1) > query.To ? query.To : bucket.End.AddDays(-1));
-                    if (from > to)
-                    {
-                        continue;
-                    }
-                    var counts = index.Distinct(stream, from, to);
-                    if (counts.Count == 0)
-                    {
-                        continue;
-                    }
-                    if (!perBucket[s_dimensions[d]].TryGetValue(bucket.Start, out var values))
-                    {
-                        perBucket[s_dimensions[d]][bucket.Start] = values = new Dictionary<string, long>(StringComparer.Ordinal);
-                    }
-                    Add(values, counts);
-                }
+                ReachCounts.AddByText(totals[s_dimensions[d]], index.Distinct(stream, query.From, query.To), codes);
+                ReachCounts.AddPerBucket(perBucket[s_dimensions[d]], index, stream, buckets, query.From, query.To, codes);
             }
         }
         return (installations, totals, perBucket);
-
-        void Add(Dictionary<string, long> into, Dictionary<long, long> counts)
-        {
-            foreach (var (code, n) in counts)
-            {
-                var text = codes.Text((int)code)!;
-                into[text] = into.GetValueOrDefault(text) + n;
-            }
-        }
     }
 
     /// <summary>A row's value in dimension <paramref name="d"/> as the code of its text (memoized per code or pair: an index build calls it per row).</summary>

@@ -70,6 +70,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     {
         var grain = TimeBuckets.Auto(query);
         var buckets = TimeBuckets.For(query, grain, Today);
+        // Installations from the reach indexes when the filter allows; otherwise the month rows are read by SQL.
+        var indexed = await DetailReachFromIndexAsync(query, plugin, buckets, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
@@ -98,7 +100,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
                    coalesce(nullif(m.version, ''), 'unknown')
             FROM {months} m
-            WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.name = @plugin{monthFilters};
+            WHERE @read_months AND {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.name = @plugin{monthFilters};
 
             SELECT coalesce(nullif(d.version, ''), 'unknown'), min(d.first_at)
             FROM {rollups.PluginDaysAllTime()} d
@@ -114,6 +116,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("plugin", plugin);
+        cmd.Parameters.AddWithValue("read_months", indexed is null);
 
         var versionOutcomes = new List<(string Version, Outcomes Outcomes)>();
         var matrix = new List<MatrixCell>();
@@ -158,9 +161,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             types = reader.GetFieldValue<string[]>(1);
         }
 
-        var versionInstallations = reach.ByValue();
-        var adoption = reach.ByBucket();
-        return new PluginDetailData(query, Today, plugin, grain, current, reach.Installations,
+        var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
+        return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
             versionOutcomes.OrderByDescending(v => v.Version, VersionOrder.Instance).ThenBy(v => v.Version, StringComparer.Ordinal)
                 .Select(v => new PluginVersionStats(v.Version, v.Outcomes, versionInstallations.GetValueOrDefault(v.Version),
@@ -171,5 +173,43 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             errors,
             buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
             await InsightsSql.ToolsAsync(conn, ct));
+    }
+
+    /// <summary>
+    /// A plugin's installations in total, per version and per bucket and version from each tool's reach indexes
+    /// (the same counts <see cref="BucketReach"/> makes from the month rows); null when the filter or a tool's
+    /// segments need the rows.
+    /// </summary>
+    private async Task<(long, Dictionary<string, long>, Dictionary<DateOnly, Dictionary<string, long>>)?> DetailReachFromIndexAsync(
+        InsightQuery query, string plugin, IReadOnlyList<Bucket> buckets, CancellationToken ct)
+    {
+        var codes = _cache.Codes;
+        if (ReachFilter.For(query, codes).IndexStream is not { } stream)
+        {
+            return null;
+        }
+        var segments = await _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
+        // After the rows are in memory, so the name has its code if any row has it.
+        var name = codes.Find(plugin);
+        if (name <= 0)
+        {
+            return null;
+        }
+        long installations = 0;
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        var byBucket = new Dictionary<DateOnly, Dictionary<string, long>>();
+        foreach (var tool in segments.GroupBy(m => m.Tool, StringComparer.Ordinal))
+        {
+            var toolSegments = tool.ToList();
+            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From), _cache.PluginVersionReach(toolSegments, query.From));
+            if (all is null || byVersion is null || !all.Covers(query.From, query.To))
+            {
+                return null;
+            }
+            installations += all.DistinctOf(stream, name, query.From, query.To);
+            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == name), codes);
+            ReachCounts.AddPerBucket(byBucket, byVersion, stream, buckets, query.From, query.To, codes, key => key >> 32 == name);
+        }
+        return (installations, versions, byBucket);
     }
 }

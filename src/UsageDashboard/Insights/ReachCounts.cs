@@ -99,6 +99,42 @@ public static class ReachCounts
         return result;
     }
 
+    /// <summary>
+    /// Adds index counts whose group keys end in a text's code (the low 32 bits) to counts by that text: keys are
+    /// unique across tools, so per-tool counts add up.
+    /// </summary>
+    public static void AddByText(Dictionary<string, long> into, Dictionary<long, long> counts, StringCodes codes)
+    {
+        foreach (var (key, n) in counts)
+        {
+            var text = codes.Text((int)key)!;
+            into[text] = into.GetValueOrDefault(text) + n;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="AddByText"/> for each bucket's days within [<paramref name="from"/>, <paramref name="to"/>], keyed by
+    /// bucket start; buckets without any installation get no entry.
+    /// </summary>
+    public static void AddPerBucket(Dictionary<DateOnly, Dictionary<string, long>> into, ReachIndex index, int stream,
+        IReadOnlyList<Bucket> buckets, DateOnly from, DateOnly to, StringCodes codes, Func<long, bool>? groups = null)
+    {
+        foreach (var bucket in buckets)
+        {
+            var (first, last) = (bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
+            var counts = first > last ? [] : index.Distinct(stream, first, last, groups);
+            if (counts.Count == 0)
+            {
+                continue;
+            }
+            if (!into.TryGetValue(bucket.Start, out var values))
+            {
+                into[bucket.Start] = values = new Dictionary<string, long>(StringComparer.Ordinal);
+            }
+            AddByText(values, counts, codes);
+        }
+    }
+
     /// <summary>Active installations per day of [<paramref name="from"/>, <paramref name="to"/>] (all tools together: keys are unique across tools).</summary>
     public static Dictionary<DateOnly, long> Daily(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, DateOnly to, ReachFilter filter)
     {

@@ -240,12 +240,16 @@ public sealed class ReachIndex
     /// <summary>The groups the index holds (as <see cref="Build{T}"/>'s group function named them).</summary>
     public IReadOnlyList<long> Groups => _groups;
 
-    /// <summary>Installations active in [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/>, per group with any.</summary>
-    public Dictionary<long, long> Distinct(int stream, DateOnly from, DateOnly to)
+    /// <summary>Installations active in [<paramref name="from"/>, <paramref name="to"/>] in <paramref name="stream"/>, per group with any (of those <paramref name="groups"/> accepts).</summary>
+    public Dictionary<long, long> Distinct(int stream, DateOnly from, DateOnly to, Func<long, bool>? groups = null)
     {
         var result = new Dictionary<long, long>();
         for (var g = 0; g < _groups.Length; g++)
         {
+            if (groups is not null && !groups(_groups[g]))
+            {
+                continue;
+            }
             var n = Distinct(stream, g, from, to);
             if (n > 0)
             {

@@ -455,12 +455,47 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
         Reach(CommandTable, toolSegments, from, static r => r.Command, null);
 
+    /// <summary>
+    /// Over one tool's command-month segments, grouped by (command, tool version or OS) as <see cref="PairGroup"/>
+    /// of their codes, a NULL value under the code of "unknown" (the command page merges the two).
+    /// </summary>
+    public ReachIndex? CommandVersionReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
+    {
+        var unknown = Codes.Code("unknown");
+        return Reach("command versions", toolSegments, from, r => PairGroup(r.Command, r.ToolVersion == 0 ? unknown : r.ToolVersion), null);
+    }
+
+    /// <inheritdoc cref="CommandVersionReach"/>
+    public ReachIndex? CommandOsReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
+    {
+        var unknown = Codes.Code("unknown");
+        return Reach("command systems", toolSegments, from, r => PairGroup(r.Command, r.OsName == 0 ? unknown : r.OsName), null);
+    }
+
+    /// <summary>Over one tool's plugin-month segments, grouped by plugin name.</summary>
+    public ReachIndex? PluginNameReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
+        Reach("plugin names", toolSegments, from, static r => r.Name, null);
+
+    /// <summary>
+    /// Over one tool's plugin-month segments, grouped by (plugin name, version) as <see cref="PairGroup"/>, a
+    /// missing or empty version under the code of "unknown" (the plugin page merges the three).
+    /// </summary>
+    public ReachIndex? PluginVersionReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from)
+    {
+        var unknown = Codes.Code("unknown");
+        var empty = Codes.Code("");
+        return Reach("plugin versions", toolSegments, from, r => PairGroup(r.Name, r.Version == 0 || r.Version == empty ? unknown : r.Version), null);
+    }
+
+    /// <summary>Two codes as one group key (the first in the high half).</summary>
+    public static long PairGroup(int first, int second) => ((long)first << 32) | (uint)second;
+
     /// <summary>The <see cref="ReachIndex"/> over one tool's plugin-month segments, grouped by <see cref="PluginGroup"/>.</summary>
     public ReachIndex? PluginReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
         Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null);
 
     /// <summary>A plugin's (name, type) codes as one group key.</summary>
-    public static long PluginGroup(int name, int type) => ((long)name << 32) | (uint)type;
+    public static long PluginGroup(int name, int type) => PairGroup(name, type);
 
     /// <summary>
     /// The <see cref="ReachIndex"/> named <paramref name="name"/> over one tool's segments: every caller that uses
