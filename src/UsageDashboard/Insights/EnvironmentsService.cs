@@ -273,7 +273,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             installations += all.DistinctOf(stream, 0, query.From, query.To);
             for (var d = 0; d < s_dimensions.Length; d++)
             {
-                if (_cache.Reach($"environments/{s_dimensions[d]}", segments, query.From, ValueGroup(d, codes), null) is not { } index
+                if (_cache.InstallationReach($"environments/{s_dimensions[d]}", segments, query.From, ValueGroup(d, codes)) is not { } index
                     || !index.Covers(query.From, query.To))
                 {
                     return null;

@@ -125,10 +125,16 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
     private readonly SemaphoreSlim _installationDaysGate = new(1, 1);
     private volatile LoadedDays? _installationDays;
+    private long _indexBuilds;
+    private long _indexBuildTicks;
     private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), IndexEntry> _indexes = new();
     private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), Lock> _indexGates = new();
 
     public StringCodes Codes { get; } = new();
+
+    /// <summary>Reach indexes built since start, and the time spent building them (for logs and the benchmark).</summary>
+    public (long Builds, TimeSpan Time, long Entries) IndexStats =>
+        (Interlocked.Read(ref _indexBuilds), TimeSpan.FromTicks(Interlocked.Read(ref _indexBuildTicks)), _indexes.Values.Sum(e => e.Index.Entries));
 
     /// <summary>Rows held in memory across all segments (for logs and the benchmark).</summary>
     public long RowCount => _segments.Values.Sum(s => (long)s.Count);
@@ -449,11 +455,11 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// first sightings, so it also counts new installations; null with rollups off or when it cannot be built.
     /// </summary>
     public async Task<ReachIndex?> InstallationReachAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, CancellationToken ct) =>
-        rollups.Enabled ? Reach(InstallationTable, toolSegments, from, static _ => 0L, await InstallationDaysAsync(ct)) : null;
+        rollups.Enabled ? Reach(InstallationTable, toolSegments, from, static _ => 0L, await InstallationDaysAsync(ct), InstallationMonthsAsync) : null;
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
-        Reach(CommandTable, toolSegments, from, static r => r.Command, null);
+        Reach(CommandTable, toolSegments, from, static r => r.Command, null, CommandMonthsAsync);
 
     /// <summary>
     /// Over one tool's command-month segments, grouped by (command, tool version or OS) as <see cref="PairGroup"/>
@@ -462,19 +468,19 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public ReachIndex? CommandVersionReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
     {
         var unknown = Codes.Code("unknown");
-        return Reach("command versions", toolSegments, from, r => PairGroup(r.Command, r.ToolVersion == 0 ? unknown : r.ToolVersion), null);
+        return Reach("command versions", toolSegments, from, r => PairGroup(r.Command, r.ToolVersion == 0 ? unknown : r.ToolVersion), null, CommandMonthsAsync);
     }
 
     /// <inheritdoc cref="CommandVersionReach"/>
     public ReachIndex? CommandOsReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
     {
         var unknown = Codes.Code("unknown");
-        return Reach("command systems", toolSegments, from, r => PairGroup(r.Command, r.OsName == 0 ? unknown : r.OsName), null);
+        return Reach("command systems", toolSegments, from, r => PairGroup(r.Command, r.OsName == 0 ? unknown : r.OsName), null, CommandMonthsAsync);
     }
 
     /// <summary>Over one tool's plugin-month segments, grouped by plugin name.</summary>
     public ReachIndex? PluginNameReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
-        Reach("plugin names", toolSegments, from, static r => r.Name, null);
+        Reach("plugin names", toolSegments, from, static r => r.Name, null, PluginMonthsAsync);
 
     /// <summary>
     /// Over one tool's plugin-month segments, grouped by (plugin name, version) as <see cref="PairGroup"/>, a
@@ -484,15 +490,22 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     {
         var unknown = Codes.Code("unknown");
         var empty = Codes.Code("");
-        return Reach("plugin versions", toolSegments, from, r => PairGroup(r.Name, r.Version == 0 || r.Version == empty ? unknown : r.Version), null);
+        return Reach("plugin versions", toolSegments, from, r => PairGroup(r.Name, r.Version == 0 || r.Version == empty ? unknown : r.Version), null, PluginMonthsAsync);
     }
+
+    /// <summary>
+    /// Over one tool's installation-month segments, grouped by <paramref name="group"/>: <paramref name="name"/>
+    /// names that grouping, and every caller that uses a name passes the same function.
+    /// </summary>
+    public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
+        Func<InstallationMonthRow, long> group) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync);
 
     /// <summary>Two codes as one group key (the first in the high half).</summary>
     public static long PairGroup(int first, int second) => ((long)first << 32) | (uint)second;
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's plugin-month segments, grouped by <see cref="PluginGroup"/>.</summary>
     public ReachIndex? PluginReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
-        Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null);
+        Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null, PluginMonthsAsync);
 
     /// <summary>A plugin's (name, type) codes as one group key.</summary>
     public static long PluginGroup(int name, int type) => PairGroup(name, type);
@@ -506,8 +519,9 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// Null with rollups off (the rows are new for every request, so an index would cost more than the walk
     /// it saves) or when the segments span more than <see cref="ReachIndex.MaxDays"/>.
     /// </summary>
-    public ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
-        InstallationDays[]? firstDays) where T : struct, IMonthRow
+    private ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
+        InstallationDays[]? firstDays, Func<string?, DateOnly, DateOnly, CancellationToken, Task<IReadOnlyList<MonthSegment<T>>>> fetch)
+        where T : struct, IMonthRow
     {
         if (!rollups.Enabled || toolSegments.Count == 0)
         {
@@ -519,19 +533,31 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         {
             return null;
         }
-        var key = (name, toolSegments[0].Tool, coversFrom);
+        var tool = toolSegments[0].Tool;
+        var key = (name, tool, coversFrom);
         if (_indexes.GetValueOrDefault(key) is { } entry && Matches(entry))
         {
+            entry.UsedAt = Environment.TickCount64;
             return entry.Index;
         }
         lock (_indexGates.GetOrAdd(key, _ => new Lock()))
         {
             if (_indexes.TryGetValue(key, out var built) && Matches(built))
             {
+                built.UsedAt = Environment.TickCount64;
                 return built.Index;
             }
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             var index = ReachIndex.Build(toolSegments, coversFrom, group, firstDays);
-            _indexes[key] = new IndexEntry([.. toolSegments], firstDays, index);
+            var through = last.AddMonths(1).AddDays(-1);
+            var withFirstDays = firstDays is not null;
+            _indexes[key] = new IndexEntry([.. toolSegments], firstDays, index, async ct =>
+            {
+                var segments = await fetch(tool, coversFrom, through, ct);
+                Reach(name, segments, coversFrom, group, withFirstDays ? await InstallationDaysAsync(ct) : null, fetch);
+            }) { UsedAt = Environment.TickCount64 };
+            Interlocked.Increment(ref _indexBuilds);
+            Interlocked.Add(ref _indexBuildTicks, watch.Elapsed.Ticks);
             return index;
         }
 
@@ -540,7 +566,32 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             && entry.Segments.Select((s, i) => ReferenceEquals(s, toolSegments[i])).All(same => same);
     }
 
-    private sealed record IndexEntry(object[] Segments, object? FirstDays, ReachIndex Index);
+    /// <summary>
+    /// Rebuilds the reach indexes that requests used in the last <paramref name="usedWithin"/> whose segments have
+    /// changed (after a sync, so a request rarely waits for a build), and forgets those unused for longer.
+    /// </summary>
+    public async Task<int> RefreshIndexesAsync(TimeSpan usedWithin, CancellationToken ct)
+    {
+        var rebuilt = 0;
+        foreach (var (key, entry) in _indexes)
+        {
+            if (Environment.TickCount64 - entry.UsedAt >= (long)usedWithin.TotalMilliseconds)
+            {
+                _indexes.TryRemove(key, out _);
+                continue;
+            }
+            var before = entry.Index;
+            await entry.Rebuild(ct);
+            rebuilt += _indexes.TryGetValue(key, out var now) && !ReferenceEquals(now.Index, before) ? 1 : 0;
+        }
+        return rebuilt;
+    }
+
+    private sealed record IndexEntry(object[] Segments, object? FirstDays, ReachIndex Index, Func<CancellationToken, Task> Rebuild)
+    {
+        /// <summary>When a request last read this index (<see cref="Environment.TickCount64"/>).</summary>
+        public long UsedAt { get; set; }
+    }
 
     private sealed record Loaded(object Segment, long Version, int Count, long LoadedAt);
 
@@ -560,6 +611,12 @@ public sealed class RollupCacheOptions
     /// at every refresh; with the 10 s refresh and the 5 s sync a new event still shows within about 40 s.
     /// </summary>
     public TimeSpan MaxStaleness { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// A reach index (exact distinct counts for one grouping, tool and span of months) is kept, and rebuilt in
+    /// the background when its rows change, while pages have read it within this long; then it is dropped.
+    /// </summary>
+    public TimeSpan KeepIndexesFor { get; set; } = TimeSpan.FromMinutes(30);
 }
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
@@ -579,11 +636,14 @@ public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time,
             {
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 var reloaded = await cache.SyncAsync(options.Value.WarmMonths, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), stoppingToken);
+                // The indexes pages read, rebuilt here when their segments moved, not by the next request.
+                await cache.RefreshIndexesAsync(options.Value.KeepIndexesFor, stoppingToken);
                 if (first || reloaded > 0)
                 {
+                    var (builds, buildTime, entries) = cache.IndexStats;
                     logger.Log(first ? LogLevel.Information : LogLevel.Debug,
-                        "Rollup cache: {Reloaded} segments reloaded in {Elapsed} ms, {Rows} rows held", reloaded,
-                        (long)watch.Elapsed.TotalMilliseconds, cache.RowCount);
+                        "Rollup cache: {Reloaded} segments reloaded in {Elapsed} ms, {Rows} rows held; reach indexes: {Builds} built in {BuildMs} ms since start, {Entries} entries held",
+                        reloaded, (long)watch.Elapsed.TotalMilliseconds, cache.RowCount, builds, (long)buildTime.TotalMilliseconds, entries);
                 }
                 first = false;
             }

@@ -77,6 +77,39 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
         Assert.False(after[0].Known);
     }
 
+    [Fact]
+    public async Task CommandReach_SameSegmentsThenNewRun_ReusedThenRebuiltInTheBackgroundWithTheNewInstallation()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = NewCache();
+        var segments = await cache.CommandMonthsAsync("dbt", November, MonthEnd, default);
+        var first = cache.CommandReach(segments, November)!;
+        var run = cache.Codes.Find("run");
+        Assert.Equal(1, first.DistinctOf(0, run, November, MonthEnd));
+        Assert.Same(first, cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November));
+
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "b", command: "run", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)));
+        Assert.Equal(1, await cache.RefreshIndexesAsync(TimeSpan.FromMinutes(1), default));
+        var (builds, _, _) = cache.IndexStats;
+        var rebuilt = cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November)!;
+
+        Assert.NotSame(first, rebuilt);
+        Assert.Equal(2, rebuilt.DistinctOf(0, run, November, MonthEnd));
+        Assert.Equal(builds, cache.IndexStats.Builds);
+        Assert.Equal(0, await cache.RefreshIndexesAsync(TimeSpan.FromMinutes(1), default));
+        Assert.Equal(0, await cache.RefreshIndexesAsync(TimeSpan.Zero, default));
+        Assert.Equal(0, cache.IndexStats.Entries);
+    }
+
+    [Fact]
+    public async Task CommandReach_RollupsOff_Null()
+    {
+        await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
+        var cache = new RollupCache(_db.DataSource, RollupSource.Create(enabled: false));
+
+        Assert.Null(cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November));
+    }
+
     private async Task<int> IdOfAsync(string installationId)
     {
         await using var cmd = _db.DataSource.CreateCommand("SELECT id FROM installations WHERE installation_id = @id");
