@@ -69,8 +69,14 @@ public sealed class ReachIndex
     /// <summary>The longest window an index spans (the day takes 10 bits of an entry's key).</summary>
     public const int MaxDays = 1023;
 
-    /// <summary>The most groups an index holds (the group takes 21 bits of an entry's key).</summary>
-    public const int MaxGroups = 1 << 21;
+    /// <summary>
+    /// Counters a build may hold as dense arrays (16 MB); the rest are hashed. More makes fine-grained builds
+    /// faster and their transient memory larger; the result is the same either way.
+    /// </summary>
+    public const long DefaultDenseCells = 4 << 20;
+
+    /// <summary>The most groups an index holds (group × stream takes 21 bits of an entry's key).</summary>
+    public const int MaxGroups = 1 << 19;
 
     /// <summary>Whether [<paramref name="from"/>, <paramref name="to"/>] can be answered from this index.</summary>
     public bool Covers(DateOnly from, DateOnly to) => from >= CoversFrom && to <= CoversTo && from <= to;
@@ -82,7 +88,7 @@ public sealed class ReachIndex
     /// row out); <paramref name="firstDays"/>, when given, enables <see cref="New"/>.
     /// </summary>
     public static ReachIndex Build<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom, Func<T, long> group,
-        InstallationDays[]? firstDays = null) where T : struct, IMonthRow
+        InstallationDays[]? firstDays = null, long denseCells = DefaultDenseCells) where T : struct, IMonthRow
     {
         var startMonth = new DateOnly(coversFrom.Year, coversFrom.Month, 1);
         if (segments.Any(s => s.Month < startMonth))
@@ -103,28 +109,26 @@ public sealed class ReachIndex
 
         var groupIds = new Dictionary<long, int>();
         var groups = new List<long>();
-        var counts = new Dictionary<long, int>[Streams];
-        for (var s = 0; s < Streams; s++)
-        {
-            counts[s] = [];
-        }
+        var counts = new GapCounts(window.Length, denseCells);
         var lagCounts = new Dictionary<long, int>[Streams];
         for (var s = 0; s < Streams; s++)
         {
             lagCounts[s] = [];
         }
-        // Per installation, reused: the day set of each (stream, group id) it has rows in.
+        // Per installation, reused: the day set of each (stream, group id) it has rows in, found by a stamp
+        // per (stream, group) (the installation key it was last set up for) instead of a lookup per row.
         var sets = new List<ulong[]>();
         var touched = new List<(int Stream, int Group)>();
-        var slot = new Dictionary<(int, int), int>();
+        var stamp = new int[Streams * 16];
+        var slotOf = new int[Streams * 16];
+        Array.Fill(stamp, -1);
+        var (lastKey, lastGroup) = (long.MinValue, -1);
 
         var merge = new KeyMerge<T>(segments);
-        var lengthBits = window.Length;
         var activeBeforeFirstSighting = false;
         while (merge.MoveNext())
         {
             touched.Clear();
-            slot.Clear();
             for (var p = 0; p < merge.Parts; p++)
             {
                 var month = merge.Segments[merge.SegmentOf(p)].Month;
@@ -135,7 +139,8 @@ public sealed class ReachIndex
                     {
                         continue;
                     }
-                    if (!groupIds.TryGetValue(key, out var g))
+                    var g = lastGroup;
+                    if (key != lastKey && !groupIds.TryGetValue(key, out g))
                     {
                         if (groups.Count == MaxGroups)
                         {
@@ -143,7 +148,15 @@ public sealed class ReachIndex
                         }
                         groupIds[key] = g = groups.Count;
                         groups.Add(key);
+                        if (Streams * groups.Count > stamp.Length)
+                        {
+                            var old = stamp.Length;
+                            Array.Resize(ref stamp, old * 2);
+                            Array.Resize(ref slotOf, old * 2);
+                            Array.Fill(stamp, -1, old, old);
+                        }
                     }
+                    (lastKey, lastGroup) = (key, g);
                     Mark(0, g, month, row.Days);
                     Mark(row.IsCi ? 1 : 2, g, month, row.Days);
                 }
@@ -163,8 +176,7 @@ public sealed class ReachIndex
                     {
                         var day = (w << 6) + BitOperations.TrailingZeroCount(bits);
                         bits &= bits - 1;
-                        var gap = previous < 0 ? FirstGap : day - previous;
-                        Increment(counts[stream], Pack(g, day, gap));
+                        counts.Add(stream, g, day, previous < 0 ? 0 : day - previous);
                         if (previous < 0 && firstDays is not null)
                         {
                             activeBeforeFirstSighting |= first is { } sighted && day < sighted;
@@ -179,10 +191,16 @@ public sealed class ReachIndex
 
             void Mark(int stream, int g, DateOnly month, int days)
             {
-                if (!slot.TryGetValue((stream, g), out var index))
+                var at = (g * Streams) + stream;
+                int index;
+                if (stamp[at] == merge.Key)
                 {
-                    index = touched.Count;
-                    slot[(stream, g)] = index;
+                    index = slotOf[at];
+                }
+                else
+                {
+                    stamp[at] = merge.Key;
+                    slotOf[at] = index = touched.Count;
                     touched.Add((stream, g));
                     if (sets.Count <= index)
                     {
@@ -199,13 +217,17 @@ public sealed class ReachIndex
 
         var series = new Series?[Streams * groups.Count];
         long entries = 0;
+        var sparse = counts.Sparse();
         for (var s = 0; s < Streams; s++)
         {
             var lags = firstDays is null ? null : Split(lagCounts[s]);
-            foreach (var (g, list) in Split(counts[s]))
+            for (var g = 0; g < groups.Count; g++)
             {
-                series[s * groups.Count + g] = Series.From(list, lengthBits, lags?.GetValueOrDefault(g) ?? (firstDays is null ? null : []));
-                entries += list.Count;
+                if ((counts.Entries(s, g) ?? sparse.GetValueOrDefault((g * Streams) + s)) is { Count: > 0 } list)
+                {
+                    series[s * groups.Count + g] = Series.From(list, window.Length, lags?.GetValueOrDefault(g) ?? (firstDays is null ? null : []));
+                    entries += list.Count;
+                }
             }
         }
         return new ReachIndex(start, window.Length, [.. groups], groupIds, series)
@@ -218,7 +240,7 @@ public sealed class ReachIndex
             System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, out _)++;
     }
 
-    // (group, day, value) in one long: group in the top 22 bits, day in the next 10, the value (a gap or a
+    // (group, day, value) in one long (the group may be a group × stream slot): group in the top 22 bits, day in the next 10, the value (a gap or a
     // lag, offset by 2^31 so negative lags sort first) in the low 32.
     private static long Pack(int group, int day, int value) => ((long)group << 42) | ((long)day << 32) | (uint)(value ^ int.MinValue);
 
@@ -323,6 +345,89 @@ public sealed class ReachIndex
         if (!Covers(from, to))
         {
             throw new ArgumentOutOfRangeException(nameof(from), $"[{from:yyyy-MM-dd}, {to:yyyy-MM-dd}] is outside the index's [{CoversFrom:yyyy-MM-dd}, {CoversTo:yyyy-MM-dd}].");
+        }
+    }
+
+    /// <summary>
+    /// How many installations had each (day, gap) per (stream, group) while an index is built (gap 0 = the first
+    /// active day). A (stream, group) gets a dense triangle of counters (day d has gaps 0..d) while their total
+    /// stays within the build's dense budget (<see cref="DefaultDenseCells"/>), and a hash of packed keys after that: the hash was most of a build
+    /// (a cache miss per active day of every installation on the 10M store), the counters for every group of a
+    /// fine-grained index would take hundreds of megabytes.
+    /// </summary>
+    private sealed class GapCounts(int days, long denseBudget)
+    {
+        private readonly List<int[]?> _dense = [];
+        private readonly Dictionary<long, int> _sparse = [];
+        private long _denseCells;
+
+        public void Add(int stream, int g, int day, int gap)
+        {
+            var at = (g * Streams) + stream;
+            while (_dense.Count <= at)
+            {
+                var cells = (long)days * (days + 1) / 2;
+                _dense.Add(_denseCells + cells <= denseBudget ? new int[cells] : null);
+                _denseCells += _dense[^1] is null ? 0 : cells;
+            }
+            if (_dense[at] is { } counters)
+            {
+                counters[(day * (day + 1) / 2) + gap]++;
+            }
+            else
+            {
+                System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sparse, Pack(at, day, gap), out _)++;
+            }
+        }
+
+        /// <summary>(day, gap, count) of one (stream, group), sorted by day and gap, the first active day as <see cref="FirstGap"/>.</summary>
+        public List<(int Day, int Value, int Count)>? Entries(int stream, int g)
+        {
+            var at = (g * Streams) + stream;
+            if (at >= _dense.Count)
+            {
+                return null;
+            }
+            var list = new List<(int, int, int)>();
+            if (_dense[at] is { } counters)
+            {
+                for (var day = 0; day < days; day++)
+                {
+                    var row = day * (day + 1) / 2;
+                    for (var gap = 1; gap <= day; gap++)
+                    {
+                        if (counters[row + gap] > 0)
+                        {
+                            list.Add((day, gap, counters[row + gap]));
+                        }
+                    }
+                    if (counters[row] > 0)
+                    {
+                        list.Add((day, FirstGap, counters[row]));
+                    }
+                }
+                return list;
+            }
+            return null;
+        }
+
+        /// <summary>The sparse (stream, group)s' entries, by (stream × group) slot, each sorted like <see cref="Entries"/>.</summary>
+        public Dictionary<int, List<(int Day, int Value, int Count)>> Sparse()
+        {
+            var result = Split(_sparse);
+            foreach (var list in result.Values)
+            {
+                // Gap 0 (the first active day) sorts last within its day, as FirstGap.
+                for (var i = 0; i < list.Count; i++)
+                {
+                    if (list[i].Value == 0)
+                    {
+                        list[i] = (list[i].Day, FirstGap, list[i].Count);
+                    }
+                }
+                list.Sort((x, y) => x.Day != y.Day ? x.Day.CompareTo(y.Day) : x.Value.CompareTo(y.Value));
+            }
+            return result;
         }
     }
 

@@ -616,7 +616,7 @@ public sealed class RollupCacheOptions
     /// A reach index (exact distinct counts for one grouping, tool and span of months) is kept, and rebuilt in
     /// the background when its rows change, while pages have read it within this long; then it is dropped.
     /// </summary>
-    public TimeSpan KeepIndexesFor { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan KeepIndexesFor { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>

@@ -70,11 +70,12 @@ public sealed class ReachIndexTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    public void Distinct_RandomActivityAndRanges_EqualsSetCountAndRowWalk(int seed)
+    [InlineData(1, ReachIndex.DefaultDenseCells)]
+    [InlineData(2, ReachIndex.DefaultDenseCells)]
+    [InlineData(3, ReachIndex.DefaultDenseCells)]
+    [InlineData(4, 0L)]
+    [InlineData(5, 40_000L)]
+    public void Distinct_RandomActivityAndRanges_EqualsSetCountAndRowWalk(int seed, long denseCells)
     {
         var random = new Random(seed);
         var activity = RandomActivity(random, 300);
@@ -83,7 +84,8 @@ public sealed class ReachIndexTests
             activity.RemoveAll(a => a.Day.Month == 8);
         }
         var segments = CommandSegments(activity);
-        var index = ReachIndex.Build(segments, s_first, r => r.Command);
+        // The dense counters hold every group, none (all hashed), or the first few.
+        var index = ReachIndex.Build(segments, s_first, r => r.Command, denseCells: denseCells);
 
         for (var trial = 0; trial < 200; trial++)
         {
@@ -129,10 +131,10 @@ public sealed class ReachIndexTests
     }
 
     [Theory]
-    [InlineData(7)]
-    [InlineData(8)]
-    [InlineData(9)]
-    public void New_RandomFirstSightings_CountsActiveInstallationsFirstSeenInRange(int seed)
+    [InlineData(7, ReachIndex.DefaultDenseCells)]
+    [InlineData(8, ReachIndex.DefaultDenseCells)]
+    [InlineData(9, 0L)]
+    public void New_RandomFirstSightings_CountsActiveInstallationsFirstSeenInRange(int seed, long denseCells)
     {
         var random = new Random(seed);
         var activity = RandomActivity(random, 300);
@@ -149,7 +151,7 @@ public sealed class ReachIndexTests
             var first = installation.Min(a => a.Day).AddDays(-random.Next(0, 3) * random.Next(0, 40));
             firstDays[installation.Key] = new InstallationDays(first.DayNumber, installation.Max(a => a.Day).DayNumber);
         }
-        var index = ReachIndex.Build(segments, s_first, _ => 0L, firstDays);
+        var index = ReachIndex.Build(segments, s_first, _ => 0L, firstDays, denseCells);
         Assert.True(index.CanCountNew);
 
         for (var trial = 0; trial < 200; trial++)
