@@ -18,7 +18,14 @@ public sealed class ApiTokenAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
-        var principal = await tokens.AuthenticateAsync(header["Bearer ".Length..].Trim(), SchemeName, Context.RequestAborted);
+        var presented = header["Bearer ".Length..].Trim();
+        if (!presented.StartsWith(TokenService.Prefix, StringComparison.Ordinal))
+        {
+            // Not a personal API token: collectors send their write keys as Bearer too, on every ingest request.
+            // A failure here would be logged once per request; the endpoint that wants the value checks it.
+            return AuthenticateResult.NoResult();
+        }
+        var principal = await tokens.AuthenticateAsync(presented, SchemeName, Context.RequestAborted);
         return principal is null
             ? AuthenticateResult.Fail("the API token is unknown, revoked or expired")
             : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
