@@ -120,119 +120,96 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     public async Task<CommandDetailData> GetCommandAsync(InsightQuery query, string command, CancellationToken ct)
     {
         var grain = TimeBuckets.Auto(query);
+        var (prevFrom, prevTo) = query.PreviousPeriod;
+        // Runs, outcomes and durations from the in-memory day rows (the same rows the SQL over the day rollups
+        // read, without a statement whose cost grew with the store); error types from the error rollups in SQL.
+        var daySegments = _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
+        var durationSegments = _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
+        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
         var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        var (prevFrom, prevTo) = query.PreviousPeriod;
-        var days = rollups.CommandDays(cmd, prevFrom, query.To);
-        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var durations = rollups.CommandDurations(cmd, query.From, query.To);
-        var errorTypes = ErrorTypesSql.Top(rollups.ErrorDays(cmd, query.From, query.To), rollups.ErrorMonths(cmd, query.From, query.To),
+        cmd.CommandText = ErrorTypesSql.Top(rollups.ErrorDays(cmd, query.From, query.To), rollups.ErrorMonths(cmd, query.From, query.To),
             "command", "command", dayFilters, monthFilters);
-        // Counts from the command-day rollup, one scan: GROUPING SETS give the per-bucket outcome split,
-        // per-bucket version and OS runs, the version and OS tables and the totals (the mask says which
-        // set a row belongs to); installations from the in-memory command-month rows; percentiles from the duration
-        // histograms; error types from the error rollups.
-        cmd.CommandText = $"""
-            SELECT GROUPING(x.bucket, x.version, x.os), x.bucket, x.version, x.os,
-                   coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
-                   coalesce(sum(x.aborted), 0)::bigint
-            FROM (
-                SELECT date_trunc(@grain, d.day::timestamp)::date AS bucket,
-                       coalesce(d.tool_version, 'unknown') AS version, coalesce(d.os_name, 'unknown') AS os,
-                       d.runs, d.succeeded, d.failed, d.aborted
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day AND d.command = @command{dayFilters}
-            ) x
-            GROUP BY GROUPING SETS ((x.bucket), (x.bucket, x.version), (x.bucket, x.os), (x.version), (x.os), ());
-
-            SELECT coalesce(sum(d.runs), 0)::bigint, coalesce(sum(d.succeeded), 0)::bigint, coalesce(sum(d.failed), 0)::bigint,
-                   coalesce(sum(d.aborted), 0)::bigint
-            FROM {days} d
-            WHERE d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters};
-
-            {errorTypes}
-
-            SELECT date_trunc(@grain, (d.day + @days)::timestamp)::date, sum(d.runs)::bigint
-            FROM {days} d
-            WHERE @compare AND d.day >= @prev_from_day AND d.day <= @prev_to_day AND d.command = @command{dayFilters}
-            GROUP BY 1;
-
-            SELECT h.bucket, sum(h.n)::bigint
-            FROM {durations} d
-            CROSS JOIN LATERAL unnest(d.buckets, d.counts) AS h(bucket, n)
-            WHERE d.day >= @from_day AND d.day <= @to_day AND d.command = @command{dayFilters}
-            GROUP BY 1;
-            """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("prev_from_day", prevFrom);
-        cmd.Parameters.AddWithValue("prev_to_day", prevTo);
-        cmd.Parameters.AddWithValue("grain", TimeBuckets.SqlUnit(grain));
-        cmd.Parameters.AddWithValue("compare", query.ComparePrevious);
-        cmd.Parameters.AddWithValue("days", query.Days);
         cmd.Parameters.AddWithValue("command", command);
-
-        var bucketOutcomes = new Dictionary<DateOnly, Outcomes>();
-        var byVersion = new Dictionary<DateOnly, Dictionary<string, long>>();
-        var byOs = new Dictionary<DateOnly, Dictionary<string, long>>();
-        var versionOutcomes = new List<(string Name, Outcomes Outcomes)>();
-        var osOutcomes = new List<(string Name, Outcomes Outcomes)>();
-        var histogram = new DurationHistogram();
-        var current = Outcomes.Zero;
-        Outcomes previous;
         List<ErrorTypeStats> errors;
-        var previousByBucket = new Dictionary<DateOnly, long>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            while (await reader.ReadAsync(ct))
+            errors = await ErrorTypesSql.ReadAsync(reader, ct);
+        }
+
+        var days = await daySegments;
+        var durations = await durationSegments;
+        var codes = _cache.Codes;
+        var commandCode = codes.Find(command);
+        var filter = ReachFilter.For(query, codes);
+        var bucketTallies = new Dictionary<DateOnly, Tally>();
+        var byVersion = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var byOs = new Dictionary<DateOnly, Dictionary<string, long>>();
+        var versionTallies = new Dictionary<string, Tally>(StringComparer.Ordinal);
+        var osTallies = new Dictionary<string, Tally>(StringComparer.Ordinal);
+        var (currentTally, previousTally) = (new Tally(), new Tally());
+        var previousByBucket = new Dictionary<DateOnly, long>();
+        foreach (var segment in days)
+        {
+            foreach (var row in segment.Rows)
             {
-                var mask = reader.GetInt32(0);
-                var outcomes = new Outcomes(reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
-                switch (mask)
+                if (commandCode <= 0 || row.Command != commandCode || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
                 {
-                    case 0b011:
-                        bucketOutcomes[reader.GetFieldValue<DateOnly>(1)] = outcomes;
-                        break;
-                    case 0b001:
-                        Slot(byVersion, reader.GetFieldValue<DateOnly>(1))[reader.GetString(2)] = outcomes.Runs;
-                        break;
-                    case 0b010:
-                        Slot(byOs, reader.GetFieldValue<DateOnly>(1))[reader.GetString(3)] = outcomes.Runs;
-                        break;
-                    case 0b101:
-                        versionOutcomes.Add((reader.GetString(2), outcomes));
-                        break;
-                    case 0b110:
-                        osOutcomes.Add((reader.GetString(3), outcomes));
-                        break;
-                    case 0b111:
-                        current = outcomes;
-                        break;
+                    continue;
+                }
+                var day = segment.Month.AddDays(row.Day);
+                if (day >= query.From && day <= query.To)
+                {
+                    // NULL and a reported "unknown" are one value, as the SQL's coalesce made them.
+                    var (version, os) = (codes.Text(row.ToolVersion) ?? "unknown", codes.Text(row.OsName) ?? "unknown");
+                    var bucket = TimeBuckets.Truncate(day, grain);
+                    Get(bucketTallies, bucket).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                    Get(versionTallies, version).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                    Get(osTallies, os).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                    currentTally.Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                    var versionRuns = Slot(byVersion, bucket);
+                    versionRuns[version] = versionRuns.GetValueOrDefault(version) + row.Runs;
+                    var osRuns = Slot(byOs, bucket);
+                    osRuns[os] = osRuns.GetValueOrDefault(os) + row.Runs;
+                }
+                else if (day >= prevFrom && day <= prevTo)
+                {
+                    previousTally.Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
+                    if (query.ComparePrevious)
+                    {
+                        var bucket = TimeBuckets.Truncate(day.AddDays(query.Days), grain);
+                        previousByBucket[bucket] = previousByBucket.GetValueOrDefault(bucket) + row.Runs;
+                    }
                 }
             }
-            await reader.NextResultAsync(ct);
-            await reader.ReadAsync(ct);
-            previous = new Outcomes(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
-            await reader.NextResultAsync(ct);
-            errors = await ErrorTypesSql.ReadAsync(reader, ct);
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
+        }
+        var histogram = new DurationHistogram();
+        foreach (var segment in durations)
+        {
+            foreach (var row in segment.Rows)
             {
-                previousByBucket[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                histogram.Add(reader.GetInt16(0), reader.GetInt64(1));
+                if (commandCode > 0 && row.Command == commandCode && ReachCounts.InRange(segment.Month, row.Day, query.From, query.To)
+                    && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    for (var i = 0; i < row.Buckets.Length; i++)
+                    {
+                        histogram.Add(row.Buckets[i], row.Counts[i]);
+                    }
+                }
             }
         }
+        var bucketOutcomes = bucketTallies.ToDictionary(b => b.Key, b => b.Value.ToOutcomes());
+        var versionOutcomes = versionTallies.Select(v => (Name: v.Key, Outcomes: v.Value.ToOutcomes())).ToList();
+        var osOutcomes = osTallies.Select(o => (Name: o.Key, Outcomes: o.Value.ToOutcomes())).ToList();
+        var (current, previous) = (currentTally.ToOutcomes(), previousTally.ToOutcomes());
+
         // Installations in total, per version and per OS ("unknown" for none, merged with a reported
         // "unknown" as the SQL's coalesce did): keys are unique across tools, so per-tool counts add up.
         var monthRows = await months;
-        var codes = _cache.Codes;
-        var commandCode = codes.Find(command);
         var unknown = codes.Code("unknown");
         var monthFilter = ReachFilter.For(query, codes);
         Dictionary<int, long> Reach(Func<CommandMonthRow, int> group) => ReachCounts
@@ -290,6 +267,15 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             ReachCounts.AddByText(systems, byOs.Distinct(stream, query.From, query.To, key => key >> 32 == command), _cache.Codes);
         }
         return (installations, versions, systems);
+    }
+
+    private static Tally Get<TKey>(Dictionary<TKey, Tally> tallies, TKey key) where TKey : notnull
+    {
+        if (!tallies.TryGetValue(key, out var tally))
+        {
+            tallies[key] = tally = new Tally();
+        }
+        return tally;
     }
 
     private static Dictionary<string, long> Slot(Dictionary<DateOnly, Dictionary<string, long>> map, DateOnly key)
