@@ -263,10 +263,11 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         long installations = 0;
         var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
         var perBucket = s_dimensions.ToDictionary(d => d, _ => new Dictionary<DateOnly, Dictionary<string, long>>());
+        var firstDays = _cache.HoldsRows ? await _cache.InstallationDaysAsync(ct) : [];
         foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var segments = tool.ToList();
-            if (await _cache.InstallationReachAsync(segments, query.From, ct) is not { } all || !all.Covers(query.From, query.To))
+            if (_cache.InstallationReach(segments, query.From, firstDays) is not { } all || !all.Covers(query.From, query.To))
             {
                 return null;
             }

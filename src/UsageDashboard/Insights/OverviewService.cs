@@ -88,15 +88,16 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         InsightQuery query, bool withNew, CancellationToken ct)
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        // First sightings from the days the cache holds for /installations (no statement of its own).
-        var firstSeen = withNew ? _cache.InstallationDaysAsync(ct) : Task.FromResult<InstallationDays[]>([]);
+        // First sightings from the days the cache holds for /installations (no statement of its own); the
+        // reach index is built with them.
+        var firstSeen = withNew || _cache.HoldsRows ? _cache.InstallationDaysAsync(ct) : Task.FromResult<InstallationDays[]>([]);
         var segments = await _cache.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
         var firstDays = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            if (filter.IndexStream is { } stream && await _cache.InstallationReachAsync([.. tool], prevFrom, ct) is { } index
+            if (filter.IndexStream is { } stream && _cache.InstallationReach([.. tool], prevFrom, firstDays) is { } index
                 && index.Covers(prevFrom, query.To) && (!withNew || index.CanCountNew))
             {
                 result[tool.Key] = (index.DistinctOf(stream, 0, query.From, query.To), index.DistinctOf(stream, 0, prevFrom, prevTo),
@@ -222,9 +223,10 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         }
         var result = new Dictionary<DateOnly, long>();
         var walk = new List<MonthSegment<InstallationMonthRow>>();
+        var firstDays = _cache.HoldsRows ? await _cache.InstallationDaysAsync(ct) : [];
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            var index = await _cache.InstallationReachAsync([.. tool], query.From, ct);
+            var index = _cache.InstallationReach([.. tool], query.From, firstDays);
             if (index is null || !index.Covers(query.From, query.To))
             {
                 walk.AddRange(tool);

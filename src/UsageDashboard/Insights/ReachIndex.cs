@@ -78,6 +78,10 @@ public sealed class ReachIndex
     /// <summary>The most groups an index holds (group × stream takes 21 bits of an entry's key).</summary>
     public const int MaxGroups = 1 << 19;
 
+    /// <summary>Whether an index can span the months from <paramref name="from"/>'s through <paramref name="lastMonth"/>'s (at most <see cref="MaxDays"/> days).</summary>
+    public static bool CanSpan(DateOnly from, DateOnly lastMonth) =>
+        new DateOnly(lastMonth.Year, lastMonth.Month, 1).AddMonths(1).DayNumber - new DateOnly(from.Year, from.Month, 1).DayNumber <= MaxDays;
+
     /// <summary>Whether [<paramref name="from"/>, <paramref name="to"/>] can be answered from this index.</summary>
     public bool Covers(DateOnly from, DateOnly to) => from >= CoversFrom && to <= CoversTo && from <= to;
 
@@ -100,11 +104,11 @@ public sealed class ReachIndex
             throw new ArgumentException("An index is built over one tool's segments.", nameof(segments));
         }
         var lastMonth = segments.Count == 0 ? startMonth : segments.Max(s => s.Month);
-        var window = new DayWindow(startMonth, lastMonth.AddMonths(1).AddDays(-1));
-        if (window.Length > MaxDays)
+        if (!CanSpan(startMonth, lastMonth))
         {
-            throw new ArgumentException($"An index spans at most {MaxDays} days; {window.From:yyyy-MM-dd} to {window.To:yyyy-MM-dd} is {window.Length}.", nameof(segments));
+            throw new ArgumentException($"An index spans at most {MaxDays} days; {startMonth:yyyy-MM} to {lastMonth:yyyy-MM} is more.", nameof(segments));
         }
+        var window = new DayWindow(startMonth, lastMonth.AddMonths(1).AddDays(-1));
         var start = window.From.DayNumber;
 
         var groupIds = new Dictionary<long, int>();

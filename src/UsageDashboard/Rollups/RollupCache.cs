@@ -450,12 +450,16 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         return array;
     }
 
+    /// <summary>Whether rows are held in memory (rollups on): only then are reach indexes built and kept.</summary>
+    public bool HoldsRows => rollups.Enabled;
+
     /// <summary>
     /// The <see cref="ReachIndex"/> over one tool's installation-month segments (one group per tool), with
-    /// first sightings, so it also counts new installations; null with rollups off or when it cannot be built.
+    /// <paramref name="firstDays"/> (<see cref="InstallationDaysAsync"/>, read once per request), so it also counts
+    /// new installations; null with rollups off or when it cannot be built.
     /// </summary>
-    public async Task<ReachIndex?> InstallationReachAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, CancellationToken ct) =>
-        rollups.Enabled ? Reach(InstallationTable, toolSegments, from, static _ => 0L, await InstallationDaysAsync(ct), InstallationMonthsAsync) : null;
+    public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays) =>
+        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationMonthsAsync);
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
@@ -529,7 +533,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         }
         var coversFrom = new DateOnly(from.Year, from.Month, 1);
         var last = toolSegments.Max(s => s.Month);
-        if (last.AddMonths(1).DayNumber - coversFrom.DayNumber > ReachIndex.MaxDays)
+        if (!ReachIndex.CanSpan(coversFrom, last))
         {
             return null;
         }
