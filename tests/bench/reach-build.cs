@@ -25,6 +25,7 @@ else
     today = (DateOnly)(await cmd.ExecuteScalarAsync())!;
 }
 var cache = new RollupCache(dataSource, RollupSource.Create());
+double total = 0;
 var days = await cache.InstallationDaysAsync(default);
 foreach (var (label, from) in new[] { ("30-day view", today.AddDays(-59)), ("90-day view", today.AddDays(-179)) })
 {
@@ -38,7 +39,16 @@ foreach (var (label, from) in new[] { ("30-day view", today.AddDays(-59)), ("90-
     Time("command versions", commands, s => ReachIndex.Build(s, from, r => RollupCache.PairGroup(r.Command, r.ToolVersion)));
     Time("plugins", plugins, s => ReachIndex.Build(s, from, r => RollupCache.PluginGroup(r.Name, r.Type)));
     Time("plugin versions", plugins, s => ReachIndex.Build(s, from, r => RollupCache.PairGroup(r.Name, r.Version)));
+    Time("command systems", commands, s => ReachIndex.Build(s, from, r => RollupCache.PairGroup(r.Command, r.OsName)));
+    Time("plugin names", plugins, s => ReachIndex.Build(s, from, r => r.Name));
+    // The environments page's five dimensions, grouped by codes here (by the value's text in the app: the same rows per group).
+    Time("OS", installations, s => ReachIndex.Build(s, from, r => r.OsName));
+    Time("OS versions", installations, s => ReachIndex.Build(s, from, r => RollupCache.PairGroup(r.OsName, r.OsVersion)));
+    Time("runtimes", installations, s => ReachIndex.Build(s, from, r => r.RuntimeName));
+    Time("runtime versions", installations, s => ReachIndex.Build(s, from, r => RollupCache.PairGroup(r.RuntimeName, r.RuntimeVersion)));
     Time("tool versions", installations, s => ReachIndex.Build(s, from, r => r.ToolVersion));
+    Console.WriteLine($"  all of the above: {total:F0} ms (steady rounds, mean)");
+    total = 0;
 }
 
 void Time<T>(string name, IReadOnlyList<MonthSegment<T>> segments, Func<IReadOnlyList<MonthSegment<T>>, ReachIndex> build) where T : struct, IMonthRow
@@ -55,5 +65,6 @@ void Time<T>(string name, IReadOnlyList<MonthSegment<T>> segments, Func<IReadOnl
         }
         times.Add(watch.Elapsed.TotalMilliseconds);
     }
+    total += times.Skip(1).Average();
     Console.WriteLine($"  {name}: first {times[0]:F0} ms, then {string.Join(" / ", times.Skip(1).Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms; {entries} entries");
 }
