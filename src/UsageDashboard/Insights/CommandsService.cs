@@ -121,25 +121,15 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         var grain = TimeBuckets.Auto(query);
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        // Runs, outcomes and durations from the in-memory day rows (the same rows the SQL over the day rollups
-        // read, without a statement whose cost grew with the store); error types from the error rollups in SQL.
+        // Runs, outcomes, durations and error types from the in-memory rollup rows (the same rows SQL over the
+        // rollup tables read, without statements whose cost grew with the store).
         var daySegments = _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
         var durationSegments = _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
         var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        cmd.CommandText = ErrorTypesSql.Top(rollups.ErrorDays(cmd, query.From, query.To), rollups.ErrorMonths(cmd, query.From, query.To),
-            "command", "command", dayFilters, monthFilters);
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("command", command);
-        List<ErrorTypeStats> errors;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            errors = await ErrorTypesSql.ReadAsync(reader, ct);
-        }
+        var errorDays = _cache.ErrorDaysAsync(query.Tool, query.From, query.To, ct);
+        var errorMonths = _cache.ErrorMonthsAsync(query.Tool, query.From, query.To, ct);
+        var errors = ErrorTypes.Top(await errorDays, await errorMonths, command, query.From, query.To, ReachFilter.For(query, _cache.Codes),
+            _cache.Codes, segments => _cache.ErrorReach(RollupCache.ErrorMonthTable, segments, query.From));
 
         var days = await daySegments;
         var durations = await durationSegments;
@@ -229,6 +219,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             .Select(b => new CommandBucket(b.Start, bucketOutcomes.GetValueOrDefault(b.Start) ?? Outcomes.Zero,
                 byVersion.GetValueOrDefault(b.Start) ?? [], byOs.GetValueOrDefault(b.Start) ?? []))
             .ToList();
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
         var tools = await InsightsSql.ToolsAsync(conn, ct);
         return new CommandDetailData(query, Today, command, grain, current, previous, installations, p50, p95, buckets,
             versions.OrderByDescending(v => v.Outcomes.Runs).ThenBy(v => v.Name, VersionOrder.Instance).ToList(),

@@ -79,8 +79,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         var toolOnly = query.Tool is null ? "" : " AND d.tool = @tool";
         var days = rollups.PluginDays(cmd, query.From, query.To);
         var months = rollups.PluginMonths(cmd, query.From, query.To);
-        var errorTypes = ErrorTypesSql.Top(rollups.PluginErrorDays(cmd, query.From, query.To),
-            rollups.PluginErrorMonths(cmd, query.From, query.To), "name", "plugin", dayFilters, monthFilters);
         // Outcomes from the plugin-day rollup, masks of GROUPING(version, os): 1 = per version,
         // 0 = OS × version (matrix), 3 = totals. Installations (in total, per version, per bucket and
         // version) are counted here from the plugin-month rows over the period. First seen is over all
@@ -107,8 +105,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             WHERE d.name = @plugin{toolOnly}
             GROUP BY 1;
 
-            {errorTypes}
-
             SELECT coalesce(array_agg(DISTINCT d.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT d.type) FILTER (WHERE d.type <> ''), ARRAY[]::text[])
             FROM {days} d
             WHERE d.day >= @from_day AND d.day <= @to_day AND d.name = @plugin{toolOnly};
@@ -123,7 +119,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         var current = Outcomes.Zero;
         var reach = new BucketReach(query.From, query.To, buckets);
         var firstSeen = new Dictionary<string, DateTime>(StringComparer.Ordinal);
-        List<ErrorTypeStats> errors;
         string[] pluginTools, types;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
@@ -154,13 +149,15 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
                 firstSeen[reader.GetString(0)] = reader.GetDateTime(1);
             }
             await reader.NextResultAsync(ct);
-            errors = await ErrorTypesSql.ReadAsync(reader, ct);
-            await reader.NextResultAsync(ct);
             await reader.ReadAsync(ct);
             pluginTools = reader.GetFieldValue<string[]>(0);
             types = reader.GetFieldValue<string[]>(1);
         }
 
+        // Error types from the in-memory error rollups (as the command page's).
+        var errors = ErrorTypes.Top(await _cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct),
+            await _cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct), plugin, query.From, query.To,
+            ReachFilter.For(query, _cache.Codes), _cache.Codes, segments => _cache.ErrorReach(RollupCache.PluginErrorMonthTable, segments, query.From));
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
         return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),

@@ -38,6 +38,15 @@ public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int
 public readonly record struct PluginDayRow(
     int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
 
+/// <summary>
+/// One error-day rollup row in memory: failed and aborted runs of one subject (a command, or a plugin name for the
+/// plugin error table) with one error type, and the latest of them.
+/// </summary>
+public readonly record struct ErrorDayRow(int Day, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Runs, DateTime LastAt);
+
+/// <summary>One error-month rollup row in memory: the days an installation hit the error type with the subject.</summary>
+public readonly record struct ErrorMonthRow(int Key, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
+
 /// <summary>One duration-histogram rollup row in memory (bucket numbers as <see cref="DurationHistogram"/> reads them).</summary>
 public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, short[] Buckets, int[] Counts);
 
@@ -120,6 +129,10 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public const string CommandDayTable = "rollup_command_days";
     public const string PluginDayTable = "rollup_plugin_days";
     public const string DurationTable = "rollup_command_durations";
+    public const string ErrorDayTable = "rollup_error_days";
+    public const string ErrorMonthTable = "rollup_error_months";
+    public const string PluginErrorDayTable = "rollup_plugin_error_days";
+    public const string PluginErrorMonthTable = "rollup_plugin_error_months";
 
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), Loaded> _segments = new();
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), SemaphoreSlim> _gates = new();
@@ -252,6 +265,33 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
                 c.Code(Text(r, 6)), r.GetFieldValue<short[]>(7), r.GetFieldValue<int[]>(8)),
             (cmd, f, t) => rollups.CommandDurations(cmd, f, t), tool, from, to, ct);
 
+    /// <summary>A command's failed and aborted runs per error type and day (<c>rollup_error_days</c>).</summary>
+    public Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> ErrorDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(ErrorDayTable, true, "day, command, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay,
+            (cmd, f, t) => rollups.ErrorDays(cmd, f, t), tool, from, to, ct);
+
+    /// <summary>Which installations hit a command's error types, on which days (<c>rollup_error_months</c>).</summary>
+    public Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> ErrorMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(ErrorMonthTable, false, "installation_key, command, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth,
+            (cmd, f, t) => rollups.ErrorMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
+
+    /// <summary><see cref="ErrorDaysAsync"/> for plugins: the subject is the plugin name (<c>rollup_plugin_error_days</c>).</summary>
+    public Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> PluginErrorDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(PluginErrorDayTable, true, "day, name, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay,
+            (cmd, f, t) => rollups.PluginErrorDays(cmd, f, t), tool, from, to, ct);
+
+    /// <summary><see cref="ErrorMonthsAsync"/> for plugins (<c>rollup_plugin_error_months</c>).</summary>
+    public Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> PluginErrorMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(PluginErrorMonthTable, false, "installation_key, name, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth,
+            (cmd, f, t) => rollups.PluginErrorMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
+
+    private static ErrorDayRow ReadErrorDay(NpgsqlDataReader r, StringCodes c) =>
+        new(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)),
+            c.Code(Text(r, 7)), r.GetInt32(8), r.GetDateTime(9));
+
+    private static ErrorMonthRow ReadErrorMonth(NpgsqlDataReader r, StringCodes c) =>
+        new(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)), c.Code(Text(r, 7)), r.GetInt32(8));
+
     /// <summary>
     /// Brings every segment of the last <paramref name="months"/> months up to date (at start-up and then
     /// periodically, so requests rarely pay for a reload) and forgets segments whose rows are gone.
@@ -271,6 +311,10 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         reloaded += await SyncTableAsync(CommandDayTable, () => CommandDaysAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(PluginDayTable, () => PluginDaysAsync(null, from, today, ct), ct);
         reloaded += await SyncTableAsync(DurationTable, () => CommandDurationsAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(ErrorDayTable, () => ErrorDaysAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(ErrorMonthTable, () => ErrorMonthsAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(PluginErrorDayTable, () => PluginErrorDaysAsync(null, from, today, ct), ct);
+        reloaded += await SyncTableAsync(PluginErrorMonthTable, () => PluginErrorMonthsAsync(null, from, today, ct), ct);
         await InstallationDaysAsync(ct);
         return reloaded;
     }
@@ -503,6 +547,15 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// </summary>
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
         Func<InstallationMonthRow, long> group) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync);
+
+    /// <summary>
+    /// Over one tool's error-month segments (<see cref="ErrorMonthsAsync"/> or <see cref="PluginErrorMonthsAsync"/>,
+    /// named by <paramref name="table"/>), grouped by (subject, error type) as <see cref="PairGroup"/>.
+    /// </summary>
+    public ReachIndex? ErrorReach(string table, IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
+        Reach(table, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null,
+            table == PluginErrorMonthTable ? PluginErrorMonthsAsync : table == ErrorMonthTable ? ErrorMonthsAsync
+                : throw new ArgumentException($"{table} is not an error-month table.", nameof(table)));
 
     /// <summary>Two codes as one group key (the first in the high half).</summary>
     public static long PairGroup(int first, int second) => ((long)first << 32) | (uint)second;

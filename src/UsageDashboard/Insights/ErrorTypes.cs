@@ -1,0 +1,63 @@
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// The "error types" table of the command and plugin pages, from the in-memory error rollups: runs and the latest
+/// failure per error type from the error-day rows, installations that hit it from the error-month rows (by the
+/// reach index where the filter allows, by the walk otherwise). Installations are installation keys, unique
+/// across tools, so per-tool counts add up. Replaces a statement over the rollup tables whose
+/// <c>count(DISTINCT installation_key)</c> grew with the store (the command page's last growing part).
+/// </summary>
+public static class ErrorTypes
+{
+    public const int Limit = 10;
+
+    /// <summary>
+    /// The <see cref="Limit"/> most frequent error types of <paramref name="subject"/> in [from, to] under
+    /// <paramref name="filter"/>, most runs first, then by error type (ordinal, as the C collation orders it);
+    /// <paramref name="indexFor"/> gives a tool's reach index grouped by (subject, error type), or null for the walk.
+    /// </summary>
+    public static List<ErrorTypeStats> Top(
+        IReadOnlyList<MonthSegment<ErrorDayRow>> days, IReadOnlyList<MonthSegment<ErrorMonthRow>> months, string subject,
+        DateOnly from, DateOnly to, ReachFilter filter, StringCodes codes,
+        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachIndex?> indexFor)
+    {
+        // Looked up after the rows are in memory, so the subject has its code if any row has it.
+        var code = codes.Find(subject);
+        if (code <= 0)
+        {
+            return [];
+        }
+        var counts = new Dictionary<int, (long Runs, DateTime LastAt)>();
+        foreach (var segment in days)
+        {
+            foreach (var row in segment.Rows)
+            {
+                if (row.Subject != code || !ReachCounts.InRange(segment.Month, row.Day, from, to) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                {
+                    continue;
+                }
+                var (runs, lastAt) = counts.GetValueOrDefault(row.ErrorType);
+                counts[row.ErrorType] = (runs + row.Runs, row.LastAt > lastAt ? row.LastAt : lastAt);
+            }
+        }
+        var top = counts
+            .Select(c => (Type: codes.Text(c.Key)!, Code: c.Key, c.Value.Runs, c.Value.LastAt))
+            .OrderByDescending(c => c.Runs).ThenBy(c => c.Type, StringComparer.Ordinal)
+            .Take(Limit)
+            .ToList();
+        if (top.Count == 0)
+        {
+            return [];
+        }
+        var wanted = top.Select(t => t.Code).ToHashSet();
+        var reach = ReachCounts.Distinct(months, from, to, filter,
+                r => r.Subject == code && wanted.Contains(r.ErrorType) ? r.ErrorType : -1,
+                indexFor,
+                key => key >> 32 == code && wanted.Contains((int)key) ? (int)key : -1)
+            .GroupBy(c => c.Key.Group)
+            .ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
+        return top.Select(t => new ErrorTypeStats(t.Type, t.Runs, reach.GetValueOrDefault(t.Code), t.LastAt)).ToList();
+    }
+}
