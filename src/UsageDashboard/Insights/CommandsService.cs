@@ -126,10 +126,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var daySegments = _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
         var durationSegments = _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
         var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var errorDays = _cache.ErrorDaysAsync(query.Tool, query.From, query.To, ct);
-        var errorMonths = _cache.ErrorMonthsAsync(query.Tool, query.From, query.To, ct);
-        var errors = ErrorTypes.Top(await errorDays, await errorMonths, command, query.From, query.To, ReachFilter.For(query, _cache.Codes),
-            _cache.Codes, segments => _cache.ErrorReach(RollupCache.ErrorMonthTable, segments, query.From));
+        var errorTypes = ErrorTypes.ForCommandAsync(_cache, query, command, ct);
 
         var days = await daySegments;
         var durations = await durationSegments;
@@ -221,6 +218,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             .ToList();
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         var tools = await InsightsSql.ToolsAsync(conn, ct);
+        var errors = await errorTypes;
         return new CommandDetailData(query, Today, command, grain, current, previous, installations, p50, p95, buckets,
             versions.OrderByDescending(v => v.Outcomes.Runs).ThenBy(v => v.Name, VersionOrder.Instance).ToList(),
             oses.OrderByDescending(o => o.Outcomes.Runs).ThenBy(o => o.Name, StringComparer.Ordinal).ToList(),

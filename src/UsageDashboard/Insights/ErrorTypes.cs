@@ -13,6 +13,25 @@ public static class ErrorTypes
 {
     public const int Limit = 10;
 
+    /// <summary>A command's error types (<see cref="Top"/>) from the cache's command error rollups.</summary>
+    public static Task<List<ErrorTypeStats>> ForCommandAsync(RollupCache cache, InsightQuery query, string command, CancellationToken ct) =>
+        LoadAsync(cache.ErrorDaysAsync(query.Tool, query.From, query.To, ct), cache.ErrorMonthsAsync(query.Tool, query.From, query.To, ct),
+            query, command, cache.Codes, segments => cache.CommandErrorReach(segments, query.From));
+
+    /// <summary>A plugin's error types (<see cref="Top"/>) from the cache's plugin error rollups.</summary>
+    public static Task<List<ErrorTypeStats>> ForPluginAsync(RollupCache cache, InsightQuery query, string plugin, CancellationToken ct) =>
+        LoadAsync(cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct), cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct),
+            query, plugin, cache.Codes, segments => cache.PluginErrorReach(segments, query.From));
+
+    private static async Task<List<ErrorTypeStats>> LoadAsync(Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> days,
+        Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> months, InsightQuery query, string subject, StringCodes codes,
+        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachIndex?> indexFor)
+    {
+        var (dayRows, monthRows) = (await days, await months);
+        // The filter's codes are looked up once the rows are in memory: a value only they hold has its code by then.
+        return Top(dayRows, monthRows, subject, query.From, query.To, ReachFilter.For(query, codes), codes, indexFor);
+    }
+
     /// <summary>
     /// The <see cref="Limit"/> most frequent error types of <paramref name="subject"/> in [from, to] under
     /// <paramref name="filter"/>, most runs first, then by error type (ordinal, as the C collation orders it);

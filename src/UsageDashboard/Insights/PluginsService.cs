@@ -72,6 +72,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         var buckets = TimeBuckets.For(query, grain, Today);
         // Installations from the reach indexes when the filter allows; otherwise the month rows are read by SQL.
         var indexed = await DetailReachFromIndexAsync(query, plugin, buckets, ct);
+        // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
+        var errorTypes = ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
@@ -154,10 +156,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             types = reader.GetFieldValue<string[]>(1);
         }
 
-        // Error types from the in-memory error rollups (as the command page's).
-        var errors = ErrorTypes.Top(await _cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct),
-            await _cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct), plugin, query.From, query.To,
-            ReachFilter.For(query, _cache.Codes), _cache.Codes, segments => _cache.ErrorReach(RollupCache.PluginErrorMonthTable, segments, query.From));
+        var errors = await errorTypes;
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
         return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),

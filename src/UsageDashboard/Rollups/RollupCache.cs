@@ -267,23 +267,29 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
 
     /// <summary>A command's failed and aborted runs per error type and day (<c>rollup_error_days</c>).</summary>
     public Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> ErrorDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(ErrorDayTable, true, "day, command, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay,
-            (cmd, f, t) => rollups.ErrorDays(cmd, f, t), tool, from, to, ct);
+        ErrorDaysAsync(ErrorDayTable, "command", rollups.ErrorDays, tool, from, to, ct);
 
     /// <summary>Which installations hit a command's error types, on which days (<c>rollup_error_months</c>).</summary>
     public Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> ErrorMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(ErrorMonthTable, false, "installation_key, command, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth,
-            (cmd, f, t) => rollups.ErrorMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
+        ErrorMonthsAsync(ErrorMonthTable, "command", rollups.ErrorMonths, tool, from, to, ct);
 
-    /// <summary><see cref="ErrorDaysAsync"/> for plugins: the subject is the plugin name (<c>rollup_plugin_error_days</c>).</summary>
+    /// <summary><see cref="ErrorDaysAsync(string?, DateOnly, DateOnly, CancellationToken)"/> for plugins: the subject is the plugin name (<c>rollup_plugin_error_days</c>).</summary>
     public Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> PluginErrorDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginErrorDayTable, true, "day, name, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay,
-            (cmd, f, t) => rollups.PluginErrorDays(cmd, f, t), tool, from, to, ct);
+        ErrorDaysAsync(PluginErrorDayTable, "name", rollups.PluginErrorDays, tool, from, to, ct);
 
-    /// <summary><see cref="ErrorMonthsAsync"/> for plugins (<c>rollup_plugin_error_months</c>).</summary>
+    /// <summary><see cref="ErrorMonthsAsync(string?, DateOnly, DateOnly, CancellationToken)"/> for plugins (<c>rollup_plugin_error_months</c>).</summary>
     public Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> PluginErrorMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginErrorMonthTable, false, "installation_key, name, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth,
-            (cmd, f, t) => rollups.PluginErrorMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
+        ErrorMonthsAsync(PluginErrorMonthTable, "name", rollups.PluginErrorMonths, tool, from, to, ct);
+
+    // The command and plugin error tables differ only in their subject column.
+    private Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> ErrorDaysAsync(string table, string subject,
+        Func<NpgsqlCommand, DateOnly, DateOnly, string> relation, string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(table, true, $"day, {subject}, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay, relation, tool, from, to, ct);
+
+    private Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> ErrorMonthsAsync(string table, string subject,
+        Func<NpgsqlCommand, DateOnly, DateOnly, string> relation, string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
+        GetAsync(table, false, $"installation_key, {subject}, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth, relation, tool, from, to, ct,
+            static r => r.Key);
 
     private static ErrorDayRow ReadErrorDay(NpgsqlDataReader r, StringCodes c) =>
         new(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)),
@@ -548,14 +554,13 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
         Func<InstallationMonthRow, long> group) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync);
 
-    /// <summary>
-    /// Over one tool's error-month segments (<see cref="ErrorMonthsAsync"/> or <see cref="PluginErrorMonthsAsync"/>,
-    /// named by <paramref name="table"/>), grouped by (subject, error type) as <see cref="PairGroup"/>.
-    /// </summary>
-    public ReachIndex? ErrorReach(string table, IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
-        Reach(table, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null,
-            table == PluginErrorMonthTable ? PluginErrorMonthsAsync : table == ErrorMonthTable ? ErrorMonthsAsync
-                : throw new ArgumentException($"{table} is not an error-month table.", nameof(table)));
+    /// <summary>Over one tool's command error-month segments (<see cref="ErrorMonthsAsync(string?, DateOnly, DateOnly, CancellationToken)"/>), grouped by (command, error type) as <see cref="PairGroup"/>.</summary>
+    public ReachIndex? CommandErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
+        Reach(ErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, ErrorMonthsAsync);
+
+    /// <summary>Over one tool's plugin error-month segments, grouped by (plugin name, error type) as <see cref="PairGroup"/>.</summary>
+    public ReachIndex? PluginErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
+        Reach(PluginErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, PluginErrorMonthsAsync);
 
     /// <summary>Two codes as one group key (the first in the high half).</summary>
     public static long PairGroup(int first, int second) => ((long)first << 32) | (uint)second;
