@@ -33,7 +33,8 @@ public sealed record InstallationCounts(
 /// and per tool version the days it ran that version. Definitions:
 /// <list type="bullet">
 /// <item>active in a period: any active day in it; with the "successful run" rule, any day with a success;</item>
-/// <item>CI-only: no run outside CI on any day read; single-day: first and last sighting on the same UTC day;</item>
+/// <item>CI-only: no run outside CI in the range (for the previous period's line, in that period); single-day: first
+/// and last sighting on the same UTC day;</item>
 /// <item>lifecycle of week w: new (first seen on or after w's Monday), returning (active in w - 1),
 /// resurrected (otherwise), dormant (active in w - 1, not in w);</item>
 /// <item>cohort: installations first seen in week c and active in it, and how many are active k weeks later;</item>
@@ -51,6 +52,9 @@ public sealed class InstallationActivity
     private readonly DayWindow _window;
     private readonly int _rangeFrom;
     private readonly int _rangeTo;
+    // The previous period as window indexes ((-1, -2) without "compare").
+    private readonly int _previousFrom;
+    private readonly int _previousTo;
     private readonly DateOnly _weekBase;
     private readonly int _weekCount;
     private readonly IReadOnlyList<Bucket> _adoptionBuckets;
@@ -88,6 +92,7 @@ public sealed class InstallationActivity
         _window = w.Window;
         _rangeFrom = _window.IndexOf(w.From);
         _rangeTo = _window.IndexOf(w.To);
+        (_previousFrom, _previousTo) = w.Previous is { } previous ? (_window.IndexOf(previous.From), _window.IndexOf(previous.To)) : (-1, -2);
         _weekBase = TimeBuckets.Truncate(_window.From, Grain.Week);
         _weekCount = (_window.To.DayNumber - _weekBase.DayNumber) / 7 + 1;
         _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
@@ -149,7 +154,10 @@ public sealed class InstallationActivity
         }
         var facts = fact ?? new InstallationFacts(null, true);
         var firstDay = facts.FirstDay ?? window.DayAt(firstActive);
-        var ciOnly = DayWindow.IsEmpty(interactive);
+        // CI-only is judged over the selected range, as its definition says (not over every day read, which
+        // includes the cohort weeks and, with "compare", the previous period: toggling it moved the count);
+        // the previous period's line judges it over that period.
+        var ciOnly = !DayWindow.Any(interactive, _rangeFrom, _rangeTo);
 
         // How many installations each stricter rule leaves out, counted under "any event" in the range.
         if (DayWindow.Any(days, _rangeFrom, _rangeTo))
@@ -160,13 +168,24 @@ public sealed class InstallationActivity
             _singleDayCount += facts.SingleDay ? 1 : 0;
         }
 
-        if ((_rule == ActiveRuleKind.ExcludeCiOnly && ciOnly) || (_rule == ActiveRuleKind.ExcludeSingleDay && facts.SingleDay))
+        var excluded = _rule == ActiveRuleKind.ExcludeCiOnly && ciOnly;
+        var excludedBefore = _rule == ActiveRuleKind.ExcludeCiOnly && _previousFrom >= 0 && !DayWindow.Any(interactive, _previousFrom, _previousTo);
+        if ((excluded && (_previousFrom < 0 || excludedBefore)) || (_rule == ActiveRuleKind.ExcludeSingleDay && facts.SingleDay))
         {
             return;
         }
         var counted = _rule == ActiveRuleKind.SuccessfulRun ? ok : days;
         if (DayWindow.IsEmpty(counted))
         {
+            return;
+        }
+        if (excluded)
+        {
+            // CI-only in the range but not in the previous period: on the previous period's line only.
+            for (var i = _previousFrom; i <= _previousTo; i++)
+            {
+                _dailyCounts[i] += DayWindow.Get(counted, i) ? 1 : 0;
+            }
             return;
         }
 
@@ -183,7 +202,7 @@ public sealed class InstallationActivity
             for (var bits = counted[word]; bits != 0; bits &= bits - 1)
             {
                 var i = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                _dailyCounts[i]++;
+                _dailyCounts[i] += excludedBefore && i >= _previousFrom && i <= _previousTo ? 0 : 1;
                 _activeWeeks[_weekOfDay[i]] = true;
             }
         }

@@ -18,12 +18,8 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
 
     public async Task<InstallationsData> GetAsync(InsightQuery query, ActiveRuleKind rule, CancellationToken ct)
     {
-        var firstWeek = TimeBuckets.Truncate(query.From, Grain.Week);
-        var lastWeek = TimeBuckets.Truncate(query.To, Grain.Week);
-        var cohortFrom = lastWeek.AddDays(-7 * (CohortWeeks - 1));
-        // Lifecycle needs the week before the first; cohorts need 12 weeks back from the last.
-        var windowFrom = new[] { firstWeek.AddDays(-7), cohortFrom, query.ComparePrevious ? query.PreviousPeriod.From : query.From }.Min();
-        var adoptionGrain = TimeBuckets.Auto(query);
+        var window = WindowFor(query);
+        var (windowFrom, cohortFrom, lastWeek, adoptionGrain) = (window.Window.From, window.CohortFrom, window.LastWeek, window.AdoptionGrain);
 
         // Month rows of the installation rollup: one per installation, month and environment, with the days
         // of the month it was active as bits. The filters pick rows; everything else is counted here over
@@ -32,39 +28,8 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
-        var counter = new InstallationActivity(new InstallationWindow(
-            new DayWindow(windowFrom, query.To), query.From, query.To, firstWeek, lastWeek, cohortFrom, CohortWeeks, adoptionGrain,
-            query.ComparePrevious ? query.PreviousPeriod : null), rule);
         var known = await facts;
-        // One installation at a time (keys are unique across tools, so each tool's months are walked on their own).
-        var rows = new List<ActivityRow>();
-        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
-        {
-            var merge = new KeyMerge<InstallationMonthRow>(tool);
-            var windows = merge.Segments.Select(s => MonthMask.For(s.Month, windowFrom, query.To)).ToArray();
-            while (merge.MoveNext())
-            {
-                rows.Clear();
-                for (var p = 0; p < merge.Parts; p++)
-                {
-                    var (month, window) = (merge.Segments[merge.SegmentOf(p)].Month, windows[merge.SegmentOf(p)]);
-                    foreach (var row in merge.Rows(p))
-                    {
-                        if ((row.Days & window) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
-                        {
-                            rows.Add(new ActivityRow(month, row.IsCi, _cache.Codes.Text(row.ToolVersion), row.Days, row.OkDays));
-                        }
-                    }
-                }
-                if (rows.Count > 0)
-                {
-                    var days = merge.Key < known.Length ? known[merge.Key] : default;
-                    counter.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows),
-                        days.Known ? new InstallationFacts(DateOnly.FromDayNumber(days.First), days.First == days.Last) : null);
-                }
-            }
-        }
-        var activity = counter.Result();
+        var activity = FromIndexes(segments, window, rule, filter, known) ?? Walk(segments, window, rule, filter, known, _cache.Codes);
         var exclusions = activity.Exclusions;
         var points = new[] { activity.Daily, activity.Weekly, activity.Monthly };
         var (active, newCount, lifecycle, cohorts, adoption, previousDaily) =
@@ -102,5 +67,77 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 ? TimeBuckets.For(query, Grain.Day, Today).Select(b => previousDaily.GetValueOrDefault(b.Start)).ToList()
                 : null,
         };
+    }
+
+    /// <summary>The days the page reads for <paramref name="query"/> and the periods it reports.</summary>
+    public static InstallationWindow WindowFor(InsightQuery query)
+    {
+        var firstWeek = TimeBuckets.Truncate(query.From, Grain.Week);
+        var lastWeek = TimeBuckets.Truncate(query.To, Grain.Week);
+        var cohortFrom = lastWeek.AddDays(-7 * (CohortWeeks - 1));
+        // Lifecycle needs the week before the first; cohorts need 12 weeks back from the last.
+        var windowFrom = new[] { firstWeek.AddDays(-7), cohortFrom, query.ComparePrevious ? query.PreviousPeriod.From : query.From }.Min();
+        return new InstallationWindow(new DayWindow(windowFrom, query.To), query.From, query.To, firstWeek, lastWeek, cohortFrom, CohortWeeks,
+            TimeBuckets.Auto(query), query.ComparePrevious ? query.PreviousPeriod : null);
+    }
+
+    /// <summary>
+    /// The page's counts from each tool's <see cref="InstallationIndexes"/>, in time that does not grow with the
+    /// installations; null when the rule, the filter or any tool's indexes do not allow it (then it is walked).
+    /// </summary>
+    private InstallationCounts? FromIndexes(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationWindow window,
+        ActiveRuleKind rule, ReachFilter filter, InstallationDays[] known)
+    {
+        if (rule is not (ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay) || filter.IndexStream is not { } stream || !_cache.HoldsRows)
+        {
+            return null;
+        }
+        var counts = new InstallationIndexCounts(window, rule);
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            if (_cache.InstallationPageReach([.. tool], window.Window.From, known) is not { } indexes || !indexes.CanAnswer(window.Window.From, window.To))
+            {
+                return null;
+            }
+            counts.Add(indexes, stream, _cache.Codes);
+        }
+        return counts.Result();
+    }
+
+    /// <summary>The page's counts by walking every installation's rows of the window (any rule, any filter).</summary>
+    public static InstallationCounts Walk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationWindow window,
+        ActiveRuleKind rule, ReachFilter filter, InstallationDays[] known, StringCodes codes)
+    {
+        var (windowFrom, to) = (window.Window.From, window.To);
+        var counter = new InstallationActivity(window, rule);
+        // One installation at a time (keys are unique across tools, so each tool's months are walked on their own).
+        var rows = new List<ActivityRow>();
+        foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
+        {
+            var merge = new KeyMerge<InstallationMonthRow>(tool);
+            var windows = merge.Segments.Select(s => MonthMask.For(s.Month, windowFrom, to)).ToArray();
+            while (merge.MoveNext())
+            {
+                rows.Clear();
+                for (var p = 0; p < merge.Parts; p++)
+                {
+                    var (month, mask) = (merge.Segments[merge.SegmentOf(p)].Month, windows[merge.SegmentOf(p)]);
+                    foreach (var row in merge.Rows(p))
+                    {
+                        if ((row.Days & mask) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        {
+                            rows.Add(new ActivityRow(month, row.IsCi, codes.Text(row.ToolVersion), row.Days, row.OkDays));
+                        }
+                    }
+                }
+                if (rows.Count > 0)
+                {
+                    var days = merge.Key < known.Length ? known[merge.Key] : default;
+                    counter.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows),
+                        days.Known ? new InstallationFacts(DateOnly.FromDayNumber(days.First), days.First == days.Last) : null);
+                }
+            }
+        }
+        return counter.Result();
     }
 }

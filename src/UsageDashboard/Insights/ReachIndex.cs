@@ -40,9 +40,12 @@ public sealed class ReachIndex
     private readonly Dictionary<long, int> _groupIds;
     // Per (stream, group) id: entries of day i are [_dayStart[i], _dayStart[i + 1]) of _gaps/_above.
     private readonly Series?[] _series;
+    // Built by BuildLast: day i of the series is day length - 1 - i of the window.
+    private readonly bool _mirrored;
 
-    private ReachIndex(int start, int length, long[] groups, Dictionary<long, int> groupIds, Series?[] series)
+    private ReachIndex(int start, int length, long[] groups, Dictionary<long, int> groupIds, Series?[] series, bool mirrored)
     {
+        _mirrored = mirrored;
         _start = start;
         _length = length;
         _groups = groups;
@@ -92,23 +95,9 @@ public sealed class ReachIndex
     /// row out); <paramref name="firstDays"/>, when given, enables <see cref="New"/>.
     /// </summary>
     public static ReachIndex Build<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom, Func<T, long> group,
-        InstallationDays[]? firstDays = null, long denseCells = DefaultDenseCells) where T : struct, IMonthRow
+        InstallationDays[]? firstDays = null, long denseCells = DefaultDenseCells, Func<T, int>? days = null) where T : struct, IMonthRow
     {
-        var startMonth = new DateOnly(coversFrom.Year, coversFrom.Month, 1);
-        if (segments.Any(s => s.Month < startMonth))
-        {
-            throw new ArgumentException($"A segment ({segments.First(s => s.Month < startMonth).Month:yyyy-MM}) is before {startMonth:yyyy-MM}.", nameof(segments));
-        }
-        if (segments.Select(s => s.Tool).Distinct(StringComparer.Ordinal).Skip(1).Any())
-        {
-            throw new ArgumentException("An index is built over one tool's segments.", nameof(segments));
-        }
-        var lastMonth = segments.Count == 0 ? startMonth : segments.Max(s => s.Month);
-        if (!CanSpan(startMonth, lastMonth))
-        {
-            throw new ArgumentException($"An index spans at most {MaxDays} days; {startMonth:yyyy-MM} to {lastMonth:yyyy-MM} is more.", nameof(segments));
-        }
-        var window = new DayWindow(startMonth, lastMonth.AddMonths(1).AddDays(-1));
+        var window = Window(segments, coversFrom);
         var start = window.From.DayNumber;
 
         var groupIds = new Dictionary<long, int>();
@@ -139,7 +128,8 @@ public sealed class ReachIndex
                 foreach (var row in merge.Rows(p))
                 {
                     var key = group(row);
-                    if (key < 0 || row.Days == 0)
+                    var rowDays = days is null ? row.Days : days(row);
+                    if (key < 0 || rowDays == 0)
                     {
                         continue;
                     }
@@ -161,8 +151,8 @@ public sealed class ReachIndex
                         }
                     }
                     (lastKey, lastGroup) = (key, g);
-                    Mark(0, g, month, row.Days);
-                    Mark(row.IsCi ? 1 : 2, g, month, row.Days);
+                    Mark(0, g, month, rowDays);
+                    Mark(row.IsCi ? 1 : 2, g, month, rowDays);
                 }
             }
             var first = firstDays is not null && merge.Key < firstDays.Length && firstDays[merge.Key].Known
@@ -219,29 +209,149 @@ public sealed class ReachIndex
             }
         }
 
+        return Finish(window, groups, groupIds, counts, firstDays is null ? null : lagCounts, mirrored: false,
+            canCountNew: firstDays is not null && !activeBeforeFirstSighting);
+
+        static void Increment(Dictionary<long, int> map, long key) =>
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, out _)++;
+    }
+
+    /// <summary>
+    /// Builds an index that counts each installation once per range under the group of its <em>last</em> active day
+    /// there (in each stream): on every active day the installation is under the group of the day's row with the
+    /// highest <paramref name="rank"/> (the first of equals), and the index is <see cref="Build{T}"/>'s mirrored in
+    /// time: its entries hold the days until the installation's <em>next</em> active day in the stream, in any group.
+    /// Its last active day in [a, b] is d exactly when that next day is after b, so a range is answered like
+    /// <see cref="Distinct(int, DateOnly, DateOnly, Func{long, bool}?)"/> with days counted from the end. The
+    /// installations page's version adoption (an installation's version on its last active day of a bucket) is this.
+    /// </summary>
+    public static ReachIndex BuildLast<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom, Func<T, long> group, Func<T, int> rank,
+        long denseCells = DefaultDenseCells) where T : struct, IMonthRow
+    {
+        var window = Window(segments, coversFrom);
+        var length = window.Length;
+        var groupIds = new Dictionary<long, int>();
+        var groups = new List<long>();
+        var counts = new GapCounts(length, denseCells);
+        // Per stream, reused for every installation: its active days, and per day the best rank and its group id.
+        var sets = new ulong[Streams][];
+        var bestRank = new int[Streams][];
+        var bestGroup = new int[Streams][];
+        for (var s = 0; s < Streams; s++)
+        {
+            sets[s] = window.NewSet();
+            bestRank[s] = new int[length];
+            bestGroup[s] = new int[length];
+        }
+        var merge = new KeyMerge<T>(segments);
+        while (merge.MoveNext())
+        {
+            for (var s = 0; s < Streams; s++)
+            {
+                Array.Clear(sets[s]);
+            }
+            for (var p = 0; p < merge.Parts; p++)
+            {
+                var month = merge.Segments[merge.SegmentOf(p)].Month;
+                var first = month.DayNumber - window.From.DayNumber;
+                foreach (var row in merge.Rows(p))
+                {
+                    var key = group(row);
+                    if (key < 0 || row.Days == 0)
+                    {
+                        continue;
+                    }
+                    if (!groupIds.TryGetValue(key, out var g))
+                    {
+                        if (groups.Count == MaxGroups)
+                        {
+                            throw new ArgumentException($"An index holds at most {MaxGroups} groups.", nameof(group));
+                        }
+                        groupIds[key] = g = groups.Count;
+                        groups.Add(key);
+                    }
+                    var r = rank(row);
+                    Mark(0, first, row.Days, r, g);
+                    Mark(row.IsCi ? 1 : 2, first, row.Days, r, g);
+                }
+            }
+            for (var s = 0; s < Streams; s++)
+            {
+                var set = sets[s];
+                var next = -1;
+                for (var w = set.Length - 1; w >= 0; w--)
+                {
+                    var bits = set[w];
+                    while (bits != 0)
+                    {
+                        var day = (w << 6) + 63 - BitOperations.LeadingZeroCount(bits);
+                        bits &= ~(1UL << (day & 63));
+                        counts.Add(s, bestGroup[s][day], length - 1 - day, next < 0 ? 0 : next - day);
+                        next = day;
+                    }
+                }
+            }
+        }
+        return Finish(window, groups, groupIds, counts, null, mirrored: true, canCountNew: false);
+
+        void Mark(int stream, int first, int days, int r, int g)
+        {
+            var set = sets[stream];
+            for (var bits = (uint)days; bits != 0; bits &= bits - 1)
+            {
+                var day = first + BitOperations.TrailingZeroCount(bits);
+                if (!DayWindow.Get(set, day) || r > bestRank[stream][day])
+                {
+                    set[day >> 6] |= 1UL << (day & 63);
+                    (bestRank[stream][day], bestGroup[stream][day]) = (r, g);
+                }
+            }
+        }
+    }
+
+    /// <summary>The days an index over <paramref name="segments"/> spans: from <paramref name="coversFrom"/>'s month through the last segment's.</summary>
+    private static DayWindow Window<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom) where T : struct
+    {
+        var startMonth = new DateOnly(coversFrom.Year, coversFrom.Month, 1);
+        if (segments.Any(s => s.Month < startMonth))
+        {
+            throw new ArgumentException($"A segment ({segments.First(s => s.Month < startMonth).Month:yyyy-MM}) is before {startMonth:yyyy-MM}.", nameof(segments));
+        }
+        if (segments.Select(s => s.Tool).Distinct(StringComparer.Ordinal).Skip(1).Any())
+        {
+            throw new ArgumentException("An index is built over one tool's segments.", nameof(segments));
+        }
+        var lastMonth = segments.Count == 0 ? startMonth : segments.Max(s => s.Month);
+        if (!CanSpan(startMonth, lastMonth))
+        {
+            throw new ArgumentException($"An index spans at most {MaxDays} days; {startMonth:yyyy-MM} to {lastMonth:yyyy-MM} is more.", nameof(segments));
+        }
+        return new DayWindow(startMonth, lastMonth.AddMonths(1).AddDays(-1));
+    }
+
+    private static ReachIndex Finish(DayWindow window, List<long> groups, Dictionary<long, int> groupIds, GapCounts counts,
+        Dictionary<long, int>[]? lagCounts, bool mirrored, bool canCountNew)
+    {
         var series = new Series?[Streams * groups.Count];
         long entries = 0;
         var sparse = counts.Sparse();
         for (var s = 0; s < Streams; s++)
         {
-            var lags = firstDays is null ? null : Split(lagCounts[s]);
+            var lags = lagCounts is null ? null : Split(lagCounts[s]);
             for (var g = 0; g < groups.Count; g++)
             {
                 if ((counts.Entries(s, g) ?? sparse.GetValueOrDefault((g * Streams) + s)) is { Count: > 0 } list)
                 {
-                    series[s * groups.Count + g] = Series.From(list, window.Length, lags?.GetValueOrDefault(g) ?? (firstDays is null ? null : []));
+                    series[s * groups.Count + g] = Series.From(list, window.Length, lags?.GetValueOrDefault(g) ?? (lagCounts is null ? null : []));
                     entries += list.Count;
                 }
             }
         }
-        return new ReachIndex(start, window.Length, [.. groups], groupIds, series)
+        return new ReachIndex(window.From.DayNumber, window.Length, [.. groups], groupIds, series, mirrored)
         {
             Entries = entries,
-            CanCountNew = firstDays is not null && !activeBeforeFirstSighting,
+            CanCountNew = canCountNew,
         };
-
-        static void Increment(Dictionary<long, int> map, long key) =>
-            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, out _)++;
     }
 
     // (group, day, value) in one long (the group may be a group × stream slot): group in the top 22 bits, day in the next 10, the value (a gap or a
@@ -296,9 +406,13 @@ public sealed class ReachIndex
         {
             return 0;
         }
-        var a = from.DayNumber - _start;
+        var (a, b) = (from.DayNumber - _start, to.DayNumber - _start);
+        if (_mirrored)
+        {
+            (a, b) = (_length - 1 - b, _length - 1 - a);
+        }
         long total = 0;
-        for (var d = a; d <= to.DayNumber - _start; d++)
+        for (var d = a; d <= b; d++)
         {
             total += series.GapsAbove(d, d - a);
         }
@@ -309,6 +423,10 @@ public sealed class ReachIndex
     public long[] Daily(int stream, long groupKey, DateOnly from, DateOnly to)
     {
         Check(from, to);
+        if (_mirrored)
+        {
+            throw new InvalidOperationException("An index built by BuildLast counts ranges only (Distinct).");
+        }
         var result = new long[to.DayNumber - from.DayNumber + 1];
         if (_groupIds.TryGetValue(groupKey, out var g) && _series[stream * _groups.Length + g] is { } series)
         {

@@ -554,6 +554,22 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
         Func<InstallationMonthRow, long> group) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync);
 
+    /// <summary>
+    /// The indexes behind <c>/installations</c> over one tool's installation-month segments (see
+    /// <see cref="InstallationIndexes"/>); null when any of them cannot be built.
+    /// </summary>
+    public InstallationIndexes? InstallationPageReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
+        InstallationDays[] firstDays)
+    {
+        var span = Reach("installations by span", toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!), firstDays, InstallationMonthsAsync);
+        var ok = Reach("installations by successful day", toolSegments, from, (s, f, _) => InstallationIndexes.BuildOk(s, f), null, InstallationMonthsAsync);
+        var cohorts = Reach("installations by cohort", toolSegments, from, (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!), firstDays,
+            InstallationMonthsAsync);
+        var versions = Reach("installations by last version", toolSegments, from, (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes),
+            firstDays, InstallationMonthsAsync);
+        return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions);
+    }
+
     /// <summary>Over one tool's command error-month segments (<see cref="ErrorMonthsAsync(string?, DateOnly, DateOnly, CancellationToken)"/>), grouped by (command, error type) as <see cref="PairGroup"/>.</summary>
     public ReachIndex? CommandErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
         Reach(ErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, ErrorMonthsAsync);
@@ -583,6 +599,17 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// </summary>
     private ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
         InstallationDays[]? firstDays, Func<string?, DateOnly, DateOnly, CancellationToken, Task<IReadOnlyList<MonthSegment<T>>>> fetch)
+        where T : struct, IMonthRow =>
+        Reach(name, toolSegments, from, (segments, coversFrom, days) => ReachIndex.Build(segments, coversFrom, group, days), firstDays, fetch);
+
+    /// <summary>
+    /// <see cref="Reach{T}(string, IReadOnlyList{MonthSegment{T}}, DateOnly, Func{T, long}, InstallationDays[], Func{string?, DateOnly, DateOnly, CancellationToken, Task{IReadOnlyList{MonthSegment{T}}}})"/>
+    /// with the index made by <paramref name="build"/> from the segments, the first month and the first days
+    /// (for indexes whose groups depend on the installation as a whole, not on one row).
+    /// </summary>
+    private ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from,
+        Func<IReadOnlyList<MonthSegment<T>>, DateOnly, InstallationDays[]?, ReachIndex> build,
+        InstallationDays[]? firstDays, Func<string?, DateOnly, DateOnly, CancellationToken, Task<IReadOnlyList<MonthSegment<T>>>> fetch)
         where T : struct, IMonthRow
     {
         if (!rollups.Enabled || toolSegments.Count == 0)
@@ -610,13 +637,13 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
                 return built.Index;
             }
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var index = ReachIndex.Build(toolSegments, coversFrom, group, firstDays);
+            var index = build(toolSegments, coversFrom, firstDays);
             var through = last.AddMonths(1).AddDays(-1);
             var withFirstDays = firstDays is not null;
             _indexes[key] = new IndexEntry([.. toolSegments], firstDays, index, async ct =>
             {
                 var segments = await fetch(tool, coversFrom, through, ct);
-                Reach(name, segments, coversFrom, group, withFirstDays ? await InstallationDaysAsync(ct) : null, fetch);
+                Reach(name, segments, coversFrom, build, withFirstDays ? await InstallationDaysAsync(ct) : null, fetch);
             }) { UsedAt = Environment.TickCount64 };
             Interlocked.Increment(ref _indexBuilds);
             Interlocked.Add(ref _indexBuildTicks, watch.Elapsed.Ticks);

@@ -1,0 +1,288 @@
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>
+/// The reach indexes that answer <c>/installations</c> for one tool without walking its installations, under the
+/// rules whose membership does not depend on the range ("any event" and "excluding single-day installations")
+/// and without an OS or tool-version filter:
+/// <list type="bullet">
+/// <item><see cref="Span"/>: every active day, grouped by <see cref="SpanGroup"/> (1 = only ever seen on one
+/// day), with first sightings: active and new counts over any days;</item>
+/// <item><see cref="Ok"/>: the days with a successful run (how many installations have none);</item>
+/// <item><see cref="Cohorts"/>: grouped by <see cref="CohortGroup"/> (the week of the first sighting, whether the
+/// installation was active in it per stream, and the span group): retention without a walk;</item>
+/// <item><see cref="Versions"/>: <see cref="ReachIndex.BuildLast{T}"/> grouped by (version, span group): each
+/// installation under its version on its last active day of a bucket.</item>
+/// </list>
+/// The other rules (a successful run, excluding CI-only, both judged per period) and the OS and version
+/// filters are counted by <see cref="InstallationActivity"/>'s walk.
+/// </summary>
+public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions)
+{
+    /// <summary>The cohort group of an installation without a first sighting: the walk dates it by its first active day in the page's window, which no index can know.</summary>
+    public static readonly long UnknownFirstDay = RollupCache.PairGroup(0, 1 << 4);
+
+    /// <summary>Builds <see cref="Span"/> (as <see cref="RollupCache"/> does, once per change of the segments).</summary>
+    public static ReachIndex BuildSpan(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays) =>
+        ReachIndex.Build(segments, from, SpanGroup(firstDays), firstDays);
+
+    /// <summary>Builds <see cref="Ok"/>.</summary>
+    public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from) =>
+        ReachIndex.Build(segments, from, static _ => 0L, days: static r => r.OkDays);
+
+    /// <summary>Builds <see cref="Cohorts"/>.</summary>
+    public static ReachIndex BuildCohorts(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays) =>
+        ReachIndex.Build(segments, from, CohortGroup(segments, firstDays));
+
+    /// <summary>Builds <see cref="Versions"/> (codes name the versions, to rank them).</summary>
+    public static ReachIndex BuildVersions(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
+        StringCodes codes)
+    {
+        var rank = VersionRank(segments, codes);
+        var span = SpanGroup(firstDays);
+        return ReachIndex.BuildLast(segments, from, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r)), r => rank[r.ToolVersion]);
+    }
+
+    /// <summary>All four over one tool's segments (tests; the cache builds and keeps them one by one).</summary>
+    public static InstallationIndexes Build(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
+        StringCodes codes) =>
+        new(BuildSpan(segments, from, firstDays), BuildOk(segments, from), BuildCohorts(segments, from, firstDays), BuildVersions(segments, from, firstDays, codes));
+
+    /// <summary>Whether every count of the page can be read from these indexes for [<paramref name="from"/>, <paramref name="to"/>].</summary>
+    public bool CanAnswer(DateOnly from, DateOnly to) =>
+        Span.CanCountNew && Span.CoversFrom <= from && from <= to && !Cohorts.Groups.Contains(UnknownFirstDay);
+
+    /// <summary>1 for an installation only ever seen on one UTC day (or not in <c>installations</c>, as the walk takes it), else 0.</summary>
+    private static Func<InstallationMonthRow, long> SpanGroup(InstallationDays[] firstDays) =>
+        r => SingleDay(firstDays, r.Key) ? 1 : 0;
+
+    private static bool SingleDay(InstallationDays[] firstDays, int key) =>
+        key >= firstDays.Length || !firstDays[key].Known || firstDays[key].First == firstDays[key].Last;
+
+    /// <summary>
+    /// (first-sighting week's Monday as a day number, bits) per installation as <see cref="RollupCache.PairGroup"/>:
+    /// bit 0 = single-day, bit 1 + s = active in that week in stream s. Found in one pass over the segments, as
+    /// a row alone cannot tell.
+    /// </summary>
+    private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays)
+    {
+        var groups = new Dictionary<int, long>();
+        var merge = new KeyMerge<InstallationMonthRow>(segments);
+        while (merge.MoveNext())
+        {
+            var key = merge.Key;
+            if (key >= firstDays.Length || !firstDays[key].Known)
+            {
+                groups[key] = UnknownFirstDay;
+                continue;
+            }
+            var week = TimeBuckets.Truncate(DateOnly.FromDayNumber(firstDays[key].First), Grain.Week);
+            var bits = SingleDay(firstDays, key) ? 1 : 0;
+            for (var p = 0; p < merge.Parts; p++)
+            {
+                var mask = MonthMask.For(merge.Segments[merge.SegmentOf(p)].Month, week, week.AddDays(6));
+                if (mask == 0)
+                {
+                    continue;
+                }
+                foreach (var row in merge.Rows(p))
+                {
+                    if ((row.Days & mask) != 0)
+                    {
+                        bits |= (1 << 1) | (1 << (row.IsCi ? 2 : 3));
+                    }
+                }
+            }
+            groups[key] = RollupCache.PairGroup(week.DayNumber, bits);
+        }
+        return r => groups[r.Key];
+    }
+
+    /// <summary>Each tool-version code's rank by <see cref="VersionOrder"/> (NULL, code 0, below every version), indexed by code.</summary>
+    private static int[] VersionRank(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, StringCodes codes)
+    {
+        var present = segments.SelectMany(s => s.Rows).Select(r => r.ToolVersion).Where(c => c != 0).Distinct().ToList();
+        var rank = new int[(present.Count == 0 ? 0 : present.Max()) + 1];
+        rank[0] = -1;
+        var ordered = present.OrderBy(c => codes.Text(c)!, VersionOrder.Instance).ToList();
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            rank[ordered[i]] = i;
+        }
+        return rank;
+    }
+}
+
+/// <summary>
+/// <see cref="InstallationCounts"/> from <see cref="InstallationIndexes"/>, the same numbers
+/// <see cref="InstallationActivity"/> counts by walking (pure). With D = installations active in a range and
+/// N = those of them first seen in it, in the window's stream and the rule's span groups:
+/// <list type="bullet">
+/// <item>lifecycle of week w: new = N(w), returning = D(w−1) + D(w) − D(w−1..w) (active in both; never new,
+/// as they were seen before w), resurrected = D(w) − new − returning, dormant = D(w−1) − returning;</item>
+/// <item>cohort c: size N(c), and k weeks later the installations of c's cohort groups that were active in c;</item>
+/// <item>exclusions: without a success = D − D(successful days); CI-only = D − D(outside CI); single-day = D(span group 1).</item>
+/// </list>
+/// Tools add up: an installation belongs to one tool.
+/// </summary>
+public sealed class InstallationIndexCounts
+{
+    private readonly InstallationWindow _w;
+    private readonly bool _withSingleDay;
+    private readonly IReadOnlyList<Bucket> _weekBuckets;
+    private readonly IReadOnlyList<Bucket> _monthBuckets;
+    private readonly IReadOnlyList<Bucket> _adoptionBuckets;
+    private long _any, _withoutSuccess, _ciOnly, _singleDay, _active, _new;
+    private readonly Dictionary<DateOnly, long> _daily = [];
+    private readonly Dictionary<DateOnly, long> _weekly = [];
+    private readonly Dictionary<DateOnly, long> _monthly = [];
+    private readonly Dictionary<DateOnly, long[]> _lifecycle = [];
+    private readonly Dictionary<DateOnly, Dictionary<int, long>> _cohorts = [];
+    private readonly Dictionary<DateOnly, Dictionary<string, long>> _adoption = [];
+    private readonly Dictionary<DateOnly, long> _previousDaily = [];
+
+    public InstallationIndexCounts(InstallationWindow w, ActiveRuleKind rule)
+    {
+        if (rule is not (ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay))
+        {
+            throw new ArgumentException($"The indexes answer 'any event' and 'excluding single-day' only, not {rule}.", nameof(rule));
+        }
+        _w = w;
+        _withSingleDay = rule == ActiveRuleKind.AnyEvent;
+        _weekBuckets = TimeBuckets.For(w.From, w.To, Grain.Week, w.To);
+        _monthBuckets = TimeBuckets.For(w.From, w.To, Grain.Month, w.To);
+        _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
+    }
+
+    /// <summary>Adds one tool's counts from its indexes (<see cref="InstallationIndexes.CanAnswer"/> must hold for the window) in <paramref name="stream"/>.</summary>
+    public void Add(InstallationIndexes indexes, int stream, StringCodes codes)
+    {
+        var (from, to) = (_w.From, _w.To);
+        // Days after the indexes' last month hold no rows; every range is cut to the window and to them.
+        var last = indexes.Span.CoversTo < to ? indexes.Span.CoversTo : to;
+        (DateOnly, DateOnly)? Cut(DateOnly a, DateOnly b)
+        {
+            a = a < _w.Window.From ? _w.Window.From : a;
+            b = b > last ? last : b;
+            return a <= b ? (a, b) : null;
+        }
+        long Count(ReachIndex index, int s, long group, DateOnly a, DateOnly b) =>
+            s < 0 || Cut(a, b) is not (var x, var y) ? 0 : index.DistinctOf(s, group, x, y);
+        long D(DateOnly a, DateOnly b) => Count(indexes.Span, stream, 0, a, b) + (_withSingleDay ? Count(indexes.Span, stream, 1, a, b) : 0);
+        long N(DateOnly a, DateOnly b) => Cut(a, b) is (var x, var y)
+            ? indexes.Span.New(stream, 0, x, y) + (_withSingleDay ? indexes.Span.New(stream, 1, x, y) : 0)
+            : 0;
+
+        // Exclusions, under "any event" in the range whatever the rule.
+        var any = Count(indexes.Span, stream, 0, from, to) + Count(indexes.Span, stream, 1, from, to);
+        // Rows outside CI within the stream: stream 2 for every row and for rows outside CI, none for CI rows only.
+        var outsideCi = stream == 1 ? -1 : 2;
+        _any += any;
+        _withoutSuccess += any - Count(indexes.Ok, stream, 0, from, to);
+        _ciOnly += any - Count(indexes.Span, outsideCi, 0, from, to) - Count(indexes.Span, outsideCi, 1, from, to);
+        _singleDay += Count(indexes.Span, stream, 1, from, to);
+
+        _active += D(from, to);
+        _new += N(from, to);
+        AddDaily(_daily, indexes.Span, stream, from, to, 0);
+        if (_w.Previous is { } previous)
+        {
+            AddDaily(_previousDaily, indexes.Span, stream, previous.From, previous.To, to.DayNumber - from.DayNumber + 1);
+        }
+        AddBuckets(_weekly, _weekBuckets, D);
+        AddBuckets(_monthly, _monthBuckets, D);
+
+        for (var week = _w.FirstWeek; week <= _w.LastWeek; week = week.AddDays(7))
+        {
+            var (current, before, both) = (D(week, week.AddDays(6)), D(week.AddDays(-7), week.AddDays(-1)), 0L);
+            both = before + current - D(week.AddDays(-7), week.AddDays(6));
+            var fresh = N(week, week.AddDays(6));
+            if (current > 0 || before > 0)
+            {
+                var counts = _lifecycle.TryGetValue(week, out var c) ? c : _lifecycle[week] = new long[4];
+                counts[0] += fresh;
+                counts[1] += both;
+                counts[2] += current - fresh - both;
+                counts[3] += before - both;
+            }
+        }
+
+        // Cohort groups of each week: those active in it in this stream, with the rule's span groups.
+        var cohortGroups = indexes.Cohorts.Groups
+            .Where(g => (g & (1L << (stream + 1))) != 0 && (_withSingleDay || (g & 1) == 0))
+            .GroupBy(g => (int)(g >> 32))
+            .ToDictionary(g => g.Key, g => g.ToList());
+        for (var week = _w.CohortFrom; week <= _w.LastWeek; week = week.AddDays(7))
+        {
+            var size = N(week, week.AddDays(6));
+            if (size == 0)
+            {
+                continue;
+            }
+            var retained = _cohorts.TryGetValue(week, out var r) ? r : _cohorts[week] = [];
+            retained[0] = retained.GetValueOrDefault(0) + size;
+            for (var k = 1; week.AddDays(7 * k) <= to; k++)
+            {
+                var start = week.AddDays(7 * k);
+                var n = cohortGroups.GetValueOrDefault(week.DayNumber)?.Sum(g => Count(indexes.Cohorts, stream, g, start, start.AddDays(6))) ?? 0;
+                if (n > 0)
+                {
+                    retained[k] = retained.GetValueOrDefault(k) + n;
+                }
+            }
+        }
+
+        var versionGroups = indexes.Versions.Groups.Where(g => _withSingleDay || (int)g == 0).ToList();
+        foreach (var bucket in _adoptionBuckets)
+        {
+            var (a, b) = (bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
+            foreach (var g in versionGroups)
+            {
+                var n = Count(indexes.Versions, stream, g, a, b);
+                if (n > 0)
+                {
+                    var slot = _adoption.TryGetValue(bucket.Start, out var v) ? v : _adoption[bucket.Start] = new Dictionary<string, long>(StringComparer.Ordinal);
+                    var version = codes.Text((int)(g >> 32)) ?? "unknown";
+                    slot[version] = slot.GetValueOrDefault(version) + n;
+                }
+            }
+        }
+
+        void AddDaily(Dictionary<DateOnly, long> into, ReachIndex span, int s, DateOnly a, DateOnly b, int shift)
+        {
+            if (Cut(a, b) is not (var x, var y))
+            {
+                return;
+            }
+            foreach (var group in _withSingleDay ? [0L, 1L] : new[] { 0L })
+            {
+                var daily = span.Daily(s, group, x, y);
+                for (var i = 0; i < daily.Length; i++)
+                {
+                    if (daily[i] > 0)
+                    {
+                        var day = x.AddDays(i + shift);
+                        into[day] = into.GetValueOrDefault(day) + daily[i];
+                    }
+                }
+            }
+        }
+
+        void AddBuckets(Dictionary<DateOnly, long> into, IReadOnlyList<Bucket> buckets, Func<DateOnly, DateOnly, long> distinct)
+        {
+            foreach (var bucket in buckets)
+            {
+                var n = distinct(bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
+                if (n > 0)
+                {
+                    into[bucket.Start] = into.GetValueOrDefault(bucket.Start) + n;
+                }
+            }
+        }
+    }
+
+    /// <summary>The counts of every tool added so far.</summary>
+    public InstallationCounts Result() => new(new RuleExclusions(_any, _withoutSuccess, _ciOnly, _singleDay), _active, _new,
+        _daily, _weekly, _monthly, _lifecycle, _cohorts, _adoption, _previousDaily);
+}

@@ -1,0 +1,166 @@
+using System.Text.Json;
+using UsageDashboard.Insights;
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Tests.Insights;
+
+/// <summary>
+/// The installations page from its indexes (<see cref="InstallationIndexCounts"/>) against the walk over every
+/// installation's rows (<see cref="InstallationActivity"/>), on random activity: installations first seen on random
+/// days, active on some days after, in CI or not, on several tool versions (some days more than one), with
+/// successful runs on some active days, some only ever seen on one day; random ranges, environments, rules and
+/// "compare". Every count of the page (exclusions, active, new, the three series, lifecycle, cohorts, version
+/// adoption, the previous period's line) must be the same.
+/// </summary>
+public sealed class InstallationIndexesTests
+{
+    private static readonly DateOnly s_first = new(2026, 6, 1);
+    private static readonly DateOnly s_last = new(2026, 11, 20);
+    private static readonly string?[] s_versions = [null, "1.9.0", "1.10.0", "1.9.1", "2.0.0rc1", "unknown"];
+
+    private readonly record struct Day(int Key, DateOnly Date, bool IsCi, int Version, bool Ok);
+
+    private static (List<Day> Days, InstallationDays[] First) RandomActivity(Random random, int installations)
+    {
+        var days = new List<Day>();
+        var first = new InstallationDays[installations + 1];
+        var span = s_last.DayNumber - s_first.DayNumber;
+        for (var key = 1; key <= installations; key++)
+        {
+            var seen = s_first.AddDays(random.Next(span));
+            // A third are one-off (one active day); the rest come back on up to 40 later days.
+            var count = random.Next(3) == 0 ? 1 : random.Next(2, 40);
+            var busyCi = random.Next(4) == 0;
+            var version = random.Next(1, s_versions.Length);
+            var last = seen;
+            for (var i = 0; i < count; i++)
+            {
+                var date = i == 0 && random.Next(5) > 0 ? seen : seen.AddDays(random.Next(Math.Min(120, s_last.DayNumber - seen.DayNumber + 1)));
+                if (random.Next(6) == 0)
+                {
+                    version = random.Next(s_versions.Length);
+                }
+                var isCi = busyCi ? random.Next(5) > 0 : random.Next(6) == 0;
+                days.Add(new Day(key, date, isCi, version, random.Next(3) > 0));
+                // Some days also ran a second version (an upgrade that day) or in the other environment.
+                if (random.Next(8) == 0)
+                {
+                    days.Add(new Day(key, date, random.Next(2) == 0 ? isCi : !isCi, random.Next(s_versions.Length), random.Next(2) == 0));
+                }
+                last = date > last ? date : last;
+            }
+            first[key] = new InstallationDays(seen.DayNumber, last.DayNumber);
+        }
+        return (days, first);
+    }
+
+    private static List<MonthSegment<InstallationMonthRow>> Segments(IEnumerable<Day> days, StringCodes codes, DateOnly to)
+    {
+        var code = s_versions.Select(codes.Code).ToArray();
+        return [.. days
+            .Where(d => new DateOnly(d.Date.Year, d.Date.Month, 1) <= to)
+            .GroupBy(d => new DateOnly(d.Date.Year, d.Date.Month, 1))
+            .OrderBy(g => g.Key)
+            .Select(month => new MonthSegment<InstallationMonthRow>("dbt", month.Key, [.. month
+                .GroupBy(d => (d.Key, d.IsCi, d.Version))
+                .Select(g => new InstallationMonthRow(g.Key.Key, g.Key.IsCi, 0, 0, 0, 0, code[g.Key.Version],
+                    g.Aggregate(0, (m, d) => m | (1 << (d.Date.Day - 1))), g.Where(d => d.Ok).Aggregate(0, (m, d) => m | (1 << (d.Date.Day - 1)))))
+                .OrderBy(r => r.Key)])),];
+    }
+
+    /// <summary>Every count as text, dictionaries in key order.</summary>
+    private static string Canonical(InstallationCounts c) => JsonSerializer.Serialize(new
+    {
+        c.Exclusions,
+        c.Active,
+        c.New,
+        Daily = c.Daily.OrderBy(p => p.Key).ToList(),
+        Weekly = c.Weekly.OrderBy(p => p.Key).ToList(),
+        Monthly = c.Monthly.OrderBy(p => p.Key).ToList(),
+        Lifecycle = c.Lifecycle.OrderBy(p => p.Key).ToList(),
+        Cohorts = c.Cohorts.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.OrderBy(k => k.Key).ToList())).ToList(),
+        Adoption = c.Adoption.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.OrderBy(v => v.Key, StringComparer.Ordinal).ToList())).ToList(),
+        PreviousDaily = c.PreviousDaily.OrderBy(p => p.Key).ToList(),
+    }, new JsonSerializerOptions { IncludeFields = true });
+
+    public static TheoryData<int> Seeds() => [.. Enumerable.Range(1, 16)];
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Counts_RandomActivityAndViews_EqualTheWalk(int seed)
+    {
+        var random = new Random(seed);
+        var codes = new StringCodes();
+        var (days, first) = RandomActivity(random, 400);
+        for (var trial = 0; trial < 12; trial++)
+        {
+            var to = s_last.AddDays(-random.Next(0, 90));
+            var from = to.AddDays(-random.Next(0, 100));
+            var env = new[] { "all", "ci", "notci" }[random.Next(3)];
+            var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), env, null, null,
+                random.Next(2) == 0 ? "previous" : null, s_last);
+            var rule = random.Next(2) == 0 ? ActiveRuleKind.AnyEvent : ActiveRuleKind.ExcludeSingleDay;
+            var window = InstallationsService.WindowFor(query);
+            var segments = Segments(days, codes, to).Where(s => s.Month >= new DateOnly(window.Window.From.Year, window.Window.From.Month, 1)).ToList();
+            var filter = ReachFilter.For(query, codes);
+            var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes);
+            Assert.True(indexes.CanAnswer(window.Window.From, window.To));
+
+            var counts = new InstallationIndexCounts(window, rule);
+            counts.Add(indexes, filter.IndexStream!.Value, codes);
+
+            var walked = InstallationsService.Walk(segments, window, rule, filter, first, codes);
+            Assert.Equal(Canonical(walked), Canonical(counts.Result()));
+        }
+    }
+
+    [Fact]
+    public void CanAnswer_InstallationWithoutFirstSighting_IsFalse()
+    {
+        var codes = new StringCodes();
+        var (days, first) = RandomActivity(new Random(3), 50);
+        first[7] = default;
+        var segments = Segments(days, codes, s_last);
+
+        var indexes = InstallationIndexes.Build(segments, s_first, first, codes);
+
+        Assert.False(indexes.CanAnswer(s_first, s_last));
+    }
+
+    [Theory]
+    [InlineData(ActiveRuleKind.SuccessfulRun)]
+    [InlineData(ActiveRuleKind.ExcludeCiOnly)]
+    public void Counts_RuleJudgedPerPeriod_Throws(ActiveRuleKind rule)
+    {
+        var window = InstallationsService.WindowFor(new InsightQuery { Range = null, From = s_last.AddDays(-6), To = s_last });
+
+        Assert.Throws<ArgumentException>(() => new InstallationIndexCounts(window, rule));
+    }
+
+    /// <summary>
+    /// CI-only is judged over the selected range: an installation that ran outside CI only in the weeks before it
+    /// (which the page reads for cohorts and the previous period) is CI-only, with "compare" on or off.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("previous")]
+    public void Walk_OutsideCiOnlyBeforeTheRange_IsCiOnlyWhateverCompare(string? compare)
+    {
+        var codes = new StringCodes();
+        var to = new DateOnly(2026, 11, 20);
+        var from = to.AddDays(-6);
+        List<Day> days = [new(1, to.AddDays(-1), IsCi: true, 1, Ok: true), new(1, from.AddDays(-3), IsCi: false, 1, Ok: true)];
+        var first = new InstallationDays[] { default, new(from.AddDays(-3).DayNumber, to.AddDays(-1).DayNumber) };
+        var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), "all", null, null, compare, to);
+        var window = InstallationsService.WindowFor(query);
+
+        var any = InstallationsService.Walk(Segments(days, codes, to), window, ActiveRuleKind.AnyEvent, ReachFilter.All, first, codes);
+        var noCi = InstallationsService.Walk(Segments(days, codes, to), window, ActiveRuleKind.ExcludeCiOnly, ReachFilter.All, first, codes);
+
+        Assert.Equal(new RuleExclusions(AnyEvent: 1, WithoutSuccess: 0, CiOnly: 1, SingleDay: 0), any.Exclusions);
+        Assert.Equal(0, noCi.Active);
+        Assert.Empty(noCi.Daily);
+        // The previous period's line judges that period: outside CI there, so it is on the line.
+        Assert.Equal(compare is null ? [] : [KeyValuePair.Create(from.AddDays(-3).AddDays(7), 1L)], noCi.PreviousDaily.ToList());
+    }
+}
