@@ -195,8 +195,8 @@ public sealed class InstallationIndexCounts
 
         for (var week = _w.FirstWeek; week <= _w.LastWeek; week = week.AddDays(7))
         {
-            var (current, before, both) = (D(week, week.AddDays(6)), D(week.AddDays(-7), week.AddDays(-1)), 0L);
-            both = before + current - D(week.AddDays(-7), week.AddDays(6));
+            var (current, before) = (D(week, week.AddDays(6)), D(week.AddDays(-7), week.AddDays(-1)));
+            var both = before + current - D(week.AddDays(-7), week.AddDays(6));
             var fresh = N(week, week.AddDays(6));
             if (current > 0 || before > 0)
             {
@@ -236,7 +236,7 @@ public sealed class InstallationIndexCounts
         var versionGroups = indexes.Versions.Groups.Where(g => _withSingleDay || (int)g == 0).ToList();
         foreach (var bucket in _adoptionBuckets)
         {
-            var (a, b) = (bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
+            var (a, b) = InRange(bucket);
             foreach (var g in versionGroups)
             {
                 var n = Count(indexes.Versions, stream, g, a, b);
@@ -248,6 +248,10 @@ public sealed class InstallationIndexCounts
                 }
             }
         }
+
+        // A bucket's days within the range (the first week or month may start before it).
+        (DateOnly, DateOnly) InRange(Bucket bucket) =>
+            (bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
 
         void AddDaily(Dictionary<DateOnly, long> into, ReachIndex span, int s, DateOnly a, DateOnly b, int shift)
         {
@@ -273,7 +277,8 @@ public sealed class InstallationIndexCounts
         {
             foreach (var bucket in buckets)
             {
-                var n = distinct(bucket.Start < from ? from : bucket.Start, bucket.End.AddDays(-1) > to ? to : bucket.End.AddDays(-1));
+                var (a, b) = InRange(bucket);
+                var n = distinct(a, b);
                 if (n > 0)
                 {
                     into[bucket.Start] = into.GetValueOrDefault(bucket.Start) + n;
