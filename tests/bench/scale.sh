@@ -72,6 +72,10 @@ paths=(
   "/health"
   "/api/insights/overview?range=90d" "/api/insights/commands?range=90d" "/api/insights/plugins?range=90d"
   "/api/insights/installations?range=90d" "/api/insights/environments?range=90d"
+  # Views narrowed by OS or tool version (each gets reach indexes of its own), and the installations page's per-period rules.
+  "/?range=90d&os=linux" "/installations?range=90d&os=mac" "/installations?active=success" "/installations?active=noci"
+  "/commands?tool=dbt&version=1.9.4" "/commands/run?tool=dbt&os=linux" "/plugins?range=90d&os=windows" "/environments?os=linux"
+  "/api/insights/installations?range=90d&os=linux"
 )
 
 measure() { # $1 = label, $2 = requests per path, $3 = warm-up requests, $4 = path filter; writes "path p50 p95 first" lines

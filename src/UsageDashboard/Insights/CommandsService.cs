@@ -78,7 +78,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         var segments = await _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _cache.Codes), (CommandMonthRow r) => r.Command,
-            tool => _cache.CommandReach(tool, query.From), static key => (int)key);
+            (tool, f) => _cache.CommandReach(tool, query.From, f), static key => (int)key);
         return counts.ToDictionary(c => (c.Key.Tool, _cache.Codes.Text(c.Key.Group)!), c => c.Value);
     }
 
@@ -245,8 +245,8 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var segments = tool.ToList();
-            var (all, byVersion, byOs) = (_cache.CommandReach(segments, query.From), _cache.CommandVersionReach(segments, query.From),
-                _cache.CommandOsReach(segments, query.From));
+            var (all, byVersion, byOs) = (_cache.CommandReach(segments, query.From, filter),
+                _cache.CommandVersionReach(segments, query.From, filter), _cache.CommandOsReach(segments, query.From, filter));
             if (all is null || byVersion is null || byOs is null || !all.Covers(query.From, query.To))
             {
                 return null;

@@ -120,7 +120,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             }
         }
         var (active, valueTotals, valueBuckets) =
-            (filter.IndexStream is { } stream ? await FromIndexAsync(monthRows, query, stream, bucketList, ct) : null) ?? Walk();
+            (filter.IndexStream is not null ? await FromIndexAsync(monthRows, query, filter, bucketList, ct) : null) ?? Walk();
 
         var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
             d,
@@ -257,8 +257,10 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
     /// period, and the walk counts instead.
     /// </summary>
     private async Task<(long, Dictionary<EnvironmentDimension, Dictionary<string, long>>, Dictionary<EnvironmentDimension, Dictionary<DateOnly, Dictionary<string, long>>>)?>
-        FromIndexAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> monthRows, InsightQuery query, int stream, IReadOnlyList<Bucket> buckets, CancellationToken ct)
+        FromIndexAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> monthRows, InsightQuery query, ReachFilter filter, IReadOnlyList<Bucket> buckets,
+        CancellationToken ct)
     {
+        var stream = filter.IndexStream!.Value;
         var codes = _cache.Codes;
         long installations = 0;
         var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));
@@ -267,14 +269,14 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var segments = tool.ToList();
-            if (_cache.InstallationReach(segments, query.From, firstDays) is not { } all || !all.Covers(query.From, query.To))
+            if (_cache.InstallationReach(segments, query.From, firstDays, filter) is not { } all || !all.Covers(query.From, query.To))
             {
                 return null;
             }
             installations += all.DistinctOf(stream, 0, query.From, query.To);
             for (var d = 0; d < s_dimensions.Length; d++)
             {
-                if (_cache.InstallationReach($"environments/{s_dimensions[d]}", segments, query.From, ValueGroup(d, codes)) is not { } index
+                if (_cache.InstallationReach($"environments/{s_dimensions[d]}", segments, query.From, ValueGroup(d, codes), filter) is not { } index
                     || !index.Covers(query.From, query.To))
                 {
                     return null;

@@ -16,16 +16,16 @@ public static class ErrorTypes
     /// <summary>A command's error types (<see cref="Top"/>) from the cache's command error rollups.</summary>
     public static Task<List<ErrorTypeStats>> ForCommandAsync(RollupCache cache, InsightQuery query, string command, CancellationToken ct) =>
         LoadAsync(cache.ErrorDaysAsync(query.Tool, query.From, query.To, ct), cache.ErrorMonthsAsync(query.Tool, query.From, query.To, ct),
-            query, command, cache.Codes, segments => cache.CommandErrorReach(segments, query.From));
+            query, command, cache.Codes, (segments, filter) => cache.CommandErrorReach(segments, query.From, filter));
 
     /// <summary>A plugin's error types (<see cref="Top"/>) from the cache's plugin error rollups.</summary>
     public static Task<List<ErrorTypeStats>> ForPluginAsync(RollupCache cache, InsightQuery query, string plugin, CancellationToken ct) =>
         LoadAsync(cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct), cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct),
-            query, plugin, cache.Codes, segments => cache.PluginErrorReach(segments, query.From));
+            query, plugin, cache.Codes, (segments, filter) => cache.PluginErrorReach(segments, query.From, filter));
 
     private static async Task<List<ErrorTypeStats>> LoadAsync(Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> days,
         Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> months, InsightQuery query, string subject, StringCodes codes,
-        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachIndex?> indexFor)
+        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachFilter, ReachIndex?> indexFor)
     {
         var (dayRows, monthRows) = (await days, await months);
         // The filter's codes are looked up once the rows are in memory: a value only they hold has its code by then.
@@ -40,7 +40,7 @@ public static class ErrorTypes
     public static List<ErrorTypeStats> Top(
         IReadOnlyList<MonthSegment<ErrorDayRow>> days, IReadOnlyList<MonthSegment<ErrorMonthRow>> months, string subject,
         DateOnly from, DateOnly to, ReachFilter filter, StringCodes codes,
-        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachIndex?> indexFor)
+        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachFilter, ReachIndex?> indexFor)
     {
         // Looked up after the rows are in memory, so the subject has its code if any row has it.
         var code = codes.Find(subject);

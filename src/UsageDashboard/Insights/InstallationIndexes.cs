@@ -4,8 +4,8 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// The reach indexes that answer <c>/installations</c> for one tool without walking its installations, under the
-/// rules whose membership does not depend on the range ("any event" and "excluding single-day installations")
-/// and without an OS or tool-version filter:
+/// rules whose membership does not depend on the range ("any event" and "excluding single-day installations");
+/// under an OS or tool-version filter they are built over the rows it keeps, as the walk reads only those:
 /// <list type="bullet">
 /// <item><see cref="Span"/>: every active day, grouped by <see cref="SpanGroup"/> (1 = only ever seen on one
 /// day), with first sightings: active and new counts over any days;</item>
@@ -15,8 +15,8 @@ namespace UsageDashboard.Insights;
 /// <item><see cref="Versions"/>: <see cref="ReachIndex.BuildLast{T}"/> grouped by (version, span group): each
 /// installation under its version on its last active day of a bucket.</item>
 /// </list>
-/// The other rules (a successful run, excluding CI-only, both judged per period) and the OS and version
-/// filters are counted by <see cref="InstallationActivity"/>'s walk.
+/// The other rules (a successful run, excluding CI-only, both judged per period) are counted by
+/// <see cref="InstallationActivity"/>'s walk.
 /// </summary>
 public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions)
 {
@@ -24,30 +24,41 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     public static readonly long UnknownFirstDay = RollupCache.PairGroup(0, 1 << 4);
 
     /// <summary>Builds <see cref="Span"/> (as <see cref="RollupCache"/> does, once per change of the segments).</summary>
-    public static ReachIndex BuildSpan(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays) =>
-        ReachIndex.Build(segments, from, SpanGroup(firstDays), firstDays);
+    public static ReachIndex BuildSpan(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
+        Func<InstallationMonthRow, bool>? keep = null) =>
+        ReachIndex.Build(segments, from, Only(keep, SpanGroup(firstDays)), firstDays);
 
     /// <summary>Builds <see cref="Ok"/>.</summary>
-    public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from) =>
-        ReachIndex.Build(segments, from, static _ => 0L, days: static r => r.OkDays);
+    public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from,
+        Func<InstallationMonthRow, bool>? keep = null) =>
+        ReachIndex.Build(segments, from, Only(keep, static _ => 0L), days: static r => r.OkDays);
 
     /// <summary>Builds <see cref="Cohorts"/>.</summary>
-    public static ReachIndex BuildCohorts(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays) =>
-        ReachIndex.Build(segments, from, CohortGroup(segments, firstDays));
+    public static ReachIndex BuildCohorts(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
+        Func<InstallationMonthRow, bool>? keep = null) =>
+        ReachIndex.Build(segments, from, Only(keep, CohortGroup(segments, firstDays, keep)));
 
     /// <summary>Builds <see cref="Versions"/> (codes name the versions, to rank them).</summary>
     public static ReachIndex BuildVersions(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes)
+        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null)
     {
         var rank = VersionRank(segments, codes);
         var span = SpanGroup(firstDays);
-        return ReachIndex.BuildLast(segments, from, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r)), r => rank[r.ToolVersion]);
+        return ReachIndex.BuildLast(segments, from, Only(keep, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r))), r => rank[r.ToolVersion]);
     }
 
-    /// <summary>All four over one tool's segments (tests; the cache builds and keeps them one by one).</summary>
+    /// <summary>
+    /// All four over one tool's segments (tests; the cache builds and keeps them one by one), over the rows
+    /// <paramref name="keep"/> accepts (an OS or tool-version filter; null for every row), as the walk counts them.
+    /// </summary>
     public static InstallationIndexes Build(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes) =>
-        new(BuildSpan(segments, from, firstDays), BuildOk(segments, from), BuildCohorts(segments, from, firstDays), BuildVersions(segments, from, firstDays, codes));
+        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null) =>
+        new(BuildSpan(segments, from, firstDays, keep), BuildOk(segments, from, keep), BuildCohorts(segments, from, firstDays, keep),
+            BuildVersions(segments, from, firstDays, codes, keep));
+
+    /// <summary><paramref name="group"/> for the rows <paramref name="keep"/> accepts, none (-1) for the others.</summary>
+    private static Func<InstallationMonthRow, long> Only(Func<InstallationMonthRow, bool>? keep, Func<InstallationMonthRow, long> group) =>
+        keep is null ? group : r => keep(r) ? group(r) : -1;
 
     /// <summary>Whether every count of the page can be read from these indexes for [<paramref name="from"/>, <paramref name="to"/>].</summary>
     public bool CanAnswer(DateOnly from, DateOnly to) =>
@@ -65,7 +76,8 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     /// bit 0 = single-day, bit 1 + s = active in that week in stream s. Found in one pass over the segments, as
     /// a row alone cannot tell.
     /// </summary>
-    private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays)
+    private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays,
+        Func<InstallationMonthRow, bool>? keep)
     {
         var groups = new Dictionary<int, long>();
         var merge = new KeyMerge<InstallationMonthRow>(segments);
@@ -88,7 +100,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 }
                 foreach (var row in merge.Rows(p))
                 {
-                    if ((row.Days & mask) != 0)
+                    if ((row.Days & mask) != 0 && (keep is null || keep(row)))
                     {
                         bits |= (1 << 1) | (1 << (row.IsCi ? 2 : 3));
                     }

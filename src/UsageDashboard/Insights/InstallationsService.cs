@@ -95,7 +95,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         var counts = new InstallationIndexCounts(window, rule);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            if (_cache.InstallationPageReach([.. tool], window.Window.From, known) is not { } indexes || !indexes.CanAnswer(window.Window.From, window.To))
+            if (_cache.InstallationPageReach([.. tool], window.Window.From, known, filter) is not { } indexes || !indexes.CanAnswer(window.Window.From, window.To))
             {
                 return null;
             }

@@ -97,7 +97,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            if (filter.IndexStream is { } stream && _cache.InstallationReach([.. tool], prevFrom, firstDays) is { } index
+            if (filter.IndexStream is { } stream && _cache.InstallationReach([.. tool], prevFrom, firstDays, filter) is { } index
                 && index.Covers(prevFrom, query.To) && (!withNew || index.CanCountNew))
             {
                 result[tool.Key] = (index.DistinctOf(stream, 0, query.From, query.To), index.DistinctOf(stream, 0, prevFrom, prevTo),
@@ -226,7 +226,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var firstDays = _cache.HoldsRows ? await _cache.InstallationDaysAsync(ct) : [];
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            var index = _cache.InstallationReach([.. tool], query.From, firstDays);
+            var index = _cache.InstallationReach([.. tool], query.From, firstDays, filter);
             if (index is null || !index.Covers(query.From, query.To))
             {
                 walk.AddRange(tool);
@@ -283,7 +283,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         }
         var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
             (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1,
-            tool => _cache.CommandReach(tool, query.From), key => key < wanted.Length && wanted[key] ? (int)key : -1);
+            (tool, f) => _cache.CommandReach(tool, query.From, f), key => key < wanted.Length && wanted[key] ? (int)key : -1);
         return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
             t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }

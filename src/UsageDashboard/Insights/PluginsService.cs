@@ -52,7 +52,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         }
         var reach = ReachCounts.Distinct(monthRows, query.From, query.To, filter,
             (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1,
-            tool => _cache.PluginReach(tool, query.From),
+            (tool, f) => _cache.PluginReach(tool, query.From, f),
             key => pairs.TryGetValue(((int)(key >> 32), (int)key), out var g) ? g : -1);
         var names = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
@@ -180,7 +180,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         InsightQuery query, string plugin, IReadOnlyList<Bucket> buckets, CancellationToken ct)
     {
         var codes = _cache.Codes;
-        if (ReachFilter.For(query, codes).IndexStream is not { } stream)
+        var filter = ReachFilter.For(query, codes);
+        if (filter.IndexStream is not { } stream)
         {
             return null;
         }
@@ -197,7 +198,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         foreach (var tool in segments.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var toolSegments = tool.ToList();
-            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From), _cache.PluginVersionReach(toolSegments, query.From));
+            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From, filter),
+                _cache.PluginVersionReach(toolSegments, query.From, filter));
             if (all is null || byVersion is null || !all.Covers(query.From, query.To))
             {
                 return null;

@@ -56,14 +56,14 @@ public static class ReachCounts
 
     /// <summary>
     /// <see cref="Distinct{T}(IReadOnlyList{MonthSegment{T}}, DateOnly, DateOnly, ReachFilter, Func{T, int})"/>, answered
-    /// from each tool's <see cref="ReachIndex"/> where <paramref name="indexFor"/> has one covering the range and the
-    /// filter allows it (<see cref="ReachFilter.IndexStream"/>), and by the walk otherwise. <paramref name="groupOfKey"/>
+    /// from each tool's <see cref="ReachIndex"/> for the filter where <paramref name="indexFor"/> has one covering the
+    /// range (built over the rows the filter keeps, <see cref="ReachFilter.IndexRows"/>), and by the walk otherwise. <paramref name="groupOfKey"/>
     /// maps an index group key to the same group <paramref name="group"/> gives its rows, one key to one group
     /// (a negative group leaves it out).
     /// </summary>
     public static Dictionary<(string Tool, int Group), long> Distinct<T>(
         IReadOnlyList<MonthSegment<T>> segments, DateOnly from, DateOnly to, ReachFilter filter, Func<T, int> group,
-        Func<IReadOnlyList<MonthSegment<T>>, ReachIndex?> indexFor, Func<long, int> groupOfKey)
+        Func<IReadOnlyList<MonthSegment<T>>, ReachFilter, ReachIndex?> indexFor, Func<long, int> groupOfKey)
         where T : struct, IMonthRow
     {
         if (filter.IndexStream is not { } stream)
@@ -75,7 +75,7 @@ public static class ReachCounts
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
             var toolSegments = tool.ToList();
-            if (indexFor(toolSegments) is not { } index || !index.Covers(from, to))
+            if (indexFor(toolSegments, filter) is not { } index || !index.Covers(from, to))
             {
                 walk.AddRange(toolSegments);
                 continue;

@@ -43,15 +43,28 @@ public readonly struct ReachFilter
     }
 
     /// <summary>
-    /// The <see cref="ReachIndex"/> stream that answers this filter (0 = every row, 1 = CI only, 2 = outside
-    /// CI), or null when an OS or tool-version filter is set (or nothing matches): those are counted by walking the rows.
+    /// The <see cref="ReachIndex"/> stream that answers this filter (0 = every row, 1 = CI only, 2 = outside CI),
+    /// from an index built over <see cref="IndexRows"/>; null when nothing can match (then the walk answers, with nothing).
     /// </summary>
-    public int? IndexStream => None || _os >= 0 || _version >= 0 ? null : _ci switch
+    public int? IndexStream => None ? null : _ci switch
     {
         null => 0,
         true => 1,
         false => 2,
     };
+
+    /// <summary>Whether an OS or tool-version filter narrows the rows an index must be built over (<see cref="KeepsRow"/>).</summary>
+    public bool NarrowsRows => _os >= 0 || _version >= 0;
+
+    /// <summary>
+    /// Names the rows an index for this filter holds, as a suffix of the index's name: empty for every row, else the
+    /// OS and version codes. An index over one OS's rows answers that OS exactly (an installation's gap is then
+    /// the days since its last active day on that OS), where one over every row cannot: distinct counts do not add up.
+    /// </summary>
+    public string IndexRows => NarrowsRows ? $"|os={_os}|version={_version}" : "";
+
+    /// <summary>The OS and tool-version part of <see cref="Matches"/> (the environment is the index's stream).</summary>
+    public bool KeepsRow(int os, int toolVersion) => (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 
     public bool Matches(bool isCi, int os, int toolVersion) =>
         !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);

@@ -508,43 +508,47 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// <paramref name="firstDays"/> (<see cref="InstallationDaysAsync"/>, read once per request), so it also counts
     /// new installations; null with rollups off or when it cannot be built.
     /// </summary>
-    public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays) =>
-        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationMonthsAsync);
+    public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays,
+        ReachFilter filter) =>
+        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationMonthsAsync, filter);
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
-    public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from) =>
-        Reach(CommandTable, toolSegments, from, static r => r.Command, null, CommandMonthsAsync);
+    public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
+        Reach(CommandTable, toolSegments, from, static r => r.Command, null, CommandMonthsAsync, filter);
 
     /// <summary>
     /// Over one tool's command-month segments, grouped by (command, tool version or OS) as <see cref="PairGroup"/>
     /// of their codes, a NULL value under the code of "unknown" (the command page merges the two).
     /// </summary>
-    public ReachIndex? CommandVersionReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
+    public ReachIndex? CommandVersionReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from, ReachFilter filter)
     {
         var unknown = Codes.Code("unknown");
-        return Reach("command versions", toolSegments, from, r => PairGroup(r.Command, r.ToolVersion == 0 ? unknown : r.ToolVersion), null, CommandMonthsAsync);
+        return Reach("command versions", toolSegments, from, r => PairGroup(r.Command, r.ToolVersion == 0 ? unknown : r.ToolVersion), null,
+            CommandMonthsAsync, filter);
     }
 
     /// <inheritdoc cref="CommandVersionReach"/>
-    public ReachIndex? CommandOsReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from)
+    public ReachIndex? CommandOsReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from, ReachFilter filter)
     {
         var unknown = Codes.Code("unknown");
-        return Reach("command systems", toolSegments, from, r => PairGroup(r.Command, r.OsName == 0 ? unknown : r.OsName), null, CommandMonthsAsync);
+        return Reach("command systems", toolSegments, from, r => PairGroup(r.Command, r.OsName == 0 ? unknown : r.OsName), null, CommandMonthsAsync,
+            filter);
     }
 
     /// <summary>Over one tool's plugin-month segments, grouped by plugin name.</summary>
-    public ReachIndex? PluginNameReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
-        Reach("plugin names", toolSegments, from, static r => r.Name, null, PluginMonthsAsync);
+    public ReachIndex? PluginNameReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
+        Reach("plugin names", toolSegments, from, static r => r.Name, null, PluginMonthsAsync, filter);
 
     /// <summary>
     /// Over one tool's plugin-month segments, grouped by (plugin name, version) as <see cref="PairGroup"/>, a
     /// missing or empty version under the code of "unknown" (the plugin page merges the three).
     /// </summary>
-    public ReachIndex? PluginVersionReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from)
+    public ReachIndex? PluginVersionReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from, ReachFilter filter)
     {
         var unknown = Codes.Code("unknown");
         var empty = Codes.Code("");
-        return Reach("plugin versions", toolSegments, from, r => PairGroup(r.Name, r.Version == 0 || r.Version == empty ? unknown : r.Version), null, PluginMonthsAsync);
+        return Reach("plugin versions", toolSegments, from, r => PairGroup(r.Name, r.Version == 0 || r.Version == empty ? unknown : r.Version), null,
+            PluginMonthsAsync, filter);
     }
 
     /// <summary>
@@ -552,38 +556,42 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// names that grouping, and every caller that uses a name passes the same function.
     /// </summary>
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
-        Func<InstallationMonthRow, long> group) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync);
+        Func<InstallationMonthRow, long> group, ReachFilter filter) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync, filter);
 
     /// <summary>
     /// The indexes behind <c>/installations</c> over one tool's installation-month segments (see
     /// <see cref="InstallationIndexes"/>); null when any of them cannot be built.
     /// </summary>
     public InstallationIndexes? InstallationPageReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
-        InstallationDays[] firstDays)
+        InstallationDays[] firstDays, ReachFilter filter)
     {
-        var span = Reach("installations by span", toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!), firstDays, InstallationMonthsAsync);
-        var ok = Reach("installations by successful day", toolSegments, from, (s, f, _) => InstallationIndexes.BuildOk(s, f), null, InstallationMonthsAsync);
-        var cohorts = Reach("installations by cohort", toolSegments, from, (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!), firstDays,
+        Func<InstallationMonthRow, bool>? keep = filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null;
+        var rows = filter.IndexRows;
+        var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, keep), firstDays,
             InstallationMonthsAsync);
-        var versions = Reach("installations by last version", toolSegments, from, (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes),
+        var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, _) => InstallationIndexes.BuildOk(s, f, keep), null,
+            InstallationMonthsAsync);
+        var cohorts = Reach("installations by cohort" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, keep),
             firstDays, InstallationMonthsAsync);
+        var versions = Reach("installations by last version" + rows, toolSegments, from,
+            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, keep), firstDays, InstallationMonthsAsync);
         return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions);
     }
 
     /// <summary>Over one tool's command error-month segments (<see cref="ErrorMonthsAsync(string?, DateOnly, DateOnly, CancellationToken)"/>), grouped by (command, error type) as <see cref="PairGroup"/>.</summary>
-    public ReachIndex? CommandErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
-        Reach(ErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, ErrorMonthsAsync);
+    public ReachIndex? CommandErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
+        Reach(ErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, ErrorMonthsAsync, filter);
 
     /// <summary>Over one tool's plugin error-month segments, grouped by (plugin name, error type) as <see cref="PairGroup"/>.</summary>
-    public ReachIndex? PluginErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from) =>
-        Reach(PluginErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, PluginErrorMonthsAsync);
+    public ReachIndex? PluginErrorReach(IReadOnlyList<MonthSegment<ErrorMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
+        Reach(PluginErrorMonthTable, toolSegments, from, static r => PairGroup(r.Subject, r.ErrorType), null, PluginErrorMonthsAsync, filter);
 
     /// <summary>Two codes as one group key (the first in the high half).</summary>
     public static long PairGroup(int first, int second) => ((long)first << 32) | (uint)second;
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's plugin-month segments, grouped by <see cref="PluginGroup"/>.</summary>
-    public ReachIndex? PluginReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from) =>
-        Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null, PluginMonthsAsync);
+    public ReachIndex? PluginReach(IReadOnlyList<MonthSegment<PluginMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
+        Reach(PluginTable, toolSegments, from, static r => PluginGroup(r.Name, r.Type), null, PluginMonthsAsync, filter);
 
     /// <summary>A plugin's (name, type) codes as one group key.</summary>
     public static long PluginGroup(int name, int type) => PairGroup(name, type);
@@ -596,14 +604,21 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// the build is the walk a page did per request before, now once per change instead of per request.
     /// Null with rollups off (the rows are new for every request, so an index would cost more than the walk
     /// it saves) or when the segments span more than <see cref="ReachIndex.MaxDays"/>.
+    /// An OS or tool-version <paramref name="filter"/> gets an index of its own over just the rows it keeps
+    /// (<see cref="ReachFilter.IndexRows"/>), built on its first request and forgotten like any other when unused.
     /// </summary>
     private ReachIndex? Reach<T>(string name, IReadOnlyList<MonthSegment<T>> toolSegments, DateOnly from, Func<T, long> group,
-        InstallationDays[]? firstDays, Func<string?, DateOnly, DateOnly, CancellationToken, Task<IReadOnlyList<MonthSegment<T>>>> fetch)
-        where T : struct, IMonthRow =>
-        Reach(name, toolSegments, from, (segments, coversFrom, days) => ReachIndex.Build(segments, coversFrom, group, days), firstDays, fetch);
+        InstallationDays[]? firstDays, Func<string?, DateOnly, DateOnly, CancellationToken, Task<IReadOnlyList<MonthSegment<T>>>> fetch,
+        ReachFilter filter)
+        where T : struct, IMonthRow
+    {
+        Func<T, long> rowGroup = filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) ? group(r) : -1 : group;
+        return Reach(name + filter.IndexRows, toolSegments, from, (segments, coversFrom, days) => ReachIndex.Build(segments, coversFrom, rowGroup, days),
+            firstDays, fetch);
+    }
 
     /// <summary>
-    /// <see cref="Reach{T}(string, IReadOnlyList{MonthSegment{T}}, DateOnly, Func{T, long}, InstallationDays[], Func{string?, DateOnly, DateOnly, CancellationToken, Task{IReadOnlyList{MonthSegment{T}}}})"/>
+    /// <see cref="Reach{T}(string, IReadOnlyList{MonthSegment{T}}, DateOnly, Func{T, long}, InstallationDays[], Func{string?, DateOnly, DateOnly, CancellationToken, Task{IReadOnlyList{MonthSegment{T}}}}, ReachFilter)"/>
     /// with the index made by <paramref name="build"/> from the segments, the first month and the first days
     /// (for indexes whose groups depend on the installation as a whole, not on one row).
     /// </summary>

@@ -8,8 +8,8 @@ namespace UsageDashboard.Tests.Insights;
 /// The installations page from its indexes (<see cref="InstallationIndexCounts"/>) against the walk over every
 /// installation's rows (<see cref="InstallationActivity"/>), on random activity: installations first seen on random
 /// days, active on some days after, in CI or not, on several tool versions (some days more than one), with
-/// successful runs on some active days, some only ever seen on one day; random ranges, environments, rules and
-/// "compare". Every count of the page (exclusions, active, new, the three series, lifecycle, cohorts, version
+/// successful runs on some active days, some only ever seen on one day, on one of three systems (a few move);
+/// random ranges, environments, OS and version filters, rules and "compare". Every count of the page (exclusions, active, new, the three series, lifecycle, cohorts, version
 /// adoption, the previous period's line) must be the same.
 /// </summary>
 public sealed class InstallationIndexesTests
@@ -18,7 +18,9 @@ public sealed class InstallationIndexesTests
     private static readonly DateOnly s_last = new(2026, 11, 20);
     private static readonly string?[] s_versions = [null, "1.9.0", "1.10.0", "1.9.1", "2.0.0rc1", "unknown"];
 
-    private readonly record struct Day(int Key, DateOnly Date, bool IsCi, int Version, bool Ok);
+    private static readonly string[] s_systems = ["Linux", "Darwin", "Windows"];
+
+    private readonly record struct Day(int Key, DateOnly Date, bool IsCi, int Version, bool Ok, int Os = 0);
 
     private static (List<Day> Days, InstallationDays[] First) RandomActivity(Random random, int installations)
     {
@@ -32,6 +34,7 @@ public sealed class InstallationIndexesTests
             var count = random.Next(3) == 0 ? 1 : random.Next(2, 40);
             var busyCi = random.Next(4) == 0;
             var version = random.Next(1, s_versions.Length);
+            var os = random.Next(s_systems.Length);
             var last = seen;
             for (var i = 0; i < count; i++)
             {
@@ -40,12 +43,17 @@ public sealed class InstallationIndexesTests
                 {
                     version = random.Next(s_versions.Length);
                 }
+                if (random.Next(15) == 0)
+                {
+                    os = random.Next(s_systems.Length);
+                }
                 var isCi = busyCi ? random.Next(5) > 0 : random.Next(6) == 0;
-                days.Add(new Day(key, date, isCi, version, random.Next(3) > 0));
+                days.Add(new Day(key, date, isCi, version, random.Next(3) > 0, os));
                 // Some days also ran a second version (an upgrade that day) or in the other environment.
                 if (random.Next(8) == 0)
                 {
-                    days.Add(new Day(key, date, random.Next(2) == 0 ? isCi : !isCi, random.Next(s_versions.Length), random.Next(2) == 0));
+                    days.Add(new Day(key, date, random.Next(2) == 0 ? isCi : !isCi, random.Next(s_versions.Length), random.Next(2) == 0,
+                        random.Next(4) == 0 ? random.Next(s_systems.Length) : os));
                 }
                 last = date > last ? date : last;
             }
@@ -57,13 +65,14 @@ public sealed class InstallationIndexesTests
     private static List<MonthSegment<InstallationMonthRow>> Segments(IEnumerable<Day> days, StringCodes codes, DateOnly to)
     {
         var code = s_versions.Select(codes.Code).ToArray();
+        var system = s_systems.Select(codes.Code).ToArray();
         return [.. days
             .Where(d => new DateOnly(d.Date.Year, d.Date.Month, 1) <= to)
             .GroupBy(d => new DateOnly(d.Date.Year, d.Date.Month, 1))
             .OrderBy(g => g.Key)
             .Select(month => new MonthSegment<InstallationMonthRow>("dbt", month.Key, [.. month
-                .GroupBy(d => (d.Key, d.IsCi, d.Version))
-                .Select(g => new InstallationMonthRow(g.Key.Key, g.Key.IsCi, 0, 0, 0, 0, code[g.Key.Version],
+                .GroupBy(d => (d.Key, d.IsCi, d.Version, d.Os))
+                .Select(g => new InstallationMonthRow(g.Key.Key, g.Key.IsCi, system[g.Key.Os], 0, 0, 0, code[g.Key.Version],
                     g.Aggregate(0, (m, d) => m | (1 << (d.Date.Day - 1))), g.Where(d => d.Ok).Aggregate(0, (m, d) => m | (1 << (d.Date.Day - 1)))))
                 .OrderBy(r => r.Key)])),];
     }
@@ -97,13 +106,17 @@ public sealed class InstallationIndexesTests
             var to = s_last.AddDays(-random.Next(0, 90));
             var from = to.AddDays(-random.Next(0, 100));
             var env = new[] { "all", "ci", "notci" }[random.Next(3)];
-            var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), env, null, null,
+            // Half the views filter by OS, a third by version ("unknown" is a version's text too; null is no filter).
+            var os = random.Next(2) == 0 ? s_systems[random.Next(s_systems.Length)] : null;
+            var version = random.Next(3) == 0 ? s_versions[random.Next(1, s_versions.Length)] : null;
+            var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), env, os, version,
                 random.Next(2) == 0 ? "previous" : null, s_last);
             var rule = random.Next(2) == 0 ? ActiveRuleKind.AnyEvent : ActiveRuleKind.ExcludeSingleDay;
             var window = InstallationsService.WindowFor(query);
             var segments = Segments(days, codes, to).Where(s => s.Month >= new DateOnly(window.Window.From.Year, window.Window.From.Month, 1)).ToList();
             var filter = ReachFilter.For(query, codes);
-            var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes);
+            var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes,
+                filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null);
             Assert.True(indexes.CanAnswer(window.Window.From, window.To));
 
             var counts = new InstallationIndexCounts(window, rule);

@@ -83,15 +83,15 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
         var cache = NewCache();
         var segments = await cache.CommandMonthsAsync("dbt", November, MonthEnd, default);
-        var first = cache.CommandReach(segments, November)!;
+        var first = cache.CommandReach(segments, November, ReachFilter.All)!;
         var run = cache.Codes.Find("run");
         Assert.Equal(1, first.DistinctOf(0, run, November, MonthEnd));
-        Assert.Same(first, cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November));
+        Assert.Same(first, cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November, ReachFilter.All));
 
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "b", command: "run", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)));
         Assert.Equal(1, await cache.RefreshIndexesAsync(TimeSpan.FromMinutes(1), default));
         var (builds, _, _) = cache.IndexStats;
-        var rebuilt = cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November)!;
+        var rebuilt = cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November, ReachFilter.All)!;
 
         Assert.NotSame(first, rebuilt);
         Assert.Equal(2, rebuilt.DistinctOf(0, run, November, MonthEnd));
@@ -107,7 +107,7 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
         var cache = new RollupCache(_db.DataSource, RollupSource.Create(enabled: false));
 
-        Assert.Null(cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November));
+        Assert.Null(cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November, ReachFilter.All));
     }
 
     private async Task<int> IdOfAsync(string installationId)
