@@ -4,21 +4,24 @@ namespace UsageDashboard.Insights;
 
 /// <summary>
 /// The reach indexes that answer <c>/installations</c> for one tool without walking its installations, under the
-/// rules whose membership does not depend on the range ("any event" and "excluding single-day installations");
-/// under an OS or tool-version filter they are built over the rows it keeps, as the walk reads only those:
+/// rules whose membership does not depend on the range ("any event", "excluding single-day installations" and
+/// "a successful run", which counts the days with a success instead of every active day); under an OS or
+/// tool-version filter they are built over the rows it keeps, as the walk reads only those:
 /// <list type="bullet">
 /// <item><see cref="Span"/>: every active day, grouped by <see cref="SpanGroup"/> (1 = only ever seen on one
 /// day), with first sightings: active and new counts over any days;</item>
-/// <item><see cref="Ok"/>: the days with a successful run (how many installations have none);</item>
+/// <item><see cref="Ok"/>: the same over the days with a successful run (how many installations have none, and
+/// what "a successful run" counts);</item>
 /// <item><see cref="Cohorts"/>: grouped by <see cref="CohortGroup"/> (the week of the first sighting, whether the
 /// installation was active in it per stream, and the span group): retention without a walk;</item>
 /// <item><see cref="Versions"/>: <see cref="ReachIndex.BuildLast{T}"/> grouped by (version, span group): each
 /// installation under its version on its last active day of a bucket.</item>
 /// </list>
-/// The other rules (a successful run, excluding CI-only, both judged per period) are counted by
-/// <see cref="InstallationActivity"/>'s walk.
+/// <see cref="Cohorts"/> and <see cref="Versions"/> are over the successful days when <see cref="OverSuccessfulDays"/>.
+/// "Excluding CI-only" (judged per period: whether an installation counts on a day depends on its other days in
+/// the range, which no per-day entry holds) is counted by <see cref="InstallationActivity"/>'s walk.
 /// </summary>
-public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions)
+public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions, bool OverSuccessfulDays = false)
 {
     /// <summary>The cohort group of an installation without a first sighting: the walk dates it by its first active day in the page's window, which no index can know.</summary>
     public static readonly long UnknownFirstDay = RollupCache.PairGroup(0, 1 << 4);
@@ -29,32 +32,37 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
         ReachIndex.Build(segments, from, Only(keep, SpanGroup(firstDays)), firstDays);
 
     /// <summary>Builds <see cref="Ok"/>.</summary>
-    public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from,
+    public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
         Func<InstallationMonthRow, bool>? keep = null) =>
-        ReachIndex.Build(segments, from, Only(keep, static _ => 0L), days: static r => r.OkDays);
+        ReachIndex.Build(segments, from, Only(keep, SpanGroup(firstDays)), firstDays, days: static r => r.OkDays);
 
-    /// <summary>Builds <see cref="Cohorts"/>.</summary>
+    /// <summary>Builds <see cref="Cohorts"/>, over the successful days when <paramref name="successfulDays"/>.</summary>
     public static ReachIndex BuildCohorts(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep = null) =>
-        ReachIndex.Build(segments, from, Only(keep, CohortGroup(segments, firstDays, keep)));
+        Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false) =>
+        ReachIndex.Build(segments, from, Only(keep, CohortGroup(segments, firstDays, keep, successfulDays)), days: successfulDays ? static r => r.OkDays : null);
 
-    /// <summary>Builds <see cref="Versions"/> (codes name the versions, to rank them).</summary>
+    /// <summary>
+    /// Builds <see cref="Versions"/> (codes name the versions, to rank them); with <paramref name="successfulDays"/>
+    /// an installation's last day with a success decides, under the highest version it ran that day, as the walk has it.
+    /// </summary>
     public static ReachIndex BuildVersions(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null)
+        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false)
     {
         var rank = VersionRank(segments, codes);
         var span = SpanGroup(firstDays);
-        return ReachIndex.BuildLast(segments, from, Only(keep, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r))), r => rank[r.ToolVersion]);
+        return ReachIndex.BuildLast(segments, from, Only(keep, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r))), r => rank[r.ToolVersion],
+            only: successfulDays ? static r => r.OkDays : null);
     }
 
     /// <summary>
     /// All four over one tool's segments (tests; the cache builds and keeps them one by one), over the rows
-    /// <paramref name="keep"/> accepts (an OS or tool-version filter; null for every row), as the walk counts them.
+    /// <paramref name="keep"/> accepts (an OS or tool-version filter; null for every row), as the walk counts them;
+    /// <paramref name="successfulDays"/> for the "a successful run" rule.
     /// </summary>
     public static InstallationIndexes Build(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null) =>
-        new(BuildSpan(segments, from, firstDays, keep), BuildOk(segments, from, keep), BuildCohorts(segments, from, firstDays, keep),
-            BuildVersions(segments, from, firstDays, codes, keep));
+        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false) =>
+        new(BuildSpan(segments, from, firstDays, keep), BuildOk(segments, from, firstDays, keep), BuildCohorts(segments, from, firstDays, keep, successfulDays),
+            BuildVersions(segments, from, firstDays, codes, keep, successfulDays), successfulDays);
 
     /// <summary><paramref name="group"/> for the rows <paramref name="keep"/> accepts, none (-1) for the others.</summary>
     private static Func<InstallationMonthRow, long> Only(Func<InstallationMonthRow, bool>? keep, Func<InstallationMonthRow, long> group) =>
@@ -62,7 +70,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
 
     /// <summary>Whether every count of the page can be read from these indexes for [<paramref name="from"/>, <paramref name="to"/>].</summary>
     public bool CanAnswer(DateOnly from, DateOnly to) =>
-        Span.CanCountNew && Span.CoversFrom <= from && from <= to && !Cohorts.Groups.Contains(UnknownFirstDay);
+        Span.CanCountNew && Ok.CanCountNew && Span.CoversFrom <= from && from <= to && !Cohorts.Groups.Contains(UnknownFirstDay);
 
     /// <summary>1 for an installation only ever seen on one UTC day (or not in <c>installations</c>, as the walk takes it), else 0.</summary>
     private static Func<InstallationMonthRow, long> SpanGroup(InstallationDays[] firstDays) =>
@@ -77,7 +85,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     /// a row alone cannot tell.
     /// </summary>
     private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep)
+        Func<InstallationMonthRow, bool>? keep, bool successfulDays)
     {
         var groups = new Dictionary<int, long>();
         var merge = new KeyMerge<InstallationMonthRow>(segments);
@@ -100,7 +108,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 }
                 foreach (var row in merge.Rows(p))
                 {
-                    if ((row.Days & mask) != 0 && (keep is null || keep(row)))
+                    if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (keep is null || keep(row)))
                     {
                         bits |= (1 << 1) | (1 << (row.IsCi ? 2 : 3));
                     }
@@ -142,6 +150,7 @@ public sealed class InstallationIndexCounts
 {
     private readonly InstallationWindow _w;
     private readonly bool _withSingleDay;
+    private readonly bool _successfulDays;
     private readonly IReadOnlyList<Bucket> _weekBuckets;
     private readonly IReadOnlyList<Bucket> _monthBuckets;
     private readonly IReadOnlyList<Bucket> _adoptionBuckets;
@@ -156,21 +165,35 @@ public sealed class InstallationIndexCounts
 
     public InstallationIndexCounts(InstallationWindow w, ActiveRuleKind rule)
     {
-        if (rule is not (ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay))
+        if (!Answers(rule))
         {
-            throw new ArgumentException($"The indexes answer 'any event' and 'excluding single-day' only, not {rule}.", nameof(rule));
+            throw new ArgumentException($"The indexes answer 'any event', 'a successful run' and 'excluding single-day' only, not {rule}.", nameof(rule));
         }
         _w = w;
-        _withSingleDay = rule == ActiveRuleKind.AnyEvent;
+        _withSingleDay = rule != ActiveRuleKind.ExcludeSingleDay;
+        _successfulDays = rule == ActiveRuleKind.SuccessfulRun;
         _weekBuckets = TimeBuckets.For(w.From, w.To, Grain.Week, w.To);
         _monthBuckets = TimeBuckets.For(w.From, w.To, Grain.Month, w.To);
         _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
     }
 
-    /// <summary>Adds one tool's counts from its indexes (<see cref="InstallationIndexes.CanAnswer"/> must hold for the window) in <paramref name="stream"/>.</summary>
+    /// <summary>Whether the indexes can answer <paramref name="rule"/> (the others are walked).</summary>
+    public static bool Answers(ActiveRuleKind rule) => rule is ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay or ActiveRuleKind.SuccessfulRun;
+
+    /// <summary>
+    /// Adds one tool's counts from its indexes (<see cref="InstallationIndexes.CanAnswer"/> must hold for the window, and
+    /// <see cref="InstallationIndexes.OverSuccessfulDays"/> must match the rule) in <paramref name="stream"/>.
+    /// </summary>
     public void Add(InstallationIndexes indexes, int stream, StringCodes codes)
     {
+        if (indexes.OverSuccessfulDays != _successfulDays)
+        {
+            throw new ArgumentException($"The rule counts {(_successfulDays ? "successful" : "active")} days; these indexes' cohorts and versions are over the other.",
+                nameof(indexes));
+        }
         var (from, to) = (_w.From, _w.To);
+        // The days the rule counts: every active day, or those with a successful run.
+        var counted = _successfulDays ? indexes.Ok : indexes.Span;
         // Days after the indexes' last month hold no rows; every range is cut to the window and to them.
         var last = indexes.Span.CoversTo < to ? indexes.Span.CoversTo : to;
         (DateOnly, DateOnly)? Cut(DateOnly a, DateOnly b)
@@ -181,9 +204,9 @@ public sealed class InstallationIndexCounts
         }
         long Count(ReachIndex index, int s, long group, DateOnly a, DateOnly b) =>
             s < 0 || Cut(a, b) is not (var x, var y) ? 0 : index.DistinctOf(s, group, x, y);
-        long D(DateOnly a, DateOnly b) => Count(indexes.Span, stream, 0, a, b) + (_withSingleDay ? Count(indexes.Span, stream, 1, a, b) : 0);
+        long D(DateOnly a, DateOnly b) => Count(counted, stream, 0, a, b) + (_withSingleDay ? Count(counted, stream, 1, a, b) : 0);
         long N(DateOnly a, DateOnly b) => Cut(a, b) is (var x, var y)
-            ? indexes.Span.New(stream, 0, x, y) + (_withSingleDay ? indexes.Span.New(stream, 1, x, y) : 0)
+            ? counted.New(stream, 0, x, y) + (_withSingleDay ? counted.New(stream, 1, x, y) : 0)
             : 0;
 
         // Exclusions, under "any event" in the range whatever the rule.
@@ -191,16 +214,16 @@ public sealed class InstallationIndexCounts
         // Rows outside CI within the stream: stream 2 for every row and for rows outside CI, none for CI rows only.
         var outsideCi = stream == 1 ? -1 : 2;
         _any += any;
-        _withoutSuccess += any - Count(indexes.Ok, stream, 0, from, to);
+        _withoutSuccess += any - Count(indexes.Ok, stream, 0, from, to) - Count(indexes.Ok, stream, 1, from, to);
         _ciOnly += any - Count(indexes.Span, outsideCi, 0, from, to) - Count(indexes.Span, outsideCi, 1, from, to);
         _singleDay += Count(indexes.Span, stream, 1, from, to);
 
         _active += D(from, to);
         _new += N(from, to);
-        AddDaily(_daily, indexes.Span, stream, from, to, 0);
+        AddDaily(_daily, counted, stream, from, to, 0);
         if (_w.Previous is { } previous)
         {
-            AddDaily(_previousDaily, indexes.Span, stream, previous.From, previous.To, to.DayNumber - from.DayNumber + 1);
+            AddDaily(_previousDaily, counted, stream, previous.From, previous.To, to.DayNumber - from.DayNumber + 1);
         }
         AddBuckets(_weekly, _weekBuckets, D);
         AddBuckets(_monthly, _monthBuckets, D);

@@ -88,14 +88,14 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
     private InstallationCounts? FromIndexes(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationWindow window,
         ActiveRuleKind rule, ReachFilter filter, InstallationDays[] known)
     {
-        if (rule is not (ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay) || filter.IndexStream is not { } stream || !_cache.HoldsRows)
+        if (!InstallationIndexCounts.Answers(rule) || filter.IndexStream is not { } stream || !_cache.HoldsRows)
         {
             return null;
         }
         var counts = new InstallationIndexCounts(window, rule);
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
-            if (_cache.InstallationPageReach([.. tool], window.Window.From, known, filter) is not { } indexes || !indexes.CanAnswer(window.Window.From, window.To))
+            if (_cache.InstallationPageReach([.. tool], window.Window.From, known, filter, rule == ActiveRuleKind.SuccessfulRun) is not { } indexes || !indexes.CanAnswer(window.Window.From, window.To))
             {
                 return null;
             }

@@ -224,9 +224,12 @@ public sealed class ReachIndex
     /// Its last active day in [a, b] is d exactly when that next day is after b, so a range is answered like
     /// <see cref="Distinct(int, DateOnly, DateOnly, Func{long, bool}?)"/> with days counted from the end. The
     /// installations page's version adoption (an installation's version on its last active day of a bucket) is this.
+    /// With <paramref name="only"/>, a day counts only when one of the installation's rows in the stream (of any group)
+    /// has it in <paramref name="only"/>'s days, while every row active that day still competes by rank: under
+    /// "a successful run" an installation's version is that of its last day with a success, the highest it ran that day.
     /// </summary>
     public static ReachIndex BuildLast<T>(IReadOnlyList<MonthSegment<T>> segments, DateOnly coversFrom, Func<T, long> group, Func<T, int> rank,
-        long denseCells = DefaultDenseCells) where T : struct, IMonthRow
+        long denseCells = DefaultDenseCells, Func<T, int>? only = null) where T : struct, IMonthRow
     {
         var window = Window(segments, coversFrom);
         var length = window.Length;
@@ -235,11 +238,13 @@ public sealed class ReachIndex
         var counts = new GapCounts(length, denseCells);
         // Per stream, reused for every installation: its active days, and per day the best rank and its group id.
         var sets = new ulong[Streams][];
+        var onlySets = new ulong[Streams][];
         var bestRank = new int[Streams][];
         var bestGroup = new int[Streams][];
         for (var s = 0; s < Streams; s++)
         {
             sets[s] = window.NewSet();
+            onlySets[s] = window.NewSet();
             bestRank[s] = new int[length];
             bestGroup[s] = new int[length];
         }
@@ -249,6 +254,26 @@ public sealed class ReachIndex
             for (var s = 0; s < Streams; s++)
             {
                 Array.Clear(sets[s]);
+            }
+            if (only is not null)
+            {
+                // The days the installation may count on, per stream, from all its rows first.
+                for (var s = 0; s < Streams; s++)
+                {
+                    Array.Clear(onlySets[s]);
+                }
+                for (var p = 0; p < merge.Parts; p++)
+                {
+                    var month = merge.Segments[merge.SegmentOf(p)].Month;
+                    foreach (var row in merge.Rows(p))
+                    {
+                        if (group(row) >= 0)
+                        {
+                            window.AddMonthMask(onlySets[0], month, only(row));
+                            window.AddMonthMask(onlySets[row.IsCi ? 1 : 2], month, only(row));
+                        }
+                    }
+                }
             }
             for (var p = 0; p < merge.Parts; p++)
             {
@@ -300,6 +325,10 @@ public sealed class ReachIndex
             for (var bits = (uint)days; bits != 0; bits &= bits - 1)
             {
                 var day = first + BitOperations.TrailingZeroCount(bits);
+                if (only is not null && !DayWindow.Get(onlySets[stream], day))
+                {
+                    continue;
+                }
                 if (!DayWindow.Get(set, day) || r > bestRank[stream][day])
                 {
                     set[day >> 6] |= 1UL << (day & 63);

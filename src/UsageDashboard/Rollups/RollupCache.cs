@@ -563,19 +563,20 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// <see cref="InstallationIndexes"/>); null when any of them cannot be built.
     /// </summary>
     public InstallationIndexes? InstallationPageReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
-        InstallationDays[] firstDays, ReachFilter filter)
+        InstallationDays[] firstDays, ReachFilter filter, bool successfulDays)
     {
         Func<InstallationMonthRow, bool>? keep = filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null;
         var rows = filter.IndexRows;
+        var over = successfulDays ? " over successful days" : "";
         var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, keep), firstDays,
             InstallationMonthsAsync);
-        var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, _) => InstallationIndexes.BuildOk(s, f, keep), null,
-            InstallationMonthsAsync);
-        var cohorts = Reach("installations by cohort" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, keep),
+        var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildOk(s, f, days!, keep),
             firstDays, InstallationMonthsAsync);
-        var versions = Reach("installations by last version" + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, keep), firstDays, InstallationMonthsAsync);
-        return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions);
+        var cohorts = Reach("installations by cohort" + over + rows, toolSegments, from,
+            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, keep, successfulDays), firstDays, InstallationMonthsAsync);
+        var versions = Reach("installations by last version" + over + rows, toolSegments, from,
+            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, keep, successfulDays), firstDays, InstallationMonthsAsync);
+        return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions, successfulDays);
     }
 
     /// <summary>Over one tool's command error-month segments (<see cref="ErrorMonthsAsync(string?, DateOnly, DateOnly, CancellationToken)"/>), grouped by (command, error type) as <see cref="PairGroup"/>.</summary>

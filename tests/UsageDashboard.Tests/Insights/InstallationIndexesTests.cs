@@ -111,12 +111,12 @@ public sealed class InstallationIndexesTests
             var version = random.Next(3) == 0 ? s_versions[random.Next(1, s_versions.Length)] : null;
             var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), env, os, version,
                 random.Next(2) == 0 ? "previous" : null, s_last);
-            var rule = random.Next(2) == 0 ? ActiveRuleKind.AnyEvent : ActiveRuleKind.ExcludeSingleDay;
+            var rule = new[] { ActiveRuleKind.AnyEvent, ActiveRuleKind.ExcludeSingleDay, ActiveRuleKind.SuccessfulRun }[random.Next(3)];
             var window = InstallationsService.WindowFor(query);
             var segments = Segments(days, codes, to).Where(s => s.Month >= new DateOnly(window.Window.From.Year, window.Window.From.Month, 1)).ToList();
             var filter = ReachFilter.For(query, codes);
             var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes,
-                filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null);
+                filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null, rule == ActiveRuleKind.SuccessfulRun);
             Assert.True(indexes.CanAnswer(window.Window.From, window.To));
 
             var counts = new InstallationIndexCounts(window, rule);
@@ -140,14 +140,25 @@ public sealed class InstallationIndexesTests
         Assert.False(indexes.CanAnswer(s_first, s_last));
     }
 
-    [Theory]
-    [InlineData(ActiveRuleKind.SuccessfulRun)]
-    [InlineData(ActiveRuleKind.ExcludeCiOnly)]
-    public void Counts_RuleJudgedPerPeriod_Throws(ActiveRuleKind rule)
+    [Fact]
+    public void Counts_ExcludeCiOnlyJudgedPerPeriod_Throws()
     {
         var window = InstallationsService.WindowFor(new InsightQuery { Range = null, From = s_last.AddDays(-6), To = s_last });
 
-        Assert.Throws<ArgumentException>(() => new InstallationIndexCounts(window, rule));
+        Assert.Throws<ArgumentException>(() => new InstallationIndexCounts(window, ActiveRuleKind.ExcludeCiOnly));
+    }
+
+    [Theory]
+    [InlineData(ActiveRuleKind.SuccessfulRun, false)]
+    [InlineData(ActiveRuleKind.AnyEvent, true)]
+    public void Add_IndexesOverOtherDaysThanTheRule_Throws(ActiveRuleKind rule, bool successfulDays)
+    {
+        var codes = new StringCodes();
+        var (days, first) = RandomActivity(new Random(4), 30);
+        var indexes = InstallationIndexes.Build(Segments(days, codes, s_last), s_first, first, codes, successfulDays: successfulDays);
+        var window = InstallationsService.WindowFor(new InsightQuery { Range = null, From = s_last.AddDays(-6), To = s_last });
+
+        Assert.Throws<ArgumentException>(() => new InstallationIndexCounts(window, rule).Add(indexes, 0, codes));
     }
 
     /// <summary>
