@@ -103,7 +103,11 @@ start_app true
 sleep 15
 for _ in $(seq 120); do grep -q "Rollup cache:" "$out/app-true.log" && break; sleep 1; done
 cache=$(grep -m1 -o "Rollup cache:.*" "$out/app-true.log" | sed "s/Rollup cache: //" || true)
-measure rollups "$n" 3 .
+# Warm means past the JIT's tiering: .NET recompiles a method with full optimisations after 30 calls, and
+# a page's own code runs once per request, so with 3 warm-ups the timed requests ran tier-0 code (at 10M the
+# first 20 requests of /commands took 18-23 ms p50 and later ones 12-14; with tiering off, 15-17 throughout).
+warm=${WARM:-40}
+measure rollups "$n" "$warm" .
 hub=$(dotnet run tests/bench/hub.cs -- "$base" 10 8 /api/hub/meltano/plugins /api/hub/meltano/plugins/tap-github \
   /badges/meltano/tap-github.svg "/badges/meltano/tap-github.json?metric=success-rate" 2>&1 | grep -F '**all**' | head -1 || true)
 # Warm, like the pages: 20,000 events first, so the measured batches run on the write path's optimised code
@@ -128,7 +132,7 @@ import=$(dotnet "$app" import "$out/import.ndjson" --format native | grep -E '^I
   echo
   echo "Load: $load_line"
   echo
-  echo "Requests per path: $n with rollups (after 3 warm-up requests, the first of which is the \"first request\" column), $n_raw raw (after 1)."
+  echo "Requests per path: $n with rollups (after $warm warm-up requests, the first of which is the \"first request\" column), $n_raw raw (after 1)."
   echo
   echo "| path | rollups p50 ms | rollups p95 ms | rollups first request ms | raw p50 ms | raw p95 ms | raw ÷ rollups (p50) |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
