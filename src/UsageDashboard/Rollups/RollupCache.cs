@@ -640,14 +640,14 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         }
         var tool = toolSegments[0].Tool;
         var key = (name, tool, coversFrom);
-        if (Held() is { } entry)
+        if (_indexes.GetValueOrDefault(key) is { } entry && Matches(entry))
         {
             entry.UsedAt = Environment.TickCount64;
             return entry.Index;
         }
         lock (_indexGates.GetOrAdd(key, _ => new Lock()))
         {
-            if (Held() is { } built)
+            if (_indexes.TryGetValue(key, out var built) && Matches(built))
             {
                 built.UsedAt = Environment.TickCount64;
                 return built.Index;
@@ -656,46 +656,19 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             var index = build(toolSegments, coversFrom, firstDays);
             var through = last.AddMonths(1).AddDays(-1);
             var withFirstDays = firstDays is not null;
-            var added = new IndexEntry([.. toolSegments], [.. toolSegments.Select(s => s.Month)], firstDays, index, async ct =>
+            _indexes[key] = new IndexEntry([.. toolSegments], firstDays, index, async ct =>
             {
                 var segments = await fetch(tool, coversFrom, through, ct);
                 Reach(name, segments, coversFrom, build, withFirstDays ? await InstallationDaysAsync(ct) : null, fetch);
             }) { UsedAt = Environment.TickCount64 };
-            _indexes[key] = added;
-            // Narrower indexes of the same name and tool that this one answers go (one index per span of months):
-            // a 30-day view and a 90-day view then share the 90-day view's index.
-            foreach (var (k, narrower) in _indexes)
-            {
-                if (k.Name == name && k.Tool == tool && k.From > coversFrom && added.Answers(narrower.Segments, narrower.FirstDays, k.From))
-                {
-                    _indexes.TryRemove(k, out _);
-                }
-            }
             Interlocked.Increment(ref _indexBuilds);
             Interlocked.Add(ref _indexBuildTicks, watch.Elapsed.Ticks);
             return index;
         }
 
-        // This span's index, or a wider one of the same name and tool built over the same segments from this
-        // span's first month on: it answers every range within this span alike. An installation's entries on a
-        // day depend on its previous (or, mirrored, next) active day only through whether that day is in the
-        // range, its lag only through its first sighting, and its cohort group only through its first-sighting
-        // week, which a range within the span never reaches before.
-        IndexEntry? Held()
-        {
-            if (_indexes.GetValueOrDefault(key) is { } exact && exact.Answers(toolSegments, firstDays, coversFrom))
-            {
-                return exact;
-            }
-            foreach (var (k, wider) in _indexes)
-            {
-                if (k.Name == name && k.Tool == tool && k.From < coversFrom && wider.Answers(toolSegments, firstDays, coversFrom))
-                {
-                    return wider;
-                }
-            }
-            return null;
-        }
+        bool Matches(IndexEntry? entry) =>
+            entry is not null && ReferenceEquals(entry.FirstDays, firstDays) && entry.Segments.Length == toolSegments.Count
+            && entry.Segments.Select((s, i) => ReferenceEquals(s, toolSegments[i])).All(same => same);
     }
 
     /// <summary>
@@ -719,39 +692,10 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         return rebuilt;
     }
 
-    private sealed record IndexEntry(object[] Segments, DateOnly[] Months, object? FirstDays, ReachIndex Index, Func<CancellationToken, Task> Rebuild)
+    private sealed record IndexEntry(object[] Segments, object? FirstDays, ReachIndex Index, Func<CancellationToken, Task> Rebuild)
     {
         /// <summary>When a request last read this index (<see cref="Environment.TickCount64"/>).</summary>
         public long UsedAt { get; set; }
-
-        /// <summary>
-        /// Whether this index was built from exactly <paramref name="segments"/> (the very objects, so none has been
-        /// reloaded since) from <paramref name="from"/>'s month on, with the same first sightings.
-        /// </summary>
-        public bool Answers(IReadOnlyList<object> segments, object? firstDays, DateOnly from)
-        {
-            if (!ReferenceEquals(FirstDays, firstDays))
-            {
-                return false;
-            }
-            var skip = 0;
-            while (skip < Months.Length && Months[skip] < from)
-            {
-                skip++;
-            }
-            if (Segments.Length - skip != segments.Count)
-            {
-                return false;
-            }
-            for (var i = 0; i < segments.Count; i++)
-            {
-                if (!ReferenceEquals(Segments[skip + i], segments[i]))
-                {
-                    return false;
-                }
-            }
-            return true;
-        }
     }
 
     private sealed record Loaded(object Segment, long Version, int Count, long LoadedAt);

@@ -101,35 +101,6 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
         Assert.Equal(0, cache.IndexStats.Entries);
     }
 
-    /// <summary>
-    /// A 90-day view's index answers the 30-day view within it: the narrower index is dropped when the wider one
-    /// is built, the wider one is handed out for the narrower span, and its counts there are the narrower build's.
-    /// </summary>
-    [Fact]
-    public async Task CommandReach_WiderSpanBuilt_ServesTheNarrowerSpanWithItsCounts()
-    {
-        var october = new DateOnly(2026, 10, 1);
-        await WriteAndRefreshAsync(
-            CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 10, 30, 9, 0, 0, DateTimeKind.Utc)),
-            CreateEvent(tool: "dbt", installationId: "a", command: "run", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)),
-            CreateEvent(tool: "dbt", installationId: "b", command: "run", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)),
-            CreateEvent(tool: "dbt", installationId: "c", command: "run", at: new DateTime(2026, 10, 12, 9, 0, 0, DateTimeKind.Utc)));
-        var cache = NewCache();
-        var run = cache.Codes.Code("run");
-        var narrow = cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November, ReachFilter.All)!;
-        var narrowCount = narrow.DistinctOf(0, run, new DateOnly(2026, 11, 2), MonthEnd);
-
-        var wide = cache.CommandReach(await cache.CommandMonthsAsync("dbt", october, MonthEnd, default), october, ReachFilter.All)!;
-        var served = cache.CommandReach(await cache.CommandMonthsAsync("dbt", November, MonthEnd, default), November, ReachFilter.All)!;
-
-        Assert.NotSame(narrow, wide);
-        Assert.Same(wide, served);
-        Assert.Equal(2, narrowCount);
-        Assert.Equal(narrowCount, served.DistinctOf(0, run, new DateOnly(2026, 11, 2), MonthEnd));
-        Assert.Equal(3, wide.DistinctOf(0, run, october, MonthEnd));
-        Assert.Equal(wide.Entries, cache.IndexStats.Entries);
-    }
-
     [Fact]
     public async Task CommandReach_RollupsOff_Null()
     {

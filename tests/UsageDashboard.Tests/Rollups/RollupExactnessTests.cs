@@ -141,36 +141,6 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal(Json(await rawCommands.GetCommandAsync(query, top, default)), Json(await commands.GetCommandAsync(query, top, default)));
     }
 
-    /// <summary>
-    /// A view read again after a wider one (90 more days back, same filters) was built: its reach indexes are then the
-    /// wider view's (the narrower ones are dropped), and every page must still equal the raw queries.
-    /// </summary>
-    [Theory]
-    [MemberData(nameof(Seeds))]
-    public async Task Pages_ViewAfterAWiderOne_RollupsEqualRawRuns(int seed)
-    {
-        var query = RandomQuery(seed);
-        var wider = query with { Range = null, From = query.From.AddDays(-90) };
-        var (overview, commands, plugins, installations, environments) = Services(rollups: true);
-        var (rawOverview, rawCommands, rawPlugins, rawInstallations, rawEnvironments) = Services(rollups: false);
-        var rule = ActiveRule.All[seed % ActiveRule.All.Count];
-        async Task<string[]> ReadAsync(InsightQuery q) =>
-        [
-            Json(await overview.GetAsync(q, default)), Json(await commands.GetAsync(q, 200, default)), Json(await plugins.GetAsync(q, 200, default)),
-            Json(await installations.GetAsync(q, rule, default)), Json(await environments.GetAsync(q, default)),
-        ];
-        await ReadAsync(query);
-        await ReadAsync(wider);
-
-        var again = await ReadAsync(query);
-
-        Assert.Equal(Json(await rawOverview.GetAsync(query, default)), again[0]);
-        Assert.Equal(Json(await rawCommands.GetAsync(query, 200, default)), again[1]);
-        Assert.Equal(Json(await rawPlugins.GetAsync(query, 200, default)), again[2]);
-        Assert.Equal(Json(await rawInstallations.GetAsync(query, rule, default)), again[3]);
-        Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), again[4]);
-    }
-
     /// <summary>Ranges that start in one month and end in the next: month rows of both months, weeks cut by the boundary.</summary>
     public static TheoryData<string?, string, string, string, string?> MonthBoundaryRanges() => new()
     {
