@@ -120,7 +120,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             }
         }
         var (active, valueTotals, valueBuckets) =
-            (filter.IndexStream is not null ? await FromIndexAsync(monthRows, query, filter, bucketList, ct) : null) ?? Walk();
+            (filter.IndexStream is { } stream ? await FromIndexAsync(monthRows, query, filter, stream, bucketList, ct) : null) ?? Walk();
 
         var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
             d,
@@ -257,10 +257,9 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
     /// period, and the walk counts instead.
     /// </summary>
     private async Task<(long, Dictionary<EnvironmentDimension, Dictionary<string, long>>, Dictionary<EnvironmentDimension, Dictionary<DateOnly, Dictionary<string, long>>>)?>
-        FromIndexAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> monthRows, InsightQuery query, ReachFilter filter, IReadOnlyList<Bucket> buckets,
-        CancellationToken ct)
+        FromIndexAsync(IReadOnlyList<MonthSegment<InstallationMonthRow>> monthRows, InsightQuery query, ReachFilter filter, int stream,
+        IReadOnlyList<Bucket> buckets, CancellationToken ct)
     {
-        var stream = filter.IndexStream!.Value;
         var codes = _cache.Codes;
         long installations = 0;
         var totals = s_dimensions.ToDictionary(d => d, _ => new Dictionary<string, long>(StringComparer.Ordinal));

@@ -28,45 +28,45 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
 
     /// <summary>Builds <see cref="Span"/> (as <see cref="RollupCache"/> does, once per change of the segments).</summary>
     public static ReachIndex BuildSpan(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep = null) =>
-        ReachIndex.Build(segments, from, Only(keep, SpanGroup(firstDays)), firstDays);
+        ReachFilter? rows = null) =>
+        ReachIndex.Build(segments, from, Only(rows, SpanGroup(firstDays)), firstDays);
 
     /// <summary>Builds <see cref="Ok"/>.</summary>
     public static ReachIndex BuildOk(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep = null) =>
-        ReachIndex.Build(segments, from, Only(keep, SpanGroup(firstDays)), firstDays, days: static r => r.OkDays);
+        ReachFilter? rows = null) =>
+        ReachIndex.Build(segments, from, Only(rows, SpanGroup(firstDays)), firstDays, days: static r => r.OkDays);
 
     /// <summary>Builds <see cref="Cohorts"/>, over the successful days when <paramref name="successfulDays"/>.</summary>
     public static ReachIndex BuildCohorts(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false) =>
-        ReachIndex.Build(segments, from, Only(keep, CohortGroup(segments, firstDays, keep, successfulDays)), days: successfulDays ? static r => r.OkDays : null);
+        ReachFilter? rows = null, bool successfulDays = false) =>
+        ReachIndex.Build(segments, from, Only(rows, CohortGroup(segments, firstDays, rows, successfulDays)), days: successfulDays ? static r => r.OkDays : null);
 
     /// <summary>
     /// Builds <see cref="Versions"/> (codes name the versions, to rank them); with <paramref name="successfulDays"/>
     /// an installation's last day with a success decides, under the highest version it ran that day, as the walk has it.
     /// </summary>
     public static ReachIndex BuildVersions(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false)
+        StringCodes codes, ReachFilter? rows = null, bool successfulDays = false)
     {
         var rank = VersionRank(segments, codes);
         var span = SpanGroup(firstDays);
-        return ReachIndex.BuildLast(segments, from, Only(keep, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r))), r => rank[r.ToolVersion],
+        return ReachIndex.BuildLast(segments, from, Only(rows, r => RollupCache.PairGroup(r.ToolVersion, (int)span(r))), r => rank[r.ToolVersion],
             only: successfulDays ? static r => r.OkDays : null);
     }
 
     /// <summary>
     /// All four over one tool's segments (tests; the cache builds and keeps them one by one), over the rows
-    /// <paramref name="keep"/> accepts (an OS or tool-version filter; null for every row), as the walk counts them;
+    /// <paramref name="rows"/> keeps (its OS or tool-version filter; null for every row), as the walk counts them;
     /// <paramref name="successfulDays"/> for the "a successful run" rule.
     /// </summary>
     public static InstallationIndexes Build(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
-        StringCodes codes, Func<InstallationMonthRow, bool>? keep = null, bool successfulDays = false) =>
-        new(BuildSpan(segments, from, firstDays, keep), BuildOk(segments, from, firstDays, keep), BuildCohorts(segments, from, firstDays, keep, successfulDays),
-            BuildVersions(segments, from, firstDays, codes, keep, successfulDays), successfulDays);
+        StringCodes codes, ReachFilter? rows = null, bool successfulDays = false) =>
+        new(BuildSpan(segments, from, firstDays, rows), BuildOk(segments, from, firstDays, rows), BuildCohorts(segments, from, firstDays, rows, successfulDays),
+            BuildVersions(segments, from, firstDays, codes, rows, successfulDays), successfulDays);
 
-    /// <summary><paramref name="group"/> for the rows <paramref name="keep"/> accepts, none (-1) for the others.</summary>
-    private static Func<InstallationMonthRow, long> Only(Func<InstallationMonthRow, bool>? keep, Func<InstallationMonthRow, long> group) =>
-        keep is null ? group : r => keep(r) ? group(r) : -1;
+    /// <summary><paramref name="group"/> for the rows <paramref name="rows"/> keeps (<see cref="ReachFilter.Narrow{T}"/>), every row's without it.</summary>
+    private static Func<InstallationMonthRow, long> Only(ReachFilter? rows, Func<InstallationMonthRow, long> group) =>
+        rows is { } filter ? filter.Narrow(group) : group;
 
     /// <summary>Whether every count of the page can be read from these indexes for [<paramref name="from"/>, <paramref name="to"/>].</summary>
     public bool CanAnswer(DateOnly from, DateOnly to) =>
@@ -85,7 +85,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     /// a row alone cannot tell.
     /// </summary>
     private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays,
-        Func<InstallationMonthRow, bool>? keep, bool successfulDays)
+        ReachFilter? rows, bool successfulDays)
     {
         var groups = new Dictionary<int, long>();
         var merge = new KeyMerge<InstallationMonthRow>(segments);
@@ -108,7 +108,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 }
                 foreach (var row in merge.Rows(p))
                 {
-                    if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (keep is null || keep(row)))
+                    if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (rows is not { } filter || filter.KeepsRow(row.OsName, row.ToolVersion)))
                     {
                         bits |= (1 << 1) | (1 << (row.IsCi ? 2 : 3));
                     }

@@ -66,6 +66,17 @@ public readonly struct ReachFilter
     /// <summary>The OS and tool-version part of <see cref="Matches"/> (the environment is the index's stream).</summary>
     public bool KeepsRow(int os, int toolVersion) => (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 
+    /// <summary>An index's <paramref name="group"/> for the rows this filter keeps (<see cref="KeepsRow"/>), none (-1) for the others.</summary>
+    public Func<T, long> Narrow<T>(Func<T, long> group) where T : IMonthRow
+    {
+        if (!NarrowsRows)
+        {
+            return group;
+        }
+        var filter = this;
+        return r => filter.KeepsRow(r.OsName, r.ToolVersion) ? group(r) : -1;
+    }
+
     public bool Matches(bool isCi, int os, int toolVersion) =>
         !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 }

@@ -565,17 +565,16 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public InstallationIndexes? InstallationPageReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
         InstallationDays[] firstDays, ReachFilter filter, bool successfulDays)
     {
-        Func<InstallationMonthRow, bool>? keep = filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null;
         var rows = filter.IndexRows;
         var over = successfulDays ? " over successful days" : "";
-        var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, keep), firstDays,
+        var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, filter), firstDays,
             InstallationMonthsAsync);
-        var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildOk(s, f, days!, keep),
+        var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildOk(s, f, days!, filter),
             firstDays, InstallationMonthsAsync);
         var cohorts = Reach("installations by cohort" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, keep, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, filter, successfulDays), firstDays, InstallationMonthsAsync);
         var versions = Reach("installations by last version" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, keep, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, filter, successfulDays), firstDays, InstallationMonthsAsync);
         return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions, successfulDays);
     }
 
@@ -613,7 +612,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         ReachFilter filter)
         where T : struct, IMonthRow
     {
-        Func<T, long> rowGroup = filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) ? group(r) : -1 : group;
+        var rowGroup = filter.Narrow(group);
         return Reach(name + filter.IndexRows, toolSegments, from, (segments, coversFrom, days) => ReachIndex.Build(segments, coversFrom, rowGroup, days),
             firstDays, fetch);
     }

@@ -115,8 +115,7 @@ public sealed class InstallationIndexesTests
             var window = InstallationsService.WindowFor(query);
             var segments = Segments(days, codes, to).Where(s => s.Month >= new DateOnly(window.Window.From.Year, window.Window.From.Month, 1)).ToList();
             var filter = ReachFilter.For(query, codes);
-            var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes,
-                filter.NarrowsRows ? r => filter.KeepsRow(r.OsName, r.ToolVersion) : null, rule == ActiveRuleKind.SuccessfulRun);
+            var indexes = InstallationIndexes.Build(segments, window.Window.From, first, codes, filter, rule == ActiveRuleKind.SuccessfulRun);
             Assert.True(indexes.CanAnswer(window.Window.From, window.To));
 
             var counts = new InstallationIndexCounts(window, rule);
