@@ -55,7 +55,7 @@ public static class ActiveRule
     public static string Definition(ActiveRuleKind rule) => rule switch
     {
         ActiveRuleKind.SuccessfulRun => "An installation is active in a period when at least one of its runs in that period succeeded.",
-        ActiveRuleKind.ExcludeCiOnly => "An installation is active in a period when it ran anything then, unless every run it made in the selected range was in CI (for the previous period's line: in the previous period).",
+        ActiveRuleKind.ExcludeCiOnly => "An installation is active in a period when it ran anything then, unless every run it has ever sent was in CI (on any day, OS or version): build pipelines and test matrices, not people.",
         ActiveRuleKind.ExcludeSingleDay => "An installation is active in a period when it ran anything then, unless it has only ever been seen on one UTC day (first and last sighting on the same day): drive-by trials and throwaway containers.",
         _ => "An installation is active in a period when it sent at least one event (any run, whatever its outcome) in that period.",
     };

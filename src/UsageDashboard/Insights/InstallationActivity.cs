@@ -3,8 +3,11 @@ namespace UsageDashboard.Insights;
 /// <summary>One installation-month rollup row as the installations page reads it (already filtered).</summary>
 public readonly record struct ActivityRow(DateOnly Month, bool IsCi, string? ToolVersion, int Days, int OkDays);
 
-/// <summary>What <c>installations</c> says about one installation: its first UTC day, and whether it was only ever seen on one day.</summary>
-public readonly record struct InstallationFacts(DateOnly? FirstDay, bool SingleDay);
+/// <summary>
+/// What <c>installations</c> says about one installation: its first UTC day, whether it was only ever seen on one
+/// day, and whether every run it ever sent ran in CI (<see cref="Rollups.InstallationDays.CiOnly"/>).
+/// </summary>
+public readonly record struct InstallationFacts(DateOnly? FirstDay, bool SingleDay, bool CiOnly = false);
 
 /// <summary>
 /// The days the installations page reads (<paramref name="Window"/>: the range, the week before its first
@@ -29,12 +32,14 @@ public sealed record InstallationCounts(
 
 /// <summary>
 /// The installations page's definitions, computed over day bit sets (pure: no database). Per
-/// installation: the days it was active, the days with a successful run, the days with a run outside CI,
-/// and per tool version the days it ran that version. Definitions:
+/// installation: the days it was active, the days with a successful run, and per tool version the days it ran
+/// that version. Definitions:
 /// <list type="bullet">
 /// <item>active in a period: any active day in it; with the "successful run" rule, any day with a success;</item>
-/// <item>CI-only: no run outside CI in the range (for the previous period's line, in that period); single-day: first
-/// and last sighting on the same UTC day;</item>
+/// <item>CI-only: every run the installation ever sent ran in CI; single-day: first and last sighting on the same UTC
+/// day. Both are facts about the installation's whole history (its <see cref="InstallationFacts"/>), not about the
+/// range: "only ever ran in CI" is how Meltano's own telemetry flags CI projects, and a fact that does not move with
+/// the range lets the reach indexes answer the rule (<see cref="InstallationIndexes"/>);</item>
 /// <item>lifecycle of week w: new (first seen on or after w's Monday), returning (active in w - 1),
 /// resurrected (otherwise), dormant (active in w - 1, not in w);</item>
 /// <item>cohort: installations first seen in week c and active in it, and how many are active k weeks later;</item>
@@ -52,9 +57,6 @@ public sealed class InstallationActivity
     private readonly DayWindow _window;
     private readonly int _rangeFrom;
     private readonly int _rangeTo;
-    // The previous period as window indexes ((-1, -2) without "compare").
-    private readonly int _previousFrom;
-    private readonly int _previousTo;
     private readonly DateOnly _weekBase;
     private readonly int _weekCount;
     private readonly IReadOnlyList<Bucket> _adoptionBuckets;
@@ -76,7 +78,6 @@ public sealed class InstallationActivity
     private readonly int[] _weekOfDay;
     private readonly ulong[] _days;
     private readonly ulong[] _ok;
-    private readonly ulong[] _interactive;
     private readonly string?[] _dayVersion;
     // Adoption buckets by window index (-1 outside the range), and per bucket the count per version id.
     private readonly int[] _adoptionOfDay;
@@ -92,7 +93,6 @@ public sealed class InstallationActivity
         _window = w.Window;
         _rangeFrom = _window.IndexOf(w.From);
         _rangeTo = _window.IndexOf(w.To);
-        (_previousFrom, _previousTo) = w.Previous is { } previous ? (_window.IndexOf(previous.From), _window.IndexOf(previous.To)) : (-1, -2);
         _weekBase = TimeBuckets.Truncate(_window.From, Grain.Week);
         _weekCount = (_window.To.DayNumber - _weekBase.DayNumber) / 7 + 1;
         _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
@@ -113,7 +113,6 @@ public sealed class InstallationActivity
         }
         _days = _window.NewSet();
         _ok = _window.NewSet();
-        _interactive = _window.NewSet();
         _dayVersion = new string?[_window.Length];
         _adoptionOfDay = new int[_window.Length];
         Array.Fill(_adoptionOfDay, -1);
@@ -134,58 +133,42 @@ public sealed class InstallationActivity
     public void Add(ReadOnlySpan<ActivityRow> rows, InstallationFacts? fact)
     {
         var window = _window;
-        var (days, ok, interactive) = (_days, _ok, _interactive);
+        var (days, ok) = (_days, _ok);
         Array.Clear(days);
         Array.Clear(ok);
-        Array.Clear(interactive);
+        var outsideCi = false;
         foreach (var row in rows)
         {
             window.AddMonthMask(days, row.Month, row.Days);
             window.AddMonthMask(ok, row.Month, row.OkDays);
-            if (!row.IsCi)
-            {
-                window.AddMonthMask(interactive, row.Month, row.Days);
-            }
+            outsideCi |= !row.IsCi;
         }
         var firstActive = DayWindow.First(days);
         if (firstActive < 0)
         {
             return;
         }
-        var facts = fact ?? new InstallationFacts(null, true);
+        // Without an installations row (the walk's only case; the indexes then do not answer) it counts as
+        // single-day, and as CI-only when none of the rows read ran outside CI.
+        var facts = fact ?? new InstallationFacts(null, true, CiOnly: !outsideCi);
         var firstDay = facts.FirstDay ?? window.DayAt(firstActive);
-        // CI-only is judged over the selected range, as its definition says (not over every day read, which
-        // includes the cohort weeks and, with "compare", the previous period: toggling it moved the count);
-        // the previous period's line judges it over that period.
-        var ciOnly = !DayWindow.Any(interactive, _rangeFrom, _rangeTo);
 
         // How many installations each stricter rule leaves out, counted under "any event" in the range.
         if (DayWindow.Any(days, _rangeFrom, _rangeTo))
         {
             _any++;
             _withoutSuccess += DayWindow.Any(ok, _rangeFrom, _rangeTo) ? 0 : 1;
-            _ciOnlyCount += ciOnly ? 1 : 0;
+            _ciOnlyCount += facts.CiOnly ? 1 : 0;
             _singleDayCount += facts.SingleDay ? 1 : 0;
         }
 
-        var excluded = _rule == ActiveRuleKind.ExcludeCiOnly && ciOnly;
-        var excludedBefore = _rule == ActiveRuleKind.ExcludeCiOnly && _previousFrom >= 0 && !DayWindow.Any(interactive, _previousFrom, _previousTo);
-        if ((excluded && (_previousFrom < 0 || excludedBefore)) || (_rule == ActiveRuleKind.ExcludeSingleDay && facts.SingleDay))
+        if ((_rule == ActiveRuleKind.ExcludeCiOnly && facts.CiOnly) || (_rule == ActiveRuleKind.ExcludeSingleDay && facts.SingleDay))
         {
             return;
         }
         var counted = _rule == ActiveRuleKind.SuccessfulRun ? ok : days;
         if (DayWindow.IsEmpty(counted))
         {
-            return;
-        }
-        if (excluded)
-        {
-            // CI-only in the range but not in the previous period: on the previous period's line only.
-            for (var i = _previousFrom; i <= _previousTo; i++)
-            {
-                _dailyCounts[i] += DayWindow.Get(counted, i) ? 1 : 0;
-            }
             return;
         }
 
@@ -202,7 +185,7 @@ public sealed class InstallationActivity
             for (var bits = counted[word]; bits != 0; bits &= bits - 1)
             {
                 var i = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                _dailyCounts[i] += excludedBefore && i >= _previousFrom && i <= _previousTo ? 0 : 1;
+                _dailyCounts[i]++;
                 _activeWeeks[_weekOfDay[i]] = true;
             }
         }

@@ -3,13 +3,14 @@ using UsageDashboard.Rollups;
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// The reach indexes that answer <c>/installations</c> for one tool without walking its installations, under the
-/// rules whose membership does not depend on the range ("any event", "excluding single-day installations" and
-/// "a successful run", which counts the days with a success instead of every active day); under an OS or
-/// tool-version filter they are built over the rows it keeps, as the walk reads only those:
+/// The reach indexes that answer <c>/installations</c> for one tool without walking its installations, under every
+/// rule: their memberships are facts about an installation's whole history, not about the range ("excluding
+/// single-day installations", "excluding CI-only installations"), or they count other days ("a successful run"
+/// counts the days with a success instead of every active day); under an OS or tool-version filter they are built
+/// over the rows it keeps, as the walk reads only those:
 /// <list type="bullet">
-/// <item><see cref="Span"/>: every active day, grouped by <see cref="SpanGroup"/> (1 = only ever seen on one
-/// day), with first sightings: active and new counts over any days;</item>
+/// <item><see cref="Span"/>: every active day, grouped by <see cref="SpanGroup"/> (bit 0: only ever seen on one
+/// day; bit 1: only ever ran in CI), with first sightings: active and new counts over any days;</item>
 /// <item><see cref="Ok"/>: the same over the days with a successful run (how many installations have none, and
 /// what "a successful run" counts);</item>
 /// <item><see cref="Cohorts"/>: grouped by <see cref="CohortGroup"/> (the week of the first sighting, whether the
@@ -18,8 +19,6 @@ namespace UsageDashboard.Insights;
 /// installation under its version on its last active day of a bucket.</item>
 /// </list>
 /// <see cref="Cohorts"/> and <see cref="Versions"/> are over the successful days when <see cref="OverSuccessfulDays"/>.
-/// "Excluding CI-only" (judged per period: whether an installation counts on a day depends on its other days in
-/// the range, which no per-day entry holds) is counted by <see cref="InstallationActivity"/>'s walk.
 /// </summary>
 public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions, bool OverSuccessfulDays = false)
 {
@@ -72,17 +71,32 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     public bool CanAnswer(DateOnly from, DateOnly to) =>
         Span.CanCountNew && Ok.CanCountNew && Span.CoversFrom <= from && from <= to && !Cohorts.Groups.Contains(UnknownFirstDay);
 
-    /// <summary>1 for an installation only ever seen on one UTC day (or not in <c>installations</c>, as the walk takes it), else 0.</summary>
+    /// <summary>Bit 0 of a span group: only ever seen on one UTC day (or not in <c>installations</c>, as the walk takes it).</summary>
+    public const int SingleDayBit = 1;
+
+    /// <summary>Bit 1 of a span group: every run the installation ever sent ran in CI (<see cref="InstallationDays.CiOnly"/>).</summary>
+    public const int CiOnlyBit = 2;
+
+    /// <summary>The span groups, every combination of <see cref="SingleDayBit"/> and <see cref="CiOnlyBit"/>.</summary>
+    public static readonly long[] SpanGroups = [0, SingleDayBit, CiOnlyBit, SingleDayBit | CiOnlyBit];
+
+    /// <summary>An installation's span group: <see cref="SingleDayBit"/> and <see cref="CiOnlyBit"/> as they hold for it.</summary>
     private static Func<InstallationMonthRow, long> SpanGroup(InstallationDays[] firstDays) =>
-        r => SingleDay(firstDays, r.Key) ? 1 : 0;
+        r => (SingleDay(firstDays, r.Key) ? SingleDayBit : 0) | (CiOnly(firstDays, r.Key) ? CiOnlyBit : 0);
+
+    // Unknown installations never reach the counts (CanAnswer), so their CI bit is only a placeholder.
+    private static bool CiOnly(InstallationDays[] firstDays, int key) => key < firstDays.Length && firstDays[key].CiOnly;
 
     private static bool SingleDay(InstallationDays[] firstDays, int key) =>
         key >= firstDays.Length || !firstDays[key].Known || firstDays[key].First == firstDays[key].Last;
 
+    /// <summary>The bit of a cohort group for a CI-only installation.</summary>
+    public const int CohortCiOnlyBit = 1 << 5;
+
     /// <summary>
     /// (first-sighting week's Monday as a day number, bits) per installation as <see cref="RollupCache.PairGroup"/>:
-    /// bit 0 = single-day, bit 1 + s = active in that week in stream s. Found in one pass over the segments, as
-    /// a row alone cannot tell.
+    /// bit 0 = single-day, bit 1 + s = active in that week in stream s, bit 5 = CI-only (<see cref="CohortCiOnlyBit"/>;
+    /// bit 4 marks <see cref="UnknownFirstDay"/>). Found in one pass over the segments, as a row alone cannot tell.
     /// </summary>
     private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays,
         ReachFilter? rows, bool successfulDays)
@@ -98,7 +112,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 continue;
             }
             var week = TimeBuckets.Truncate(DateOnly.FromDayNumber(firstDays[key].First), Grain.Week);
-            var bits = SingleDay(firstDays, key) ? 1 : 0;
+            var bits = (SingleDay(firstDays, key) ? 1 : 0) | (CiOnly(firstDays, key) ? CohortCiOnlyBit : 0);
             for (var p = 0; p < merge.Parts; p++)
             {
                 var mask = MonthMask.For(merge.Segments[merge.SegmentOf(p)].Month, week, week.AddDays(6));
@@ -142,14 +156,16 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
 /// <item>lifecycle of week w: new = N(w), returning = D(w−1) + D(w) − D(w−1..w) (active in both; never new,
 /// as they were seen before w), resurrected = D(w) − new − returning, dormant = D(w−1) − returning;</item>
 /// <item>cohort c: size N(c), and k weeks later the installations of c's cohort groups that were active in c;</item>
-/// <item>exclusions: without a success = D − D(successful days); CI-only = D − D(outside CI); single-day = D(span group 1).</item>
+/// <item>exclusions: without a success = D − D(successful days); CI-only = D(span groups with <see cref="InstallationIndexes.CiOnlyBit"/>);
+/// single-day = D(span groups with <see cref="InstallationIndexes.SingleDayBit"/>).</item>
 /// </list>
 /// Tools add up: an installation belongs to one tool.
 /// </summary>
 public sealed class InstallationIndexCounts
 {
     private readonly InstallationWindow _w;
-    private readonly bool _withSingleDay;
+    // The span groups the rule counts (every one but those it excludes).
+    private readonly long[] _groups;
     private readonly bool _successfulDays;
     private readonly IReadOnlyList<Bucket> _weekBuckets;
     private readonly IReadOnlyList<Bucket> _monthBuckets;
@@ -165,20 +181,21 @@ public sealed class InstallationIndexCounts
 
     public InstallationIndexCounts(InstallationWindow w, ActiveRuleKind rule)
     {
-        if (!Answers(rule))
-        {
-            throw new ArgumentException($"The indexes answer 'any event', 'a successful run' and 'excluding single-day' only, not {rule}.", nameof(rule));
-        }
         _w = w;
-        _withSingleDay = rule != ActiveRuleKind.ExcludeSingleDay;
+        _groups = [.. InstallationIndexes.SpanGroups.Where(g => Counts(rule, g))];
         _successfulDays = rule == ActiveRuleKind.SuccessfulRun;
         _weekBuckets = TimeBuckets.For(w.From, w.To, Grain.Week, w.To);
         _monthBuckets = TimeBuckets.For(w.From, w.To, Grain.Month, w.To);
         _adoptionBuckets = TimeBuckets.For(w.From, w.To, w.AdoptionGrain, w.To);
     }
 
-    /// <summary>Whether the indexes can answer <paramref name="rule"/> (the others are walked).</summary>
-    public static bool Answers(ActiveRuleKind rule) => rule is ActiveRuleKind.AnyEvent or ActiveRuleKind.ExcludeSingleDay or ActiveRuleKind.SuccessfulRun;
+    /// <summary>Whether <paramref name="rule"/> counts the installations of span group <paramref name="spanGroup"/>.</summary>
+    private static bool Counts(ActiveRuleKind rule, long spanGroup) => rule switch
+    {
+        ActiveRuleKind.ExcludeSingleDay => (spanGroup & InstallationIndexes.SingleDayBit) == 0,
+        ActiveRuleKind.ExcludeCiOnly => (spanGroup & InstallationIndexes.CiOnlyBit) == 0,
+        _ => true,
+    };
 
     /// <summary>
     /// Adds one tool's counts from its indexes (<see cref="InstallationIndexes.CanAnswer"/> must hold for the window, and
@@ -204,19 +221,17 @@ public sealed class InstallationIndexCounts
         }
         long Count(ReachIndex index, int s, long group, DateOnly a, DateOnly b) =>
             s < 0 || Cut(a, b) is not (var x, var y) ? 0 : index.DistinctOf(s, group, x, y);
-        long D(DateOnly a, DateOnly b) => Count(counted, stream, 0, a, b) + (_withSingleDay ? Count(counted, stream, 1, a, b) : 0);
-        long N(DateOnly a, DateOnly b) => Cut(a, b) is (var x, var y)
-            ? counted.New(stream, 0, x, y) + (_withSingleDay ? counted.New(stream, 1, x, y) : 0)
-            : 0;
+        long Sum(ReachIndex index, IEnumerable<long> groups, DateOnly a, DateOnly b) => groups.Sum(g => Count(index, stream, g, a, b));
+        long D(DateOnly a, DateOnly b) => Sum(counted, _groups, a, b);
+        long N(DateOnly a, DateOnly b) => Cut(a, b) is (var x, var y) ? _groups.Sum(g => counted.New(stream, g, x, y)) : 0;
 
         // Exclusions, under "any event" in the range whatever the rule.
-        var any = Count(indexes.Span, stream, 0, from, to) + Count(indexes.Span, stream, 1, from, to);
-        // Rows outside CI within the stream: stream 2 for every row and for rows outside CI, none for CI rows only.
-        var outsideCi = stream == 1 ? -1 : 2;
+        var all = InstallationIndexes.SpanGroups;
+        var any = Sum(indexes.Span, all, from, to);
         _any += any;
-        _withoutSuccess += any - Count(indexes.Ok, stream, 0, from, to) - Count(indexes.Ok, stream, 1, from, to);
-        _ciOnly += any - Count(indexes.Span, outsideCi, 0, from, to) - Count(indexes.Span, outsideCi, 1, from, to);
-        _singleDay += Count(indexes.Span, stream, 1, from, to);
+        _withoutSuccess += any - Sum(indexes.Ok, all, from, to);
+        _ciOnly += Sum(indexes.Span, all.Where(g => (g & InstallationIndexes.CiOnlyBit) != 0), from, to);
+        _singleDay += Sum(indexes.Span, all.Where(g => (g & InstallationIndexes.SingleDayBit) != 0), from, to);
 
         _active += D(from, to);
         _new += N(from, to);
@@ -245,7 +260,7 @@ public sealed class InstallationIndexCounts
 
         // Cohort groups of each week: those active in it in this stream, with the rule's span groups.
         var cohortGroups = indexes.Cohorts.Groups
-            .Where(g => (g & (1L << (stream + 1))) != 0 && (_withSingleDay || (g & 1) == 0))
+            .Where(g => (g & (1L << (stream + 1))) != 0 && _groups.Contains(SpanGroupOfCohort(g)))
             .GroupBy(g => (int)(g >> 32))
             .ToDictionary(g => g.Key, g => g.ToList());
         for (var week = _w.CohortFrom; week <= _w.LastWeek; week = week.AddDays(7))
@@ -268,7 +283,7 @@ public sealed class InstallationIndexCounts
             }
         }
 
-        var versionGroups = indexes.Versions.Groups.Where(g => _withSingleDay || (int)g == 0).ToList();
+        var versionGroups = indexes.Versions.Groups.Where(g => _groups.Contains((int)g)).ToList();
         foreach (var bucket in _adoptionBuckets)
         {
             var (a, b) = InRange(bucket);
@@ -294,7 +309,7 @@ public sealed class InstallationIndexCounts
             {
                 return;
             }
-            foreach (var group in _withSingleDay ? [0L, 1L] : new[] { 0L })
+            foreach (var group in _groups)
             {
                 var daily = span.Daily(s, group, x, y);
                 for (var i = 0; i < daily.Length; i++)
@@ -321,6 +336,10 @@ public sealed class InstallationIndexCounts
             }
         }
     }
+
+    /// <summary>The span group (<see cref="InstallationIndexes.SpanGroups"/>) of a cohort group's installations.</summary>
+    private static long SpanGroupOfCohort(long cohortGroup) =>
+        (cohortGroup & InstallationIndexes.SingleDayBit) + ((cohortGroup & InstallationIndexes.CohortCiOnlyBit) != 0 ? InstallationIndexes.CiOnlyBit : 0);
 
     /// <summary>The counts of every tool added so far.</summary>
     public InstallationCounts Result() => new(new RuleExclusions(_any, _withoutSuccess, _ciOnly, _singleDay), _active, _new,

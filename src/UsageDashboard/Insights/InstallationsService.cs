@@ -83,12 +83,12 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
 
     /// <summary>
     /// The page's counts from each tool's <see cref="InstallationIndexes"/>, in time that does not grow with the
-    /// installations; null when the rule, the filter or any tool's indexes do not allow it (then it is walked).
+    /// installations; null when the filter or any tool's indexes do not allow it (then it is walked).
     /// </summary>
     private InstallationCounts? FromIndexes(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationWindow window,
         ActiveRuleKind rule, ReachFilter filter, InstallationDays[] known)
     {
-        if (!InstallationIndexCounts.Answers(rule) || filter.IndexStream is not { } stream || !_cache.HoldsRows)
+        if (filter.IndexStream is not { } stream || !_cache.HoldsRows)
         {
             return null;
         }
@@ -134,7 +134,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                 {
                     var days = merge.Key < known.Length ? known[merge.Key] : default;
                     counter.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows),
-                        days.Known ? new InstallationFacts(DateOnly.FromDayNumber(days.First), days.First == days.Last) : null);
+                        days.Known ? new InstallationFacts(DateOnly.FromDayNumber(days.First), days.First == days.Last, days.CiOnly) : null);
                 }
             }
         }

@@ -33,6 +33,9 @@ public sealed class InstallationIndexesTests
             // A third are one-off (one active day); the rest come back on up to 40 later days.
             var count = random.Next(3) == 0 ? 1 : random.Next(2, 40);
             var busyCi = random.Next(4) == 0;
+            // Some only ever run in CI (build pipelines): CI-only whatever the range.
+            var onlyCi = random.Next(6) == 0;
+            var outsideCi = false;
             var version = random.Next(1, s_versions.Length);
             var os = random.Next(s_systems.Length);
             var last = seen;
@@ -47,17 +50,20 @@ public sealed class InstallationIndexesTests
                 {
                     os = random.Next(s_systems.Length);
                 }
-                var isCi = busyCi ? random.Next(5) > 0 : random.Next(6) == 0;
+                var isCi = onlyCi || (busyCi ? random.Next(5) > 0 : random.Next(6) == 0);
                 days.Add(new Day(key, date, isCi, version, random.Next(3) > 0, os));
+                outsideCi |= !isCi;
                 // Some days also ran a second version (an upgrade that day) or in the other environment.
                 if (random.Next(8) == 0)
                 {
-                    days.Add(new Day(key, date, random.Next(2) == 0 ? isCi : !isCi, random.Next(s_versions.Length), random.Next(2) == 0,
+                    var secondCi = onlyCi || (random.Next(2) == 0 ? isCi : !isCi);
+                    days.Add(new Day(key, date, secondCi, random.Next(s_versions.Length), random.Next(2) == 0,
                         random.Next(4) == 0 ? random.Next(s_systems.Length) : os));
+                    outsideCi |= !secondCi;
                 }
                 last = date > last ? date : last;
             }
-            first[key] = new InstallationDays(seen.DayNumber, last.DayNumber);
+            first[key] = new InstallationDays(seen.DayNumber, last.DayNumber, CiOnly: !outsideCi);
         }
         return (days, first);
     }
@@ -111,7 +117,7 @@ public sealed class InstallationIndexesTests
             var version = random.Next(3) == 0 ? s_versions[random.Next(1, s_versions.Length)] : null;
             var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), env, os, version,
                 random.Next(2) == 0 ? "previous" : null, s_last);
-            var rule = new[] { ActiveRuleKind.AnyEvent, ActiveRuleKind.ExcludeSingleDay, ActiveRuleKind.SuccessfulRun }[random.Next(3)];
+            var rule = ActiveRule.All[random.Next(ActiveRule.All.Count)];
             var window = InstallationsService.WindowFor(query);
             var segments = Segments(days, codes, to).Where(s => s.Month >= new DateOnly(window.Window.From.Year, window.Window.From.Month, 1)).ToList();
             var filter = ReachFilter.For(query, codes);
@@ -139,14 +145,6 @@ public sealed class InstallationIndexesTests
         Assert.False(indexes.CanAnswer(s_first, s_last));
     }
 
-    [Fact]
-    public void Counts_ExcludeCiOnlyJudgedPerPeriod_Throws()
-    {
-        var window = InstallationsService.WindowFor(new InsightQuery { Range = null, From = s_last.AddDays(-6), To = s_last });
-
-        Assert.Throws<ArgumentException>(() => new InstallationIndexCounts(window, ActiveRuleKind.ExcludeCiOnly));
-    }
-
     [Theory]
     [InlineData(ActiveRuleKind.SuccessfulRun, false)]
     [InlineData(ActiveRuleKind.AnyEvent, true)]
@@ -161,29 +159,43 @@ public sealed class InstallationIndexesTests
     }
 
     /// <summary>
-    /// CI-only is judged over the selected range: an installation that ran outside CI only in the weeks before it
-    /// (which the page reads for cohorts and the previous period) is CI-only, with "compare" on or off.
+    /// CI-only is a fact about the installation's whole history: one that ran outside CI only before the range (in the
+    /// weeks the page reads for cohorts and the previous period) is not CI-only and counts under "excluding CI-only";
+    /// one that only ever ran in CI is left out of every count, the previous period's line too. Walk and indexes agree.
     /// </summary>
     [Theory]
     [InlineData(null)]
     [InlineData("previous")]
-    public void Walk_OutsideCiOnlyBeforeTheRange_IsCiOnlyWhateverCompare(string? compare)
+    public void Counts_CiOnlyJudgedOverTheWholeHistory_SameWithOrWithoutCompare(string? compare)
     {
         var codes = new StringCodes();
         var to = new DateOnly(2026, 11, 20);
         var from = to.AddDays(-6);
-        List<Day> days = [new(1, to.AddDays(-1), IsCi: true, 1, Ok: true), new(1, from.AddDays(-3), IsCi: false, 1, Ok: true)];
-        var first = new InstallationDays[] { default, new(from.AddDays(-3).DayNumber, to.AddDays(-1).DayNumber) };
+        List<Day> days =
+        [
+            new(1, to.AddDays(-1), IsCi: true, 1, Ok: true), new(1, from.AddDays(-3), IsCi: false, 1, Ok: true),
+            new(2, to.AddDays(-2), IsCi: true, 1, Ok: true), new(2, from.AddDays(-4), IsCi: true, 1, Ok: true),
+        ];
+        var first = new InstallationDays[]
+        {
+            default,
+            new(from.AddDays(-3).DayNumber, to.AddDays(-1).DayNumber, CiOnly: false),
+            new(from.AddDays(-4).DayNumber, to.AddDays(-2).DayNumber, CiOnly: true),
+        };
         var query = InsightQuery.Parse(null, null, from.ToString("yyyy-MM-dd"), to.ToString("yyyy-MM-dd"), "all", null, null, compare, to);
         var window = InstallationsService.WindowFor(query);
+        var segments = Segments(days, codes, to);
 
-        var any = InstallationsService.Walk(Segments(days, codes, to), window, ActiveRuleKind.AnyEvent, ReachFilter.All, first, codes);
-        var noCi = InstallationsService.Walk(Segments(days, codes, to), window, ActiveRuleKind.ExcludeCiOnly, ReachFilter.All, first, codes);
+        var any = InstallationsService.Walk(segments, window, ActiveRuleKind.AnyEvent, ReachFilter.All, first, codes);
+        var noCi = InstallationsService.Walk(segments, window, ActiveRuleKind.ExcludeCiOnly, ReachFilter.All, first, codes);
+        var indexed = new InstallationIndexCounts(window, ActiveRuleKind.ExcludeCiOnly);
+        indexed.Add(InstallationIndexes.Build(segments, window.Window.From, first, codes), 0, codes);
 
-        Assert.Equal(new RuleExclusions(AnyEvent: 1, WithoutSuccess: 0, CiOnly: 1, SingleDay: 0), any.Exclusions);
-        Assert.Equal(0, noCi.Active);
-        Assert.Empty(noCi.Daily);
-        // The previous period's line judges that period: outside CI there, so it is on the line.
+        Assert.Equal(new RuleExclusions(AnyEvent: 2, WithoutSuccess: 0, CiOnly: 1, SingleDay: 0), any.Exclusions);
+        Assert.Equal(1, noCi.Active);
+        Assert.Equal([KeyValuePair.Create(to.AddDays(-1), 1L)], noCi.Daily.ToList());
+        // The previous period's line: installation 1 (outside CI there), never installation 2.
         Assert.Equal(compare is null ? [] : [KeyValuePair.Create(from.AddDays(-3).AddDays(7), 1L)], noCi.PreviousDaily.ToList());
+        Assert.Equal(Canonical(noCi), Canonical(indexed.Result()));
     }
 }
