@@ -43,8 +43,10 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         InsightQuery query, int limit, CancellationToken ct)
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        var segments = await _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
+        // The filter after the rows: codes exist once every row is in memory.
+        var loaded = await _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
+        var segments = Collapse.CommandDays.For(loaded, filter, _cache);
         var tallies = new Dictionary<(string Tool, int Command), (Tally Current, Tally Previous)>();
         foreach (var segment in segments)
         {
@@ -84,8 +86,10 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
 
     private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(InsightQuery query, CancellationToken ct)
     {
-        var segments = await _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
+        // The filter after the rows: codes exist once every row is in memory.
+        var loaded = await _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
+        var segments = Collapse.CommandDurations.For(loaded, filter, _cache);
         var histograms = new Dictionary<(string, string), DurationHistogram>();
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {

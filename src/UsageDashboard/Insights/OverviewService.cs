@@ -143,8 +143,10 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     private async Task<List<(string Tool, Outcomes Current, Outcomes Previous)>> RunTotalsAsync(InsightQuery query, CancellationToken ct)
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
-        var segments = await _cache.RunDaysAsync(query.Tool, prevFrom, query.To, ct);
+        // The filter after the rows: codes exist once every row is in memory.
+        var loaded = await _cache.RunDaysAsync(query.Tool, prevFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
+        var segments = Collapse.RunDays.For(loaded, filter, _cache);
         var tallies = new Dictionary<string, (Tally Current, Tally Previous)>(StringComparer.Ordinal);
         foreach (var segment in segments)
         {
@@ -189,8 +191,10 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     private async Task<IReadOnlyList<DailyPoint>> DailyAsync(InsightQuery query, CancellationToken ct)
     {
         var reach = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
-        var days = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
+        // The filter after the rows: codes exist once every row is in memory.
+        var loaded = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
+        var days = Collapse.RunDays.For(loaded, filter, _cache);
         var runs = new long[query.Days];
         foreach (var segment in days)
         {
@@ -253,8 +257,10 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     private async Task<IReadOnlyList<CommandRow>> CommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
         var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var days = await _cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
+        // The filter after the rows: codes exist once every row is in memory.
+        var loaded = await _cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
+        var days = Collapse.CommandDays.For(loaded, filter, _cache);
         var tallies = new Dictionary<(string Tool, int Command), Tally>();
         foreach (var segment in days)
         {

@@ -21,11 +21,12 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     {
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var months = _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
-        var days = await _cache.PluginDaysAsync(query.Tool, query.From, query.To, ct);
+        var dayRows = await _cache.PluginDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await months;
         // Codes are read once every row is in memory, so every value the rows hold has its code.
         var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
+        var days = Collapse.PluginDays.For(dayRows, filter, _cache);
         // A plugin is (tool, name, type): counts and versions from the plugin-day rows, installations from the
         // plugin-month rows, counted under one group number per (name, type) pair.
         var pairs = new Dictionary<(int Name, int Type), int>();
