@@ -53,6 +53,12 @@ public readonly struct ReachFilter
         false => 2,
     };
 
+    /// <summary>Whether an OS filter is set (with a value some row has).</summary>
+    public bool ByOs => _os >= 0;
+
+    /// <summary>Whether a tool-version filter is set (with a value some row has).</summary>
+    public bool ByVersion => _version >= 0;
+
     /// <summary>Whether an OS or tool-version filter narrows the rows an index must be built over (<see cref="KeepsRow"/>).</summary>
     public bool NarrowsRows => _os >= 0 || _version >= 0;
 

@@ -4,37 +4,38 @@ using UsageDashboard.Insights;
 namespace UsageDashboard.Rollups;
 
 /// <summary>
-/// Day-rollup segments as a view without an OS or tool-version filter reads them: each segment's rows summed over
-/// the dimensions such a view never looks at (OS, OS version, runtime, tool version), keeping the day, the
-/// environment and the view's own subject. A day row exists per combination of every dimension, so the rows of a
-/// month grow with the variety of installations; their sums grow only with the subjects. On the 10M bench store
-/// the 90-day plugin-day rows shrink from 221k to 35k, the command-day rows from 137k to 8k and the run-day rows
-/// from 119k to 728, and the views that loop over them no longer grow with the installations.
-/// Computed once per segment object: a segment is replaced, never changed, when its rows move, so the sums of a
-/// segment stay right for as long as it is read, and are collected with it.
+/// Day-rollup segments as a view reads them: each segment's rows summed over the dimensions the view never looks
+/// at (OS, OS version, runtime, tool version; the OS or the tool version stays when the view filters by it),
+/// keeping the day, the environment and the view's own subject. A day row exists per combination of every
+/// dimension, so the rows of a month grow with the variety of installations; their sums grow only with the
+/// subjects. On the 10M bench store the 90-day plugin-day rows shrink from 221k to 35k, the command-day rows from
+/// 137k to 8k and the run-day rows from 119k to 728 (without a filter), and the views that loop over them no longer
+/// grow with the installations. Computed once per segment object and kind of filter: a segment is replaced, never
+/// changed, when its rows move, so the sums of a segment stay right for as long as it is read, and are collected
+/// with it.
 /// </summary>
-public sealed class CollapsedRows<T> where T : struct
+public sealed class CollapsedRows<T>(Func<T[], bool, bool, T[]> collapse) where T : struct
 {
-    private readonly ConditionalWeakTable<MonthSegment<T>, MonthSegment<T>> _collapsed = [];
-    private readonly Func<T[], T[]> _collapse;
-
-    public CollapsedRows(Func<T[], T[]> collapse) => _collapse = collapse;
+    // By what the sums keep: 0 = neither OS nor tool version, 1 = the OS, 2 = the tool version.
+    private readonly ConditionalWeakTable<MonthSegment<T>, MonthSegment<T>>[] _collapsed = [[], [], []];
 
     /// <summary>
-    /// <paramref name="segments"/> (read from <paramref name="cache"/>) with their rows summed, when <paramref name="filter"/>
-    /// keeps rows by environment only; as they are otherwise: an OS or version filter reads the dimensions the sums drop,
-    /// and with rollups off the segments are new on every request, so summing them would only add work.
+    /// <paramref name="segments"/> (read from <paramref name="cache"/>) with their rows summed over every dimension
+    /// <paramref name="filter"/> does not read; as they are when it filters by both OS and version, or with rollups off
+    /// (the segments are then new on every request, so summing them would only add work).
     /// </summary>
     public IReadOnlyList<MonthSegment<T>> For(IReadOnlyList<MonthSegment<T>> segments, ReachFilter filter, RollupCache cache)
     {
-        if (filter.NarrowsRows || !cache.HoldsRows)
+        if ((filter.ByOs && filter.ByVersion) || !cache.HoldsRows)
         {
             return segments;
         }
+        var (keepOs, keepVersion) = (filter.ByOs, filter.ByVersion);
+        var table = _collapsed[keepOs ? 1 : keepVersion ? 2 : 0];
         var result = new MonthSegment<T>[segments.Count];
         for (var i = 0; i < result.Length; i++)
         {
-            result[i] = _collapsed.GetValue(segments[i], s => s with { Rows = _collapse(s.Rows) });
+            result[i] = table.GetValue(segments[i], s => s with { Rows = collapse(s.Rows, keepOs, keepVersion) });
         }
         return result;
     }
@@ -44,19 +45,22 @@ public sealed class CollapsedRows<T> where T : struct
 public static class Collapse
 {
     /// <summary>Run-day rows by (day, environment): the overview's totals and daily runs.</summary>
-    public static readonly CollapsedRows<RunDayRow> RunDays = new(rows => Sum(rows, r => (r.Day, r.IsCi),
+    public static readonly CollapsedRows<RunDayRow> RunDays = new((rows, os, version) => Sum(rows,
+        r => (r.Day, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        static r => r with { OsName = 0, OsVersion = 0, RuntimeName = 0, RuntimeVersion = 0, ToolVersion = 0 }));
+        r => r with { OsName = os ? r.OsName : 0, OsVersion = 0, RuntimeName = 0, RuntimeVersion = 0, ToolVersion = version ? r.ToolVersion : 0 }));
 
     /// <summary>Command-day rows by (day, command, environment): the command rankings.</summary>
-    public static readonly CollapsedRows<CommandDayRow> CommandDays = new(rows => Sum(rows, r => (r.Day, r.Command, r.IsCi),
+    public static readonly CollapsedRows<CommandDayRow> CommandDays = new((rows, os, version) => Sum(rows,
+        r => (r.Day, r.Command, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        static r => r with { OsName = 0, ToolVersion = 0 }));
+        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0 }));
 
     /// <summary>Plugin-day rows by (day, name, type, plugin version, environment): the plugin list.</summary>
-    public static readonly CollapsedRows<PluginDayRow> PluginDays = new(rows => Sum(rows, r => (r.Day, r.Name, r.Type, r.Version, r.IsCi),
+    public static readonly CollapsedRows<PluginDayRow> PluginDays = new((rows, os, version) => Sum(rows,
+        r => (r.Day, r.Name, r.Type, r.Version, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        static r => r with { OsName = 0, ToolVersion = 0 }));
+        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0 }));
 
     /// <summary>Duration histograms by (day, command, environment), bucket counts added: the command list's percentiles.</summary>
     public static readonly CollapsedRows<CommandDurationRow> CommandDurations = new(CollapseDurations);
@@ -85,12 +89,12 @@ public static class Collapse
         return [.. sums];
     }
 
-    private static CommandDurationRow[] CollapseDurations(CommandDurationRow[] rows)
+    private static CommandDurationRow[] CollapseDurations(CommandDurationRow[] rows, bool os, bool version)
     {
-        var sums = new Dictionary<(int Day, int Command, bool IsCi), SortedDictionary<short, int>>();
+        var sums = new Dictionary<(int Day, int Command, bool IsCi, int Os, int Version), SortedDictionary<short, int>>();
         foreach (var row in rows)
         {
-            var key = (row.Day, row.Command, row.IsCi);
+            var key = (row.Day, row.Command, row.IsCi, os ? row.OsName : 0, version ? row.ToolVersion : 0);
             if (!sums.TryGetValue(key, out var buckets))
             {
                 sums[key] = buckets = [];
@@ -100,6 +104,6 @@ public static class Collapse
                 buckets[row.Buckets[i]] = buckets.GetValueOrDefault(row.Buckets[i]) + row.Counts[i];
             }
         }
-        return [.. sums.Select(s => new CommandDurationRow(s.Key.Day, s.Key.Command, s.Key.IsCi, 0, 0, [.. s.Value.Keys], [.. s.Value.Values]))];
+        return [.. sums.Select(s => new CommandDurationRow(s.Key.Day, s.Key.Command, s.Key.IsCi, s.Key.Os, s.Key.Version, [.. s.Value.Keys], [.. s.Value.Values]))];
     }
 }

@@ -47,10 +47,36 @@ public sealed class CollapsedRowsTests : IDisposable
     }
 
     [Fact]
-    public void For_OsFilter_RowsAsTheyAre()
+    public void For_OsFilter_SumsKeepTheOs()
     {
         _codes.Code("linux");
         var filter = ReachFilter.For(new InsightQuery { From = new DateOnly(2026, 11, 1), To = new DateOnly(2026, 11, 30), Os = "linux" }, _codes);
+
+        MonthSegment<CommandDayRow> segment = new("dbt", new DateOnly(2026, 11, 1),
+        [
+            new(Day: 3, Command: 7, IsCi: false, OsName: 1, ToolVersion: 4, Runs: 5, Succeeded: 4, Failed: 1, Aborted: 0),
+            new(Day: 3, Command: 7, IsCi: false, OsName: 1, ToolVersion: 5, Runs: 2, Succeeded: 1, Failed: 0, Aborted: 1),
+            new(Day: 3, Command: 7, IsCi: false, OsName: 2, ToolVersion: 4, Runs: 3, Succeeded: 3, Failed: 0, Aborted: 0),
+        ]);
+
+        var rows = Collapse.CommandDays.For([segment], filter, Cache(rollups: true)).Single().Rows;
+
+        Assert.Equal(
+        [
+            new(Day: 3, Command: 7, IsCi: false, OsName: 1, ToolVersion: 0, Runs: 7, Succeeded: 5, Failed: 1, Aborted: 1),
+            new CommandDayRow(Day: 3, Command: 7, IsCi: false, OsName: 2, ToolVersion: 0, Runs: 3, Succeeded: 3, Failed: 0, Aborted: 0),
+        ], rows);
+    }
+
+    [Fact]
+    public void For_OsAndVersionFilters_RowsAsTheyAre()
+    {
+        _codes.Code("linux");
+        _codes.Code("1.9.0");
+        var filter = ReachFilter.For(new InsightQuery
+        {
+            From = new DateOnly(2026, 11, 1), To = new DateOnly(2026, 11, 30), Os = "linux", Version = "1.9.0",
+        }, _codes);
         var segments = new[] { Segment() };
 
         Assert.Same(segments, Collapse.CommandDays.For(segments, filter, Cache(rollups: true)));
