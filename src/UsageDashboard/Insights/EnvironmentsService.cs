@@ -97,8 +97,10 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         }
 
         var runsByValue = s_dimensions.Select(_ => new Dictionary<int, long>()).ToArray();
-        foreach (var segment in daySegments)
+        foreach (var loaded in daySegments)
         {
+            // A month the range covers whole is read as its sums over the days (all on its 1st, in range).
+            var segment = loaded.Month >= query.From && loaded.Month.AddMonths(1).AddDays(-1) <= query.To ? Collapse.RunMonths.Whole(loaded, _cache) : loaded;
             foreach (var row in segment.Rows)
             {
                 if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))

@@ -39,6 +39,13 @@ public sealed class CollapsedRows<T>(Func<T[], bool, bool, T[]> collapse) where 
         }
         return result;
     }
+
+    /// <summary>
+    /// <paramref name="segment"/> with every row summed as the collapse has it, whatever the filter (for a collapse that
+    /// keeps every dimension a filter reads, such as <see cref="Collapse.RunMonths"/>); as it is with rollups off.
+    /// </summary>
+    public MonthSegment<T> Whole(MonthSegment<T> segment, RollupCache cache) =>
+        cache.HoldsRows ? _collapsed[0].GetValue(segment, s => s with { Rows = collapse(s.Rows, true, true) }) : segment;
 }
 
 /// <summary>The collapses the views use (<see cref="CollapsedRows{T}"/>): what each keeps of a row.</summary>
@@ -61,6 +68,15 @@ public static class Collapse
         r => (r.Day, r.Name, r.Type, r.Version, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
         r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0 }));
+
+    /// <summary>
+    /// Run-day rows of a month summed over its days (day 0), every dimension kept: the environments breakdown's runs
+    /// over the months its range covers whole (about a month's rows instead of one per day and combination).
+    /// </summary>
+    public static readonly CollapsedRows<RunDayRow> RunMonths = new((rows, _, _) => Sum(rows,
+        r => (r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion),
+        static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
+        static r => r with { Day = 0 }));
 
     /// <summary>Duration histograms by (day, command, environment), bucket counts added: the command list's percentiles.</summary>
     public static readonly CollapsedRows<CommandDurationRow> CommandDurations = new(CollapseDurations);
