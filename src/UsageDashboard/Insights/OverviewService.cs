@@ -57,7 +57,9 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         var filtered = RunFilterSql.HasDimensionFilters(query);
         var reach = ReachAsync(query, filtered, ct);
         var runs = RunTotalsAsync(query, ct);
-        var unfilteredNew = filtered ? Task.FromResult((0L, 0L)) : OnOwnConnectionAsync(conn => NewInstallationsAsync(conn, query, ct), ct);
+        var unfilteredNew = filtered ? Task.FromResult((0L, 0L))
+            : _cache.HoldsRows ? NewInstallationsFromDaysAsync(query, ct)
+            : OnOwnConnectionAsync(conn => NewInstallationsAsync(conn, query, ct), ct);
         await Task.WhenAll(reach, runs, unfilteredNew);
         var installations = await reach;
         var byTool = (await runs).Select(r =>
@@ -165,6 +167,38 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             }
         }
         return tallies.Select(t => (t.Key, t.Value.Current.ToOutcomes(), t.Value.Previous.ToOutcomes())).ToList();
+    }
+
+    /// <summary>
+    /// <see cref="NewInstallationsAsync"/> from the first days the cache holds (<see cref="RollupCache.InstallationDaysAsync"/>):
+    /// the statement read every installation first seen since the previous period began (14.7 ms on the 10M store's
+    /// 97k installations, on the overview's critical path), this is a pass over an array already in memory.
+    /// </summary>
+    private async Task<(long Current, long Previous)> NewInstallationsFromDaysAsync(InsightQuery query, CancellationToken ct)
+    {
+        var days = await _cache.InstallationDaysAsync(ct);
+        var tool = query.Tool is null ? 0 : _cache.Codes.Find(query.Tool);
+        if (tool < 0)
+        {
+            return (0, 0);
+        }
+        var (from, to, prevFrom) = (query.From.DayNumber, query.To.DayNumber, query.PreviousPeriod.From.DayNumber);
+        long current = 0, previous = 0;
+        foreach (var d in days)
+        {
+            if (d.Known && (tool == 0 || d.Tool == tool) && d.First >= prevFrom && d.First <= to)
+            {
+                if (d.First >= from)
+                {
+                    current++;
+                }
+                else
+                {
+                    previous++;
+                }
+            }
+        }
+        return (current, previous);
     }
 
     /// <summary>Installations first seen in each period (no dimension filters: any installation of the tool).</summary>

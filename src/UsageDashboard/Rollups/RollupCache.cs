@@ -54,9 +54,9 @@ public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi
 /// An installation's first and last UTC day (<see cref="DateOnly.DayNumber"/>; both 0 for an id with no row), and
 /// whether every run it ever sent ran in CI (<paramref name="CiOnly"/>: no installation-month row outside CI, on any
 /// OS, version or day). Both are facts about the installation's whole history, as Meltano's own "only ever ran in
-/// CI" flag is, so neither depends on the range a page shows.
+/// CI" flag is, so neither depends on the range a page shows. <paramref name="Tool"/>: the tool's <see cref="StringCodes"/> code.
 /// </summary>
-public readonly record struct InstallationDays(int First, int Last, bool CiOnly = false)
+public readonly record struct InstallationDays(int First, int Last, bool CiOnly = false, int Tool = 0)
 {
     public bool Known => First != 0;
 }
@@ -227,7 +227,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static async Task<InstallationDays[]> ReadInstallationDaysAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, bool fromRollups, CancellationToken ct)
+    private async Task<InstallationDays[]> ReadInstallationDaysAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, bool fromRollups, CancellationToken ct)
     {
         // Timestamps, not dates: converting in SQL (AT TIME ZONE per row) cost more than sending them. The
         // installations that ran outside CI come from the month rows the pages count (with rollups off, from
@@ -237,12 +237,13 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             ? $"SELECT DISTINCT installation_key AS id FROM {InstallationTable} WHERE NOT is_ci"
             : "SELECT DISTINCT i.id FROM runs r JOIN installations i ON i.tool = r.tool AND i.installation_id = r.installation_id WHERE NOT r.is_ci";
         await using var cmd = new NpgsqlCommand($"""
-            SELECT i.id, i.first_seen, i.last_seen, o.id IS NULL AS ci_only
+            SELECT i.id, i.first_seen, i.last_seen, o.id IS NULL AS ci_only, i.tool
             FROM installations i LEFT JOIN ({outsideCi}) o ON o.id = i.id
             ORDER BY i.id DESC
             """, conn, tx);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         InstallationDays[] days = [];
+        var (tool, toolCode) = ("", 0);
         while (await reader.ReadAsync(ct))
         {
             var id = reader.GetInt32(0);
@@ -250,9 +251,14 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             {
                 days = new InstallationDays[id + 1];
             }
+            var text = reader.GetString(4);
+            if (text != tool)
+            {
+                (tool, toolCode) = (text, Codes.Code(text));
+            }
             days[id] = new InstallationDays(
                 DateOnly.FromDateTime(reader.GetFieldValue<DateTime>(1)).DayNumber, DateOnly.FromDateTime(reader.GetFieldValue<DateTime>(2)).DayNumber,
-                reader.GetBoolean(3));
+                reader.GetBoolean(3), toolCode);
         }
         return days;
     }
