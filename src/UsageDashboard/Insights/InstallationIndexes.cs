@@ -23,7 +23,7 @@ namespace UsageDashboard.Insights;
 public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIndex Cohorts, ReachIndex Versions, bool OverSuccessfulDays = false)
 {
     /// <summary>The cohort group of an installation without a first sighting: the walk dates it by its first active day in the page's window, which no index can know.</summary>
-    public static readonly long UnknownFirstDay = RollupCache.PairGroup(0, 1 << 4);
+    public static readonly long UnknownFirstDay = RollupCache.PairGroup(0, 1 << 5);
 
     /// <summary>Builds <see cref="Span"/> (as <see cref="RollupCache"/> does, once per change of the segments).</summary>
     public static ReachIndex BuildSpan(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, DateOnly from, InstallationDays[] firstDays,
@@ -81,8 +81,10 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     public static readonly long[] SpanGroups = [0, SingleDayBit, CiOnlyBit, SingleDayBit | CiOnlyBit];
 
     /// <summary>An installation's span group: <see cref="SingleDayBit"/> and <see cref="CiOnlyBit"/> as they hold for it.</summary>
-    private static Func<InstallationMonthRow, long> SpanGroup(InstallationDays[] firstDays) =>
-        r => (SingleDay(firstDays, r.Key) ? SingleDayBit : 0) | (CiOnly(firstDays, r.Key) ? CiOnlyBit : 0);
+    private static Func<InstallationMonthRow, long> SpanGroup(InstallationDays[] firstDays) => r => SpanBits(firstDays, r.Key);
+
+    private static int SpanBits(InstallationDays[] firstDays, int key) =>
+        (SingleDay(firstDays, key) ? SingleDayBit : 0) | (CiOnly(firstDays, key) ? CiOnlyBit : 0);
 
     // Unknown installations never reach the counts (CanAnswer), so their CI bit is only a placeholder.
     private static bool CiOnly(InstallationDays[] firstDays, int key) => key < firstDays.Length && firstDays[key].CiOnly;
@@ -90,13 +92,17 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
     private static bool SingleDay(InstallationDays[] firstDays, int key) =>
         key >= firstDays.Length || !firstDays[key].Known || firstDays[key].First == firstDays[key].Last;
 
-    /// <summary>The bit of a cohort group for a CI-only installation.</summary>
-    public const int CohortCiOnlyBit = 1 << 5;
+    /// <summary>The span group (<see cref="SpanGroups"/>) of a cohort group's installations: its two low bits.</summary>
+    public static long SpanGroupOfCohort(long cohortGroup) => cohortGroup & (SingleDayBit | CiOnlyBit);
+
+    /// <summary>Whether a cohort group's installations were active in their first-sighting week in <paramref name="stream"/>.</summary>
+    public static bool CohortActiveIn(long cohortGroup, int stream) => (cohortGroup & (1L << (2 + stream))) != 0;
 
     /// <summary>
     /// (first-sighting week's Monday as a day number, bits) per installation as <see cref="RollupCache.PairGroup"/>:
-    /// bit 0 = single-day, bit 1 + s = active in that week in stream s, bit 5 = CI-only (<see cref="CohortCiOnlyBit"/>;
-    /// bit 4 marks <see cref="UnknownFirstDay"/>). Found in one pass over the segments, as a row alone cannot tell.
+    /// bits 0-1 = the span group (<see cref="SpanGroupOfCohort"/>), bit 2 + s = active in that week in stream s
+    /// (<see cref="CohortActiveIn"/>), bit 5 marks <see cref="UnknownFirstDay"/>. Found in one pass over the segments,
+    /// as a row alone cannot tell.
     /// </summary>
     private static Func<InstallationMonthRow, long> CohortGroup(IReadOnlyList<MonthSegment<InstallationMonthRow>> segments, InstallationDays[] firstDays,
         ReachFilter? rows, bool successfulDays)
@@ -112,7 +118,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 continue;
             }
             var week = TimeBuckets.Truncate(DateOnly.FromDayNumber(firstDays[key].First), Grain.Week);
-            var bits = (SingleDay(firstDays, key) ? 1 : 0) | (CiOnly(firstDays, key) ? CohortCiOnlyBit : 0);
+            var bits = SpanBits(firstDays, key);
             for (var p = 0; p < merge.Parts; p++)
             {
                 var mask = MonthMask.For(merge.Segments[merge.SegmentOf(p)].Month, week, week.AddDays(6));
@@ -124,7 +130,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 {
                     if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (rows is not { } filter || filter.KeepsRow(row.OsName, row.ToolVersion)))
                     {
-                        bits |= (1 << 1) | (1 << (row.IsCi ? 2 : 3));
+                        bits |= (1 << 2) | (1 << (row.IsCi ? 3 : 4));
                     }
                 }
             }
@@ -260,7 +266,7 @@ public sealed class InstallationIndexCounts
 
         // Cohort groups of each week: those active in it in this stream, with the rule's span groups.
         var cohortGroups = indexes.Cohorts.Groups
-            .Where(g => (g & (1L << (stream + 1))) != 0 && _groups.Contains(SpanGroupOfCohort(g)))
+            .Where(g => InstallationIndexes.CohortActiveIn(g, stream) && _groups.Contains(InstallationIndexes.SpanGroupOfCohort(g)))
             .GroupBy(g => (int)(g >> 32))
             .ToDictionary(g => g.Key, g => g.ToList());
         for (var week = _w.CohortFrom; week <= _w.LastWeek; week = week.AddDays(7))
@@ -336,10 +342,6 @@ public sealed class InstallationIndexCounts
             }
         }
     }
-
-    /// <summary>The span group (<see cref="InstallationIndexes.SpanGroups"/>) of a cohort group's installations.</summary>
-    private static long SpanGroupOfCohort(long cohortGroup) =>
-        (cohortGroup & InstallationIndexes.SingleDayBit) + ((cohortGroup & InstallationIndexes.CohortCiOnlyBit) != 0 ? InstallationIndexes.CiOnlyBit : 0);
 
     /// <summary>The counts of every tool added so far.</summary>
     public InstallationCounts Result() => new(new RuleExclusions(_any, _withoutSuccess, _ciOnly, _singleDay), _active, _new,

@@ -60,7 +60,7 @@ public readonly struct ReachFilter
     public bool ByVersion => _version >= 0;
 
     /// <summary>Whether an OS or tool-version filter narrows the rows an index must be built over (<see cref="KeepsRow"/>).</summary>
-    public bool NarrowsRows => _os >= 0 || _version >= 0;
+    public bool NarrowsRows => ByOs || ByVersion;
 
     /// <summary>
     /// Names the rows an index for this filter holds, as a suffix of the index's name: empty for every row, else the
