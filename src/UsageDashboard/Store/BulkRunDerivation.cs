@@ -44,6 +44,9 @@ internal sealed class BulkRunDerivation
 
     public int InstallationCount => _installations.Count;
 
+    /// <summary>Each installation's first and last event time among the events added, as stored.</summary>
+    public IReadOnlyDictionary<(string Tool, string InstallationId), (DateTime First, DateTime Last)> Installations => _installations;
+
     /// <summary>The runs in time order, once <see cref="Complete"/> has run; the i-th gets id firstRunId + i (Complete's argument).</summary>
     public IReadOnlyList<RunState> Completed => _completed ?? throw new InvalidOperationException("Complete the runs first.");
 
@@ -131,30 +134,9 @@ internal sealed class BulkRunDerivation
         {
             for (var i = 0; i < runs.Count; i++)
             {
-                var r = runs[i];
                 w.StartRow(22);
                 w.Write(_firstRunId + i);
-                w.Write(r.Tool);
-                w.Write(r.RunKey);
-                w.Write(r.InstallationId);
-                w.Write(r.UserId);
-                w.Write(r.OccurredAt);
-                w.Write(r.StartedAt);
-                w.Write(r.EndedAt);
-                w.Write(r.Command);
-                w.Write(r.Status);
-                w.Write(r.DurationMs);
-                w.Write(r.ToolVersion);
-                w.Write(r.OsName);
-                w.Write(r.OsVersion);
-                w.Write(r.RuntimeName);
-                w.Write(r.RuntimeVersion);
-                w.Write(r.Environment);
-                w.Write(r.IsCi);
-                w.Write(r.ErrorType);
-                w.Write(r.EventCount);
-                w.WriteJsonb(r.PluginsText);
-                w.Write(now);
+                WriteRunValues(w, runs[i], now);
                 await w.EndRowAsync(ct);
             }
             await w.CompleteAsync(ct);
@@ -198,6 +180,75 @@ internal sealed class BulkRunDerivation
             await w.CompleteAsync(ct);
         }
         return runs.Count;
+    }
+
+    /// <summary>
+    /// COPYs the runs finished by <see cref="Complete"/> into the write path's work table <c>new_runs</c>
+    /// (no ids: <c>runs</c> gives them when <see cref="RunDerivationSql.InsertNewRuns"/> stores them) and their
+    /// plugins, outcomes decided, into <c>derived_plugins</c>.
+    /// </summary>
+    public async Task WriteNewAsync(NpgsqlConnection conn, DateTime now, CancellationToken ct)
+    {
+        var runs = _completed ?? throw new InvalidOperationException("Complete the runs before writing them.");
+        now = AsStored(now);
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, $"new_runs ({RunColumns})", ct))
+        {
+            foreach (var r in runs)
+            {
+                w.StartRow(21);
+                WriteRunValues(w, r, now);
+                await w.EndRowAsync(ct);
+            }
+            await w.CompleteAsync(ct);
+        }
+        if (!runs.Any(r => r.Plugins is not null))
+        {
+            return;
+        }
+        await using (var w = await BinaryCopyWriter.BeginAsync(conn, "derived_plugins (tool, run_key, name, type, version, status)", ct))
+        {
+            foreach (var r in runs)
+            {
+                foreach (var p in r.Plugins ?? [])
+                {
+                    w.StartRow(6);
+                    w.Write(r.Tool);
+                    w.Write(r.RunKey);
+                    w.Write(p.Name);
+                    w.Write(p.Type);
+                    w.Write(p.Version ?? "");
+                    w.Write(p.Outcome(r.Status));
+                    await w.EndRowAsync(ct);
+                }
+            }
+            await w.CompleteAsync(ct);
+        }
+    }
+
+    /// <summary>A run's values in the order of <see cref="RunColumns"/>.</summary>
+    private static void WriteRunValues(BinaryCopyWriter w, RunState r, DateTime now)
+    {
+        w.Write(r.Tool);
+        w.Write(r.RunKey);
+        w.Write(r.InstallationId);
+        w.Write(r.UserId);
+        w.Write(r.OccurredAt);
+        w.Write(r.StartedAt);
+        w.Write(r.EndedAt);
+        w.Write(r.Command);
+        w.Write(r.Status);
+        w.Write(r.DurationMs);
+        w.Write(r.ToolVersion);
+        w.Write(r.OsName);
+        w.Write(r.OsVersion);
+        w.Write(r.RuntimeName);
+        w.Write(r.RuntimeVersion);
+        w.Write(r.Environment);
+        w.Write(r.IsCi);
+        w.Write(r.ErrorType);
+        w.Write(r.EventCount);
+        w.WriteJsonb(r.PluginsText);
+        w.Write(now);
     }
 
     private static DateTime AsStored(DateTime t) =>

@@ -68,7 +68,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
                 {TruncateWorkTables};
             ELSE
                 DELETE FROM incoming_events; DELETE FROM inserted_events;
-                {RunDerivationSql.ClearWorkTables}
+                {RunDerivationSql.ClearWorkTables} {RunDerivationSql.ClearNewRuns}
             END IF;
         END
         $$;
@@ -130,6 +130,10 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             return await WriteSmallAsync(conn, events, insertedKeys, ct);
         }
         await StageAsync(conn, events, ct);
+        if (await DerivesInMemoryAsync(conn, ct))
+        {
+            return await InsertStagedDerivingInMemoryAsync(conn, events, insertedKeys, ct);
+        }
         await using var insert = new NpgsqlCommand(s_insertStaged, conn);
         var inserted = 0;
         await using (var reader = await insert.ExecuteReaderAsync(ct))
@@ -143,7 +147,100 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
         if (inserted > 0)
         {
-            await DeriveAffectedRunsAsync(conn, AffectedFromInserted, UpsertInstallations, ct);
+            await DeriveAffectedRunsAsync(conn, AffectedFromInserted, s_upsertInstallations, ct);
+        }
+        return new WriteResult(inserted, events.Count - inserted);
+    }
+
+    /// <summary>
+    /// Whether this database sorts text by code point (<see cref="BulkRunDerivation.AppliesToAsync"/>), so that
+    /// a large write can derive its new runs in memory by the same rules as SQL. Asked once per writer: the
+    /// collations are fixed when the database is created.
+    /// </summary>
+    private async ValueTask<bool> DerivesInMemoryAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        if (_derivesInMemory is { } known)
+        {
+            return known;
+        }
+        var applies = await BulkRunDerivation.AppliesToAsync(conn, ct);
+        _derivesInMemory = applies;
+        return applies;
+    }
+
+    private bool? _derivesInMemory;
+
+    /// <summary>
+    /// The large write's insert and derivation where <see cref="DerivesInMemoryAsync"/> holds. The staged
+    /// events are stored as by <see cref="s_insertStaged"/>, but the runs they start are derived here, from
+    /// the events just stored, in their id order (what the SQL rules break ties by), and inserted as is by
+    /// <see cref="RunDerivationSql.InsertNewRuns"/>. That spares the database the derivation's statement
+    /// (a second copy of every event into <c>inserted_events</c>, the aggregation, the plugin documents'
+    /// expansion and aggregation, the upsert), most of its work per event after the insert itself (see
+    /// docs/benchmarks.md). Runs already stored, whose other events came earlier, are derived again in SQL
+    /// from all their events, as every write does.
+    /// </summary>
+    private async Task<WriteResult> InsertStagedDerivingInMemoryAsync(NpgsqlConnection conn, IReadOnlyList<TelemetryEvent> events,
+        ISet<(string Tool, Guid EventId)>? insertedKeys, CancellationToken ct)
+    {
+        var ids = new Dictionary<(string Tool, Guid EventId), long>();
+        await using (var insert = new NpgsqlCommand(s_insertStagedReturningIds, conn))
+        await using (var reader = await insert.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var key = (reader.GetString(0), reader.GetGuid(1));
+                ids[key] = reader.GetInt64(2);
+                insertedKeys?.Add(key);
+            }
+        }
+        var inserted = ids.Count;
+        if (inserted == 0)
+        {
+            return new WriteResult(0, events.Count);
+        }
+        // The copy stored of an id repeated within the write is its first (the insert's DISTINCT ON by staging order).
+        var stored = new List<(long Id, TelemetryEvent Event)>(inserted);
+        foreach (var e in events)
+        {
+            if (ids.Remove((e.Tool, e.EventId), out var id))
+            {
+                stored.Add((id, e));
+            }
+        }
+        stored.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        var derivation = new BulkRunDerivation();
+        foreach (var (_, e) in stored)
+        {
+            derivation.Add(e);
+        }
+        var now = time.GetUtcNow().UtcDateTime;
+        derivation.Complete(now - runOptions.Value.AbortAfter);
+        await derivation.WriteNewAsync(conn, now, ct);
+
+        await using var cmd = new NpgsqlCommand(RunDerivationSql.InsertNewRuns, conn);
+        var installations = derivation.Installations;
+        cmd.Parameters.AddWithValue("i_tool", installations.Keys.Select(k => k.Tool).ToArray());
+        cmd.Parameters.AddWithValue("i_installation", installations.Keys.Select(k => k.InstallationId).ToArray());
+        cmd.Parameters.AddWithValue("i_first", installations.Values.Select(v => v.First).ToArray());
+        cmd.Parameters.AddWithValue("i_last", installations.Values.Select(v => v.Last).ToArray());
+        long stillToDerive = 0;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            // The advisory-lock count, then the runs left to derive.
+            do
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    stillToDerive = reader.GetInt64(0);
+                }
+            }
+            while (await reader.NextResultAsync(ct));
+        }
+        if (stillToDerive > 0)
+        {
+            // affected_runs holds the runs that were already stored, still locked by this transaction.
+            await DeriveAffectedRunsAsync(conn, "", "", ct);
         }
         return new WriteResult(inserted, events.Count - inserted);
     }
@@ -419,20 +516,9 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
 
     private const string AffectedFromInserted = "INSERT INTO affected_runs SELECT DISTINCT tool, run_key FROM inserted_events;";
 
-    /// <summary>
-    /// Installations come last: batches of one busy tool touch the same installation rows, and a row lock
-    /// taken just before commit lets two writers overlap instead of queueing for the whole derivation.
-    /// Sorted, so the two writers take those locks in the same order.
-    /// </summary>
-    private const string UpsertInstallations = """
-        INSERT INTO installations (tool, installation_id, first_seen, last_seen)
-        SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM inserted_events
-        GROUP BY tool, installation_id ORDER BY tool, installation_id
-        ON CONFLICT (tool, installation_id) DO UPDATE SET
-            first_seen = least(installations.first_seen, excluded.first_seen),
-            last_seen = greatest(installations.last_seen, excluded.last_seen)
-        WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
-        """;
+    /// <summary>The installations of the events a write stored (<c>inserted_events</c>).</summary>
+    private static readonly string s_upsertInstallations = RunDerivationSql.UpsertInstallations(
+        "SELECT tool, installation_id, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen FROM inserted_events GROUP BY tool, installation_id");
 
     /// <summary>Creates the write path's temp tables on a new physical connection (a pool's connection initializer).</summary>
     public static async Task CreateWorkTablesAsync(NpgsqlConnection conn, CancellationToken ct) => await ExecuteAsync(conn, s_createWorkTables, ct);
@@ -483,6 +569,14 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// The statement returns the (tool, event_id) it stored and keeps those events in inserted_events.
     /// </summary>
     private static string InsertNew(string source, string order) => $"""
+        {InsertNewEvents(source, order, RunDerivationSql.InsertedColumns)}, kept AS (
+            INSERT INTO inserted_events SELECT * FROM ins RETURNING tool, event_id
+        )
+        SELECT tool, event_id FROM kept
+        """;
+
+    /// <summary>The CTEs <c>k</c> (new keys) and <c>ins</c> (the events stored, returning <paramref name="returning"/>) of <see cref="InsertNew"/>.</summary>
+    private static string InsertNewEvents(string source, string order, string returning) => $"""
         k AS (
             INSERT INTO event_keys (tool, event_id) SELECT tool, event_id FROM {source} ORDER BY tool, event_id
             ON CONFLICT (tool, event_id) DO NOTHING
@@ -492,12 +586,17 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
             SELECT DISTINCT ON (i.tool, i.event_id) {PrefixedColumns}
             FROM {source} i JOIN k ON k.tool = i.tool AND k.event_id = i.event_id
             ORDER BY i.tool, i.event_id, {order}
-            RETURNING {RunDerivationSql.InsertedColumns}
-        ), kept AS (
-            INSERT INTO inserted_events SELECT * FROM ins RETURNING tool, event_id
+            RETURNING {returning}
         )
-        SELECT tool, event_id FROM kept
         """;
+
+    /// <summary>
+    /// <see cref="InsertNew"/> for a write that derives its new runs in memory: the stored events are not
+    /// copied into <c>inserted_events</c>; it returns their (tool, event_id, id), the id being what breaks
+    /// ties between a run's events.
+    /// </summary>
+    private static readonly string s_insertStagedReturningIds =
+        "WITH " + InsertNewEvents("incoming_events", "i.ctid", "tool, event_id, id") + " SELECT tool, event_id, id FROM ins";
 
     private static readonly string s_insertStaged = "WITH " + InsertNew("incoming_events", "i.ctid");
 
@@ -605,7 +704,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         RunDerivationSql.DeriveAffected,
         RunDerivationSql.UpsertDerivedRuns,
         RunDerivationSql.SyncRunPlugins,
-        UpsertInstallations,
+        s_upsertInstallations,
         $"SELECT {WorkTablesBytes};");
 
     /// <summary>

@@ -17,13 +17,20 @@ internal static class RunDerivationSql
         CREATE TEMP TABLE IF NOT EXISTS derived_runs AS SELECT {DerivedColumns} FROM runs WITH NO DATA;
         CREATE TEMP TABLE IF NOT EXISTS derived_plugins (tool text, run_key text, name text, type text, version text, status text);
         CREATE TEMP TABLE IF NOT EXISTS changed_runs (id bigint, tool text, run_key text, occurred_at timestamptz, installation_id text, is_ci boolean);
+        CREATE TEMP TABLE IF NOT EXISTS new_runs AS SELECT {RunColumns} FROM runs WITH NO DATA;
         """;
 
     /// <summary>The work tables of <see cref="CreateWorkTables"/>, for a TRUNCATE.</summary>
-    public const string WorkTables = "affected_runs, derived_runs, derived_plugins, changed_runs";
+    public const string WorkTables = "affected_runs, derived_runs, derived_plugins, changed_runs, new_runs";
 
     /// <summary>Empties the work tables row by row (no file operations).</summary>
     public const string ClearWorkTables = "DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;";
+
+    /// <summary>
+    /// Empties what <see cref="InsertNewRuns"/> fills besides the tables of <see cref="ClearWorkTables"/>; only
+    /// large writes fill it, and they clear it first.
+    /// </summary>
+    public const string ClearNewRuns = "DELETE FROM new_runs;";
 
     /// <summary>
     /// What a write keeps of each event it stored (the temp table <c>inserted_events</c>): every column
@@ -282,6 +289,55 @@ internal static class RunDerivationSql
 
         INSERT INTO installations (tool, installation_id, first_seen, last_seen)
         SELECT tool, installation_id, min(occurred_at), max(occurred_at) FROM events GROUP BY tool, installation_id;
+        """;
+
+    /// <summary>
+    /// Stores runs derived in memory from a write's new events (<see cref="BulkRunDerivation"/>), COPYed into
+    /// <c>new_runs</c> with their plugins (outcomes decided) in <c>derived_plugins</c>. Under the same per-run
+    /// locks as <see cref="LockAffected"/>, a run that is not stored yet has no events but this write's
+    /// (see <see cref="DeriveAffected"/>), so its derivation from them is the whole derivation and it is
+    /// inserted as is, with no read of <c>events</c>, no aggregation in SQL and no upsert. A run that is
+    /// already stored (its other events came in an earlier write) conflicts, is left untouched here and
+    /// stays in <c>affected_runs</c>, whose count is the last result: the caller derives those again from
+    /// all their events (<see cref="DeriveAffected"/>). The installations are the write's own, aggregated
+    /// in memory too (parameters <c>@i_tool</c>, <c>@i_installation</c>, <c>@i_first</c>, <c>@i_last</c>).
+    /// </summary>
+    public static readonly string InsertNewRuns = $"""
+        INSERT INTO affected_runs SELECT tool, run_key FROM new_runs;
+        {LockAffected}
+        WITH up AS (
+            INSERT INTO runs ({RunColumns})
+            SELECT {RunColumns} FROM new_runs
+            ON CONFLICT (tool, run_key) DO NOTHING
+            RETURNING id, tool, run_key, occurred_at, installation_id, is_ci
+        )
+        INSERT INTO changed_runs SELECT * FROM up;
+        INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
+        SELECT c.id, c.tool, p.name, p.type, p.version, p.status, c.occurred_at, c.installation_id, c.is_ci
+        FROM derived_plugins p JOIN changed_runs c ON c.tool = p.tool AND c.run_key = p.run_key;
+        DELETE FROM affected_runs a USING changed_runs c WHERE a.tool = c.tool AND a.run_key = c.run_key;
+        DELETE FROM derived_plugins; DELETE FROM changed_runs;
+        {UpsertInstallations("""
+            SELECT i.tool, i.installation_id, i.first_seen, i.last_seen
+            FROM unnest(@i_tool::text[], @i_installation::text[], @i_first::timestamptz[], @i_last::timestamptz[])
+                 AS i(tool, installation_id, first_seen, last_seen)
+            """)}
+        SELECT count(*) FROM affected_runs;
+        """;
+
+    /// <summary>
+    /// Upserts the installations of <paramref name="source"/> (rows of tool, installation_id, first_seen,
+    /// last_seen, one per installation). Installations come last in a write: batches of one busy tool touch
+    /// the same installation rows, and a row lock taken just before commit lets two writers overlap instead
+    /// of queueing for the whole derivation. Sorted, so the two writers take those locks in the same order.
+    /// </summary>
+    public static string UpsertInstallations(string source) => $"""
+        INSERT INTO installations (tool, installation_id, first_seen, last_seen)
+        SELECT s.tool, s.installation_id, s.first_seen, s.last_seen FROM ({source}) s ORDER BY s.tool, s.installation_id
+        ON CONFLICT (tool, installation_id) DO UPDATE SET
+            first_seen = least(installations.first_seen, excluded.first_seen),
+            last_seen = greatest(installations.last_seen, excluded.last_seen)
+        WHERE excluded.first_seen < installations.first_seen OR excluded.last_seen > installations.last_seen;
         """;
 
     /// <summary>Runs still open after Runs:AbortAfter become aborted, and so do their plugins.</summary>
