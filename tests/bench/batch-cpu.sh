@@ -11,7 +11,8 @@
 # to the cluster after LocalPostgres's settings (e.g. "-c synchronous_commit=off" for the setting it had).
 # REFRESH=1 also reports what the rollup refresher's statements took (pg_stat_statements) for the measured
 # events, waiting 12 s after them so a pass can fold them: e.g. `REFRESH=1 bash tests/bench/batch-cpu.sh
-# "" 1000` for a small pass into a day the warm-up filled.
+# "" 1000` for a small pass into a day the warm-up filled. STATEMENTS=1 lists the statements that took the most
+# execution time during the measured events (pg_stat_statements, ms per 100,000 events), refresher's included.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/cluster.sh
@@ -29,7 +30,7 @@ cleanup() {
   bench_stop "$store"; rm -rf "$store"
 }
 trap cleanup EXIT
-if [ -n "${REFRESH:-}" ]; then
+if [ -n "${REFRESH:-}${STATEMENTS:-}" ]; then
   # shellcheck disable=SC2086
   bench_start "$store" -c shared_preload_libraries=pg_stat_statements ${PG_ARGS:-}
   bench_psql "$store" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
@@ -48,7 +49,7 @@ ticks() { # utime + stime of the live cluster processes plus what its exited chi
   echo $((sum + $(bench_server_ticks "$store")))
 }
 hz=$(getconf CLK_TCK)
-[ -n "${REFRESH:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
+[ -n "${REFRESH:-}${STATEMENTS:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat")
 out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4; } 2>&1)
 a1=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat"); s1=$(ticks)
@@ -65,4 +66,9 @@ if [ -n "${REFRESH:-}" ]; then
       || coalesce(sum(rows) FILTER (WHERE query LIKE '%INSERT INTO fold_command_durations%'), 0) || ' histogram rows merged'
     FROM pg_stat_statements
     WHERE query ~ '(fold_|refresh_|rollup_fold_slices|rollup_slices|WITH old AS MATERIALIZED|WITH written AS|rollup_marks)'"
+fi
+if [ -n "${STATEMENTS:-}" ]; then
+  bench_psql "$store" -F ' | ' -c "SELECT round(total_exec_time * 100000 / $events) AS ms, calls, rows,
+      left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 14"
 fi

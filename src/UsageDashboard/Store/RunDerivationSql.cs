@@ -26,11 +26,6 @@ internal static class RunDerivationSql
     /// <summary>Empties the work tables row by row (no file operations).</summary>
     public const string ClearWorkTables = "DELETE FROM affected_runs; DELETE FROM derived_runs; DELETE FROM derived_plugins; DELETE FROM changed_runs;";
 
-    /// <summary>
-    /// Empties what <see cref="InsertNewRuns"/> fills besides the tables of <see cref="ClearWorkTables"/>; only
-    /// large writes fill it, and they clear it first.
-    /// </summary>
-    public const string ClearNewRuns = "DELETE FROM new_runs;";
 
     /// <summary>
     /// What a write keeps of each event it stored (the temp table <c>inserted_events</c>): every column
@@ -153,9 +148,12 @@ internal static class RunDerivationSql
     /// event of the run that an earlier writer committed, so no writer derives from a stale set of
     /// events and overwrites a newer result. Hash collisions only make unrelated runs wait.
     /// </summary>
-    public const string LockAffected = """
+    public static readonly string LockAffected = LockRuns("affected_runs");
+
+    /// <summary><see cref="LockAffected"/> for the runs (tool, run_key) of <paramref name="table"/>.</summary>
+    private static string LockRuns(string table) => $"""
         SELECT count(pg_advisory_xact_lock(1381322323, h)) FROM (
-            SELECT DISTINCT hashtext(tool || '/' || run_key) AS h FROM affected_runs ORDER BY 1) k;
+            SELECT DISTINCT hashtext(tool || '/' || run_key) AS h FROM {table} ORDER BY 1) k;
         """;
 
     /// <summary>
@@ -296,27 +294,30 @@ internal static class RunDerivationSql
     /// <c>new_runs</c> with their plugins (outcomes decided) in <c>derived_plugins</c>. Under the same per-run
     /// locks as <see cref="LockAffected"/>, a run that is not stored yet has no events but this write's
     /// (see <see cref="DeriveAffected"/>), so its derivation from them is the whole derivation and it is
-    /// inserted as is, with no read of <c>events</c>, no aggregation in SQL and no upsert. A run that is
-    /// already stored (its other events came in an earlier write) conflicts, is left untouched here and
-    /// stays in <c>affected_runs</c>, whose count is the last result: the caller derives those again from
-    /// all their events (<see cref="DeriveAffected"/>). The installations are the write's own, aggregated
-    /// in memory too (parameters <c>@i_tool</c>, <c>@i_installation</c>, <c>@i_first</c>, <c>@i_last</c>).
+    /// inserted as is, with no read of <c>events</c>, no aggregation in SQL and no upsert; its plugins
+    /// follow in the same statement, under the ids it got. A run that is already stored (its other events
+    /// came in an earlier write) conflicts, is left untouched here and goes into <c>affected_runs</c>, whose
+    /// count is the last result: the caller derives those again from all their events
+    /// (<see cref="DeriveAffected"/>). The installations are the write's own, aggregated in memory too
+    /// (parameters <c>@i_tool</c>, <c>@i_installation</c>, <c>@i_first</c>, <c>@i_last</c>). Only the staged
+    /// tables are read, so a write leaves <c>affected_runs</c> and <c>changed_runs</c> empty (no dead rows
+    /// to truncate) unless some of its runs were stored.
     /// </summary>
     public static readonly string InsertNewRuns = $"""
-        INSERT INTO affected_runs SELECT tool, run_key FROM new_runs;
-        {LockAffected}
+        {LockRuns("new_runs")}
         WITH up AS (
             INSERT INTO runs ({RunColumns})
             SELECT {RunColumns} FROM new_runs
             ON CONFLICT (tool, run_key) DO NOTHING
             RETURNING id, tool, run_key, occurred_at, installation_id, is_ci
+        ), plugins AS (
+            INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
+            SELECT up.id, up.tool, p.name, p.type, p.version, p.status, up.occurred_at, up.installation_id, up.is_ci
+            FROM derived_plugins p JOIN up ON up.tool = p.tool AND up.run_key = p.run_key
         )
-        INSERT INTO changed_runs SELECT * FROM up;
-        INSERT INTO run_plugins (run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci)
-        SELECT c.id, c.tool, p.name, p.type, p.version, p.status, c.occurred_at, c.installation_id, c.is_ci
-        FROM derived_plugins p JOIN changed_runs c ON c.tool = p.tool AND c.run_key = p.run_key;
-        DELETE FROM affected_runs a USING changed_runs c WHERE a.tool = c.tool AND a.run_key = c.run_key;
-        DELETE FROM derived_plugins; DELETE FROM changed_runs;
+        INSERT INTO affected_runs
+        SELECT n.tool, n.run_key FROM new_runs n
+        WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.tool = n.tool AND up.run_key = n.run_key);
         {UpsertInstallations("""
             SELECT i.tool, i.installation_id, i.first_seen, i.last_seen
             FROM unnest(@i_tool::text[], @i_installation::text[], @i_first::timestamptz[], @i_last::timestamptz[])
