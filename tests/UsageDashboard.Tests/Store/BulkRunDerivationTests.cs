@@ -52,6 +52,47 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
         StoreRows.AssertEqual(inSql, inMemory);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Write_LargeWritesEdgeCases_SameRowsAsSqlDerivation(bool splitRuns)
+    {
+        // A write of more than EventWriter.PreparedWriteMaxEvents events derives the runs it starts in
+        // memory and inserts them as they are; runs already stored are derived again in SQL. The edge cases
+        // go in either whole in one write, or each run's events alternately into two writes (the second
+        // finds those runs stored), with padding runs to make both writes large and a re-sent copy of some.
+        var events = EdgeCaseEvents();
+        // The tie's two terminal events get ids in the opposite order to the stream's: the insert stores a
+        // write's events in id order, and the SQL rules break the tie by the ids the events got.
+        events[3].EventId = Guid.Parse("ffffffff-0000-4000-8000-000000000000");
+        events[4].EventId = Guid.Parse("00000000-0000-4000-8000-000000000001");
+        // An id repeated within one write: only its first copy is stored, and only that copy counts.
+        var repeated = CreateEvent(runKey: "repeated", status: RunStatus.Started, at: s_now.AddHours(-1), command: "first-copy");
+        var copy = CreateEvent(runKey: "repeated", status: RunStatus.Failed, at: s_now.AddHours(-1), command: "second-copy", errorType: "Copy");
+        copy.EventId = repeated.EventId;
+        List<TelemetryEvent> Padding(int from) => [.. Enumerable.Range(from, 40).SelectMany(i => new[]
+        {
+            CreateEvent(runKey: $"pad-{i}", status: RunStatus.Started, at: s_now.AddMinutes(-i), installationId: $"pad-{i % 3}",
+                plugins: [Plugin("dbt-duckdb", "adapter", $"1.{i % 4}.0", null)]),
+            CreateEvent(runKey: $"pad-{i}", status: i % 4 == 0 ? RunStatus.Failed : RunStatus.Succeeded, at: s_now.AddMinutes(-i).AddSeconds(30),
+                installationId: $"pad-{i % 3}", errorType: i % 4 == 0 ? "DbtRuntimeError" : null),
+        })];
+        List<TelemetryEvent> first = [.. splitRuns ? events.Where((_, i) => i % 2 == 0) : events, repeated, copy, .. Padding(0)];
+        List<TelemetryEvent> second = [.. splitRuns ? events.Where((_, i) => i % 2 == 1) : [], .. first.Take(3), .. Padding(40)];
+        await _db.ResetAsync();
+        var writer = CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_now)), s_abortAfter);
+
+        var results = new List<WriteResult> { await writer.WriteAsync(first, default), await writer.WriteAsync(second, default) };
+        var written = await StoreRows.ReadAsync(_db.DataSource);
+
+        Assert.All([first, second], w => Assert.True(w.Count > EventWriter.PreparedWriteMaxEvents));
+        Assert.Equal(first.Count - 1, results[0].Accepted);
+        Assert.Equal(3, results[1].Duplicates);
+        Assert.Equal("first-copy", await ScalarTextAsync("SELECT command FROM runs WHERE run_key = 'repeated'"));
+        Assert.Equal("failed", await ScalarTextAsync("SELECT status FROM runs WHERE run_key = 'tie'"));
+        StoreRows.AssertEqual(await DeriveAllInSqlAsync(), written);
+    }
+
     [Fact]
     public async Task BulkLoad_DemoEvents_RollupsSameAsSqlRebuild()
     {
@@ -229,7 +270,12 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
         var writer = CreateWriter(_db, new FakeTimeProvider(new DateTimeOffset(s_now)), s_abortAfter);
         await writer.BulkLoadAsync(Chunks(events, 1_000), null, default);
         var inMemory = await StoreRows.ReadAsync(_db.DataSource);
+        return (inMemory, await DeriveAllInSqlAsync());
+    }
 
+    /// <summary>Derives runs, run plugins and installations again from the stored events in SQL (the reference); the rows.</summary>
+    private async Task<StoreRows> DeriveAllInSqlAsync()
+    {
         await using (var conn = await _db.DataSource.OpenConnectionAsync())
         await using (var tx = await conn.BeginTransactionAsync())
         {
@@ -245,7 +291,13 @@ public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTest
             }
             await tx.CommitAsync();
         }
-        return (inMemory, await StoreRows.ReadAsync(_db.DataSource));
+        return await StoreRows.ReadAsync(_db.DataSource);
+    }
+
+    private async Task<string> ScalarTextAsync(string sql)
+    {
+        await using var cmd = _db.DataSource.CreateCommand(sql);
+        return (string)(await cmd.ExecuteScalarAsync())!;
     }
 
     private static PluginRef Plugin(string name, string? type, string? version, string? status) =>

@@ -73,6 +73,30 @@ public sealed class EventPartitionsTests : IClassFixture<EventPartitionsTests.Db
         Assert.Equal(1000, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'race-%'"));
     }
 
+    [Fact]
+    public async Task Write_LargeAndSmallWritesShareNewRunsConcurrently_EveryRunSeesAllItsEvents()
+    {
+        // A large write inserts the runs it derived in memory as they are; a small one derives in SQL and
+        // upserts. Both take the runs' locks first, so whichever comes second sees the other's events;
+        // without them the upsert of a run the large write had just inserted found as many events as its
+        // own and kept the large write's run (one event, a wrong status).
+        var writer = CreateWriter(_db);
+        for (var round = 0; round < 8; round++)
+        {
+            var keys = Enumerable.Range(0, 120).Select(i => $"mixed-{round}-{i}").ToList();
+            var starts = keys.Select(k => CreateEvent(runKey: k, status: RunStatus.Started, at: T0)).ToList();
+            var ends = keys.Select(k => CreateEvent(runKey: k, status: RunStatus.Succeeded, at: T0.AddSeconds(5))).ToList();
+
+            await Task.WhenAll(
+                Task.Run(() => writer.WriteAsync(starts, default)),
+                Task.Run(() => writer.WriteAsync(ends[..60], default)),
+                Task.Run(() => writer.WriteAsync(ends[60..], default)));
+        }
+
+        Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'mixed-%' AND (event_count <> 2 OR status <> 'succeeded' OR duration_ms <> 5000)"));
+        Assert.Equal(960, await ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_key LIKE 'mixed-%'"));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(40)]
