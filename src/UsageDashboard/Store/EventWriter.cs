@@ -175,16 +175,25 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// </summary>
     private async ValueTask<bool> DerivesInMemoryAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        if (_derivesInMemory is { } known)
+        var known = Volatile.Read(ref _derivesInMemory);
+        if (known != 0)
         {
-            return known;
+            return known > 0;
         }
         var applies = await BulkRunDerivation.AppliesToAsync(conn, ct);
-        _derivesInMemory = applies;
+        // Writers on other connections may ask at the same time; they all get the same answer.
+        Volatile.Write(ref _derivesInMemory, applies ? 1 : -1);
         return applies;
     }
 
-    private bool? _derivesInMemory;
+    /// <summary>0 not asked yet, 1 derives in memory, -1 in SQL (an int, so no reader sees half of a write).</summary>
+    private int _derivesInMemory;
+
+    /// <summary>
+    /// Makes large writes derive every run in SQL, as they do on a database that does not sort by code point:
+    /// for tests of that path on the test cluster, which does.
+    /// </summary>
+    internal void DeriveInSqlOnly() => Volatile.Write(ref _derivesInMemory, -1);
 
     /// <summary>
     /// The large write's insert and derivation where <see cref="DerivesInMemoryAsync"/> holds. The staged
