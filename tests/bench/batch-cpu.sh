@@ -70,5 +70,5 @@ fi
 if [ -n "${STATEMENTS:-}" ]; then
   bench_psql "$store" -F ' | ' -c "SELECT round(total_exec_time * 100000 / $events) AS ms, calls, rows,
       left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
-    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 14"
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT ${STATEMENTS_TOP:-14}"
 fi
