@@ -43,11 +43,7 @@ bench_app_start "$store" "$port" "$log" ${APP_ARGS:-}
 if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 >/dev/null; fi
 # Let the refresher fold the warm-up's runs, so the measured window starts from a quiet server.
 sleep 12
-ticks() { # utime + stime of the live cluster processes plus what its exited children used
-  local sum=0 p
-  for p in $(pgrep -u postgres); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo $((sum + $(bench_server_ticks "$store")))
-}
+ticks() { bench_cluster_ticks "$store"; }
 hz=$(getconf CLK_TCK)
 [ -n "${REFRESH:-}${STATEMENTS:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat")

@@ -5,6 +5,7 @@
 #   bench_scratch <store> <name>                  copy <store> to a new scratch folder; prints its path
 #   bench_psql <folder> [psql args]               psql as postgres on the folder's socket, quiet, stop on error
 #   bench_server_ticks <folder>                   CPU ticks of the cluster's processes that have exited so far
+#   bench_cluster_ticks <folder>                  CPU ticks of the whole cluster so far (live processes and exited ones)
 #   bench_builds                                  set $app and $loadgen ($APP, $LOADGEN, else the Release builds); stop if missing
 #   bench_app_start <folder> <port> <log> [args]  start $app on the folder's running cluster for the collector
 #                                                 benchmarks; wait for /readyz (pid in $bench_app_pid)
@@ -54,6 +55,13 @@ bench_psql() {
 bench_server_ticks() {
   sleep 0.5
   awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$1/data/postmaster.pid")/stat"
+}
+
+# CPU ticks of the whole cluster so far: utime + stime of its live processes plus what its exited children used.
+bench_cluster_ticks() {
+  local sum=0 p
+  for p in $(pgrep -u postgres); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $((sum + $(bench_server_ticks "$1")))
 }
 
 bench_builds() {

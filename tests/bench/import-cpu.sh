@@ -19,11 +19,7 @@ trap 'bench_stop "$store"; rm -rf "$store"' EXIT
 bench_start "$store" ${PG_ARGS:-}
 export Database__LocalFolder=$store
 dotnet "$loadgen" file "$store/import.ndjson" "$events" meltano >/dev/null
-ticks() { # utime + stime of the live cluster processes plus what its exited children used
-  local sum=0 p
-  for p in $(pgrep -u postgres); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo $((sum + $(bench_server_ticks "$store")))
-}
+ticks() { bench_cluster_ticks "$store"; }
 hz=$(getconf CLK_TCK)
 s0=$(ticks)
 out=$( { /usr/bin/time -f "%U %S %e" dotnet "$app" import "$store/import.ndjson" --format native; } 2>&1)
