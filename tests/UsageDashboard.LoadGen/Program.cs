@@ -4,7 +4,9 @@ using System.Net.Http.Headers;
 using System.Text;
 
 // Load generator for the collector benchmarks in docs/benchmarks.md. No dependencies beyond the BCL.
-//   batch  <url> <key> <events> [batchSize=500] [concurrency=4]   HTTP batch ingest, events/s
+//   batch  <url> <key> <events> [batchSize=500] [concurrency=4] [spread=30d]
+//                                                                  HTTP batch ingest, events/s; runs start over the
+//                                                                  last `spread` (30d: a backfill's spread, 1h: live)
 //   single <url> <key> <rps> <seconds>                             open-loop single-event requests, latency percentiles
 //   file   <path> <events> [tool=dbt]                              NDJSON for `import`
 var mode = args.Length > 0 ? args[0] : "help";
@@ -12,7 +14,8 @@ var inv = CultureInfo.InvariantCulture;
 switch (mode)
 {
     case "batch":
-        return await BatchAsync(args[1], args[2], int.Parse(args[3], inv), args.Length > 4 ? int.Parse(args[4], inv) : 500, args.Length > 5 ? int.Parse(args[5], inv) : 4);
+        return await BatchAsync(args[1], args[2], int.Parse(args[3], inv), args.Length > 4 ? int.Parse(args[4], inv) : 500, args.Length > 5 ? int.Parse(args[5], inv) : 4,
+            ParseSpread(args.Length > 6 ? args[6] : "30d"));
     case "single":
         return await SingleAsync(args[1], args[2], int.Parse(args[3], inv), int.Parse(args[4], inv));
     case "file":
@@ -20,6 +23,19 @@ switch (mode)
     default:
         Console.Error.WriteLine("usage: batch <url> <key> <events> [batch] [concurrency] | single <url> <key> <rps> <seconds> | file <path> <events> [tool]");
         return 2;
+}
+
+// "30d", "1h", "15m": how far back from now the generated runs start.
+static TimeSpan ParseSpread(string text)
+{
+    var value = int.Parse(text[..^1], CultureInfo.InvariantCulture);
+    return text[^1] switch
+    {
+        'd' => TimeSpan.FromDays(value),
+        'h' => TimeSpan.FromHours(value),
+        'm' => TimeSpan.FromMinutes(value),
+        _ => throw new ArgumentException($"spread '{text}': a number followed by d, h or m"),
+    };
 }
 
 static int WriteFile(string path, int events, string tool)
@@ -37,9 +53,9 @@ static int WriteFile(string path, int events, string tool)
     return 0;
 }
 
-static async Task<int> BatchAsync(string url, string key, int events, int batchSize, int concurrency)
+static async Task<int> BatchAsync(string url, string key, int events, int batchSize, int concurrency, TimeSpan spread)
 {
-    var generator = new EventGenerator(seed: Environment.TickCount);
+    var generator = new EventGenerator(seed: Environment.TickCount, spread);
     var bodies = new List<byte[]>();
     for (var sent = 0; sent < events; sent += batchSize)
     {
@@ -146,21 +162,26 @@ static HttpClient CreateClient(string url, string key, int connections)
     return client;
 }
 
-/// <summary>Native events shaped like real runs: a start and an end per run, plugins, a few failures.</summary>
-internal sealed class EventGenerator(int seed)
+/// <summary>
+/// Native events shaped like real runs: a start and an end per run, plugins, a few failures. Runs start at
+/// random over the <paramref name="spread"/> before now (30 days unless given): a backfill's spread, which puts
+/// every write into 30 days' rollup slices and index ranges; live traffic starts within the last hour or so.
+/// </summary>
+internal sealed class EventGenerator(int seed, TimeSpan? spread = null)
 {
     private static readonly string[] s_commands = ["run", "build", "test", "compile", "seed", "deps"];
     private static readonly string[] s_os = ["linux", "mac", "windows"];
     private static readonly string[] s_plugins = ["snowflake", "postgres", "bigquery", "duckdb"];
     private readonly Random _random = new(seed);
-    private readonly DateTime _t0 = DateTime.UtcNow.AddDays(-30);
+    private readonly TimeSpan _spread = spread ?? TimeSpan.FromDays(30);
+    private readonly DateTime _t0 = DateTime.UtcNow - (spread ?? TimeSpan.FromDays(30));
 
     public IEnumerable<string> Run(string? tool)
     {
         var run = Guid.NewGuid().ToString();
         var installation = "inst-" + _random.Next(20_000).ToString(CultureInfo.InvariantCulture);
         var command = s_commands[_random.Next(s_commands.Length)];
-        var start = _t0.AddSeconds(_random.Next(30 * 86400));
+        var start = _t0.AddSeconds(_random.Next((int)_spread.TotalSeconds));
         var failed = _random.Next(10) == 0;
         var plugin = s_plugins[_random.Next(s_plugins.Length)];
         var os = s_os[_random.Next(s_os.Length)];

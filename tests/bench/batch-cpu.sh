@@ -13,6 +13,8 @@
 # events, waiting 12 s after them so a pass can fold them: e.g. `REFRESH=1 bash tests/bench/batch-cpu.sh
 # "" 1000` for a small pass into a day the warm-up filled. STATEMENTS=1 lists the statements that took the most
 # execution time during the measured events (pg_stat_statements, ms per 100,000 events), refresher's included.
+# SPREAD is how far back the generated runs start (the load generator's spread: 30d, the default, is a
+# backfill's spread over 30 days of slices and index ranges; 1h is live traffic).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/cluster.sh
@@ -21,6 +23,7 @@ source_store=${source_store:-.data/bench-1000000.pristine}
 events=${2:-100000}
 warm=${3:-20000}
 port=5412
+spread=${SPREAD:-30d}
 bench_builds
 store=$(bench_scratch "$source_store" batch-cpu)
 bench_app_pid=
@@ -40,14 +43,14 @@ else
 fi
 # shellcheck disable=SC2086
 bench_app_start "$store" "$port" "$log" ${APP_ARGS:-}
-if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 >/dev/null; fi
+if [ "$warm" -gt 0 ]; then dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$warm" 500 4 "$spread" >/dev/null; fi
 # Let the refresher fold the warm-up's runs, so the measured window starts from a quiet server.
 sleep 12
 ticks() { bench_cluster_ticks "$store"; }
 hz=$(getconf CLK_TCK)
 [ -n "${REFRESH:-}${STATEMENTS:-}" ] && bench_psql "$store" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0=$(ticks); a0=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat")
-out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4; } 2>&1)
+out=$( { /usr/bin/time -f "%U %S" dotnet "$loadgen" batch "http://127.0.0.1:$port" dev-dbt-write-key "$events" 500 4 "$spread"; } 2>&1)
 a1=$(awk '{print $14 + $15}' "/proc/$bench_app_pid/stat"); s1=$(ticks)
 echo "$out" | grep '^batch:'
 lg=$(echo "$out" | tail -1 | awk '{printf "%.2f", $1 + $2}')
