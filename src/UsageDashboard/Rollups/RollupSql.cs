@@ -465,7 +465,8 @@ internal static class RollupSql
                 // Merged straight from the aggregate, whose GROUP BY makes each key unique (NULLs grouped as
                 // the NULLS NOT DISTINCT key compares them), as ON CONFLICT DO UPDATE requires. Written to a
                 // work table first, the new runs' month rows cost a temp-table write and scan for nothing:
-                // 175-197 ms of a 3.9 s pass per month table for 50,000 live runs (docs/benchmarks.md).
+                // 168-302 ms per large month table of a 5.2 s pass for 50,000 live runs; merged straight, the
+                // pass took 3.8-4.4 s (docs/benchmarks.md).
                 var update = string.Join(", ", table.Masks.Select(c => $"{c} = o.{c} | excluded.{c}"));
                 var changed = string.Join(" OR ", table.Masks.Select(c => $"o.{c} <> (o.{c} | excluded.{c})"));
                 sql.Append($"""
