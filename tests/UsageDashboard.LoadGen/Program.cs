@@ -174,14 +174,14 @@ internal sealed class EventGenerator(int seed, TimeSpan? spread = null)
     private static readonly string[] s_plugins = ["snowflake", "postgres", "bigquery", "duckdb"];
     private readonly Random _random = new(seed);
     private readonly TimeSpan _spread = spread ?? TimeSpan.FromDays(30);
-    private readonly DateTime _t0 = DateTime.UtcNow - (spread ?? TimeSpan.FromDays(30));
+    private readonly DateTime _now = DateTime.UtcNow;
 
     public IEnumerable<string> Run(string? tool)
     {
         var run = Guid.NewGuid().ToString();
         var installation = "inst-" + _random.Next(20_000).ToString(CultureInfo.InvariantCulture);
         var command = s_commands[_random.Next(s_commands.Length)];
-        var start = _t0.AddSeconds(_random.Next((int)_spread.TotalSeconds));
+        var start = _now - _spread + TimeSpan.FromSeconds(_random.Next((int)_spread.TotalSeconds));
         var failed = _random.Next(10) == 0;
         var plugin = s_plugins[_random.Next(s_plugins.Length)];
         var os = s_os[_random.Next(s_os.Length)];
