@@ -299,4 +299,12 @@ public sealed class RunDerivationTests : IClassFixture<RunDerivationTests.Db>, I
         Assert.Empty(await ctx.Database.GetPendingMigrationsAsync());
         Assert.NotEmpty(await ctx.Database.GetAppliedMigrationsAsync());
     }
+
+    [Fact]
+    public async Task Migrations_CurrentModel_NoPendingModelChanges()
+    {
+        // A hand-edited snapshot or an entity changed without a migration shows up here, not in production.
+        await using var ctx = _db.CreateDbContext();
+        Assert.False(ctx.Database.HasPendingModelChanges(), "the EF model differs from the migrations' snapshot: add a migration with `dotnet ef migrations add`");
+    }
 }
