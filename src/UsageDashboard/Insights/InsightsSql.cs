@@ -38,7 +38,7 @@ internal static class InsightsSql
 /// <summary>Why a page has nothing to show, and what to do about it.</summary>
 public static class EmptyState
 {
-    public const string NoData = "No telemetry has arrived yet. Point a tool at the collector (POST /v1/events), import a file with `UsageDashboard import`, or load demo data with `UsageDashboard seed-demo`.";
+    public const string NoData = "No telemetry has arrived yet. Point a tool at the collector (POST /api/v1/events), import a file with `UsageDashboard import`, or load demo data with `UsageDashboard seed-demo`.";
 
     public static string Reason(InsightQuery query, IReadOnlyList<string> tools, string what = "runs") =>
         tools.Count == 0

@@ -125,8 +125,10 @@ public sealed class StringCodes
 /// month changes at every refresh, and reloading it at most that often bounds the CPU the cache takes.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default)
+public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     public const string InstallationTable = "rollup_installation_months";
     public const string CommandTable = "rollup_command_months";
     public const string PluginTable = "rollup_plugin_months";
@@ -190,7 +192,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         }
         var stamp = await InstallationStampAsync(null, ct);
         var loaded = _installationDays;
-        if (loaded is not null && (loaded.Stamp == stamp || Environment.TickCount64 - loaded.LoadedAt < (long)maxStaleness.TotalMilliseconds))
+        if (loaded is not null && (loaded.Stamp == stamp || _time.GetElapsedTime(loaded.LoadedAt) < maxStaleness))
         {
             return loaded.Days;
         }
@@ -208,7 +210,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             stamp = await InstallationStampAsync(conn, ct);
             var days = await ReadInstallationDaysAsync(conn, tx, fromRollups: true, ct);
             await tx.CommitAsync(ct);
-            _installationDays = new LoadedDays(days, stamp, Environment.TickCount64);
+            _installationDays = new LoadedDays(days, stamp, _time.GetTimestamp());
             return days;
         }
         finally
@@ -377,7 +379,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         {
             var key = (table, month, segmentTool);
             if (!_segments.TryGetValue(key, out var loaded)
-                || (loaded.Version < version && Environment.TickCount64 - loaded.LoadedAt >= (long)maxStaleness.TotalMilliseconds))
+                || (loaded.Version < version && _time.GetElapsedTime(loaded.LoadedAt) >= maxStaleness))
             {
                 loaded = await ReloadAsync(key, dayTable, version, columns, read, sortKey, ct);
             }
@@ -452,7 +454,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
                 }
             }
             await tx.CommitAsync(ct);
-            var loaded = new Loaded(new MonthSegment<T>(key.Tool, key.Month, Sorted(rows, sortKey)), version, rows.Count, Environment.TickCount64);
+            var loaded = new Loaded(new MonthSegment<T>(key.Tool, key.Month, Sorted(rows, sortKey)), version, rows.Count, _time.GetTimestamp());
             _segments[key] = loaded;
             return loaded;
         }
@@ -663,14 +665,14 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         var key = (name, tool, coversFrom);
         if (_indexes.GetValueOrDefault(key) is { } entry && Matches(entry))
         {
-            entry.UsedAt = Environment.TickCount64;
+            entry.UsedAt = _time.GetTimestamp();
             return entry.Index;
         }
         lock (_indexGates.GetOrAdd(key, _ => new Lock()))
         {
             if (_indexes.TryGetValue(key, out var built) && Matches(built))
             {
-                built.UsedAt = Environment.TickCount64;
+                built.UsedAt = _time.GetTimestamp();
                 return built.Index;
             }
             var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -681,7 +683,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             {
                 var segments = await fetch(tool, coversFrom, through, ct);
                 Reach(name, segments, coversFrom, build, withFirstDays ? await InstallationDaysAsync(ct) : null, fetch);
-            }) { UsedAt = Environment.TickCount64 };
+            }) { UsedAt = _time.GetTimestamp() };
             Interlocked.Increment(ref _indexBuilds);
             Interlocked.Add(ref _indexBuildTicks, watch.Elapsed.Ticks);
             return index;
@@ -701,7 +703,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         var rebuilt = 0;
         foreach (var (key, entry) in _indexes)
         {
-            if (Environment.TickCount64 - entry.UsedAt >= (long)usedWithin.TotalMilliseconds)
+            if (_time.GetElapsedTime(entry.UsedAt) >= usedWithin)
             {
                 _indexes.TryRemove(key, out _);
                 continue;
@@ -715,7 +717,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
 
     private sealed record IndexEntry(object[] Segments, object? FirstDays, ReachIndex Index, Func<CancellationToken, Task> Rebuild)
     {
-        /// <summary>When a request last read this index (<see cref="Environment.TickCount64"/>).</summary>
+        /// <summary>When a request last read this index (a <see cref="TimeProvider.GetTimestamp"/>).</summary>
         public long UsedAt { get; set; }
     }
 

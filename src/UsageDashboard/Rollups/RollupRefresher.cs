@@ -349,7 +349,7 @@ public static class RollupExtensions
         services.AddSingleton<RollupSource>();
         services.Configure<RollupCacheOptions>(configuration.GetSection("Rollups:Cache"));
         services.AddSingleton(sp => new RollupCache(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<RollupSource>(),
-            sp.GetRequiredService<IOptions<RollupCacheOptions>>().Value.MaxStaleness));
+            sp.GetRequiredService<IOptions<RollupCacheOptions>>().Value.MaxStaleness, sp.GetRequiredService<TimeProvider>()));
         if (background && section.GetValue("RefreshInBackground", true))
         {
             services.AddHostedService<RollupRefreshService>();

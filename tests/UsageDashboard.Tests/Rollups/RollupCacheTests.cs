@@ -141,12 +141,13 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
     public async Task InstallationMonths_ChangedWithinMaxStaleness_ServesTheLoadedSegmentUntilItIsThatOld()
     {
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "a", at: new DateTime(2026, 11, 3, 9, 0, 0, DateTimeKind.Utc)));
-        var cache = new RollupCache(_db.DataSource, RollupSource.Create(), TimeSpan.FromSeconds(3));
+        var clock = new ElapsedClock();
+        var cache = new RollupCache(_db.DataSource, RollupSource.Create(), TimeSpan.FromSeconds(3), clock);
         var before = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
 
         await WriteAndRefreshAsync(CreateEvent(tool: "dbt", installationId: "b", at: new DateTime(2026, 11, 4, 9, 0, 0, DateTimeKind.Utc)));
         var soon = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
-        await Task.Delay(3_100);
+        clock.Advance(TimeSpan.FromSeconds(3.1));
         var later = Assert.Single(await cache.InstallationMonthsAsync("dbt", November, MonthEnd, default));
 
         Assert.Same(before, soon);
@@ -352,4 +353,16 @@ public sealed class RollupCacheTests : IClassFixture<RollupCacheTests.Db>, IAsyn
         Assert.Equal(0, codes.Code(null));
         Assert.Null(codes.Text(0));
     }
+}
+
+/// <summary>A clock whose elapsed time moves only when told (the app-level FakeTimeProvider keeps real elapsed time).</summary>
+internal sealed class ElapsedClock : TimeProvider
+{
+    private long _ticks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => _ticks;
+
+    public void Advance(TimeSpan by) => _ticks += by.Ticks;
 }
