@@ -20,6 +20,10 @@ if (CliApp.IsVerb(args))
 var builder = WebApplication.CreateBuilder(ConfigurationFiles.WithoutWatch(args));
 // appsettings*.json still reload on change, polled: watching the content root would watch .data/ too.
 ConfigurationFiles.PollForChanges(builder.Configuration, builder.Environment.ContentRootPath);
+// The build output's static assets (compressed variants in obj/, npm files) are found through the
+// development manifest, which the host reads only in Development: without it a Production start from the
+// build output answers br/gzip requests with an empty 200. A publish output has no manifest, so this is a no-op there.
+builder.WebHost.UseStaticWebAssets();
 
 // Event store: configured server or project-local cluster, migrated and (locally) seeded before Kestrel listens
 builder.Services.AddEventStore(builder.Configuration);

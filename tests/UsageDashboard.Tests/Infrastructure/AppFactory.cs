@@ -16,8 +16,6 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
     {
         builder.UseContentRoot(RepoRoot);
         builder.UseEnvironment("Testing");
-        // Outside Development the static web assets manifest (wwwroot/lib from npm) is not loaded by default.
-        builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Events", connectionString);
         builder.UseSetting("Demo:SeedLocalDatabase", "false");
         // Writes reach the rollups (and so the pages) within a fraction of a second instead of 10 s.
