@@ -99,7 +99,19 @@ public sealed class EventImporter(Collector collector)
                     await WriteRejectAsync(rejects, lines, "malformed_json", $"byte {(x.BytePositionInLine ?? 0) + 1}: {x.Message.Split(" Path:")[0]}", null);
                     continue;
                 }
-                var (items, problem) = unwrap(document.RootElement);
+                IEnumerable<JsonElement>? items;
+                string? problem;
+                try
+                {
+                    (items, problem) = unwrap(document.RootElement);
+                }
+                catch (BodyLimitException x)
+                {
+                    rejected++;
+                    await WriteRejectAsync(rejects, lines, x.Error.Error, x.Error.Message, null);
+                    document.Dispose();
+                    continue;
+                }
                 if (items is null)
                 {
                     rejected++;

@@ -112,7 +112,7 @@ public static class IngestionApi
         {
             return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
         }
-        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
+        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative, collector.Options);
         if (parsed.Error is { } error)
         {
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
@@ -142,7 +142,7 @@ public static class IngestionApi
         {
             return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
         }
-        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapJitsu);
+        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, root => WireFormats.UnwrapJitsu(root, collector.Options), collector.Options);
         if (parsed.Error is { } error)
         {
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
@@ -165,7 +165,7 @@ public static class IngestionApi
         {
             return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
         }
-        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow);
+        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow, collector.Options);
         if (parsed.Error is { } error)
         {
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
@@ -181,6 +181,11 @@ public static class IngestionApi
         var query = http.Request.Query;
         if (query.Count > 0 && query.ContainsKey("e"))
         {
+            if (UnstorableParameter(query) is { } error)
+            {
+                // 400 like a malformed POST body: a tracker does not retry it, and it would never get better.
+                return TypedResults.Json(error, statusCode: StatusCodes.Status400BadRequest);
+            }
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
             await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"));
@@ -198,6 +203,20 @@ public static class IngestionApi
     /// <summary>Snowplow events received at <paramref name="endpoint"/>, attributed to a tool by their app id (the warm-up's too).</summary>
     internal static Collector.Batch MapSnowplow(Collector collector, IReadOnlyList<JsonElement> items, string endpoint = SnowplowPostPath) =>
         collector.Map(items, collector.CreateContext([.. collector.Tools.Tools]), (e, c) => SnowplowMapper.Map(e, c, collector.Tools), endpoint, SnowplowMapper.Source);
+
+    /// <summary>The answer to a query whose parameter names or values hold text PostgreSQL refuses (a decoded <c>%00</c>), or null.</summary>
+    private static ErrorResponse? UnstorableParameter(IQueryCollection query)
+    {
+        foreach (var (key, values) in query)
+        {
+            var problem = JsonScan.ProblemWith(key) ?? (StringValues.IsNullOrEmpty(values) ? null : JsonScan.ProblemWith(values[0] ?? ""));
+            if (problem is not null)
+            {
+                return new ErrorResponse { Error = JsonScan.InvalidText, Message = JsonScan.Unstorable($"the query parameter {Privacy.Clean(key, 32)} holds {problem}") };
+            }
+        }
+        return null;
+    }
 
     /// <summary>Query parameters as the JSON object of strings a POSTed Snowplow event would be (first value of each).</summary>
     private static byte[] QueryAsJson(IQueryCollection query)
