@@ -211,6 +211,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
             JOIN added a ON a.day = i.day AND a.label = i.label AND a.reason = i.reason
             JOIN counted c ON c.day = i.day AND c.tool = i.label AND c.reason = i.reason
             WHERE c.count - a.added + i.k <= @samples
+            ORDER BY i.n
             """, conn);
         cmd.Parameters.Add(new NpgsqlParameter<DateTime[]>("received_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = [.. rows.Select(r => r.ReceivedAt)] });
         cmd.Parameters.Add(new NpgsqlParameter<string?[]>("tool", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Tool)] });
