@@ -88,6 +88,13 @@ public sealed class EventImporter(Collector collector)
                 {
                     continue;
                 }
+                // The API's scan: a line with text PostgreSQL refuses, or over the string and property limits, is rejected whole.
+                if (JsonScan.Check(line.Span, collector.Options.MaxStringBytes, collector.Options.MaxPropertiesPerObject) is { } finding)
+                {
+                    rejected++;
+                    await WriteRejectAsync(rejects, lines, finding.Error, finding.Message, null);
+                    continue;
+                }
                 JsonDocument document;
                 try
                 {
@@ -150,7 +157,7 @@ public sealed class EventImporter(Collector collector)
         WireFormats.Native => (WireFormats.MapNativeEndpoint, WireFormats.UnwrapNative),
         WireFormats.Snowplow => ((e, c) => SnowplowMapper.Map(e, c, collector.Tools),
             root => root.ValueKind == JsonValueKind.Object && JsonValues.Get(root, "e") is not null ? ([root], null) : WireFormats.UnwrapSnowplow(root)),
-        WireFormats.Jitsu => (EvidentlyMapper.MapJitsu, WireFormats.UnwrapJitsu),
+        WireFormats.Jitsu => (EvidentlyMapper.MapJitsu, root => WireFormats.UnwrapJitsu(root, collector.Options)),
         _ => throw new ArgumentException($"unknown format '{format}': use auto, native, snowplow or jitsu", nameof(format)),
     };
 

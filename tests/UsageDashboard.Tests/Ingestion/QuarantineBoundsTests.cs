@@ -70,6 +70,34 @@ public sealed class QuarantineBoundsTests : IClassFixture<QuarantineBoundsTests.
     }
 
     [Fact]
+    public async Task Import_LineDated1990AndLineWithNul_RejectedWithReasonsOthersStored()
+    {
+        var folder = Directory.CreateTempSubdirectory("ud-import-bounds-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, "history.ndjson");
+            File.WriteAllLines(path,
+            [
+                CreateNativeEvent(tool: "mytool", timestamp: IngestionFixture.Now.AddDays(-30)).ToJsonString(),
+                CreateNativeEvent(tool: "mytool", timestamp: new DateTimeOffset(1990, 1, 1, 0, 0, 0, TimeSpan.Zero)).ToJsonString(),
+                CreateNativeEvent(tool: "mytool", installationId: "inst\u0000").ToJsonString(),
+            ]);
+            var rejects = Path.Combine(folder, "rejects.ndjson");
+
+            var result = await _app.App.Services.GetRequiredService<EventImporter>().ImportAsync(path, null, WireFormats.Auto, rejects, null, default);
+
+            Assert.Equal((1L, 2L), (result.Accepted, result.Rejected));
+            var reasons = File.ReadAllLines(rejects).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("reason").GetString()).Order().ToList();
+            Assert.Equal(["invalid_text", "timestamp_too_old"], reasons);
+            Assert.Equal(1, await _app.CountAsync("SELECT count(*) FROM events"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task PostSnowplow_EpochDtm_RejectedTimestampTooOld()
     {
         var e = DbtEvent("invocation", "start", IngestionFixture.Now, Contexts(DbtInvocation(Guid.NewGuid().ToString(), "start")));
