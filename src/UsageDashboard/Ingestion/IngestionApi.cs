@@ -110,12 +110,12 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, allowed, ct);
         }
         using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative, collector.Options);
         if (parsed.Error is { } error)
         {
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, allowed, ct);
         }
         var batch = MapNative(collector, parsed.Items, allowed);
         var result = await queue.CommitAsync(batch);
@@ -140,12 +140,12 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, allowed, ct);
         }
         using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, root => WireFormats.UnwrapJitsu(root, collector.Options), collector.Options);
         if (parsed.Error is { } error)
         {
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, allowed, ct);
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, EvidentlyMapper.MapJitsu, "/api/v1/s2s/event", EvidentlyMapper.JitsuSource);
@@ -163,13 +163,13 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, [], ct);
         }
         using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow, collector.Options);
         if (parsed.Error is { } error)
         {
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, [], ct);
         }
         await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath));
         NoCache(http.Response);
@@ -184,7 +184,7 @@ public static class IngestionApi
             if (UnstorableParameter(query) is { } error)
             {
                 // 400 like a malformed POST body: a tracker does not retry it, and it would never get better.
-                return TypedResults.Json(error, statusCode: StatusCodes.Status400BadRequest);
+                return await RefuseAsync(http, error, StatusCodes.Status400BadRequest, [], ct);
             }
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
@@ -195,6 +195,16 @@ public static class IngestionApi
     }
 
     private const string SnowplowPostPath = "/com.snowplowanalytics.snowplow/tp2";
+
+    /// <summary>
+    /// A request refused whole (body too large, malformed, over a limit, text PostgreSQL refuses), counted
+    /// in the quarantine counters like a rejected event: under the write key's tool when it has one.
+    /// </summary>
+    private static async Task<JsonHttpResult<ErrorResponse>> RefuseAsync(HttpContext http, ErrorResponse error, int statusCode, IReadOnlyList<string> tools, CancellationToken ct)
+    {
+        await http.RequestServices.GetRequiredService<QuarantineStore>().CountRefusedAsync(tools.Count == 1 ? tools[0] : null, error.Error, ct);
+        return TypedResults.Json(error, statusCode: statusCode);
+    }
 
     /// <summary>A native-endpoint body's events, mapped as that endpoint maps them (the warm-up's too).</summary>
     internal static Collector.Batch MapNative(Collector collector, IReadOnlyList<JsonElement> items, IReadOnlyList<string> allowedTools) =>

@@ -14,8 +14,35 @@ public sealed record QuarantinePruneResult(long Samples, long Counters);
 /// The bounded quarantine, read side and upkeep: the counters every rejection adds to and the capped
 /// samples (written by <see cref="Collector"/>), summarised for the admin page and pruned by age.
 /// </summary>
-public sealed class QuarantineStore(NpgsqlDataSource dataSource, TimeProvider time, IOptions<IngestionOptions> options)
+public sealed class QuarantineStore(NpgsqlDataSource dataSource, ToolDirectory tools, TimeProvider time, IOptions<IngestionOptions> options,
+    ILogger<QuarantineStore> logger)
 {
+    /// <summary>
+    /// Counts a request refused whole under <paramref name="reason"/> (its error code) and the tool when
+    /// it is a configured one. A database error or a wait over 2 s is logged, not thrown: the client's
+    /// answer is the 4xx, and it must not wait out a database outage for a counter.
+    /// </summary>
+    public async Task CountRefusedAsync(string? tool, string reason, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await using var cmd = dataSource.CreateCommand("""
+                INSERT INTO quarantine_counts AS c (day, tool, reason, count) VALUES (@day, @tool, @reason, 1)
+                ON CONFLICT (day, tool, reason) DO UPDATE SET count = c.count + 1
+                """);
+            cmd.Parameters.AddWithValue("day", DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime));
+            cmd.Parameters.AddWithValue("tool", tools.IsTool(tool) ? tool! : QuarantineCount.NoTool);
+            cmd.Parameters.AddWithValue("reason", reason);
+            await cmd.ExecuteNonQueryAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is NpgsqlException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            logger.LogWarning(e, "Could not count a refused request ({Reason})", reason);
+        }
+    }
+
     /// <summary>Per tool and reason: rejections today and over the last 7 UTC days (today included), and samples kept.</summary>
     public async Task<IReadOnlyList<QuarantineSummaryRow>> SummaryAsync(CancellationToken ct)
     {

@@ -117,6 +117,8 @@ public sealed class RequestBoundsTests : IClassFixture<RequestBoundsTests.Fixtur
         Assert.Equal("invalid_text", error.GetProperty("error").GetString());
         Assert.Contains("NUL", error.GetProperty("message").GetString());
         Assert.Equal(0, await _app.CountAsync("SELECT count(*) FROM events"));
+        // Refused whole, still counted: under the write key's tool.
+        Assert.Equal(1, await _app.CountAsync("SELECT count FROM quarantine_counts WHERE tool = 'mytool' AND reason = 'invalid_text'"));
     }
 
     [Fact]
@@ -177,6 +179,7 @@ public sealed class RequestBoundsTests : IClassFixture<RequestBoundsTests.Fixtur
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("invalid_text", (await response.ReadJsonAsync()).GetProperty("error").GetString());
         Assert.Equal(0, await _app.CountAsync("SELECT count(*) FROM events"));
+        Assert.Equal(1, await _app.CountAsync("SELECT count FROM quarantine_counts WHERE tool = '' AND reason = 'invalid_text'"));
     }
 
     [Fact]
