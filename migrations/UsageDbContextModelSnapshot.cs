@@ -496,6 +496,29 @@ namespace UsageDashboard.Migrations
                     NpgsqlEntityTypeBuilderExtensions.HasStorageParameter(b, "fillfactor", 70);
                 });
 
+            modelBuilder.Entity("UsageDashboard.Store.QuarantineCount", b =>
+                {
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Tool")
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("bigint")
+                        .HasColumnName("count");
+
+                    b.HasKey("Day", "Tool", "Reason");
+
+                    b.ToTable("quarantine_counts", (string)null);
+                });
+
             modelBuilder.Entity("UsageDashboard.Store.QuarantinedEvent", b =>
                 {
                     b.Property<long>("Id")

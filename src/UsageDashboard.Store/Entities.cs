@@ -119,3 +119,19 @@ public sealed class QuarantinedEvent
     public bool PayloadTruncated { get; set; }
     public int PayloadBytes { get; set; }
 }
+
+/// <summary>
+/// How many events were rejected per UTC day, tool and reason: every rejection is counted here, while
+/// <see cref="QuarantinedEvent"/> keeps only a few samples of each. The tool is a configured tool or
+/// empty (unknown), never a value a client sent, so the table grows by a bounded number of rows a day.
+/// </summary>
+public sealed class QuarantineCount
+{
+    public DateOnly Day { get; set; }
+    /// <summary>The configured tool, or <see cref="NoTool"/> when the event's tool is unknown.</summary>
+    public required string Tool { get; set; }
+    public required string Reason { get; set; }
+    public long Count { get; set; }
+
+    public const string NoTool = "";
+}

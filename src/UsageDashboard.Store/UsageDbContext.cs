@@ -15,6 +15,7 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
     public DbSet<RunPlugin> RunPlugins => Set<RunPlugin>();
     public DbSet<Installation> Installations => Set<Installation>();
     public DbSet<QuarantinedEvent> Quarantine => Set<QuarantinedEvent>();
+    public DbSet<QuarantineCount> QuarantineCounts => Set<QuarantineCount>();
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
     public DbSet<WriteKey> WriteKeys => Set<WriteKey>();
     public DbSet<HealthFlag> HealthFlags => Set<HealthFlag>();
@@ -38,6 +39,7 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
         modelBuilder.ApplyConfiguration(new RunPluginConfiguration());
         modelBuilder.ApplyConfiguration(new InstallationConfiguration());
         modelBuilder.ApplyConfiguration(new QuarantinedEventConfiguration());
+        modelBuilder.ApplyConfiguration(new QuarantineCountConfiguration());
         modelBuilder.ApplyConfiguration(new HealthFlagConfiguration());
         modelBuilder.ApplyConfiguration(new HealthFlagEventConfiguration());
         modelBuilder.ApplyConfiguration(new WebhookMessageConfiguration());
@@ -166,6 +168,15 @@ internal sealed class QuarantinedEventConfiguration : IEntityTypeConfiguration<Q
         b.Property(q => q.Id).UseIdentityAlwaysColumn();
         b.HasIndex(q => q.ReceivedAt);
         b.HasIndex(q => q.Reason);
+    }
+}
+
+internal sealed class QuarantineCountConfiguration : IEntityTypeConfiguration<QuarantineCount>
+{
+    public void Configure(EntityTypeBuilder<QuarantineCount> b)
+    {
+        b.ToTable("quarantine_counts");
+        b.HasKey(c => new { c.Day, c.Tool, c.Reason });
     }
 }
 

@@ -39,7 +39,7 @@ builder.Services.AddAccessWeb(builder.Configuration, builder.Environment);
 builder.Services.AddDemoData();
 
 // Ingestion: the collector endpoints, tools and write keys, limits and per-key rate limiting
-builder.Services.AddIngestion(builder.Configuration);
+builder.Services.AddIngestion(builder.Configuration).AddQuarantinePruning();
 
 // Insights, read from rollups that a background refresher keeps equal to the runs
 builder.Services.AddRollups(builder.Configuration);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -19,7 +20,7 @@ public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<Re
 /// </summary>
 public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource,
     [FromKeyedServices(IngestionExtensions.SmallWritesDataSourceKey)] NpgsqlDataSource smallWrites, ToolDirectory tools, TimeProvider time,
-    IOptions<IngestionOptions> options)
+    IOptions<IngestionOptions> options, IOptions<RetentionOptions> retention)
 {
     /// <summary>The pool for a write of <paramref name="events"/> events (IngestionExtensions says why there are two).</summary>
     private NpgsqlDataSource PoolFor(int events) => events <= EventWriter.PreparedWriteMaxEvents ? smallWrites : dataSource;
@@ -31,6 +32,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
     public IngestContext CreateContext(IReadOnlyList<string> allowedTools, string? forcedTool = null) => new()
     {
         ReceivedAt = time.GetUtcNow().UtcDateTime,
+        OldestAccepted = time.GetUtcNow().UtcDateTime.AddDays(-retention.Value.RawEventsDays),
         AllowedTools = allowedTools,
         ForcedTool = forcedTool,
         Options = options.Value,
@@ -51,7 +53,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
             }
             else
             {
-                mapped = map(item, context);
+                mapped = CheckTime(map(item, context), context);
             }
             if (mapped.IsRejected)
             {
@@ -64,6 +66,30 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
             }
         }
         return batch;
+    }
+
+    /// <summary>
+    /// The time rule at the door: a device time before <see cref="IngestContext.OldestAccepted"/> or more
+    /// than <see cref="IngestionOptions.RejectFutureBeyond"/> after receipt rejects the event; a smaller
+    /// lead than that but over MaxFutureSkew is a skewed clock, which <see cref="CanonicalEvents.Complete"/> corrects.
+    /// </summary>
+    private static MapResult CheckTime(MapResult mapped, IngestContext context)
+    {
+        if (mapped.IsRejected || mapped.DeviceTime is not { } device)
+        {
+            return mapped;
+        }
+        if (device < context.OldestAccepted)
+        {
+            return MapResult.Reject(Reasons.TimestampTooOld, string.Create(CultureInfo.InvariantCulture,
+                $"the event is dated {device:yyyy-MM-dd}, before {context.OldestAccepted:yyyy-MM-dd}: raw events are kept {(context.ReceivedAt - context.OldestAccepted).TotalDays:0} days (Retention:RawEventsDays)"), mapped.Tool);
+        }
+        if (device > context.ReceivedAt + context.Options.RejectFutureBeyond)
+        {
+            return MapResult.Reject(Reasons.TimestampInFuture, string.Create(CultureInfo.InvariantCulture,
+                $"the event is dated {device:O}, more than {context.Options.RejectFutureBeyond} after its receipt"), mapped.Tool);
+        }
+        return mapped;
     }
 
     /// <summary>Writes a batch's events and quarantine rows in one transaction.</summary>
@@ -140,25 +166,64 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         };
     }
 
-    private static async Task WriteQuarantineAsync(NpgsqlConnection conn, List<QuarantinedEvent> rows, CancellationToken ct)
+    /// <summary>
+    /// Counts every rejected event in <c>quarantine_counts</c> (per UTC day, configured tool or none, and
+    /// reason) and keeps its payload in <c>quarantine</c> only while fewer than
+    /// <see cref="IngestionOptions.QuarantineSamplesPerDay"/> of that day, tool and reason are kept. The
+    /// counter row is locked by the upsert until commit, so concurrent writers see each other's counts
+    /// and the cap holds exactly; the upsert goes in key order so two of them cannot deadlock.
+    /// </summary>
+    private async Task WriteQuarantineAsync(NpgsqlConnection conn, List<QuarantinedEvent> rows, CancellationToken ct)
     {
         if (rows.Count == 0)
         {
             return;
         }
+        var samples = Math.Max(0, options.Value.QuarantineSamplesPerDay);
+        // The label counted under: a configured tool, never a value a client made up (bounded rows a day).
+        var labels = rows.Select(r => r.Tool is { } t && tools.IsTool(t) ? t : QuarantineCount.NoTool).ToArray();
+        // Payloads past the cap within this batch alone can never be kept: not sent at all.
+        var seen = new Dictionary<(DateOnly, string, string), int>();
+        var payloads = new string[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var key = (DateOnly.FromDateTime(rows[i].ReceivedAt), labels[i], rows[i].Reason);
+            var n = seen[key] = seen.GetValueOrDefault(key) + 1;
+            payloads[i] = n <= samples ? rows[i].Payload : "";
+        }
         await using var cmd = new NpgsqlCommand("""
+            WITH input AS (
+                SELECT t.*, (t.received_at AT TIME ZONE 'UTC')::date AS day,
+                       row_number() OVER (PARTITION BY (t.received_at AT TIME ZONE 'UTC')::date, t.label, t.reason ORDER BY t.n) AS k
+                FROM unnest(@received_at, @tool, @label, @source, @endpoint, @reason, @detail, @payload, @truncated, @bytes)
+                    WITH ORDINALITY AS t(received_at, tool, label, source, endpoint, reason, detail, payload, payload_truncated, payload_bytes, n)
+            ), added AS (
+                SELECT day, label, reason, count(*) AS added FROM input GROUP BY day, label, reason
+            ), counted AS (
+                INSERT INTO quarantine_counts AS c (day, tool, reason, count)
+                SELECT day, label, reason, added FROM added ORDER BY day, label, reason
+                ON CONFLICT (day, tool, reason) DO UPDATE SET count = c.count + excluded.count
+                RETURNING c.day, c.tool, c.reason, c.count
+            )
             INSERT INTO quarantine (received_at, tool, source, endpoint, reason, detail, payload, payload_truncated, payload_bytes)
-            SELECT * FROM unnest(@received_at, @tool, @source, @endpoint, @reason, @detail, @payload, @truncated, @bytes)
+            SELECT i.received_at, i.tool, i.source, i.endpoint, i.reason, i.detail, i.payload, i.payload_truncated, i.payload_bytes
+            FROM input i
+            JOIN added a ON a.day = i.day AND a.label = i.label AND a.reason = i.reason
+            JOIN counted c ON c.day = i.day AND c.tool = i.label AND c.reason = i.reason
+            WHERE c.count - a.added + i.k <= @samples
+            ORDER BY i.n
             """, conn);
         cmd.Parameters.Add(new NpgsqlParameter<DateTime[]>("received_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = [.. rows.Select(r => r.ReceivedAt)] });
         cmd.Parameters.Add(new NpgsqlParameter<string?[]>("tool", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Tool)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("label", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = labels });
         cmd.Parameters.Add(new NpgsqlParameter<string[]>("source", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Source)] });
         cmd.Parameters.Add(new NpgsqlParameter<string[]>("endpoint", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Endpoint)] });
         cmd.Parameters.Add(new NpgsqlParameter<string[]>("reason", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Reason)] });
         cmd.Parameters.Add(new NpgsqlParameter<string?[]>("detail", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Detail)] });
-        cmd.Parameters.Add(new NpgsqlParameter<string[]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.Payload)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = payloads });
         cmd.Parameters.Add(new NpgsqlParameter<bool[]>("truncated", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { TypedValue = [.. rows.Select(r => r.PayloadTruncated)] });
         cmd.Parameters.Add(new NpgsqlParameter<int[]>("bytes", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = [.. rows.Select(r => r.PayloadBytes)] });
+        cmd.Parameters.Add(new NpgsqlParameter<long>("samples", NpgsqlDbType.Bigint) { TypedValue = samples });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -88,6 +88,13 @@ public sealed class EventImporter(Collector collector)
                 {
                     continue;
                 }
+                // The API's scan: a line with text PostgreSQL refuses, or over the string and property limits, is rejected whole.
+                if (JsonScan.Check(line.Span, collector.Options.MaxStringBytes, collector.Options.MaxPropertiesPerObject) is { } finding)
+                {
+                    rejected++;
+                    await WriteRejectAsync(rejects, lines, finding.Error, finding.Message, null);
+                    continue;
+                }
                 JsonDocument document;
                 try
                 {
@@ -99,7 +106,19 @@ public sealed class EventImporter(Collector collector)
                     await WriteRejectAsync(rejects, lines, "malformed_json", $"byte {(x.BytePositionInLine ?? 0) + 1}: {x.Message.Split(" Path:")[0]}", null);
                     continue;
                 }
-                var (items, problem) = unwrap(document.RootElement);
+                IEnumerable<JsonElement>? items;
+                string? problem;
+                try
+                {
+                    (items, problem) = unwrap(document.RootElement);
+                }
+                catch (BodyLimitException x)
+                {
+                    rejected++;
+                    await WriteRejectAsync(rejects, lines, x.Error.Error, x.Error.Message, null);
+                    document.Dispose();
+                    continue;
+                }
                 if (items is null)
                 {
                     rejected++;
@@ -138,7 +157,7 @@ public sealed class EventImporter(Collector collector)
         WireFormats.Native => (WireFormats.MapNativeEndpoint, WireFormats.UnwrapNative),
         WireFormats.Snowplow => ((e, c) => SnowplowMapper.Map(e, c, collector.Tools),
             root => root.ValueKind == JsonValueKind.Object && JsonValues.Get(root, "e") is not null ? ([root], null) : WireFormats.UnwrapSnowplow(root)),
-        WireFormats.Jitsu => (EvidentlyMapper.MapJitsu, WireFormats.UnwrapJitsu),
+        WireFormats.Jitsu => (EvidentlyMapper.MapJitsu, root => WireFormats.UnwrapJitsu(root, collector.Options)),
         _ => throw new ArgumentException($"unknown format '{format}': use auto, native, snowplow or jitsu", nameof(format)),
     };
 

@@ -110,12 +110,12 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, allowed, ct);
         }
-        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative);
+        using var parsed = RequestBody.Parse(body, ndjson, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapNative, collector.Options);
         if (parsed.Error is { } error)
         {
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, allowed, ct);
         }
         var batch = MapNative(collector, parsed.Items, allowed);
         var result = await queue.CommitAsync(batch);
@@ -140,12 +140,12 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, allowed, ct);
         }
-        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapJitsu);
+        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, root => WireFormats.UnwrapJitsu(root, collector.Options), collector.Options);
         if (parsed.Error is { } error)
         {
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, allowed, ct);
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, EvidentlyMapper.MapJitsu, "/api/v1/s2s/event", EvidentlyMapper.JitsuSource);
@@ -163,13 +163,13 @@ public static class IngestionApi
         var body = await RequestBody.ReadAsync(http.Request, collector.Options.MaxBodyBytes, ct);
         if (body is null)
         {
-            return TypedResults.Json(RequestBody.TooLarge(collector.Options.MaxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge);
+            return await RefuseAsync(http, RequestBody.TooLarge(collector.Options.MaxBodyBytes), StatusCodes.Status413PayloadTooLarge, [], ct);
         }
-        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow);
+        using var parsed = RequestBody.Parse(body, ndjson: false, collector.Options.MaxEventsPerRequest, WireFormats.UnwrapSnowplow, collector.Options);
         if (parsed.Error is { } error)
         {
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
-            return TypedResults.Json(error, statusCode: parsed.StatusCode);
+            return await RefuseAsync(http, error, parsed.StatusCode, [], ct);
         }
         await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath));
         NoCache(http.Response);
@@ -181,6 +181,11 @@ public static class IngestionApi
         var query = http.Request.Query;
         if (query.Count > 0 && query.ContainsKey("e"))
         {
+            if (UnstorableParameter(query) is { } error)
+            {
+                // 400 like a malformed POST body: a tracker does not retry it, and it would never get better.
+                return await RefuseAsync(http, error, StatusCodes.Status400BadRequest, [], ct);
+            }
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
             await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"));
@@ -191,6 +196,16 @@ public static class IngestionApi
 
     private const string SnowplowPostPath = "/com.snowplowanalytics.snowplow/tp2";
 
+    /// <summary>
+    /// A request refused whole (body too large, malformed, over a limit, text PostgreSQL refuses), counted
+    /// in the quarantine counters like a rejected event: under the write key's tool when it has one.
+    /// </summary>
+    private static async Task<JsonHttpResult<ErrorResponse>> RefuseAsync(HttpContext http, ErrorResponse error, int statusCode, IReadOnlyList<string> tools, CancellationToken ct)
+    {
+        await http.RequestServices.GetRequiredService<QuarantineStore>().CountRefusedAsync(tools.Count == 1 ? tools[0] : null, error.Error, ct);
+        return TypedResults.Json(error, statusCode: statusCode);
+    }
+
     /// <summary>A native-endpoint body's events, mapped as that endpoint maps them (the warm-up's too).</summary>
     internal static Collector.Batch MapNative(Collector collector, IReadOnlyList<JsonElement> items, IReadOnlyList<string> allowedTools) =>
         collector.Map(items, collector.CreateContext(allowedTools), WireFormats.MapNativeEndpoint, "/api/v1/events", NativeMapper.Source);
@@ -198,6 +213,20 @@ public static class IngestionApi
     /// <summary>Snowplow events received at <paramref name="endpoint"/>, attributed to a tool by their app id (the warm-up's too).</summary>
     internal static Collector.Batch MapSnowplow(Collector collector, IReadOnlyList<JsonElement> items, string endpoint = SnowplowPostPath) =>
         collector.Map(items, collector.CreateContext([.. collector.Tools.Tools]), (e, c) => SnowplowMapper.Map(e, c, collector.Tools), endpoint, SnowplowMapper.Source);
+
+    /// <summary>The answer to a query whose parameter names or values hold text PostgreSQL refuses (a decoded <c>%00</c>), or null.</summary>
+    private static ErrorResponse? UnstorableParameter(IQueryCollection query)
+    {
+        foreach (var (key, values) in query)
+        {
+            var problem = JsonScan.ProblemWith(key) ?? (StringValues.IsNullOrEmpty(values) ? null : JsonScan.ProblemWith(values[0] ?? ""));
+            if (problem is not null)
+            {
+                return new ErrorResponse { Error = JsonScan.InvalidText, Message = JsonScan.Unstorable($"the query parameter {Privacy.Clean(key, 32)} holds {problem}") };
+            }
+        }
+        return null;
+    }
 
     /// <summary>Query parameters as the JSON object of strings a POSTed Snowplow event would be (first value of each).</summary>
     private static byte[] QueryAsJson(IQueryCollection query)

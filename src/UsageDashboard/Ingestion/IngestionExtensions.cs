@@ -54,6 +54,7 @@ public static class IngestionExtensions
         services.AddSingleton<IngestionWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestionWarmUp>());
         services.AddSingleton<EventImporter>();
+        services.AddSingleton<QuarantineStore>();
         services.AddRateLimiter(options =>
         {
             options.AddPolicy(RateLimitPolicy, Partition);
@@ -69,6 +70,13 @@ public static class IngestionExtensions
                 }, ct);
             };
         });
+        return services;
+    }
+
+    /// <summary>The quarantine's upkeep: old samples and counters deleted at start and every Retention:RunEvery.</summary>
+    public static IServiceCollection AddQuarantinePruning(this IServiceCollection services)
+    {
+        services.AddHostedService<QuarantinePruning>();
         return services;
     }
 

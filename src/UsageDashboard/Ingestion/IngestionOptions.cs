@@ -22,6 +22,26 @@ public sealed class IngestionOptions
     public int MaxQuarantinePayloadBytes { get; set; } = 16 * 1024;
     /// <summary>A device clock further ahead than this is not believed: the event takes its receipt time.</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// A device time further ahead than this is not a skewed clock but a wrong date: the event is rejected
+    /// (<c>timestamp_in_future</c>) instead of being moved to its receipt time.
+    /// </summary>
+    public TimeSpan RejectFutureBeyond { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>No JSON string (value or property name) of a body may be longer than this many bytes as sent.</summary>
+    public int MaxStringBytes { get; set; } = 256 * 1024;
+    /// <summary>No JSON object of a body may have more properties than this.</summary>
+    public int MaxPropertiesPerObject { get; set; } = 1000;
+    /// <summary>
+    /// A Jitsu <c>{template, events}</c> body's size once the template is copied under every event
+    /// (template bytes × events + body); checked before anything is copied.
+    /// </summary>
+    public int MaxExpandedBytes { get; set; } = 4 * 1024 * 1024;
+    /// <summary>Quarantine: raw payloads kept per (tool, reason) and UTC day; every rejection is counted, only these are kept.</summary>
+    public int QuarantineSamplesPerDay { get; set; } = 20;
+    /// <summary>Quarantine: days a kept payload stays before the retention pass deletes it.</summary>
+    public int QuarantineSampleDays { get; set; } = 30;
+    /// <summary>Quarantine: days the per-day rejection counters are kept.</summary>
+    public int QuarantineCountDays { get; set; } = 400;
     public RateLimitOptions RateLimit { get; set; } = new();
 
     /// <summary>

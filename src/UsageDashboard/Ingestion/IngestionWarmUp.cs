@@ -124,7 +124,9 @@ public sealed partial class IngestionWarmUp(Collector collector, StartupReadines
 
     internal List<Collector.Batch> Round(string tool, int round)
     {
-        var at = DateTime.UtcNow.AddMinutes(-1);
+        // The collector's clock, not the machine's: events dated outside its window would be rejected
+        // and the warm-up would skip the write path it is for.
+        var at = collector.CreateContext([]).ReceivedAt.AddMinutes(-1);
         var run = Guid.NewGuid().ToString();
         var installation = "warm-up-" + round.ToString(CultureInfo.InvariantCulture);
         var batch = new StringBuilder("[");

@@ -12,6 +12,11 @@ public sealed record IngestContext
     /// <summary>Set by <c>import --tool</c>: every event is attributed to this tool.</summary>
     public string? ForcedTool { get; init; }
     public required IngestionOptions Options { get; init; }
+    /// <summary>
+    /// Events the device dates before this are rejected: retention (Retention:RawEventsDays) would drop
+    /// them at its next pass, so accepting them would acknowledge what is then silently lost.
+    /// </summary>
+    public DateTime OldestAccepted { get; init; } = DateTime.MinValue;
 
     /// <summary>The tool of an event whose format implies <paramref name="formatTool"/> (Jetty, Evidently) or says nothing.</summary>
     public string? ResolveTool(string? named, string? formatTool = null)
@@ -77,6 +82,9 @@ public static class Reasons
     public const string InvalidBase64 = "invalid_base64";
     public const string InvalidJson = "invalid_json";
     public const string UnsupportedSchema = "unsupported_schema";
+    public const string InvalidText = JsonScan.InvalidText;
+    public const string TimestampTooOld = "timestamp_too_old";
+    public const string TimestampInFuture = "timestamp_in_future";
 }
 
 internal static class JsonElementExtensions

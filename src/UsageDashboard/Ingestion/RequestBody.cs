@@ -109,14 +109,34 @@ public static class RequestBody
     /// One JSON value (an object is one event, an array is many; <paramref name="unwrap"/> may pick the
     /// events out of an envelope) or NDJSON (one event or array per line).
     /// </summary>
-    public static ParsedBody Parse(ReadOnlyMemory<byte> body, bool ndjson, int maxEvents, Func<JsonElement, (IEnumerable<JsonElement>? Events, string? Problem)>? unwrap = null)
+    /// <remarks>
+    /// Every limit is checked before the work it bounds: <see cref="JsonScan"/> reads the text once before a
+    /// document is built, the number of events is checked before each one is taken (an unwrap that copies,
+    /// such as a Jitsu template, is enumerated lazily), and an unwrap may refuse a body with
+    /// <see cref="BodyLimitException"/> before it copies anything.
+    /// </remarks>
+    public static ParsedBody Parse(ReadOnlyMemory<byte> body, bool ndjson, int maxEvents, Func<JsonElement, (IEnumerable<JsonElement>? Events, string? Problem)>? unwrap = null,
+        IngestionOptions? limits = null)
     {
+        limits ??= s_defaults;
         var parsed = new ParsedBody();
         body = SkipBom(body);
         var lineNumber = 0;
         foreach (var (line, number) in ndjson ? Lines(body) : [(body, 1)])
         {
             lineNumber = number;
+            if (JsonScan.Check(line.Span, limits.MaxStringBytes, limits.MaxPropertiesPerObject) is { } finding)
+            {
+                var (where, position) = LineAndPosition(line.Span, finding.Offset);
+                where += ndjson ? number - 1 : 0;
+                return parsed.Fail(StatusCodes.Status400BadRequest, new ErrorResponse
+                {
+                    Error = finding.Error,
+                    Message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{finding.Message} (line {where}, byte {position})"),
+                    Line = where,
+                    Position = position,
+                });
+            }
             JsonDocument document;
             try
             {
@@ -137,7 +157,16 @@ public static class RequestBody
             IEnumerable<JsonElement> events;
             if (unwrap is not null)
             {
-                var (unwrapped, problem) = unwrap(root);
+                IEnumerable<JsonElement>? unwrapped;
+                string? problem;
+                try
+                {
+                    (unwrapped, problem) = unwrap(root);
+                }
+                catch (BodyLimitException x)
+                {
+                    return parsed.Fail(x.StatusCode, x.Error);
+                }
                 if (unwrapped is null)
                 {
                     return parsed.Fail(StatusCodes.Status400BadRequest, new ErrorResponse { Error = "unsupported_body", Message = problem ?? "unsupported body", Line = ndjson ? number : null });
@@ -148,17 +177,20 @@ public static class RequestBody
             {
                 events = root.ValueKind == JsonValueKind.Array ? root.EnumerateArray() : [root];
             }
-            foreach (var e in events)
+            try
             {
-                if (parsed.Items.Count == maxEvents)
+                foreach (var e in events)
                 {
-                    return parsed.Fail(StatusCodes.Status413PayloadTooLarge, new ErrorResponse
+                    if (parsed.Items.Count == maxEvents)
                     {
-                        Error = "too_many_events",
-                        Message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"more than {maxEvents} events in one request; split the batch"),
-                    });
+                        return parsed.Fail(StatusCodes.Status413PayloadTooLarge, TooManyEvents(maxEvents));
+                    }
+                    parsed.Items.Add(e);
                 }
-                parsed.Items.Add(e);
+            }
+            catch (BodyLimitException x)
+            {
+                return parsed.Fail(x.StatusCode, x.Error);
             }
         }
         if (lineNumber == 0)
@@ -166,6 +198,22 @@ public static class RequestBody
             return parsed.Fail(StatusCodes.Status400BadRequest, new ErrorResponse { Error = "malformed_json", Message = "the body is empty", Line = 1, Position = 1 });
         }
         return parsed;
+    }
+
+    private static readonly IngestionOptions s_defaults = new();
+
+    public static ErrorResponse TooManyEvents(int maxEvents) => new()
+    {
+        Error = "too_many_events",
+        Message = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"more than {maxEvents} events in one request; split the batch"),
+    };
+
+    /// <summary>The 1-based line and byte-in-line of <paramref name="offset"/>, as the parser's errors give them.</summary>
+    private static (long Line, long Position) LineAndPosition(ReadOnlySpan<byte> text, long offset)
+    {
+        var before = text[..(int)Math.Min(offset, text.Length)];
+        var lastNewline = before.LastIndexOf((byte)'\n');
+        return (before.Count((byte)'\n') + 1, offset - lastNewline);
     }
 
     private static string FirstSentence(string message)
@@ -194,4 +242,15 @@ public static class RequestBody
             }
         }
     }
+}
+
+/// <summary>
+/// Thrown by an unwrap (<see cref="RequestBody.Parse"/>) that finds, before copying anything, that a body
+/// would exceed a limit; the request is answered with <see cref="StatusCode"/> and <see cref="Error"/>.
+/// </summary>
+public sealed class BodyLimitException(int statusCode, ErrorResponse error) : Exception(error.Message)
+{
+    public int StatusCode { get; } = statusCode;
+
+    public ErrorResponse Error { get; } = error;
 }

@@ -39,7 +39,10 @@ public static class SnowplowMapper
         }
         if (!TryDecode(e, "cx", "co", out var contextsJson, out var problem) || !TryDecode(e, "ue_px", "ue_pr", out var unstructJson, out problem))
         {
-            return MapResult.Reject(problem!.StartsWith("invalid base64", StringComparison.Ordinal) ? Reasons.InvalidBase64 : Reasons.InvalidJson, problem, tool);
+            var reason = problem!.StartsWith("invalid base64", StringComparison.Ordinal) ? Reasons.InvalidBase64
+                : problem.Contains("PostgreSQL cannot store", StringComparison.Ordinal) ? Reasons.InvalidText
+                : Reasons.InvalidJson;
+            return MapResult.Reject(reason, problem, tool);
         }
         var contexts = new List<SelfDescribing>();
         if (contextsJson is { } cj)
@@ -444,6 +447,12 @@ public static class SnowplowMapper
         if (bytes is null)
         {
             return true;
+        }
+        // The decoded JSON was never seen by the body's scan: its escapes can spell NUL or a lone surrogate.
+        if (JsonScan.Check(bytes, int.MaxValue, int.MaxValue) is { Error: JsonScan.InvalidText } finding)
+        {
+            problem = $"{base64Name}/{plainName}: {finding.Message}";
+            return false;
         }
         try
         {

@@ -13,7 +13,7 @@ public sealed record NativeEvent
     public string? EventId { get; init; }
     /// <summary>The tool the event is about; optional when the write key belongs to exactly one tool.</summary>
     public string? Tool { get; init; }
-    /// <summary>When it happened, RFC 3339. More than 10 minutes in the future: replaced by the receipt time and flagged. Default: receipt time.</summary>
+    /// <summary>When it happened, RFC 3339. More than 10 minutes in the future: replaced by the receipt time and flagged; more than a day ahead, or older than the raw-event retention (400 days): rejected. Default: receipt time.</summary>
     public DateTimeOffset? Timestamp { get; init; }
     /// <summary>Random, stable id of the installation (machine or project). Required.</summary>
     public required string InstallationId { get; init; }
@@ -60,13 +60,13 @@ public sealed record RejectedEvent(int Index, string Reason, [property: JsonIgno
 /// <summary>Every error answer of the ingestion endpoints.</summary>
 public sealed record ErrorResponse
 {
-    /// <summary>Machine-readable: unauthorized, malformed_json, payload_too_large, too_many_events, unsupported_media_type, rate_limited, database_unavailable.</summary>
+    /// <summary>Machine-readable: unauthorized, malformed_json, unsupported_body, invalid_text, string_too_long, too_many_properties, payload_too_large, too_many_events, template_too_large, unsupported_media_type, rate_limited, database_unavailable.</summary>
     public required string Error { get; init; }
     public required string Message { get; init; }
-    /// <summary>For malformed_json: the 1-based line of the error.</summary>
+    /// <summary>For malformed_json and the scan's errors (invalid_text, string_too_long, too_many_properties): the 1-based line of the error.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? Line { get; init; }
-    /// <summary>For malformed_json: the 1-based byte position within that line.</summary>
+    /// <summary>For malformed_json and the scan's errors: the 1-based byte position within that line.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? Position { get; init; }
 }

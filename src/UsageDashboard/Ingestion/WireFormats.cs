@@ -66,7 +66,18 @@ public static class WireFormats
         : ([root], null);
 
     /// <summary>Jitsu bodies: an object, an array of objects, or <c>{template, events}</c> (template fields under each event's own).</summary>
-    public static (IEnumerable<JsonElement>? Events, string? Problem) UnwrapJitsu(JsonElement root)
+    public static (IEnumerable<JsonElement>? Events, string? Problem) UnwrapJitsu(JsonElement root) => UnwrapJitsu(root, s_defaults);
+
+    private static readonly IngestionOptions s_defaults = new();
+
+    /// <summary>
+    /// <see cref="UnwrapJitsu(JsonElement)"/> within <paramref name="limits"/>. The template is copied under
+    /// each event only as the caller takes it, after its count was checked, and a body whose copies would
+    /// exceed <see cref="IngestionOptions.MaxExpandedBytes"/> or <see cref="IngestionOptions.MaxEventsPerRequest"/>
+    /// is refused (<see cref="BodyLimitException"/>) before the first copy: a small template under many
+    /// empty events would otherwise ask for many times the body in memory.
+    /// </summary>
+    public static (IEnumerable<JsonElement>? Events, string? Problem) UnwrapJitsu(JsonElement root, IngestionOptions limits)
     {
         if (root.ValueKind == JsonValueKind.Array)
         {
@@ -78,8 +89,26 @@ public static class WireFormats
         }
         if (JsonValues.Array(root, "events") is { } events && (JsonValues.Object(root, "template") is { } || root.EnumerateObject().Count() == 1))
         {
-            var template = JsonValues.Object(root, "template");
-            return (events.EnumerateArray().Select(e => template is { } t ? Merge(t, e) : e).ToList(), null);
+            if (JsonValues.Object(root, "template") is not { } template)
+            {
+                return (events.EnumerateArray(), null);
+            }
+            var count = events.GetArrayLength();
+            if (count > limits.MaxEventsPerRequest)
+            {
+                throw new BodyLimitException(StatusCodes.Status413PayloadTooLarge, RequestBody.TooManyEvents(limits.MaxEventsPerRequest));
+            }
+            var expanded = (long)template.RawLength() * count + root.RawLength();
+            if (expanded > limits.MaxExpandedBytes)
+            {
+                throw new BodyLimitException(StatusCodes.Status413PayloadTooLarge, new ErrorResponse
+                {
+                    Error = "template_too_large",
+                    Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"the template copied under each of the {count} events would make {expanded} bytes; the limit is {limits.MaxExpandedBytes}: send a smaller template or fewer events"),
+                });
+            }
+            return (events.EnumerateArray().Select(e => Merge(template, e)), null);
         }
         return ([root], null);
     }
@@ -122,13 +151,23 @@ public static class WireFormats
         {
             return e;
         }
-        var buffer = new ArrayBufferWriter<byte>(512);
+        // A set, not TryGetProperty per template field: that is a linear search, and a template and an
+        // event with many fields each would cost their product.
+        var own = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in e.EnumerateObject())
+        {
+            if (JsonValues.NameOf(p) is { } name)
+            {
+                own.Add(name);
+            }
+        }
+        var buffer = new ArrayBufferWriter<byte>(template.RawLength() + e.RawLength() + 2);
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, MaxDepth = JsonValues.MaxDepth + 2 }))
         {
             w.WriteStartObject();
             foreach (var p in template.EnumerateObject())
             {
-                if (JsonValues.NameOf(p) is { } name && !e.TryGetProperty(name, out _))
+                if (JsonValues.NameOf(p) is { } name && !own.Contains(name))
                 {
                     p.WriteTo(w);
                 }

@@ -14,6 +14,9 @@ public sealed class RetentionOptions
     /// </summary>
     public int RawEventsDays { get; set; } = 400;
 
+    /// <summary>The least <see cref="RawEventsDays"/> the app starts with.</summary>
+    public const int MinRawEventsDays = 30;
+
     /// <summary>How often partitions are created ahead and old ones dropped.</summary>
     public TimeSpan RunEvery { get; set; } = TimeSpan.FromHours(6);
 

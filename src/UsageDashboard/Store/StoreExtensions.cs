@@ -15,7 +15,13 @@ public static class StoreExtensions
     /// <summary>Monthly partitions of events: created ahead, dropped after Retention:RawEventsDays.</summary>
     public static IServiceCollection AddEventPartitions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<RetentionOptions>(configuration.GetSection("Retention"));
+        // Validated at start: the collector rejects events older than RawEventsDays, so a typo such as 1
+        // would make it refuse nearly everything (and retention drop nearly everything).
+        services.AddOptions<RetentionOptions>()
+            .Bind(configuration.GetSection("Retention"))
+            .Validate(o => o.RawEventsDays >= RetentionOptions.MinRawEventsDays,
+                $"Retention:RawEventsDays must be at least {RetentionOptions.MinRawEventsDays} days (raw events are kept that long, and the collector rejects older events)")
+            .ValidateOnStart();
         services.AddSingleton<EventPartitions>();
         return services;
     }

@@ -107,6 +107,7 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         { "/admin/users", "admin-users" },
         { "/admin/write-keys", "admin-write-keys" },
         { "/admin/tokens", "admin-tokens" },
+        { "/admin/quarantine", "admin-quarantine" },
     };
 
     [Theory]

@@ -169,7 +169,7 @@ public class DatabaseFixture : IAsyncLifetime
         {
             try
             {
-                await using var cmd = DataSource.CreateCommand("TRUNCATE events, event_keys, runs, run_plugins, installations, quarantine RESTART IDENTITY CASCADE");
+                await using var cmd = DataSource.CreateCommand("TRUNCATE events, event_keys, runs, run_plugins, installations, quarantine, quarantine_counts RESTART IDENTITY CASCADE");
                 await cmd.ExecuteNonQueryAsync();
                 return;
             }

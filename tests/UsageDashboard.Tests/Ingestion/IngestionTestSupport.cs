@@ -34,6 +34,9 @@ public class IngestionFixture : DatabaseFixture
             ["Tools:mytool:WriteKeys:0"] = ToolKey,
             ["Tools:mytool:WriteKeys:1"] = SharedKey,
             ["Tools:dbt:WriteKeys:1"] = SharedKey,
+            // The seed examples are real events from 2022-2023 and the clock is fixed in 2026: kept long
+            // enough that the collector's retention rule accepts them. Tests of that rule set their own.
+            ["Retention:RawEventsDays"] = "3650",
         };
         foreach (var (k, v) in Settings)
         {
