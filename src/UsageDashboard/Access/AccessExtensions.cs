@@ -90,7 +90,10 @@ public static class AccessExtensions
                 o.Events.OnRedirectToLogin = ctx => ApiAwareAsync(ctx, StatusCodes.Status401Unauthorized);
                 o.Events.OnRedirectToAccessDenied = ctx => ApiAwareAsync(ctx, StatusCodes.Status403Forbidden);
                 o.Events.OnValidatePrincipal = SecurityStampValidator.ValidatePrincipalAsync;
-            });
+            })
+            // Never issued (no two-factor sign-in), but the security-stamp validator signs it out when it rejects
+            // a session, and an unregistered scheme would turn that rejection into a 500.
+            .AddCookie(IdentityConstants.TwoFactorRememberMeScheme, o => o.Cookie.Name = "ud_2fa_remember");
         services.Configure<AntiforgeryOptions>(o =>
         {
             o.Cookie.Name = "ud_csrf";
