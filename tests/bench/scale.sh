@@ -58,6 +58,7 @@ token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date
 start_app() { # $1 = rollups on/off
   # Raw 90-day views over 10M events take longer than Npgsql's default 30 s statement timeout.
   env Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base Database__CommandTimeoutSeconds=600 \
+    Tools__dbt__WriteKeys__0=dev-dbt-write-key \
     Logging__LogLevel__Default=Warning Logging__LogLevel__UsageDashboard.Rollups.RollupCacheSyncService=Information \
     dotnet "$app" >"$out/app-$1.log" 2>&1 &
   pid=$!
