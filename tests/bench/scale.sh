@@ -53,7 +53,7 @@ echo "load: $load_line"
 
 # A viewer and a token for the pages (the API token skips the sign-in form).
 echo 'Bench-Passw0rd-1' | dotnet "$app" users add --email bench@localhost --role viewer --password-stdin >/dev/null 2>&1 || true
-token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" | tail -1)
+token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" --scope admin | tail -1)
 
 start_app() { # $1 = rollups on/off
   # Raw 90-day views over 10M events take longer than Npgsql's default 30 s statement timeout.
