@@ -22,7 +22,9 @@ public sealed class TokenScopeTests : IClassFixture<TokenScopeTests.Db>
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/insights/overview")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/health/flags")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/")).StatusCode);
+        var page = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.Forbidden, page.StatusCode);
+        Assert.Contains("--scope admin", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/admin/users")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync("/api/health/evaluate", null)).StatusCode);
     }
