@@ -80,7 +80,8 @@ internal static class AccessTestSupport
         {
             return null;
         }
-        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(response.Content.ReadAsStringAsync().GetAwaiter().GetResult()));
+        var html = await response.Content.ReadAsStringAsync();
+        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
         return doc.QuerySelector("[data-login-error]")?.TextContent.Trim() ?? $"no error shown ({(int)response.StatusCode})";
     }
 

@@ -49,7 +49,8 @@ public sealed class TokenScopeTests : IClassFixture<TokenScopeTests.Db>
         var email = await app.CreateUserAsync(Roles.Admin);
         var browser = AccessTestSupport.Browser(app);
         Assert.Null(await AccessTestSupport.SignInErrorAsync(browser, email, AppFactory.TestPassword));
-        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(browser.GetStringAsync("/admin/tokens").GetAwaiter().GetResult()));
+        var html = await browser.GetStringAsync("/admin/tokens");
+        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
         var fields = doc.QuerySelectorAll("form")
             .Single(f => f.QuerySelector("#token-scope") is not null)
             .QuerySelectorAll("input[type='hidden']").ToDictionary(i => i.GetAttribute("name")!, i => i.GetAttribute("value") ?? "");

@@ -48,7 +48,8 @@ public sealed class UserAdminTests : IClassFixture<UserAdminTests.Db>
         var target = await app.CreateUserAsync(Roles.Viewer, $"t-target-{Guid.NewGuid():N}@example.test");
         var browser = AccessTestSupport.Browser(app);
         Assert.Null(await AccessTestSupport.SignInErrorAsync(browser, admin, AppFactory.TestPassword));
-        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(browser.GetStringAsync("/admin/users").GetAwaiter().GetResult()));
+        var html = await browser.GetStringAsync("/admin/users");
+        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
         var row = doc.QuerySelectorAll("table[data-table='users'] tr").Single(tr => tr.TextContent.Contains(target, StringComparison.Ordinal));
         var fields = row.QuerySelectorAll("form input[type='hidden']").ToDictionary(i => i.GetAttribute("name")!, i => i.GetAttribute("value") ?? "");
         fields["Row.Role"] = Roles.Maintainer;
