@@ -38,6 +38,22 @@ public sealed class WriteKeyDefaultsTests : IClassFixture<WriteKeyDefaultsTests.
     }
 
     [Fact]
+    public void Configuration_Development_HasTheDevelopmentKeys()
+    {
+        var development = new ConfigurationBuilder()
+            .SetBasePath(AppFactory.RepoRoot)
+            .AddJsonFile("appsettings.json", optional: false)
+            .AddJsonFile("appsettings.Development.json", optional: false)
+            .Build();
+
+        foreach (var tool in AppFactory.ToolsWithDevelopmentKeys)
+        {
+            Assert.Equal($"dev-{tool}-write-key", development[$"Tools:{tool}:WriteKeys:0"]);
+        }
+        Assert.Equal("meltano", development["Tools:meltano:SnowplowAppIds:0"]);
+    }
+
+    [Fact]
     public async Task PostEvents_ProductionStartWithDevelopmentKey_401AndWarningNamesKeylessTools()
     {
         var logs = new LogCapture();
