@@ -9,7 +9,7 @@ namespace UsageDashboard.Access;
 /// locking accounts. A stranger's failures from one address then block that address (after
 /// <see cref="AccessOptions.MaxFailedSignInsPerAddress"/>, any account) and that pair (after
 /// <see cref="AccessOptions.MaxFailedAccessAttempts"/>), never the owner signing in from elsewhere, nor the
-/// owner's API tokens. Pairs are keyed by the name typed, whether or not such an account exists, so a blocked
+/// owner's API tokens. IPv6 clients count by their /64. Pairs are keyed by the name typed, whether or not such an account exists, so a blocked
 /// sign-in says nothing about which accounts there are.
 /// </summary>
 /// <remarks>
@@ -45,9 +45,29 @@ public sealed class SignInThrottle(IOptions<AccessOptions> options, TimeProvider
     /// <summary>A successful sign-in clears the pair's failures (not the address's: other accounts were tried from it).</summary>
     public void RecordSuccess(string email, IPAddress? address) => _failures.TryRemove(PairKey(email, address), out _);
 
-    private static string AddressKey(IPAddress? address) => "a:" + address;
+    private static string AddressKey(IPAddress? address) => "a:" + Network(address);
 
-    private static string PairKey(string email, IPAddress? address) => "p:" + address + "|" + email.Trim().ToUpperInvariant();
+    private static string PairKey(string email, IPAddress? address) => "p:" + Network(address) + "|" + email.Trim().ToUpperInvariant();
+
+    /// <summary>An IPv4 address as it is; an IPv6 address by its /64, the block one subscriber usually holds whole.</summary>
+    internal static string Network(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
 
     private void Add(string key, DateTimeOffset now)
     {
