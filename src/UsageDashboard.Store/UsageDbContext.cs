@@ -189,6 +189,7 @@ internal sealed class ApiTokenConfiguration : IEntityTypeConfiguration<ApiToken>
         b.Property(t => t.Id).UseIdentityAlwaysColumn();
         b.HasIndex(t => t.SecretHash).IsUnique();
         b.HasIndex(t => t.UserId);
+        b.Property(t => t.Scope).HasDefaultValue(TokenScopes.Read);
         b.HasOne<DashboardUser>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -58,6 +58,8 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 
+// Client address and scheme from X-Forwarded-* only when a configured proxy sent them (ForwardedHeaders:*)
+app.UseForwardedHeaders();
 app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = DatabaseUnavailable.HandleAsync });
 if (!app.Environment.IsDevelopment())
 {
@@ -71,12 +73,13 @@ app.UseAuthorization();
 app.UseAntiforgery();
 app.UseRateLimiter();
 
-// Public: health, ingestion (write keys), API description, sign-in, hub API and badges. Everything else needs a signed-in viewer or a token.
+// Public: health, ingestion (write keys), API description, sign-in, hub API and badges. Everything else needs a
+// signed-in viewer or a token; read-scoped tokens reach only the read APIs.
 app.MapHealthz();
 app.MapIngestionApi();
 app.MapOpenApi();
 app.MapAccountEndpoints();
-app.MapInsightsApi().RequireAuthorization(Policies.Viewer);
+app.MapInsightsApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
 app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);

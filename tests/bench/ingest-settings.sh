@@ -22,6 +22,7 @@ for setting in "$@"; do
   bench_start "$store" $extra
   before=$(grep -c "checkpoint starting: wal" "$store/postgres.log" || true)
   Database__LocalFolder=$store Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:5401 \
+    Tools__dbt__WriteKeys__0=dev-dbt-write-key \
     Logging__LogLevel__Default=Warning dotnet "$app" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 120); do curl -sf http://127.0.0.1:5401/readyz >/dev/null 2>&1 && break; sleep 1; done

@@ -2,7 +2,7 @@
 # Measures warm server-side latency of dashboard pages and insights APIs over HTTP.
 # Usage: tests/bench/pages.sh [base-url] [requests-per-url]
 # Start the app first (dotnet run --project src/UsageDashboard -c Release); it must already hold data.
-# Pages need a signed-in user: BENCH_TOKEN holds a personal API token (tokens create ... prints one).
+# Pages need a signed-in user: BENCH_TOKEN holds a personal API token with the admin scope (tokens create ... --scope admin prints one).
 set -euo pipefail
 auth=()
 if [ -n "${BENCH_TOKEN:-}" ]; then auth=(-H "Authorization: Bearer $BENCH_TOKEN"); fi

@@ -53,11 +53,12 @@ echo "load: $load_line"
 
 # A viewer and a token for the pages (the API token skips the sign-in form).
 echo 'Bench-Passw0rd-1' | dotnet "$app" users add --email bench@localhost --role viewer --password-stdin >/dev/null 2>&1 || true
-token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" | tail -1)
+token=$(dotnet "$app" tokens create --email bench@localhost --name "bench-$(date +%s)" --scope admin | tail -1)
 
 start_app() { # $1 = rollups on/off
   # Raw 90-day views over 10M events take longer than Npgsql's default 30 s statement timeout.
   env Demo__SeedLocalDatabase=false Health__RunInBackground=false Rollups__Enabled=$1 Urls=$base Database__CommandTimeoutSeconds=600 \
+    Tools__dbt__WriteKeys__0=dev-dbt-write-key \
     Logging__LogLevel__Default=Warning Logging__LogLevel__UsageDashboard.Rollups.RollupCacheSyncService=Information \
     dotnet "$app" >"$out/app-$1.log" 2>&1 &
   pid=$!

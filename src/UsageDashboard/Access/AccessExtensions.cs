@@ -10,9 +10,14 @@ public sealed class AccessOptions
 {
     /// <summary>Auth cookies are Secure; on by default outside Development (plain-http local runs need it off).</summary>
     public bool? SecureCookies { get; set; }
-    /// <summary>Failed sign-ins before a lockout, and how long it lasts.</summary>
+    /// <summary>Failed sign-ins for one account from one client address before that pair is refused, and the sliding window they are counted in.</summary>
     public int MaxFailedAccessAttempts { get; set; } = 5;
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Failed sign-ins from one client address, whatever the account, before the address is refused (same window).</summary>
+    public int MaxFailedSignInsPerAddress { get; set; } = 20;
+    /// <summary>How soon a role change or removal reaches the sessions already signed in.</summary>
+    public TimeSpan SessionValidationInterval { get; set; } = TimeSpan.FromMinutes(1);
+    public DataProtectionKeyOptions DataProtection { get; set; } = new();
 }
 
 public static class AccessExtensions
@@ -29,9 +34,8 @@ public static class AccessExtensions
                 o.Password.RequireLowercase = true;
                 o.Password.RequireUppercase = true;
                 o.Password.RequireNonAlphanumeric = false;
-                o.Lockout.AllowedForNewUsers = true;
-                o.Lockout.MaxFailedAccessAttempts = options.MaxFailedAccessAttempts;
-                o.Lockout.DefaultLockoutTimeSpan = options.LockoutDuration;
+                // Failed sign-ins are throttled per address (SignInThrottle), not by locking the account.
+                o.Lockout.AllowedForNewUsers = false;
             })
             .AddRoles<IdentityRole>()
             .AddEntityFrameworkStores<UsageDbContext>()
@@ -40,6 +44,7 @@ public static class AccessExtensions
         services.AddScoped<WriteKeyService>();
         services.AddScoped<UserAdminService>();
         services.AddSingleton<ManagedWriteKeys>();
+        services.Configure<AccessOptions>(configuration.GetSection("Access"));
         return services;
     }
 
@@ -48,7 +53,17 @@ public static class AccessExtensions
     {
         var options = configuration.GetSection("Access").Get<AccessOptions>() ?? new AccessOptions();
         var secure = options.SecureCookies ?? !environment.IsDevelopment();
-        services.AddSharedDataProtection();
+        services.AddSharedDataProtection(options.DataProtection);
+        services.AddProxyForwarding(configuration);
+        services.AddSingleton<SignInThrottle>();
+        services.AddScoped<DashboardSignIn>();
+        services.AddHostedService<AccessStartupChecks>();
+        // A role change or removal rotates the user's security stamp; sessions check it this often.
+        services.AddOptions<SecurityStampValidatorOptions>().Configure<TimeProvider>((o, time) =>
+        {
+            o.ValidationInterval = options.SessionValidationInterval;
+            o.TimeProvider = time;
+        });
 
         services.AddAuthentication(o =>
             {
@@ -75,7 +90,10 @@ public static class AccessExtensions
                 o.Events.OnRedirectToLogin = ctx => ApiAwareAsync(ctx, StatusCodes.Status401Unauthorized);
                 o.Events.OnRedirectToAccessDenied = ctx => ApiAwareAsync(ctx, StatusCodes.Status403Forbidden);
                 o.Events.OnValidatePrincipal = SecurityStampValidator.ValidatePrincipalAsync;
-            });
+            })
+            // Never issued (no two-factor sign-in), but the security-stamp validator signs it out when it rejects
+            // a session, and an unregistered scheme would turn that rejection into a 500.
+            .AddCookie(IdentityConstants.TwoFactorRememberMeScheme, o => o.Cookie.Name = "ud_2fa_remember");
         services.Configure<AntiforgeryOptions>(o =>
         {
             o.Cookie.Name = "ud_csrf";
@@ -84,10 +102,13 @@ public static class AccessExtensions
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         });
 
+        // Pages, forms, maintainer and admin endpoints take a signed-in person or an admin-scoped token;
+        // the read APIs also take read-scoped tokens (TokenScopes).
         services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Viewer, p => p.RequireAuthenticatedUser().RequireRole(Roles.Viewer, Roles.Maintainer, Roles.Admin))
-            .AddPolicy(Policies.Maintainer, p => p.RequireAuthenticatedUser().RequireRole(Roles.Maintainer, Roles.Admin))
-            .AddPolicy(Policies.Admin, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin));
+            .AddPolicy(Policies.ApiReader, p => p.RequireAuthenticatedUser().RequireRole(Roles.Viewer, Roles.Maintainer, Roles.Admin))
+            .AddPolicy(Policies.Viewer, p => p.RequireAuthenticatedUser().RequireRole(Roles.Viewer, Roles.Maintainer, Roles.Admin).RequireAssertion(NotReadToken))
+            .AddPolicy(Policies.Maintainer, p => p.RequireAuthenticatedUser().RequireRole(Roles.Maintainer, Roles.Admin).RequireAssertion(NotReadToken))
+            .AddPolicy(Policies.Admin, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin).RequireAssertion(NotReadToken));
         services.AddCascadingAuthenticationState();
         if (environment.IsDevelopment())
         {
@@ -95,6 +116,10 @@ public static class AccessExtensions
         }
         return services;
     }
+
+    /// <summary>A cookie session, or a token with the admin scope: only tokens carry the scope claim.</summary>
+    private static bool NotReadToken(Microsoft.AspNetCore.Authorization.AuthorizationHandlerContext context) =>
+        context.User.FindFirst(TokenService.ScopeClaim) is not { } scope || scope.Value == TokenScopes.Admin;
 
     /// <summary>APIs answer 401/403 with JSON; pages redirect to sign-in.</summary>
     private static async Task ApiAwareAsync(RedirectContext<CookieAuthenticationOptions> context, int status)

@@ -31,6 +31,14 @@ public sealed class ApiTokenAuthenticationHandler(
             : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        await Response.WriteAsJsonAsync(Context.User.FindFirst(TokenService.ScopeClaim)?.Value == UsageDashboard.Store.TokenScopes.Read
+            ? new { error = "forbidden", message = "This token has the read scope: it reaches /api/insights/* and GET /api/health/flags only. Pages, forms and admin endpoints need a token created with --scope admin." }
+            : new { error = "forbidden", message = "Your role does not allow this." });
+    }
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;

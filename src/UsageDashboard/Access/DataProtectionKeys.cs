@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
@@ -36,12 +37,29 @@ public sealed class PostgresXmlRepository(NpgsqlDataSource dataSource) : IXmlRep
     }
 }
 
+/// <summary><c>Access:DataProtection</c>: the certificate that encrypts the key ring at rest.</summary>
+public sealed class DataProtectionKeyOptions
+{
+    /// <summary>A PFX/PKCS#12 file with a private key; every instance needs the same one.</summary>
+    public string? CertificatePath { get; set; }
+    public string? CertificatePassword { get; set; }
+
+    public bool ProtectsKeys => !string.IsNullOrWhiteSpace(CertificatePath);
+}
+
 public static class DataProtectionExtensions
 {
-    /// <summary>One application name and one key ring in the database for every instance.</summary>
-    public static IServiceCollection AddSharedDataProtection(this IServiceCollection services)
+    /// <summary>
+    /// One application name and one key ring in the database for every instance; with a certificate configured,
+    /// the keys are stored encrypted with it, so a copy of the database alone cannot forge sign-in cookies.
+    /// </summary>
+    public static IServiceCollection AddSharedDataProtection(this IServiceCollection services, DataProtectionKeyOptions? keys = null)
     {
-        services.AddDataProtection().SetApplicationName("UsageDashboard");
+        var builder = services.AddDataProtection().SetApplicationName("UsageDashboard");
+        if (keys is { ProtectsKeys: true })
+        {
+            builder.ProtectKeysWithCertificate(X509CertificateLoader.LoadPkcs12FromFile(keys.CertificatePath!, keys.CertificatePassword));
+        }
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp =>
             new ConfigureOptions<KeyManagementOptions>(o => o.XmlRepository = new PostgresXmlRepository(sp.GetRequiredService<NpgsqlDataSource>())));
         return services;

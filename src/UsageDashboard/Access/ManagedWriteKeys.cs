@@ -39,4 +39,14 @@ public sealed class ManagedWriteKeys(NpgsqlDataSource dataSource, TimeProvider t
         _cache[cacheKey] = (tool, now + CacheFor);
         return tool;
     }
+
+    /// <summary>
+    /// Whether <paramref name="presented"/> is a managed key found active by a recent <see cref="FindToolAsync"/>,
+    /// without a query: the rate limiter's partitioning is synchronous, and only keys known to be valid get a
+    /// bucket of their own (an unknown key shares its client address's).
+    /// </summary>
+    public bool IsKnownActive(string presented) =>
+        presented.StartsWith(WriteKeyService.Prefix, StringComparison.Ordinal) && presented.Length <= 200
+        && _cache.TryGetValue(Convert.ToHexString(SecretHasher.Hash(presented)), out var hit)
+        && hit.Tool is not null && hit.Until > time.GetUtcNow();
 }

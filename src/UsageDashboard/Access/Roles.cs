@@ -15,9 +15,14 @@ public static class Roles
     public static bool IsKnown(string role) => All.Contains(role);
 }
 
-/// <summary>Authorization policies; a higher role satisfies a lower policy.</summary>
+/// <summary>
+/// Authorization policies; a higher role satisfies a lower policy. All but <see cref="ApiReader"/> refuse
+/// read-scoped API tokens.
+/// </summary>
 public static class Policies
 {
+    /// <summary>The read APIs: any role, signed in or with a token of either scope.</summary>
+    public const string ApiReader = "api-reader";
     public const string Viewer = "viewer";
     public const string Maintainer = "maintainer";
     public const string Admin = "admin";

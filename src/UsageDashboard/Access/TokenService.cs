@@ -5,23 +5,37 @@ using UsageDashboard.Store;
 
 namespace UsageDashboard.Access;
 
-public sealed record CreatedToken(long Id, string Name, string Secret, DateTime? ExpiresAt);
+public sealed record CreatedToken(long Id, string Name, string Secret, DateTime? ExpiresAt, string Scope);
 
-public sealed record TokenInfo(long Id, string UserEmail, string Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt)
+public sealed record TokenInfo(long Id, string UserEmail, string Name, string Prefix, DateTime CreatedAt, DateTime? ExpiresAt, DateTime? RevokedAt, DateTime? LastUsedAt, string Scope)
 {
     public bool IsActive(DateTime now) => RevokedAt is null && (ExpiresAt is null || ExpiresAt > now);
 }
 
-/// <summary>Personal API tokens: created for a user, shown once, stored hashed, revocable, optionally expiring.</summary>
+/// <summary>
+/// Personal API tokens: created for a user, shown once, stored hashed, revocable, optionally expiring, with a
+/// scope (<see cref="TokenScopes"/>): read tokens reach only the read APIs, admin tokens whatever the owner's role allows.
+/// </summary>
 public sealed class TokenService(UsageDbContext db, UserManager<DashboardUser> users, TimeProvider time)
 {
     public const string Prefix = "udt_";
 
-    public async Task<CreatedToken> CreateAsync(DashboardUser user, string name, TimeSpan? expiresIn, CancellationToken ct)
+    /// <summary>The claim that carries a token's scope; only principals authenticated by a token have it.</summary>
+    public const string ScopeClaim = "token_scope";
+
+    /// <summary>A read-scoped token.</summary>
+    public Task<CreatedToken> CreateAsync(DashboardUser user, string name, TimeSpan? expiresIn, CancellationToken ct) =>
+        CreateAsync(user, name, expiresIn, TokenScopes.Read, ct);
+
+    public async Task<CreatedToken> CreateAsync(DashboardUser user, string name, TimeSpan? expiresIn, string scope, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 100)
         {
             throw new ArgumentException("a token needs a name of 1 to 100 characters", nameof(name));
+        }
+        if (!TokenScopes.All.Contains(scope))
+        {
+            throw new ArgumentException($"a token's scope is one of {string.Join(", ", TokenScopes.All)}", nameof(scope));
         }
         var now = time.GetUtcNow().UtcDateTime;
         var secret = SecretHasher.NewSecret(Prefix);
@@ -33,10 +47,11 @@ public sealed class TokenService(UsageDbContext db, UserManager<DashboardUser> u
             SecretHash = SecretHasher.Hash(secret),
             CreatedAt = now,
             ExpiresAt = expiresIn is { } e ? now + e : null,
+            Scope = scope,
         };
         db.ApiTokens.Add(token);
         await db.SaveChangesAsync(ct);
-        return new CreatedToken(token.Id, token.Name, secret, token.ExpiresAt);
+        return new CreatedToken(token.Id, token.Name, secret, token.ExpiresAt, token.Scope);
     }
 
     /// <summary>The principal a presented token stands for, or null when it is unknown, altered, revoked or expired.</summary>
@@ -53,8 +68,10 @@ public sealed class TokenService(UsageDbContext db, UserManager<DashboardUser> u
         {
             return null;
         }
+        // A locked-out account's tokens keep working: sign-in throttling (SignInThrottle) guards passwords, and
+        // a stranger's failed sign-ins must not cut off the owner's scripts.
         var user = await users.FindByIdAsync(token.UserId);
-        if (user is null || await users.IsLockedOutAsync(user))
+        if (user is null)
         {
             return null;
         }
@@ -69,6 +86,7 @@ public sealed class TokenService(UsageDbContext db, UserManager<DashboardUser> u
             new(ClaimTypes.NameIdentifier, user.Id),
             new(ClaimTypes.Name, user.Email ?? user.UserName ?? user.Id),
             new("token_id", token.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new(ScopeClaim, token.Scope),
         };
         claims.AddRange(roles.Select(r => new Claim(ClaimTypes.Role, r)));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
@@ -80,7 +98,7 @@ public sealed class TokenService(UsageDbContext db, UserManager<DashboardUser> u
                     join u in db.Users.AsNoTracking() on t.UserId equals u.Id
                     where userId == null || t.UserId == userId
                     orderby t.CreatedAt descending
-                    select new TokenInfo(t.Id, u.Email ?? u.UserName ?? u.Id, t.Name, t.Prefix, t.CreatedAt, t.ExpiresAt, t.RevokedAt, t.LastUsedAt);
+                    select new TokenInfo(t.Id, u.Email ?? u.UserName ?? u.Id, t.Name, t.Prefix, t.CreatedAt, t.ExpiresAt, t.RevokedAt, t.LastUsedAt, t.Scope);
         return await query.ToListAsync(ct);
     }
 

@@ -14,7 +14,7 @@ public sealed record UserChange(bool Succeeded, IReadOnlyList<string> Errors)
 }
 
 /// <summary>Users and their single role, for the admin pages and the CLI.</summary>
-public sealed class UserAdminService(UserManager<DashboardUser> users, RoleManager<IdentityRole> roles, TimeProvider time)
+public sealed class UserAdminService(UserManager<DashboardUser> users, RoleManager<IdentityRole> roles, UsageDbContext db, TimeProvider time)
 {
     public async Task EnsureRolesAsync()
     {
@@ -44,41 +44,67 @@ public sealed class UserAdminService(UserManager<DashboardUser> users, RoleManag
         return added.Succeeded ? UserChange.Ok : new UserChange(false, added.Errors.Select(e => e.Description).ToList());
     }
 
-    public async Task<UserChange> SetRoleAsync(string email, string role)
+    public async Task<UserChange> SetRoleAsync(string email, string role) =>
+        await users.FindByEmailAsync(email) is { } user ? await SetRoleByIdAsync(user.Id, role) : UserChange.Fail($"no user '{email}'");
+
+    public async Task<UserChange> RemoveAsync(string email) =>
+        await users.FindByEmailAsync(email) is { } user ? await RemoveByIdAsync(user.Id) : UserChange.Fail($"no user '{email}'");
+
+    /// <summary>Gives the user <paramref name="role"/>; their signed-in sessions pick it up within <see cref="AccessOptions.SessionValidationInterval"/>.</summary>
+    public async Task<UserChange> SetRoleByIdAsync(string userId, string role)
     {
         if (!Roles.IsKnown(role))
         {
             return UserChange.Fail($"unknown role '{role}'");
         }
-        var user = await users.FindByEmailAsync(email);
-        if (user is null)
-        {
-            return UserChange.Fail($"no user '{email}'");
-        }
         await EnsureRolesAsync();
-        var current = await users.GetRolesAsync(user);
-        if (current.Contains(Roles.Admin) && role != Roles.Admin && await CountAdminsAsync() <= 1)
+        return await UnderAdminLockAsync(userId, async user =>
         {
-            return UserChange.Fail("this is the last admin; make another user admin first");
-        }
-        await users.RemoveFromRolesAsync(user, current);
-        await users.AddToRoleAsync(user, role);
-        return UserChange.Ok;
+            var current = await users.GetRolesAsync(user);
+            if (current.Contains(Roles.Admin) && role != Roles.Admin && await CountAdminsAsync() <= 1)
+            {
+                return UserChange.Fail("this is the last admin; make another user admin first");
+            }
+            await users.RemoveFromRolesAsync(user, current);
+            await users.AddToRoleAsync(user, role);
+            // Sessions carry roles in their cookie: a new stamp makes them sign in again.
+            await users.UpdateSecurityStampAsync(user);
+            return UserChange.Ok;
+        });
     }
 
-    public async Task<UserChange> RemoveAsync(string email)
+    /// <summary>Removes the user and their tokens; their signed-in sessions end within <see cref="AccessOptions.SessionValidationInterval"/>.</summary>
+    public Task<UserChange> RemoveByIdAsync(string userId) => UnderAdminLockAsync(userId, async user =>
     {
-        var user = await users.FindByEmailAsync(email);
-        if (user is null)
-        {
-            return UserChange.Fail($"no user '{email}'");
-        }
         if ((await users.GetRolesAsync(user)).Contains(Roles.Admin) && await CountAdminsAsync() <= 1)
         {
             return UserChange.Fail("this is the last admin; make another user admin first");
         }
+        await users.UpdateSecurityStampAsync(user);
         var deleted = await users.DeleteAsync(user);
         return deleted.Succeeded ? UserChange.Ok : new UserChange(false, deleted.Errors.Select(e => e.Description).ToList());
+    });
+
+    /// <summary>
+    /// Runs a role change or removal in a transaction that holds a lock all of them take, so two admins
+    /// demoting or removing each other at once cannot both pass the "not the last admin" check.
+    /// </summary>
+    private async Task<UserChange> UnderAdminLockAsync(string userId, Func<DashboardUser, Task<UserChange>> change)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync();
+        await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(hashtext('usage-dashboard:user-roles'))");
+        // Read after the lock: the user (and their roles) as the previous change left them.
+        var user = await users.FindByIdAsync(userId);
+        if (user is null)
+        {
+            return UserChange.Fail("no such user");
+        }
+        var result = await change(user);
+        if (result.Succeeded)
+        {
+            await tx.CommitAsync();
+        }
+        return result;
     }
 
     public async Task<IReadOnlyList<UserInfo>> ListAsync()

@@ -4,7 +4,7 @@ using UsageDashboard.Access;
 
 namespace UsageDashboard.Cli;
 
-/// <summary><c>users add|list|remove</c> and <c>tokens create|revoke</c>.</summary>
+/// <summary><c>users add|list|remove</c> and <c>tokens create [--scope read|admin]|revoke</c>.</summary>
 internal static class AccessCommands
 {
     public static Command Users(Func<CancellationToken, Task<CliHost>> startHost)
@@ -64,7 +64,13 @@ internal static class AccessCommands
         var email = new Option<string>("--email") { Description = "The token's owner", Required = true };
         var name = new Option<string>("--name") { Description = "What the token is for", Required = true };
         var expiresIn = new Option<string?>("--expires-in") { Description = "Lifetime such as 90d, 12h or 30m (default: never expires)" };
-        var create = new Command("create", "Create a token; it is printed once, as the last line.") { email, name, expiresIn };
+        var tokenScope = new Option<string>("--scope")
+        {
+            Description = "read (the default: /api/insights/* and /api/health/flags only) or admin (also pages, forms and admin endpoints, as the owner's role allows)",
+            DefaultValueFactory = _ => UsageDashboard.Store.TokenScopes.Read,
+        };
+        tokenScope.AcceptOnlyFromAmong([.. UsageDashboard.Store.TokenScopes.All]);
+        var create = new Command("create", "Create a token; it is printed once, as the last line.") { email, name, expiresIn, tokenScope };
         create.SetAction(async (parse, ct) =>
         {
             TimeSpan? lifetime = null;
@@ -85,9 +91,9 @@ internal static class AccessCommands
                 await Console.Error.WriteLineAsync($"error: no user '{parse.GetValue(email)}'");
                 return 1;
             }
-            var token = await scope.ServiceProvider.GetRequiredService<TokenService>().CreateAsync(user, parse.GetValue(name)!, lifetime, ct);
+            var token = await scope.ServiceProvider.GetRequiredService<TokenService>().CreateAsync(user, parse.GetValue(name)!, lifetime, parse.GetValue(tokenScope)!, ct);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"token {token.Id} '{token.Name}' for {user.Email}, expires {(token.ExpiresAt is { } e ? e.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : "never")}; it is shown only now:"));
+                $"token {token.Id} '{token.Name}' ({token.Scope}) for {user.Email}, expires {(token.ExpiresAt is { } e ? e.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : "never")}; it is shown only now:"));
             Console.WriteLine(token.Secret);
             return 0;
         });

@@ -4,10 +4,10 @@ namespace UsageDashboard.Health;
 
 public static class HealthApi
 {
-    /// <summary><c>/api/health/*</c>: flags for viewers, evaluation on demand for maintainers.</summary>
+    /// <summary><c>/api/health/*</c>: flags for viewers (read-scoped tokens too), evaluation on demand for maintainers.</summary>
     public static RouteGroupBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/health").WithTags("Health").RequireAuthorization(Policies.Viewer);
+        var group = app.MapGroup("/api/health").WithTags("Health").RequireAuthorization(Policies.ApiReader);
 
         group.MapPost("/evaluate", async (HealthEvaluator evaluator, CancellationToken ct) =>
         {
@@ -21,7 +21,7 @@ public static class HealthApi
                 active = r.Active,
                 elapsedMs = Math.Round(r.Elapsed.TotalMilliseconds, 1),
             });
-        }).RequireAuthorization(Policies.Maintainer).DisableAntiforgery()
+        }).RequireAuthorization(Policies.Maintainer).RequireAntiforgeryForCookies()
           .WithName("EvaluateHealth").WithSummary("Run plugin-health detection now; answers what changed.");
 
         group.MapGet("/flags", async (HealthFlagService flags, TimeProvider time, string? tool, CancellationToken ct) =>

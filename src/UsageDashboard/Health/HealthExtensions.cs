@@ -13,7 +13,10 @@ public static class HealthExtensions
         services.AddScoped<PluginHealthService>();
         services.AddSingleton<WebhookSignal>();
         services.AddSingleton<WebhookSender>();
-        services.AddHttpClient(WebhookSender.HttpClientName);
+        // A redirect is not followed: a receiver URL must not bounce deliveries (and their signatures) elsewhere,
+        // e.g. to an internal address; a 3xx counts as a failed delivery.
+        services.AddHttpClient(WebhookSender.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         if (background && section.GetValue("RunInBackground", true))
         {
             services.AddHostedService<HealthBackgroundService>();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Access;
 using UsageDashboard.Database;
 using UsageDashboard.Hosting;
 using UsageDashboard.Store;
@@ -81,15 +82,20 @@ public static class IngestionExtensions
     }
 
     /// <summary>
-    /// One token bucket per valid write key. Requests without a valid key (Snowplow has none; a wrong
-    /// key gets 401 anyway) share a bucket per client address, held in memory only and never stored.
+    /// One token bucket per valid write key: configured, or managed and recently confirmed active
+    /// (<see cref="ManagedWriteKeys.IsKnownActive"/>; a managed key's first request after a while counts against
+    /// its address). Requests without a valid key (Snowplow has none; a wrong key gets 401 anyway) share a bucket
+    /// per client address (the proxy's client behind a configured proxy, <c>ForwardedHeaders:*</c>), held in
+    /// memory only and never stored.
     /// </summary>
     private static RateLimitPartition<string> Partition(HttpContext http)
     {
         var tools = http.RequestServices.GetRequiredService<ToolDirectory>();
         var limits = http.RequestServices.GetRequiredService<IOptions<IngestionOptions>>().Value.RateLimit;
         var key = IngestionApi.WriteKey(http.Request, jitsu: true);
-        var partition = key is not null && tools.ToolsForKey(key).Count > 0 ? "key:" + key : "addr:" + http.Connection.RemoteIpAddress;
+        var valid = key is not null
+            && (tools.ToolsForKey(key).Count > 0 || http.RequestServices.GetRequiredService<ManagedWriteKeys>().IsKnownActive(key));
+        var partition = valid ? "key:" + key : "addr:" + http.Connection.RemoteIpAddress;
         return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = Math.Max(1, limits.Burst),

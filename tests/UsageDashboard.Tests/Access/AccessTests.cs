@@ -104,7 +104,7 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
     }
 
     [Fact]
-    public async Task Login_WrongPasswordFiveTimes_LockedOutEvenWithRightPassword()
+    public async Task Login_WrongPasswordFiveTimesFromOneAddress_RefusedThereEvenWithRightPassword()
     {
         await using var app = CreateApp();
         var email = await app.CreateUserAsync(Roles.Viewer);

@@ -3,19 +3,34 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using UsageDashboard.Access;
+using UsageDashboard.Store;
 
 namespace UsageDashboard.Tests.Infrastructure;
 
-/// <summary>The real app (Program) over a test database of its own, optionally with a fixed clock.</summary>
-public sealed class AppFactory(string connectionString, TimeProvider? time = null, IReadOnlyDictionary<string, string?>? settings = null)
+/// <summary>
+/// The real app (Program) over a test database of its own, optionally with a fixed clock. In the default
+/// <c>Testing</c> environment the tools accept the development write keys (<see cref="ToolsWithDevelopmentKeys"/>),
+/// which only appsettings.Development.json holds; another environment gets the configuration files as they are.
+/// </summary>
+public sealed class AppFactory(string connectionString, TimeProvider? time = null, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Testing")
     : WebApplicationFactory<Program>
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
+    /// <summary>The tools appsettings.Development.json gives a <c>dev-/// <summary>The keys appsettings.Development.json gives the four tools.</summary>lt;tool/// <summary>The keys appsettings.Development.json gives the four tools.</summary>gt;-write-key</c>.</summary>
+    public static readonly IReadOnlyList<string> ToolsWithDevelopmentKeys = ["dbt", "meltano", "evidently", "jetty"];
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseContentRoot(RepoRoot);
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(environment);
+        if (environment == "Testing")
+        {
+            foreach (var tool in ToolsWithDevelopmentKeys)
+            {
+                builder.UseSetting($"Tools:{tool}:WriteKeys:0", $"dev-{tool}-write-key");
+            }
+        }
         builder.UseSetting("ConnectionStrings:Events", connectionString);
         builder.UseSetting("Demo:SeedLocalDatabase", "false");
         // Writes reach the rollups (and so the pages) within a fraction of a second instead of 10 s.
@@ -49,13 +64,16 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
         return email;
     }
 
-    /// <summary>An HTTP client that authenticates with a real personal API token of a new user with <paramref name="role"/>.</summary>
-    public async Task<HttpClient> CreateClientAsAsync(string role)
+    /// <summary>
+    /// An HTTP client that authenticates with a real personal API token of a new user with <paramref name="role"/>.
+    /// The token's scope is admin by default, so it opens pages as its owner would; pass <see cref="TokenScopes.Read"/> for a script's token.
+    /// </summary>
+    public async Task<HttpClient> CreateClientAsAsync(string role, string tokenScope = TokenScopes.Admin)
     {
         var email = await CreateUserAsync(role);
         await using var scope = Services.CreateAsyncScope();
         var user = await scope.ServiceProvider.GetRequiredService<UserAdminService>().FindByEmailAsync(email);
-        var token = await scope.ServiceProvider.GetRequiredService<TokenService>().CreateAsync(user!, "test", null, default);
+        var token = await scope.ServiceProvider.GetRequiredService<TokenService>().CreateAsync(user!, "test", null, tokenScope, default);
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Secret);
         return client;
