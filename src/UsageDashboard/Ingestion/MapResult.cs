@@ -12,6 +12,8 @@ public sealed record IngestContext
     /// <summary>Set by <c>import --tool</c>: every event is attributed to this tool.</summary>
     public string? ForcedTool { get; init; }
     public required IngestionOptions Options { get; init; }
+    /// <summary>Hashes identifiers that may be personal (docs/privacy.md); mappers apply it to the fields they know.</summary>
+    public required IdentifierHasher Identifiers { get; init; }
 
     /// <summary>The tool of an event whose format implies <paramref name="formatTool"/> (Jetty, Evidently) or says nothing.</summary>
     public string? ResolveTool(string? named, string? formatTool = null)
