@@ -99,7 +99,8 @@ public static class JsonValues
     }
 
     /// <summary>
-    /// Copies <paramref name="e"/> to <paramref name="w"/>: sensitive keys and address-like values removed
+    /// Copies <paramref name="e"/> to <paramref name="w"/>: sensitive keys and personal values (addresses,
+    /// e-mails, URLs, paths, geolocation; <see cref="Privacy.LooksPersonal"/>) removed
     /// (when <see cref="Bounds.Scrub"/>), text cleaned for PostgreSQL, depth, item count and string length
     /// bounded, numbers PostgreSQL cannot hold written as text.
     /// </summary>
@@ -122,7 +123,7 @@ public static class JsonValues
                         break;
                     }
                     var name = NameOf(p);
-                    if (name is null || (bounds.Scrub && (Privacy.IsSensitiveKey(name) || IsAddress(p.Value))))
+                    if (name is null || (bounds.Scrub && (Privacy.IsSensitiveKey(name) || IsPersonal(p.Value))))
                     {
                         continue;
                     }
@@ -145,7 +146,7 @@ public static class JsonValues
                     {
                         break;
                     }
-                    if (bounds.Scrub && IsAddress(item))
+                    if (bounds.Scrub && IsPersonal(item))
                     {
                         continue;
                     }
@@ -171,7 +172,7 @@ public static class JsonValues
         }
     }
 
-    private static bool IsAddress(JsonElement e) => e.ValueKind == JsonValueKind.String && AsString(e) is { } s && Privacy.LooksLikeIpAddress(s);
+    private static bool IsPersonal(JsonElement e) => e.ValueKind == JsonValueKind.String && AsString(e) is { } s && Privacy.LooksPersonal(s);
 
     private static void WriteNumber(Utf8JsonWriter w, JsonElement e)
     {
@@ -216,7 +217,7 @@ public sealed class PropertyBag
     public void Add(string key, JsonElement value)
     {
         if (value.ValueKind is not JsonValueKind.Undefined && !Privacy.IsSensitiveKey(key)
-            && !(value.ValueKind == JsonValueKind.String && JsonValues.AsString(value) is { } s && Privacy.LooksLikeIpAddress(s)))
+            && !(value.ValueKind == JsonValueKind.String && JsonValues.AsString(value) is { } s && Privacy.LooksPersonal(s)))
         {
             AddEntry(key, value);
         }
@@ -230,9 +231,10 @@ public sealed class PropertyBag
         }
     }
 
+    /// <summary>A value the mapper names itself: kept unless it is personal (<see cref="Privacy.LooksPersonal"/>).</summary>
     public void Add(string key, string? value)
     {
-        if (value is not null)
+        if (value is not null && !Privacy.LooksPersonal(value))
         {
             AddEntry(key, value);
         }
@@ -287,7 +289,7 @@ public sealed class PropertyBag
                             JsonValues.WriteSanitized(sw, e, JsonValues.Bounds.Properties);
                             break;
                         case string s:
-                            sw.WriteStringValue(Privacy.LooksLikeIpAddress(s) ? "" : Privacy.Clean(s, JsonValues.Bounds.Properties.MaxString));
+                            sw.WriteStringValue(Privacy.Clean(s, JsonValues.Bounds.Properties.MaxString));
                             break;
                         case double d:
                             sw.WriteNumberValue(d);
