@@ -155,7 +155,11 @@ public static class JsonValues
                 w.WriteEndArray();
                 return;
             case JsonValueKind.String:
-                w.WriteStringValue(Privacy.Clean(AsString(e) ?? "\uFFFD", bounds.MaxString));
+                var text = AsString(e) ?? "\uFFFD";
+                if (!bounds.Scrub || !TryWriteEmbedded(w, text, bounds))
+                {
+                    w.WriteStringValue(Privacy.Clean(text, bounds.MaxString));
+                }
                 return;
             case JsonValueKind.Number:
                 WriteNumber(w, e);
@@ -170,6 +174,56 @@ public static class JsonValues
                 w.WriteNullValue();
                 return;
         }
+    }
+
+    /// <summary>
+    /// A string that carries JSON of its own (Snowplow's <c>co</c>/<c>ue_pr</c> as text, <c>cx</c>/<c>ue_px</c> as
+    /// base64url) is scrubbed inside and written back in the same encoding; otherwise false.
+    /// </summary>
+    private static bool TryWriteEmbedded(Utf8JsonWriter w, string text, Bounds bounds)
+    {
+        var trimmed = text.AsSpan().Trim();
+        if (trimmed.Length >= 2 && trimmed[0] is '{' or '[')
+        {
+            if (TryScrubJson(System.Text.Encoding.UTF8.GetBytes(text), bounds) is { } json)
+            {
+                w.WriteStringValue(Privacy.Clean(json, bounds.MaxString));
+                return true;
+            }
+            return false;
+        }
+        if (trimmed.Length >= 16 && IsBase64(trimmed) && SnowplowMapper.DecodeBase64(text) is { Length: > 1 } bytes && bytes[0] is (byte)'{' or (byte)'['
+            && TryScrubJson(bytes, bounds) is { } decoded)
+        {
+            w.WriteStringValue(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(decoded)).TrimEnd('=').Replace('+', '-').Replace('/', '_'));
+            return true;
+        }
+        return false;
+    }
+
+    private static string? TryScrubJson(byte[] utf8, Bounds bounds)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(utf8, DocumentOptions);
+            return ToSanitizedString(doc.RootElement, bounds);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsBase64(ReadOnlySpan<char> s)
+    {
+        foreach (var c in s)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '-' or '_' or '='))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static bool IsPersonal(JsonElement e) => e.ValueKind == JsonValueKind.String && AsString(e) is { } s && Privacy.LooksPersonal(s);

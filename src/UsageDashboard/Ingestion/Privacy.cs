@@ -39,6 +39,11 @@ public static partial class Privacy
         "zipcode", "street", "phone",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    private static readonly FrozenSet<string> s_quantityWords = new[]
+    {
+        "count", "counts", "num", "number", "total", "length", "len", "size", "depth", "is", "has", "enabled", "disabled",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
     // The same things inside keys written without separators ("useremail", "baseurl", "filepath").
     private static readonly string[] s_personalParts = ["email", "referer", "referrer", "latitude", "longitude", "geoip", "geoloc", "geopoint", "hostname", "ipaddr", "ipv4", "ipv6", "filepath", "filename", "dirname", "directory", "homedir", "workdir", "url", "path"];
 
@@ -74,16 +79,18 @@ public static partial class Privacy
                 return true;
             }
         }
-        foreach (var part in s_personalParts)
+        var words = Words(key).ToList();
+        // "path_count", "num_files", "has_email": a quantity or a flag about places, not a place.
+        if (!words.Any(s_quantityWords.Contains))
         {
-            if (normalized.Contains(part, StringComparison.Ordinal))
+            foreach (var part in s_personalParts)
             {
-                return true;
+                if (normalized.Contains(part, StringComparison.Ordinal))
+                {
+                    return true;
+                }
             }
-        }
-        foreach (var word in Words(key))
-        {
-            if (s_personalWords.Contains(word))
+            if (words.Any(s_personalWords.Contains))
             {
                 return true;
             }
