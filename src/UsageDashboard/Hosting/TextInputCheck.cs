@@ -25,7 +25,7 @@ public static class TextInputCheck
     {
         // Blazor's router unescapes route segments once more: "/plugins/tap%2500" reaches a page as "tap\0".
         var path = request.PathBase.Value + request.Path.Value;
-        if (IsBad(path) || IsBad(Uri.UnescapeDataString(path)))
+        if (IsBad(path) || (path.Contains('%', StringComparison.Ordinal) && IsBad(Uri.UnescapeDataString(path))))
         {
             return Message("The path");
         }
@@ -43,10 +43,15 @@ public static class TextInputCheck
             {
                 form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
             }
-            catch (InvalidDataException)
+            catch (InvalidDataException e) when (e.Message.Contains("invalid characters", StringComparison.Ordinal))
             {
                 // The form reader itself refuses a NUL ("The form value contains invalid characters").
                 return Message("A form field");
+            }
+            catch (InvalidDataException e)
+            {
+                // Over the form limits (field count, length): as bad a request as a NUL, and said as plainly.
+                return "The form could not be read: " + e.Message;
             }
             foreach (var (key, values) in form)
             {
