@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Database;
+using UsageDashboard.Hosting;
 
 namespace UsageDashboard.Ingestion;
 
@@ -11,21 +13,64 @@ namespace UsageDashboard.Ingestion;
 /// hashes are the same across restarts and instances. Only a fingerprint of a configured key is stored.
 /// A key whose fingerprint differs from the active one is a rotation: it is logged as a warning and
 /// recorded (the old row retired, the new one active), never applied silently.
+/// When the database is down at start the app starts anyway (as it does for every other feature): the
+/// key loads in the background as soon as the database answers, and until then the collector answers 503.
 /// </summary>
-public sealed class IdentifierKeys(NpgsqlDataSource dataSource, IOptions<PrivacyOptions> options, ILogger<IdentifierKeys> logger) : IHostedService
+public sealed class IdentifierKeys(NpgsqlDataSource dataSource, IOptions<PrivacyOptions> options, StartupReadiness readiness, ILogger<IdentifierKeys> logger)
+    : IHostedService
 {
     public const string Generated = "generated";
     public const string Configured = "configured";
+    internal const string StartupWork = "identifier key";
+
+    private static readonly TimeSpan s_retryEvery = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
     private IdentifierHasher? _hasher;
+    private Exception? _lastFailure;
 
-    /// <summary>The loaded hasher; the collector's requests only arrive after <see cref="StartAsync"/> has run.</summary>
-    public IdentifierHasher Hasher => _hasher ?? throw new InvalidOperationException("The identifier key is not loaded yet (IdentifierKeys.LoadAsync).");
+    /// <summary>
+    /// The loaded hasher. Before the key is loaded this throws; when loading failed because the database is
+    /// down, the failure is the inner exception, so the request is answered 503 like any other outage.
+    /// </summary>
+    public IdentifierHasher Hasher => _hasher ?? throw new InvalidOperationException("The identifier key is not loaded yet.", _lastFailure);
 
-    public Task StartAsync(CancellationToken cancellationToken) => LoadAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await LoadAsync(cancellationToken);
+        }
+        catch (Exception e) when (DatabaseUnavailable.IsDatabaseUnavailable(e))
+        {
+            _lastFailure = e;
+            logger.LogWarning("The identifier key could not be loaded ({Error}); the collector answers 503 until the database answers.", e.Message);
+            _ = RetryAsync(_stopping.Token);
+        }
+    }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public async Task StopAsync(CancellationToken cancellationToken) => await _stopping.CancelAsync();
+
+    private async Task RetryAsync(CancellationToken ct)
+    {
+        while (_hasher is null && !ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(s_retryEvery, ct);
+                await LoadAsync(ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (DatabaseUnavailable.IsDatabaseUnavailable(e))
+            {
+                _lastFailure = e;
+            }
+        }
+    }
 
     /// <summary>Loads (or creates, or rotates to) the key once; later calls return at once.</summary>
     public async Task<IdentifierHasher> LoadAsync(CancellationToken ct)
@@ -37,7 +82,12 @@ public sealed class IdentifierKeys(NpgsqlDataSource dataSource, IOptions<Privacy
         await _gate.WaitAsync(ct);
         try
         {
-            return _hasher ??= new IdentifierHasher(await LoadKeyAsync(ct));
+            if (_hasher is null)
+            {
+                _hasher = new IdentifierHasher(await LoadKeyAsync(ct));
+                readiness.Finished(StartupWork);
+            }
+            return _hasher;
         }
         finally
         {

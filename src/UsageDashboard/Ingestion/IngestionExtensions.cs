@@ -36,6 +36,7 @@ public static class IngestionExtensions
         // The identifier key loads before the collector's first request (and before the warm-up below).
         services.Configure<PrivacyOptions>(configuration.GetSection("Privacy"));
         services.AddSingleton<IdentifierKeys>();
+        services.AddStartupWork(IdentifierKeys.StartupWork);
         services.AddHostedService(sp => sp.GetRequiredService<IdentifierKeys>());
         // The collector's own pool over the same database. The write path keeps its staging tables as
         // session temp tables (emptied by each write); without a reset on close they survive between

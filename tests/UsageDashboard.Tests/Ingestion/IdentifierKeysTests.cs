@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using UsageDashboard.Hosting;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Tests.Infrastructure;
 
@@ -29,7 +30,7 @@ public sealed class IdentifierKeysTests : IClassFixture<IdentifierKeysTests.Db>
     }
 
     private IdentifierKeys CreateKeys(string? configured, CollectingLogger? logger = null) =>
-        new(_db.DataSource, Options.Create(new PrivacyOptions { IdentifierKey = configured }), logger ?? new CollectingLogger());
+        new(_db.DataSource, Options.Create(new PrivacyOptions { IdentifierKey = configured }), new StartupReadiness([]), logger ?? new CollectingLogger());
 
     private async Task ResetAsync()
     {
