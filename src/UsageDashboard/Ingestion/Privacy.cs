@@ -79,9 +79,8 @@ public static partial class Privacy
                 return true;
             }
         }
-        var words = Words(key).ToList();
         // "path_count", "num_files", "has_email": a quantity or a flag about places, not a place.
-        if (!words.Any(s_quantityWords.Contains))
+        if (!AnyWord(key, s_quantityWords))
         {
             foreach (var part in s_personalParts)
             {
@@ -90,7 +89,7 @@ public static partial class Privacy
                     return true;
                 }
             }
-            if (words.Any(s_personalWords.Contains))
+            if (AnyWord(key, s_personalWords))
             {
                 return true;
             }
@@ -99,9 +98,14 @@ public static partial class Privacy
         return LooksPersonal(key);
     }
 
-    /// <summary>The lower-cased words of a key: "sourceIP_address" gives source, ip, address.</summary>
-    private static IEnumerable<string> Words(string key)
+    /// <summary>
+    /// Whether a lower-cased word of <paramref name="key"/> is in <paramref name="words"/>: words split at
+    /// '_', '-', '.', '$', ' ', ':', '/' and camelCase humps, so "sourceIP_address" is source, ip, address.
+    /// </summary>
+    private static bool AnyWord(string key, FrozenSet<string> words)
     {
+        var lookup = words.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> buffer = stackalloc char[32];
         var start = 0;
         for (var i = 0; i <= key.Length; i++)
         {
@@ -110,13 +114,20 @@ public static partial class Privacy
                 && (char.IsLower(key[i - 1]) || (i + 1 < key.Length && char.IsLower(key[i + 1]) && char.IsUpper(key[i - 1])));
             if (boundary || hump)
             {
-                if (i > start)
+                // No listed word is longer than the buffer, so longer words cannot match.
+                if (i > start && i - start <= buffer.Length)
                 {
-                    yield return key[start..i].ToLowerInvariant();
+                    var word = buffer[..(i - start)];
+                    key.AsSpan(start, i - start).ToLowerInvariant(word);
+                    if (lookup.Contains(word))
+                    {
+                        return true;
+                    }
                 }
                 start = boundary ? i + 1 : i;
             }
         }
+        return false;
     }
 
     /// <summary>
@@ -138,9 +149,11 @@ public static partial class Privacy
         if (value.Contains(':', StringComparison.Ordinal))
         {
             // IPv6 inside text ("peer 2001:db8::1 refused"): try each word.
-            foreach (var word in value.Split([' ', '\t', '\n', ',', ';', '(', ')', '"', '\'', '=', '<', '>'], StringSplitOptions.RemoveEmptyEntries))
+            var text = value.AsSpan();
+            foreach (var range in text.SplitAny(" \t\n,;()\"'=<>"))
             {
-                if (word.Count(c => c == ':') >= 2 && LooksLikeIpAddress(word))
+                var word = text[range];
+                if (word.Count(':') >= 2 && LooksLikeIpAddress(word))
                 {
                     return true;
                 }
@@ -167,9 +180,11 @@ public static partial class Privacy
     private static partial Regex LatLon();
 
     /// <summary>A whole value that is an IPv4 or IPv6 address (with or without a port) is an address, whatever its key.</summary>
-    public static bool LooksLikeIpAddress(string value)
+    public static bool LooksLikeIpAddress(string value) => LooksLikeIpAddress(value.AsSpan());
+
+    private static bool LooksLikeIpAddress(ReadOnlySpan<char> value)
     {
-        var s = value.AsSpan().Trim();
+        var s = value.Trim();
         if (s.Length is < 7 or > 64)
         {
             return false;
