@@ -24,12 +24,11 @@ public static class CanonicalEvents
         e.ReceivedAt = context.ReceivedAt;
         e.InstallationId = Privacy.Clean(e.InstallationId.Trim(), MaxIdLength);
         e.UserId = Privacy.CleanOptional(e.UserId, MaxIdLength);
-        e.EventName = Privacy.CleanOptional(e.EventName, MaxShortText) ?? "event";
         // Canonical text fields hold names and versions, never places: a value that looks personal
         // (an e-mail, a path, an address; Privacy.LooksPersonal) is dropped, a personal run id hashed.
         var runKey = Privacy.CleanOptional(e.RunKey, MaxIdLength) ?? "";
         e.RunKey = runKey.Length > 0 && Privacy.LooksPersonal(runKey) ? context.Identifiers.Personal(runKey) : runKey;
-        e.EventName = Public(e.EventName) ?? "event";
+        e.EventName = Public(Privacy.CleanOptional(e.EventName, MaxShortText)) ?? "event";
         e.Command = Public(Privacy.CleanOptional(e.Command, MaxTextLength));
         e.ToolVersion = Public(Privacy.CleanOptional(e.ToolVersion, MaxShortText));
         e.OsName = Public(Privacy.CleanOptional(e.OsName, MaxShortText));
