@@ -66,6 +66,9 @@ if (!app.Environment.IsDevelopment())
     app.UseHsts();
 }
 app.UseSecurityHeaders();
+// Input checks at the edge: no NUL or lone surrogate in paths, query strings or forms; periods within bounds
+app.UseTextInputCheck();
+app.UseInsightPeriodCheck();
 app.UseStatusCodePages();
 app.MapStaticAssets();
 app.UseAuthentication();

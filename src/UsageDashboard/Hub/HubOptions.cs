@@ -3,7 +3,10 @@ namespace UsageDashboard.Hub;
 /// <summary>Settings of the public hub API and badges (section <c>Hub</c>).</summary>
 public sealed class HubOptions
 {
-    /// <summary>k-anonymity: a plugin or version seen by fewer distinct installations publishes no numbers, only <c>insufficient_data</c>.</summary>
+    /// <summary>
+    /// k-anonymity: a version seen by fewer distinct installations is neither listed nor counted in its plugin's
+    /// totals; a plugin whose published versions add up to fewer publishes no numbers, only <c>insufficient_data</c>.
+    /// </summary>
     public int MinInstallations { get; set; } = 5;
     /// <summary>CSV of public plugin names (header with a <c>name</c> column, as the Meltano Hub export); hashed names resolve only through it.</summary>
     public string? PluginCatalogPath { get; set; }

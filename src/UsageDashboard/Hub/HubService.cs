@@ -97,6 +97,9 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         // Hashed names are resolved in SQL so installations are counted once across clear and hashed
         // senders; digests the catalog does not know are dropped here and never leave the database.
         // Counts come from the plugin-day rollup, installations from the plugin-month rollup.
+        // k-anonymity: a version seen by fewer than @k installations is published nowhere, and a plugin's
+        // totals are taken over its published versions only, so totals minus the listed versions is zero
+        // and reveals nothing about the hidden ones (docs/privacy.md).
         batch.BatchCommands.Add(new NpgsqlBatchCommand($$"""
             WITH s AS (
                 SELECT coalesce(m.name, d.name) AS name, d.type, d.version, d.runs, d.succeeded,
@@ -105,25 +108,35 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
                 LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = d.name
                 WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day AND (NOT @exclude_ci OR NOT d.is_ci)
             ),
-            counts AS (
-                SELECT name, version, GROUPING(version) = 1 AS plugin_total,
-                       mode() WITHIN GROUP (ORDER BY type) AS type,
-                       sum(runs)::bigint AS runs, sum(succeeded)::bigint AS ok, sum(judged)::bigint AS judged
-                FROM s
-                WHERE name !~ '^[0-9a-f]{64}$'
-                GROUP BY GROUPING SETS ((name, version), (name))
-            ),
             r AS (
                 SELECT coalesce(m.name, p.name) AS name, p.version, p.installation_key
                 FROM {{months}} p
                 LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = p.name
                 WHERE p.tool = @tool AND {{RollupSql.ActiveIn("p", "@from_day", "@to_day")}} AND (NOT @exclude_ci OR NOT p.is_ci)
             ),
-            reach AS (
-                SELECT name, version, GROUPING(version) = 1 AS plugin_total, count(DISTINCT installation_key) AS installations
-                FROM r
+            published AS (
+                SELECT name, version FROM r
                 WHERE name !~ '^[0-9a-f]{64}$'
-                GROUP BY GROUPING SETS ((name, version), (name))
+                GROUP BY name, version
+                HAVING count(DISTINCT installation_key) >= @k
+            ),
+            counts AS (
+                SELECT s.name, s.version, GROUPING(s.version) = 1 AS plugin_total,
+                       mode() WITHIN GROUP (ORDER BY s.type) AS type,
+                       coalesce(sum(s.runs) FILTER (WHERE v.name IS NOT NULL), 0)::bigint AS runs,
+                       coalesce(sum(s.succeeded) FILTER (WHERE v.name IS NOT NULL), 0)::bigint AS ok,
+                       coalesce(sum(s.judged) FILTER (WHERE v.name IS NOT NULL), 0)::bigint AS judged
+                FROM s
+                LEFT JOIN published v ON v.name = s.name AND v.version IS NOT DISTINCT FROM s.version
+                WHERE s.name !~ '^[0-9a-f]{64}$'
+                GROUP BY GROUPING SETS ((s.name, s.version), (s.name))
+                HAVING GROUPING(s.version) = 1 OR bool_or(v.name IS NOT NULL)
+            ),
+            reach AS (
+                SELECT r.name, r.version, GROUPING(r.version) = 1 AS plugin_total, count(DISTINCT r.installation_key) AS installations
+                FROM r
+                JOIN published v ON v.name = r.name AND v.version IS NOT DISTINCT FROM r.version
+                GROUP BY GROUPING SETS ((r.name, r.version), (r.name))
             )
             SELECT c.name, c.version, c.plugin_total, c.type, c.runs, c.ok, c.judged, coalesce(x.installations, 0)
             FROM counts c
@@ -145,6 +158,7 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
                 command.Parameters.AddWithValue(p.ParameterName, p.Value!);
             }
             command.Parameters.AddWithValue("exclude_ci", o.ExcludeCi);
+            command.Parameters.AddWithValue("k", Math.Max(1, o.MinInstallations));
         }
 
         var totals = new Dictionary<string, (string Type, long Runs, long Ok, long Judged, long Installations)>(StringComparer.Ordinal);
@@ -200,16 +214,14 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         List<(string Version, long Runs, long Ok, long Judged, long Installations)> rows, Dictionary<(string, string), string> flags, int k)
     {
         var publishable = t.Installations >= k;
+        // The query returns published versions only; the filter keeps that true whatever it returns.
         var versions = rows
+            .Where(v => v.Installations >= k)
             .OrderByDescending(v => v.Version, VersionComparer.Instance)
-            .Select(v =>
-            {
-                var ok = v.Installations >= k;
-                var status = !ok ? HubStatus.InsufficientData : flags.GetValueOrDefault((name, v.Version)) ?? HubStatus.Healthy;
-                return new HubVersion(v.Version, v.Installations, v.Runs, new Rate(v.Ok, v.Judged), status, ok);
-            })
+            .Select(v => new HubVersion(v.Version, v.Installations, v.Runs, new Rate(v.Ok, v.Judged),
+                flags.GetValueOrDefault((name, v.Version)) ?? HubStatus.Healthy))
             .ToList();
-        var latest = versions.FirstOrDefault(v => v.Publishable && v.Version.Length > 0);
+        var latest = versions.FirstOrDefault(v => v.Version.Length > 0);
         var broken = versions.Where(v => v.Status == HubStatus.Broken).Select(v => v.Version).ToList();
         string status;
         if (!publishable)
@@ -229,7 +241,10 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
             publishable ? broken : [], versions, publishable);
     }
 
-    /// <summary>The badge for a plugin (or one of its versions) and metric; null when the version is unknown.</summary>
+    /// <summary>
+    /// The badge for a plugin (or one of its versions) and metric; null when the version is not published,
+    /// whether nobody or too few installations use it: the two must answer alike.
+    /// </summary>
     public static Badge? BadgeFor(HubPlugin plugin, string? version, string metric)
     {
         HubVersion? v = null;
@@ -241,7 +256,7 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
                 return null;
             }
         }
-        var publishable = v?.Publishable ?? plugin.Publishable;
+        var publishable = v is not null || plugin.Publishable;
         var status = v?.Status ?? plugin.Status;
         var suffix = version is null ? "" : " " + version;
         switch (metric)

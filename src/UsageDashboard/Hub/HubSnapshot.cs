@@ -13,8 +13,11 @@ public static class HubStatus
     public const string InsufficientData = "insufficient_data";
 }
 
-/// <summary>One version of a plugin over the hub window. <see cref="Publishable"/> is false under the k-anonymity threshold.</summary>
-public sealed record HubVersion(string Version, long Installations, long Runs, Rate SuccessRate, string Status, bool Publishable);
+/// <summary>
+/// One published version of a plugin over the hub window. A version under the k-anonymity threshold has
+/// no <see cref="HubVersion"/> at all: it is neither listed nor counted in its plugin's totals.
+/// </summary>
+public sealed record HubVersion(string Version, long Installations, long Runs, Rate SuccessRate, string Status);
 
 public sealed record HubPlugin(
     string Name, string Type, string? LatestVersion, long Installations, long Runs, Rate SuccessRate, string Status,
@@ -81,10 +84,10 @@ public sealed class HubSnapshot
             item["versions"] = p.Versions.Select(v => new Dictionary<string, object?>
             {
                 ["version"] = v.Version,
-                ["installations30d"] = v.Publishable ? v.Installations : null,
-                ["runs30d"] = v.Publishable ? v.Runs : null,
-                ["successRate30d"] = v.Publishable ? Round(v.SuccessRate.Value) : null,
-                ["successRateInterval"] = v.Publishable ? Interval(v.SuccessRate) : null,
+                ["installations30d"] = v.Installations,
+                ["runs30d"] = v.Runs,
+                ["successRate30d"] = Round(v.SuccessRate.Value),
+                ["successRateInterval"] = Interval(v.SuccessRate),
                 ["status"] = v.Status,
             }).ToList();
         }

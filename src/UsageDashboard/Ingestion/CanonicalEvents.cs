@@ -24,21 +24,24 @@ public static class CanonicalEvents
         e.ReceivedAt = context.ReceivedAt;
         e.InstallationId = Privacy.Clean(e.InstallationId.Trim(), MaxIdLength);
         e.UserId = Privacy.CleanOptional(e.UserId, MaxIdLength);
-        e.EventName = Privacy.CleanOptional(e.EventName, MaxShortText) ?? "event";
-        e.RunKey = Privacy.CleanOptional(e.RunKey, MaxIdLength) ?? "";
-        e.Command = Privacy.CleanOptional(e.Command, MaxTextLength);
-        e.ToolVersion = Privacy.CleanOptional(e.ToolVersion, MaxShortText);
-        e.OsName = Privacy.CleanOptional(e.OsName, MaxShortText);
-        e.OsVersion = Privacy.CleanOptional(e.OsVersion, MaxShortText);
-        e.RuntimeName = Privacy.CleanOptional(e.RuntimeName, MaxShortText);
-        e.RuntimeVersion = Privacy.CleanOptional(e.RuntimeVersion, MaxShortText);
-        e.Environment = Privacy.CleanOptional(e.Environment, MaxShortText);
+        // Canonical text fields hold names and versions, never places: a value that looks personal
+        // (an e-mail, a path, an address; Privacy.LooksPersonal) is dropped, a personal run id hashed.
+        var runKey = Privacy.CleanOptional(e.RunKey, MaxIdLength) ?? "";
+        e.RunKey = runKey.Length > 0 && Privacy.LooksPersonal(runKey) ? context.Identifiers.Personal(runKey) : runKey;
+        e.EventName = Public(Privacy.CleanOptional(e.EventName, MaxShortText)) ?? "event";
+        e.Command = Public(Privacy.CleanOptional(e.Command, MaxTextLength));
+        e.ToolVersion = Public(Privacy.CleanOptional(e.ToolVersion, MaxShortText));
+        e.OsName = Public(Privacy.CleanOptional(e.OsName, MaxShortText));
+        e.OsVersion = Public(Privacy.CleanOptional(e.OsVersion, MaxShortText));
+        e.RuntimeName = Public(Privacy.CleanOptional(e.RuntimeName, MaxShortText));
+        e.RuntimeVersion = Public(Privacy.CleanOptional(e.RuntimeVersion, MaxShortText));
+        e.Environment = Public(Privacy.CleanOptional(e.Environment, MaxShortText));
         e.ErrorType = Privacy.CleanOptional(e.ErrorType, MaxTextLength);
         e.Plugins = e.Plugins.Take(MaxPlugins).Select(p => p with
         {
-            Name = Privacy.Clean(p.Name.Trim(), MaxTextLength),
-            Type = Privacy.CleanOptional(p.Type, MaxShortText),
-            Version = Privacy.CleanOptional(p.Version, MaxShortText),
+            Name = Public(Privacy.Clean(p.Name.Trim(), MaxTextLength)) ?? "",
+            Type = Public(Privacy.CleanOptional(p.Type, MaxShortText)),
+            Version = Public(Privacy.CleanOptional(p.Version, MaxShortText)),
             Status = p.Status is null ? null : Canon.Status(p.Status),
         }).Where(p => p.Name.Length > 0).ToList();
 
@@ -63,6 +66,8 @@ public static class CanonicalEvents
         }
         return e;
     }
+
+    private static string? Public(string? value) => value is not null && Privacy.LooksPersonal(value) ? null : value;
 
     /// <summary>
     /// The id of an event that brings none: a hash of the tool and everything canonical about it,

@@ -20,7 +20,7 @@ public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<Re
 /// </summary>
 public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource,
     [FromKeyedServices(IngestionExtensions.SmallWritesDataSourceKey)] NpgsqlDataSource smallWrites, ToolDirectory tools, TimeProvider time,
-    IOptions<IngestionOptions> options, IOptions<RetentionOptions> retention)
+    IOptions<IngestionOptions> options, IOptions<RetentionOptions> retention, IdentifierKeys identifierKeys)
 {
     /// <summary>The pool for a write of <paramref name="events"/> events (IngestionExtensions says why there are two).</summary>
     private NpgsqlDataSource PoolFor(int events) => events <= EventWriter.PreparedWriteMaxEvents ? smallWrites : dataSource;
@@ -36,6 +36,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         AllowedTools = allowedTools,
         ForcedTool = forcedTool,
         Options = options.Value,
+        Identifiers = identifierKeys.Hasher,
     };
 
     /// <summary>Maps every item; the caller commits with <see cref="CommitAsync"/>.</summary>

@@ -17,7 +17,7 @@ public sealed record ImportResult(long Lines, long Events, long Accepted, long D
 /// that cannot be normalised are written, with their reasons, to a side file instead of the store.
 /// Parsing and writing overlap: one task maps lines while the previous batch commits.
 /// </summary>
-public sealed class EventImporter(Collector collector)
+public sealed class EventImporter(Collector collector, IdentifierKeys identifierKeys)
 {
     public const int BatchSize = 5000;
     private const int Writers = 2;
@@ -28,6 +28,8 @@ public sealed class EventImporter(Collector collector)
         {
             throw new ArgumentException($"unknown tool '{tool}': configure it under Tools in appsettings.json", nameof(tool));
         }
+        // A CLI host runs no hosted services: load the identifier key the mappers hash with here.
+        await identifierKeys.LoadAsync(ct);
         var (map, unwrap) = Format(format);
         var stopwatch = Stopwatch.StartNew();
         var batches = Channel.CreateBounded<Collector.Batch>(new BoundedChannelOptions(Writers) { SingleWriter = true });

@@ -102,7 +102,9 @@ public static class EvidentlyMapper
             return MapResult.Reject(Reasons.ToolNotAllowed, "this token may not send events for that tool");
         }
         var ctx = Object(e, "eventn_ctx");
-        var installation = String(e, "user_id") ?? String(e, "anonymous_id") ?? (ctx is { } c1 ? String(c1, "user_id") : null);
+        var userId = String(e, "user_id");
+        var anonymousId = userId is null ? String(e, "anonymous_id") : null;
+        var installation = userId ?? anonymousId ?? (ctx is { } c1 ? String(c1, "user_id") : null);
         if (string.IsNullOrWhiteSpace(installation))
         {
             return MapResult.Reject(Reasons.MissingInstallationId, "user_id is required", tool);
@@ -146,8 +148,9 @@ public static class EvidentlyMapper
                 }
             }
         }
-        // In CI Evidently derives user_id and group_id from the CI identity; group_id is the organisation.
-        properties.Add("groupId", groupId);
+        // In CI Evidently derives user_id and group_id from the CI identity (UUIDv5 of names, which a
+        // dictionary reverses); group_id is the organisation, so only its keyed hash is kept.
+        properties.Add("groupId", groupId is null ? null : context.Identifiers.Personal(groupId));
         foreach (var p in e.EnumerateObject())
         {
             if (NameOf(p) is { } key && !s_jitsuKnown.Contains(key))
@@ -159,7 +162,8 @@ public static class EvidentlyMapper
         {
             Tool = tool,
             Source = JitsuSource,
-            InstallationId = installation,
+            // Evidently's user_id is a random UUID (kept; a derived v5 one is hashed); Jitsu's anonymous_id is a cookie id (hashed).
+            InstallationId = anonymousId is not null ? context.Identifiers.Personal(installation) : context.Identifiers.Installation(installation),
             EventName = action ?? "event",
             RunKey = "",
             Command = action,

@@ -34,6 +34,11 @@ public static class IngestionExtensions
         services.Configure<Dictionary<string, ToolOptions>>(configuration.GetSection("Tools"));
         services.Configure<IngestionOptions>(configuration.GetSection("Ingestion"));
         services.AddSingleton<ToolDirectory>();
+        // The identifier key loads before the collector's first request (and before the warm-up below).
+        services.Configure<PrivacyOptions>(configuration.GetSection("Privacy"));
+        services.AddSingleton<IdentifierKeys>();
+        services.AddStartupWork(IdentifierKeys.StartupWork);
+        services.AddHostedService(sp => sp.GetRequiredService<IdentifierKeys>());
         // The collector's own pool over the same database. The write path keeps its staging tables as
         // session temp tables (emptied by each write); without a reset on close they survive between
         // requests instead of being dropped by DISCARD ALL and created again on every write. Each

@@ -93,7 +93,7 @@ public static class JettyMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
+            InstallationId = context.Identifiers.Installation(installation),
             EventName = name,
             RunKey = "",
             // invoked_fetch is `jetty fetch`; invoked_default is `jetty` with no subcommand.

@@ -99,7 +99,8 @@ public static class JsonValues
     }
 
     /// <summary>
-    /// Copies <paramref name="e"/> to <paramref name="w"/>: sensitive keys and address-like values removed
+    /// Copies <paramref name="e"/> to <paramref name="w"/>: sensitive keys and personal values (addresses,
+    /// e-mails, URLs, paths, geolocation; <see cref="Privacy.LooksPersonal"/>) removed
     /// (when <see cref="Bounds.Scrub"/>), text cleaned for PostgreSQL, depth, item count and string length
     /// bounded, numbers PostgreSQL cannot hold written as text.
     /// </summary>
@@ -122,7 +123,7 @@ public static class JsonValues
                         break;
                     }
                     var name = NameOf(p);
-                    if (name is null || (bounds.Scrub && (Privacy.IsSensitiveKey(name) || IsAddress(p.Value))))
+                    if (name is null || (bounds.Scrub && (Privacy.IsSensitiveKey(name) || IsPersonal(p.Value))))
                     {
                         continue;
                     }
@@ -145,7 +146,7 @@ public static class JsonValues
                     {
                         break;
                     }
-                    if (bounds.Scrub && IsAddress(item))
+                    if (bounds.Scrub && IsPersonal(item))
                     {
                         continue;
                     }
@@ -154,7 +155,11 @@ public static class JsonValues
                 w.WriteEndArray();
                 return;
             case JsonValueKind.String:
-                w.WriteStringValue(Privacy.Clean(AsString(e) ?? "\uFFFD", bounds.MaxString));
+                var text = AsString(e) ?? "\uFFFD";
+                if (!bounds.Scrub || !TryWriteEmbedded(w, text, bounds))
+                {
+                    w.WriteStringValue(Privacy.Clean(text, bounds.MaxString));
+                }
                 return;
             case JsonValueKind.Number:
                 WriteNumber(w, e);
@@ -171,7 +176,57 @@ public static class JsonValues
         }
     }
 
-    private static bool IsAddress(JsonElement e) => e.ValueKind == JsonValueKind.String && AsString(e) is { } s && Privacy.LooksLikeIpAddress(s);
+    /// <summary>
+    /// A string that carries JSON of its own (Snowplow's <c>co</c>/<c>ue_pr</c> as text, <c>cx</c>/<c>ue_px</c> as
+    /// base64url) is scrubbed inside and written back in the same encoding; otherwise false.
+    /// </summary>
+    private static bool TryWriteEmbedded(Utf8JsonWriter w, string text, Bounds bounds)
+    {
+        var trimmed = text.AsSpan().Trim();
+        if (trimmed.Length >= 2 && trimmed[0] is '{' or '[')
+        {
+            if (TryScrubJson(System.Text.Encoding.UTF8.GetBytes(text), bounds) is { } json)
+            {
+                w.WriteStringValue(Privacy.Clean(json, bounds.MaxString));
+                return true;
+            }
+            return false;
+        }
+        if (trimmed.Length >= 16 && IsBase64(trimmed) && SnowplowMapper.DecodeBase64(text) is { Length: > 1 } bytes && bytes[0] is (byte)'{' or (byte)'['
+            && TryScrubJson(bytes, bounds) is { } decoded)
+        {
+            w.WriteStringValue(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(decoded)).TrimEnd('=').Replace('+', '-').Replace('/', '_'));
+            return true;
+        }
+        return false;
+    }
+
+    private static string? TryScrubJson(byte[] utf8, Bounds bounds)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(utf8, DocumentOptions);
+            return ToSanitizedString(doc.RootElement, bounds);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsBase64(ReadOnlySpan<char> s)
+    {
+        foreach (var c in s)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '-' or '_' or '='))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool IsPersonal(JsonElement e) => e.ValueKind == JsonValueKind.String && AsString(e) is { } s && Privacy.LooksPersonal(s);
 
     private static void WriteNumber(Utf8JsonWriter w, JsonElement e)
     {
@@ -216,7 +271,7 @@ public sealed class PropertyBag
     public void Add(string key, JsonElement value)
     {
         if (value.ValueKind is not JsonValueKind.Undefined && !Privacy.IsSensitiveKey(key)
-            && !(value.ValueKind == JsonValueKind.String && JsonValues.AsString(value) is { } s && Privacy.LooksLikeIpAddress(s)))
+            && !(value.ValueKind == JsonValueKind.String && JsonValues.AsString(value) is { } s && Privacy.LooksPersonal(s)))
         {
             AddEntry(key, value);
         }
@@ -230,9 +285,10 @@ public sealed class PropertyBag
         }
     }
 
+    /// <summary>A value the mapper names itself: kept unless it is personal (<see cref="Privacy.LooksPersonal"/>).</summary>
     public void Add(string key, string? value)
     {
-        if (value is not null)
+        if (value is not null && !Privacy.LooksPersonal(value))
         {
             AddEntry(key, value);
         }
@@ -287,7 +343,7 @@ public sealed class PropertyBag
                             JsonValues.WriteSanitized(sw, e, JsonValues.Bounds.Properties);
                             break;
                         case string s:
-                            sw.WriteStringValue(Privacy.LooksLikeIpAddress(s) ? "" : Privacy.Clean(s, JsonValues.Bounds.Properties.MaxString));
+                            sw.WriteStringValue(Privacy.Clean(s, JsonValues.Bounds.Properties.MaxString));
                             break;
                         case double d:
                             sw.WriteNumberValue(d);

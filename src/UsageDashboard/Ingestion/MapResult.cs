@@ -17,6 +17,8 @@ public sealed record IngestContext
     /// them at its next pass, so accepting them would acknowledge what is then silently lost.
     /// </summary>
     public DateTime OldestAccepted { get; init; } = DateTime.MinValue;
+    /// <summary>Hashes identifiers that may be personal (docs/privacy.md); mappers apply it to the fields they know.</summary>
+    public required IdentifierHasher Identifiers { get; init; }
 
     /// <summary>The tool of an event whose format implies <paramref name="formatTool"/> (Jetty, Evidently) or says nothing.</summary>
     public string? ResolveTool(string? named, string? formatTool = null)

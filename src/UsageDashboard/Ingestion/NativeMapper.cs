@@ -146,8 +146,9 @@ public static class NativeMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
-            UserId = userId,
+            // installationId is meant to be a random UUID (kept); userId may name a person (always hashed).
+            InstallationId = context.Identifiers.Installation(installation),
+            UserId = string.IsNullOrWhiteSpace(userId) ? null : context.Identifiers.Personal(userId),
             EventName = eventName ?? "command",
             RunKey = runId ?? "",
             Command = command,

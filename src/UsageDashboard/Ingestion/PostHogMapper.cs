@@ -75,7 +75,8 @@ public static class PostHogMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
+            // distinct_id is often an e-mail or an account id: only its keyed hash is stored.
+            InstallationId = context.Identifiers.Personal(installation),
             EventName = name,
             RunKey = "",
             Command = command ?? name,

@@ -78,15 +78,15 @@ public static class SnowplowMapper
         MapResult result;
         if (unstruct?.Vendor == "com.meltano" || contexts.Any(c => c.Vendor == "com.meltano"))
         {
-            result = MapMeltano(e, tool, unstruct, contexts, properties, time);
+            result = MapMeltano(e, tool, unstruct, contexts, properties, time, context.Identifiers);
         }
         else if (eventType == "se" && (Text(e, "se_ca") == "dbt" || contexts.Any(c => c.Vendor == "com.dbt")))
         {
-            result = MapDbt(e, tool, contexts, properties, time);
+            result = MapDbt(e, tool, contexts, properties, time, context.Identifiers);
         }
         else
         {
-            result = MapGeneric(e, tool, eventType, unstruct, contexts, properties, time);
+            result = MapGeneric(e, tool, eventType, unstruct, contexts, properties, time, context.Identifiers);
         }
         if (!result.IsRejected)
         {
@@ -103,7 +103,7 @@ public static class SnowplowMapper
         return result;
     }
 
-    private static MapResult MapDbt(JsonElement e, string tool, List<SelfDescribing> contexts, PropertyBag properties, DateTime? time)
+    private static MapResult MapDbt(JsonElement e, string tool, List<SelfDescribing> contexts, PropertyBag properties, DateTime? time, IdentifierHasher identifiers)
     {
         var action = Text(e, "se_ac") ?? "event";
         var label = Text(e, "se_la");
@@ -188,7 +188,8 @@ public static class SnowplowMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
+            // The .user.yml id is a random UUID4 (kept); anything else in uid is hashed.
+            InstallationId = identifiers.Installation(installation),
             UserId = null,
             EventName = eventName,
             RunKey = runKey ?? "",
@@ -238,7 +239,8 @@ public static class SnowplowMapper
         return systems.Any(s => env.Contains(s, StringComparison.Ordinal));
     }
 
-    private static MapResult MapMeltano(JsonElement e, string tool, SelfDescribing? unstruct, List<SelfDescribing> contexts, PropertyBag properties, DateTime? time)
+    private static MapResult MapMeltano(JsonElement e, string tool, SelfDescribing? unstruct, List<SelfDescribing> contexts, PropertyBag properties, DateTime? time,
+        IdentifierHasher identifiers)
     {
         var project = Find(contexts, "project_context");
         var installation = project is { } p0 ? String(p0, "client_uuid") : null;
@@ -346,7 +348,7 @@ public static class SnowplowMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
+            InstallationId = identifiers.Installation(installation),
             EventName = eventName,
             RunKey = runKey ?? "",
             Command = command,
@@ -364,7 +366,8 @@ public static class SnowplowMapper
         return MapResult.Ok(ev, properties, Text(e, "eid"), time);
     }
 
-    private static MapResult MapGeneric(JsonElement e, string tool, string? eventType, SelfDescribing? unstruct, List<SelfDescribing> contexts, PropertyBag properties, DateTime? time)
+    private static MapResult MapGeneric(JsonElement e, string tool, string? eventType, SelfDescribing? unstruct, List<SelfDescribing> contexts, PropertyBag properties,
+        DateTime? time, IdentifierHasher identifiers)
     {
         var installation = Text(e, "uid") ?? Text(e, "duid") ?? Text(e, "tnuid") ?? Text(e, "nuid");
         if (string.IsNullOrWhiteSpace(installation))
@@ -392,7 +395,8 @@ public static class SnowplowMapper
         {
             Tool = tool,
             Source = Source,
-            InstallationId = installation,
+            // A web tracker's uid is the application's user id, duid/nuid are cookie ids: always hashed.
+            InstallationId = identifiers.Personal(installation),
             EventName = unstruct?.Name ?? action ?? eventType,
             RunKey = "",
             Command = eventType == "se" ? action : null,

@@ -57,6 +57,11 @@ public static class DashboardUrls
 
     public static string EnvironmentsApi(InsightQuery query, string? format = null) => EnvironmentsApiPath + QueryString(query, ("format", format));
 
+    /// <summary>Whether a request to <paramref name="path"/> reads an <see cref="InsightQuery"/> from its query string (every page and insights API).</summary>
+    public static bool TakesInsightQuery(PathString path) =>
+        path == OverviewPath || path.StartsWithSegments(InstallationsPath) || path.StartsWithSegments(CommandsPath)
+        || path.StartsWithSegments(PluginsPath) || path.StartsWithSegments(EnvironmentsPath) || path.StartsWithSegments("/api/insights");
+
     /// <summary>
     /// Reads a name back from a route segment. The server decodes a path except '%2F' (so a '/' in a
     /// name cannot split the route); that one escape is undone here.

@@ -47,28 +47,14 @@ public sealed record InsightQuery
         string? tool, string? range, string? from, string? to, string? env, string? os, string? version, string? compare,
         DateOnly today, List<string>? errors = null)
     {
-        var preset = string.IsNullOrWhiteSpace(range) ? DefaultRange : range.Trim().ToLowerInvariant();
-        if (!RangePresets.Contains(preset))
+        var (start, end, effectiveRange) = ResolvePeriod(range, from, to, today, errors);
+        if (PeriodProblem(start, end, today) is { } problem)
         {
-            errors?.Add($"Unknown range '{range}'; showing {DefaultRange}. Use one of {string.Join(", ", RangePresets)}.");
-            preset = DefaultRange;
-        }
-        var (start, end) = PresetBounds(preset, today);
-        string? effectiveRange = preset;
-
-        var fromDate = ParseDate(from, "from", errors);
-        var toDate = ParseDate(to, "to", errors);
-        if (fromDate is not null || toDate is not null)
-        {
-            // from/to override the preset; a missing side keeps the preset's.
-            start = fromDate ?? start;
-            end = toDate ?? end;
-            effectiveRange = null;
-            if (start > end)
-            {
-                errors?.Add("'from' is after 'to'; the two were swapped.");
-                (start, end) = (end, start);
-            }
+            // The edge (InsightPeriodCheck) answers 400 before a page or API gets here; this keeps any
+            // other caller from asking for a 9,000-year chart all the same.
+            errors?.Add(problem + $" Showing {DefaultRange}.");
+            (start, end) = PresetBounds(DefaultRange, today);
+            effectiveRange = DefaultRange;
         }
 
         var envFilter = env?.Trim().ToLowerInvariant() switch
@@ -90,6 +76,62 @@ public sealed record InsightQuery
             Version = Clean(version),
             ComparePrevious = string.Equals(compare, "previous", StringComparison.OrdinalIgnoreCase),
         };
+    }
+
+    /// <summary>The earliest day a period may start on.</summary>
+    public static readonly DateOnly EarliestDay = new(2000, 1, 1);
+
+    /// <summary>The longest period, in years.</summary>
+    public const int MaxYears = 5;
+
+    /// <summary>
+    /// Why the period that <c>range</c>/<c>from</c>/<c>to</c> describe cannot be shown (it starts before
+    /// <see cref="EarliestDay"/>, ends after tomorrow, or is longer than <see cref="MaxYears"/> years),
+    /// or null when it can. Dates that do not parse are not a problem here: <see cref="Parse"/> ignores them.
+    /// </summary>
+    public static string? PeriodProblem(string? range, string? from, string? to, DateOnly today)
+    {
+        var (start, end, _) = ResolvePeriod(range, from, to, today, errors: null);
+        return PeriodProblem(start, end, today);
+    }
+
+    private static string? PeriodProblem(DateOnly start, DateOnly end, DateOnly today)
+    {
+        var latest = today.AddDays(1);
+        if (start >= EarliestDay && end <= latest && end < start.AddYears(MaxYears))
+        {
+            return null;
+        }
+        return string.Create(CultureInfo.InvariantCulture,
+            $"The period {start:yyyy-MM-dd} to {end:yyyy-MM-dd} is out of bounds: 'from' and 'to' must lie between {EarliestDay:yyyy-MM-dd} and {latest:yyyy-MM-dd} (tomorrow, UTC) and span at most {MaxYears} years.");
+    }
+
+    /// <summary>The preset's days, overridden by from/to (a missing side keeps the preset's; swapped sides are put in order).</summary>
+    private static (DateOnly Start, DateOnly End, string? Range) ResolvePeriod(string? range, string? from, string? to, DateOnly today, List<string>? errors)
+    {
+        var preset = string.IsNullOrWhiteSpace(range) ? DefaultRange : range.Trim().ToLowerInvariant();
+        if (!RangePresets.Contains(preset))
+        {
+            errors?.Add($"Unknown range '{range}'; showing {DefaultRange}. Use one of {string.Join(", ", RangePresets)}.");
+            preset = DefaultRange;
+        }
+        var (start, end) = PresetBounds(preset, today);
+        string? effectiveRange = preset;
+
+        var fromDate = ParseDate(from, "from", errors);
+        var toDate = ParseDate(to, "to", errors);
+        if (fromDate is not null || toDate is not null)
+        {
+            start = fromDate ?? start;
+            end = toDate ?? end;
+            effectiveRange = null;
+            if (start > end)
+            {
+                errors?.Add("'from' is after 'to'; the two were swapped.");
+                (start, end) = (end, start);
+            }
+        }
+        return (start, end, effectiveRange);
     }
 
     public static (DateOnly From, DateOnly To) PresetBounds(string preset, DateOnly today) => preset switch

@@ -14,7 +14,7 @@ namespace UsageDashboard.Tests.Hub;
 
 /// <summary>
 /// The public hub API and badges over a hand-built tool "hubtool":
-/// tap-github 1.0.0 from 6 installations and 1.1.0 from 3 (9 in all); tap-rare (in the catalog) from 3;
+/// tap-github 1.0.0 from 6 installations and 1.1.0 from 3 (under the threshold of 5, so hidden); tap-rare (in the catalog) from 3;
 /// tap-private (clear text, not in the catalog) from 2; tap-hashed and tap-secret sent as SHA-256
 /// digests from 6 each, only tap-hashed in the catalog.
 /// </summary>
@@ -90,9 +90,10 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
         var github = Item(list, "tap-github");
         Assert.Equal("extractors", github.GetProperty("type").GetString());
         Assert.Equal("1.0.0", github.GetProperty("latestVersion").GetString());
-        Assert.Equal(9, github.GetProperty("installations30d").GetInt64());
-        Assert.Equal(72, github.GetProperty("runs30d").GetInt64());
-        Assert.Equal(0.833333, github.GetProperty("successRate30d").GetDouble(), 5);
+        // Totals cover published versions only: 1.0.0's 6 installations and 60 runs, not hidden 1.1.0's.
+        Assert.Equal(6, github.GetProperty("installations30d").GetInt64());
+        Assert.Equal(60, github.GetProperty("runs30d").GetInt64());
+        Assert.Equal(0.8, github.GetProperty("successRate30d").GetDouble(), 5);
         Assert.Equal(2, github.GetProperty("successRateInterval").GetArrayLength());
         Assert.Equal("healthy", github.GetProperty("status").GetString());
         Assert.Equal(0, github.GetProperty("brokenVersions").GetArrayLength());
@@ -120,8 +121,8 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
         }
         var versions = github.GetProperty("versions").EnumerateArray().ToDictionary(v => v.GetProperty("version").GetString()!);
         Assert.Equal(6, versions["1.0.0"].GetProperty("installations30d").GetInt64());
-        Assert.Equal("insufficient_data", versions["1.1.0"].GetProperty("status").GetString());
-        Assert.Equal(JsonValueKind.Null, versions["1.1.0"].GetProperty("runs30d").ValueKind);
+        // Under the threshold: not listed at all, not even as insufficient_data.
+        Assert.False(versions.ContainsKey("1.1.0"));
         // CI-only version: left out of published figures altogether.
         Assert.False(versions.ContainsKey("0.9.0"));
     }
@@ -194,10 +195,9 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
 
     [Theory]
     [InlineData("", "health: healthy")]
-    [InlineData("?metric=success-rate", "success rate: 83.3%")]
-    [InlineData("?metric=installations&style=flat-square", "installations: 9/month")]
+    [InlineData("?metric=success-rate", "success rate: 80.0%")]
+    [InlineData("?metric=installations&style=flat-square", "installations: 6/month")]
     [InlineData("?version=1.0.0", "health 1.0.0: healthy")]
-    [InlineData("?version=1.1.0&metric=installations", "installations 1.1.0: insufficient data")]
     public async Task BadgeSvg_Metrics_WellFormedShieldsBadge(string query, string title)
     {
         await using var app = CreateApp();
@@ -278,4 +278,48 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
         Assert.Contains("\"message\":\"broken\"", badge, StringComparison.Ordinal);
         Assert.Contains("\"color\":\"red\"", badge, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Plugins_TotalsMinusPublishedVersions_RevealNoHiddenVersion()
+    {
+        await using var app = CreateApp();
+        var client = app.CreateClient();
+
+        var list = await JsonAsync(await client.GetAsync("/api/hub/hubtool/plugins"));
+
+        foreach (var item in list.GetProperty("items").EnumerateArray().Where(i => i.GetProperty("installations30d").ValueKind == JsonValueKind.Number))
+        {
+            var plugin = await JsonAsync(await client.GetAsync("/api/hub/hubtool/plugins/" + item.GetProperty("name").GetString()));
+            var versions = plugin.GetProperty("versions").EnumerateArray().ToList();
+            // Every run counted in the total belongs to a listed version: nothing is left over to attribute to a hidden one.
+            Assert.Equal(item.GetProperty("runs30d").GetInt64(), versions.Sum(v => v.GetProperty("runs30d").GetInt64()));
+            Assert.True(item.GetProperty("installations30d").GetInt64() <= versions.Sum(v => v.GetProperty("installations30d").GetInt64()));
+            Assert.All(versions, v => Assert.True(v.GetProperty("installations30d").GetInt64() >= 5));
+        }
+        var github = await client.GetStringAsync("/api/hub/hubtool/plugins/tap-github");
+        Assert.DoesNotContain("1.1.0", github, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("svg", "")]
+    [InlineData("svg", "&metric=installations")]
+    [InlineData("json", "&metric=success-rate")]
+    public async Task Badge_UnpublishedVersion_AnswersExactlyLikeUnknownVersion(string format, string metric)
+    {
+        await using var app = CreateApp();
+        var client = app.CreateClient();
+
+        var hidden = await client.GetAsync($"/badges/hubtool/tap-github.{format}?version=1.1.0{metric}");
+        var unknown = await client.GetAsync($"/badges/hubtool/tap-github.{format}?version=1.1.0-never-released{metric}");
+
+        Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+        Assert.Equal(unknown.StatusCode, hidden.StatusCode);
+        Assert.Equal(await unknown.Content.ReadAsByteArrayAsync(), await hidden.Content.ReadAsByteArrayAsync());
+        Assert.Equal(Headers(unknown), Headers(hidden));
+        Assert.DoesNotContain("1.1.0", await hidden.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static List<string> Headers(HttpResponseMessage response) =>
+        response.Headers.Concat(response.Content.Headers).Where(h => h.Key != "Date")
+            .Select(h => h.Key + ": " + string.Join(",", h.Value)).Order(StringComparer.Ordinal).ToList();
 }

@@ -81,6 +81,38 @@ public sealed class DashboardUrlsTests
         Assert.Single(errors);
     }
 
+    [Theory]
+    [InlineData("0001-01-01", null)]
+    [InlineData("0001-01-01", "9999-12-31")]
+    [InlineData("1999-12-31", "2000-01-05")]
+    [InlineData(null, "2026-11-24")]
+    [InlineData("2021-11-22", "2026-11-22")]
+    public void Parse_PeriodOutOfBounds_DefaultPeriodWithTheLimits(string? from, string? to)
+    {
+        var errors = new List<string>();
+
+        var q = InsightQuery.Parse(null, null, from, to, null, null, null, null, s_today, errors);
+
+        Assert.Equal(("30d", 30), (q.Range, q.Days));
+        var error = Assert.Single(errors);
+        Assert.Contains("between 2000-01-01 and 2026-11-23", error, StringComparison.Ordinal);
+        Assert.Equal(error.Replace(" Showing 30d.", "", StringComparison.Ordinal), InsightQuery.PeriodProblem(null, from, to, s_today));
+    }
+
+    [Theory]
+    [InlineData("2000-01-01", "2004-12-31")]
+    [InlineData("2021-11-24", "2026-11-23")]
+    [InlineData("2026-11-01", "2026-11-23")]
+    public void Parse_PeriodAtTheLimits_Accepted(string? from, string? to)
+    {
+        var errors = new List<string>();
+
+        InsightQuery.Parse(null, null, from, to, null, null, null, null, s_today, errors);
+
+        Assert.Empty(errors);
+        Assert.Null(InsightQuery.PeriodProblem(null, from, to, s_today));
+    }
+
     private static InsightQuery ParseUrl(string url)
     {
         var qs = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri("http://x" + url).Query);
