@@ -10,9 +10,19 @@ public static class TextInputCheck
 {
     public const string Error = "invalid_text";
 
+    /// <summary>Endpoint metadata: the endpoint rejects invalid text itself, with its own error shape and counters.</summary>
+    public sealed class ChecksItsOwnInput
+    {
+        public static readonly ChecksItsOwnInput Instance = new();
+
+        private ChecksItsOwnInput()
+        {
+        }
+    }
+
     public static IApplicationBuilder UseTextInputCheck(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        if (await FindProblemAsync(context.Request) is { } problem)
+        if (context.GetEndpoint()?.Metadata.GetMetadata<ChecksItsOwnInput>() is null && await FindProblemAsync(context.Request) is { } problem)
         {
             await BadRequestAnswer.WriteAsync(context, Error, problem);
             return;

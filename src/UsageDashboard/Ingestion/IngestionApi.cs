@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Primitives;
 using Microsoft.OpenApi;
 using UsageDashboard.Access;
+using UsageDashboard.Hosting;
 
 namespace UsageDashboard.Ingestion;
 
@@ -17,7 +18,9 @@ public static class IngestionApi
     /// </summary>
     public static RouteGroupBuilder MapIngestionApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("Ingestion").RequireRateLimiting(IngestionExtensions.RateLimitPolicy);
+        // The collector checks its own input (bodies and query alike) and counts what it refuses in the quarantine counters.
+        var group = app.MapGroup("").WithTags("Ingestion").RequireRateLimiting(IngestionExtensions.RateLimitPolicy)
+            .WithMetadata(TextInputCheck.ChecksItsOwnInput.Instance);
 
         group.MapPost("/api/v1/events", PostEventsAsync)
             .WithName("PostEvents")
