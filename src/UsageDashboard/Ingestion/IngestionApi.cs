@@ -118,7 +118,11 @@ public static class IngestionApi
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
         }
         var batch = MapNative(collector, parsed.Items, allowed);
-        var result = await queue.CommitAsync(batch);
+        var outcome = await queue.CommitAsync(batch, ct);
+        if (outcome.Result is not { } result)
+        {
+            return Refused(http, outcome);
+        }
         var response = new IngestResponse(result.Accepted, result.Duplicates, result.Rejected);
         // Every event rejected: 422 tells the client not to retry (they are quarantined, not lost).
         return parsed.Items.Count > 0 && result.Rejected.Count == parsed.Items.Count
@@ -149,7 +153,10 @@ public static class IngestionApi
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, EvidentlyMapper.MapJitsu, "/api/v1/s2s/event", EvidentlyMapper.JitsuSource);
-        await queue.CommitAsync(batch);
+        if (await queue.CommitAsync(batch, ct) is { Result: null } refused)
+        {
+            return Refused(http, refused);
+        }
         // Like Jitsu: the request succeeded; events that could not be normalised are in quarantine.
         return TypedResults.Ok(new JitsuResponse("ok"));
     }
@@ -171,7 +178,10 @@ public static class IngestionApi
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
             return TypedResults.Json(error, statusCode: parsed.StatusCode);
         }
-        await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath));
+        if (await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath), ct) is { Result: null } refused)
+        {
+            return Refused(http, refused);
+        }
         NoCache(http.Response);
         return TypedResults.Text("ok", "text/plain");
     }
@@ -183,7 +193,10 @@ public static class IngestionApi
         {
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
-            await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"));
+            if (await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"), ct) is { Result: null } refused)
+            {
+                return Refused(http, refused);
+            }
         }
         NoCache(http.Response);
         return TypedResults.File(s_pixel, "image/gif");
@@ -274,6 +287,16 @@ public static class IngestionApi
             Error = "unauthorized",
             Message = "a valid write key is required: Authorization: Bearer <key>, X-Write-Key, or (Jitsu) the token query parameter or X-Auth-Token",
         }, statusCode: StatusCodes.Status401Unauthorized);
+    }
+
+    /// <summary>A request the commit queue refused (full, database slow, data rejected by the database), with Retry-After where retrying helps.</summary>
+    private static JsonHttpResult<ErrorResponse> Refused(HttpContext http, CommitOutcome outcome)
+    {
+        if (outcome.RetryAfterSeconds is { } seconds)
+        {
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return TypedResults.Json(outcome.Refusal!, statusCode: outcome.StatusCode);
     }
 
     private static JsonHttpResult<ErrorResponse> UnsupportedMediaType(string expected) =>
