@@ -96,6 +96,18 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         }
     }
 
+    /// <summary>Events (and quarantined items) of the requests waiting for or in a commit now.</summary>
+    internal long HeldEvents
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _heldEvents;
+            }
+        }
+    }
+
     /// <summary>
     /// Counts <paramref name="batch"/> in if it fits; a batch larger than the limits on its own still
     /// passes an empty queue, or it could never be written.
