@@ -39,6 +39,7 @@ for setting in $settings; do
   fi
   show() { runuser -u postgres -- "$bench_bin/psql" -XAtq "host=$store/socket dbname=postgres user=postgres" -c "SHOW $1"; }
   echo "$setting: jit=$(show jit), shared_buffers=$(show shared_buffers)"
+  echo "  load average before the app starts: $(cut -d' ' -f1 /proc/loadavg)"
   started=$(date +%s.%N)
   bench_app_start "$store" "$port" "$log" --Ingestion:RateLimit:RequestsPerSecond=100000 --Ingestion:RateLimit:Burst=100000
   echo "  start to /readyz (warm-up included): $(echo "$(date +%s.%N) - $started" | bc | xargs printf '%.1f') s"
