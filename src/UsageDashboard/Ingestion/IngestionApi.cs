@@ -36,6 +36,7 @@ public static class IngestionApi
                 .WithDescription("Token in the `token` query parameter or the `X-Auth-Token` header (a write key). Body: an object, an array, or `{template, events}`. Answers `{\"status\":\"ok\"}` like a Jitsu server.")
                 .WithRequestBody<JsonElement>(array: false, "application/json")
                 .Produces<JitsuResponse>(StatusCodes.Status200OK)
+                .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
                 .WithErrorResponses();
         }
 
@@ -45,12 +46,14 @@ public static class IngestionApi
             .WithDescription("No key: events are attributed by their app id (`aid`, Tools:<tool>:SnowplowAppIds); an unknown app id is quarantined. Answers 200 like a Snowplow collector once the events are durable, quarantined or not.")
             .WithRequestBody<JsonElement>(array: false, "application/json")
             .Produces(StatusCodes.Status200OK, contentType: "text/plain")
+            .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
             .WithErrorResponses();
 
         group.MapMethods("/i", [HttpMethods.Get, HttpMethods.Head], GetSnowplowPixelAsync)
             .WithName("GetSnowplowPixel")
             .WithSummary("Snowplow tracker protocol, GET: one event in the query string; answers a 1×1 GIF.")
             .Produces(StatusCodes.Status200OK, contentType: "image/gif")
+            .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
             .WithErrorResponses();
 
         app.MapGet("/api/v1/schema/event.json", () => TypedResults.Text(EventSchema.Json, "application/schema+json"))

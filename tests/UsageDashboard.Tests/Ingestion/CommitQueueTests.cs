@@ -169,7 +169,8 @@ public sealed class CommitQueueBoundsTests(CommitQueueBoundsTests.Fixture app) :
             secondTask = client.PostAsync("/api/v1/events", Json(second));
             await block.WaitForWaitingWritersAsync(2);
 
-            full = await client.PostAsync("/api/v1/events", Json(refused));
+            // Bounded, so that a queue that takes it anyway fails the test instead of waiting for the lock.
+            full = await client.PostAsync("/api/v1/events", Json(refused)).WaitAsync(TimeSpan.FromSeconds(10));
         }
         var acknowledged = await Task.WhenAll(firstTask, secondTask);
         var retried = await client.PostAsync("/api/v1/events", Json(refused));
@@ -205,7 +206,7 @@ public sealed class CommitQueueDeadlineTests(CommitQueueDeadlineTests.Fixture ap
             secondTask = client.PostAsync("/api/v1/events", Json(second));
             await block.WaitForWaitingWritersAsync(2);
 
-            slow = await client.PostAsync("/api/v1/events", Json(late));
+            slow = await client.PostAsync("/api/v1/events", Json(late)).WaitAsync(TimeSpan.FromSeconds(10));
         }
         var afterResponse = await client.PostAsync("/api/v1/events", Json(after));
 
