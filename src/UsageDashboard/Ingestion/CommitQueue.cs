@@ -33,11 +33,20 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
     private long _heldEvents;
     private long _heldBytes;
 
-    /// <summary>A request's batch in the queue: taken by a writer (then written whatever happens) or dropped, never both.</summary>
+    /// <summary>
+    /// A request's batch in the queue: taken by a writer (then written whatever happens) or dropped, never
+    /// both. It counts against the bounds until both its request is answered and a writer is done with it:
+    /// a dropped batch still sits in the channel, and with the database stuck, releasing it at the answer
+    /// would let the channel grow without bound.
+    /// </summary>
     internal sealed class Pending(Collector.Batch batch)
     {
         private const int Queued = 0, Taken = 1, Dropped = 2;
         private int _state;
+        private int _holders = 2;
+
+        /// <summary>True for the second of the request and the writer to let go.</summary>
+        public bool LetGo() => Interlocked.Decrement(ref _holders) == 0;
 
         public Collector.Batch Batch { get; } = batch;
         public TaskCompletionSource<CommitOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -64,13 +73,14 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
             return CommitOutcome.Refuse(StatusCodes.Status503ServiceUnavailable, "queue_full", FullRetryAfterSeconds, string.Create(CultureInfo.InvariantCulture,
                 $"the collector holds its maximum of {limits.MaxEvents} events or {limits.MaxBytes} bytes waiting for the database; retry after {FullRetryAfterSeconds} s"));
         }
+        var pending = new Pending(batch);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Release(batch);
+            throw new ObjectDisposedException(nameof(CommitQueue));
+        }
         try
         {
-            var pending = new Pending(batch);
-            if (!_queue.Writer.TryWrite(pending))
-            {
-                throw new ObjectDisposedException(nameof(CommitQueue));
-            }
             using var deadline = new CancellationTokenSource(limits.Deadline);
             var retryAfter = Math.Max(1, (int)Math.Ceiling(limits.Deadline.TotalSeconds));
             await using var onDeadline = deadline.Token.Register(() =>
@@ -92,7 +102,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         }
         finally
         {
-            Release(batch);
+            LetGo(pending);
         }
     }
 
@@ -127,6 +137,14 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         }
     }
 
+    private void LetGo(Pending pending)
+    {
+        if (pending.LetGo())
+        {
+            Release(pending.Batch);
+        }
+    }
+
     private void Release(Collector.Batch batch)
     {
         lock (_gate)
@@ -149,6 +167,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
             {
                 left.Done.TrySetCanceled(cancellationToken);
             }
+            LetGo(left);
         }
     }
 
@@ -169,10 +188,16 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
                         group.Add(next);
                         events += next.Batch.Events.Count;
                     }
+                    else
+                    {
+                        LetGo(next);
+                    }
                 }
                 if (group.Count > 0)
                 {
                     await WriteGroupAsync(group, ct);
+                    group.ForEach(LetGo);
+                    group.Clear();
                 }
             }
         }
@@ -181,6 +206,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
             foreach (var p in group)
             {
                 p.Done.TrySetCanceled(ct);
+                LetGo(p);
             }
         }
     }
