@@ -9,6 +9,8 @@ using System.Text;
 //                                                                  last `spread` (30d: a backfill's spread, 1h: live)
 //   single <url> <key> <rps> <seconds>                             open-loop single-event requests, latency percentiles
 //   file   <path> <events> [tool=dbt]                              NDJSON for `import`
+//   hostile <url> <seconds> [seed=20261207]                        malformed bodies of every wire format from one client
+//                                                                  as fast as answered: bodies/s, statuses, slowest
 var mode = args.Length > 0 ? args[0] : "help";
 var inv = CultureInfo.InvariantCulture;
 switch (mode)
@@ -18,10 +20,12 @@ switch (mode)
             ParseSpread(args.Length > 6 ? args[6] : "30d"));
     case "single":
         return await SingleAsync(args[1], args[2], int.Parse(args[3], inv), int.Parse(args[4], inv));
+    case "hostile":
+        return await HostileTraffic.RunAsync(args[1], int.Parse(args[2], inv), args.Length > 3 ? int.Parse(args[3], inv) : 20261207);
     case "file":
         return WriteFile(args[1], int.Parse(args[2], inv), args.Length > 3 ? args[3] : "dbt");
     default:
-        Console.Error.WriteLine("usage: batch <url> <key> <events> [batch] [concurrency] | single <url> <key> <rps> <seconds> | file <path> <events> [tool]");
+        Console.Error.WriteLine("usage: batch <url> <key> <events> [batch] [concurrency] | single <url> <key> <rps> <seconds> | file <path> <events> [tool] | hostile <url> <seconds> [seed]");
         return 2;
 }
 

@@ -18,8 +18,11 @@ public sealed class LocalPostgres : IAsyncDisposable
     private readonly bool _runAsPostgresUser;
     private bool _startedByUs;
 
-    private LocalPostgres(string folder, string binDir)
+    private readonly bool _stockSettings;
+
+    private LocalPostgres(string folder, string binDir, bool stockSettings)
     {
+        _stockSettings = stockSettings;
         Folder = Path.GetFullPath(folder);
         _dataDir = Path.Combine(Folder, "data");
         _socketDir = Path.Combine(Folder, "socket");
@@ -44,10 +47,12 @@ public sealed class LocalPostgres : IAsyncDisposable
     /// <summary>
     /// Creates the cluster on first use and starts it when it is not already running. Throws
     /// <see cref="LocalPostgresException"/> with what to install when the server binaries are missing.
+    /// With <paramref name="stockSettings"/> the server keeps PostgreSQL's default settings (jit on,
+    /// 128MB shared_buffers, ...) apart from where it listens: how most users' servers run, for tests.
     /// </summary>
-    public static async Task<LocalPostgres> StartAsync(string folder, CancellationToken ct = default)
+    public static async Task<LocalPostgres> StartAsync(string folder, CancellationToken ct = default, bool stockSettings = false)
     {
-        var pg = new LocalPostgres(folder, FindBinDir());
+        var pg = new LocalPostgres(folder, FindBinDir(), stockSettings);
         await pg.EnsureStartedAsync(ct);
         return pg;
     }
@@ -99,11 +104,11 @@ public sealed class LocalPostgres : IAsyncDisposable
         {
             return;
         }
+        var listen = $"-c listen_addresses='' -c unix_socket_directories='{_socketDir}'";
         // Settings for a small local analytics database: unix socket only, and every commit durable
         // (fsync and synchronous_commit at their defaults) because this may be the only copy of the data.
-        var options = string.Join(' ',
-            "-c listen_addresses=''",
-            $"-c unix_socket_directories='{_socketDir}'",
+        var options = _stockSettings ? listen : string.Join(' ',
+            listen,
             "-c max_connections=200",
             // The write path inserts at random places in ~10 indexes (UUID keys, run keys, occurred_at of
             // late events); with 256MB a 1M-event store's indexes no longer fit and every write reads

@@ -48,6 +48,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
             var item = items[i];
             MapResult mapped;
             var size = item.RawLength();
+            batch.Bytes += size;
             if (size > context.Options.MaxEventBytes)
             {
                 mapped = MapResult.Reject(Reasons.EventTooLarge, $"the event is {size} bytes; the limit is {context.Options.MaxEventBytes}");
@@ -234,5 +235,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         public List<TelemetryEvent> Events { get; } = [];
         public List<QuarantinedEvent> Quarantine { get; } = [];
         public List<RejectedEvent> Rejected { get; } = [];
+        /// <summary>The items' size as received, what <see cref="CommitQueue"/> bounds besides their number.</summary>
+        public long Bytes { get; set; }
     }
 }

@@ -39,6 +39,7 @@ public static class IngestionApi
                 .WithDescription("Token in the `token` query parameter or the `X-Auth-Token` header (a write key). Body: an object, an array, or `{template, events}`. Answers `{\"status\":\"ok\"}` like a Jitsu server.")
                 .WithRequestBody<JsonElement>(array: false, "application/json")
                 .Produces<JitsuResponse>(StatusCodes.Status200OK)
+                .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
                 .WithErrorResponses();
         }
 
@@ -48,12 +49,14 @@ public static class IngestionApi
             .WithDescription("No key: events are attributed by their app id (`aid`, Tools:<tool>:SnowplowAppIds); an unknown app id is quarantined. Answers 200 like a Snowplow collector once the events are durable, quarantined or not.")
             .WithRequestBody<JsonElement>(array: false, "application/json")
             .Produces(StatusCodes.Status200OK, contentType: "text/plain")
+            .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
             .WithErrorResponses();
 
         group.MapMethods("/i", [HttpMethods.Get, HttpMethods.Head], GetSnowplowPixelAsync)
             .WithName("GetSnowplowPixel")
             .WithSummary("Snowplow tracker protocol, GET: one event in the query string; answers a 1×1 GIF.")
             .Produces(StatusCodes.Status200OK, contentType: "image/gif")
+            .Produces<ErrorResponse>(StatusCodes.Status422UnprocessableEntity)
             .WithErrorResponses();
 
         app.MapGet("/api/v1/schema/event.json", () => TypedResults.Text(EventSchema.Json, "application/schema+json"))
@@ -121,7 +124,11 @@ public static class IngestionApi
             return await RefuseAsync(http, error, parsed.StatusCode, allowed, ct);
         }
         var batch = MapNative(collector, parsed.Items, allowed);
-        var result = await queue.CommitAsync(batch);
+        var outcome = await queue.CommitAsync(batch, ct);
+        if (outcome.Result is not { } result)
+        {
+            return Refused(http, outcome);
+        }
         var response = new IngestResponse(result.Accepted, result.Duplicates, result.Rejected);
         // Every event rejected: 422 tells the client not to retry (they are quarantined, not lost).
         return parsed.Items.Count > 0 && result.Rejected.Count == parsed.Items.Count
@@ -152,7 +159,10 @@ public static class IngestionApi
         }
         var context = collector.CreateContext(allowed);
         var batch = collector.Map(parsed.Items, context, EvidentlyMapper.MapJitsu, "/api/v1/s2s/event", EvidentlyMapper.JitsuSource);
-        await queue.CommitAsync(batch);
+        if (await queue.CommitAsync(batch, ct) is { Result: null } refused)
+        {
+            return Refused(http, refused);
+        }
         // Like Jitsu: the request succeeded; events that could not be normalised are in quarantine.
         return TypedResults.Ok(new JitsuResponse("ok"));
     }
@@ -174,7 +184,10 @@ public static class IngestionApi
             // 400 is one of the statuses the Snowplow emitters do not retry: a malformed body never gets better.
             return await RefuseAsync(http, error, parsed.StatusCode, [], ct);
         }
-        await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath));
+        if (await queue.CommitAsync(MapSnowplow(collector, parsed.Items, SnowplowPostPath), ct) is { Result: null } refused)
+        {
+            return Refused(http, refused);
+        }
         NoCache(http.Response);
         return TypedResults.Text("ok", "text/plain");
     }
@@ -191,7 +204,10 @@ public static class IngestionApi
             }
             var json = QueryAsJson(query);
             using var document = JsonDocument.Parse(json, JsonValues.DocumentOptions);
-            await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"));
+            if (await queue.CommitAsync(MapSnowplow(collector, [document.RootElement], "/i"), ct) is { Result: null } refused)
+            {
+                return Refused(http, refused);
+            }
         }
         NoCache(http.Response);
         return TypedResults.File(s_pixel, "image/gif");
@@ -306,6 +322,16 @@ public static class IngestionApi
             Error = "unauthorized",
             Message = "a valid write key is required: Authorization: Bearer <key>, X-Write-Key, or (Jitsu) the token query parameter or X-Auth-Token",
         }, statusCode: StatusCodes.Status401Unauthorized);
+    }
+
+    /// <summary>A request the commit queue refused (full, database slow, data rejected by the database), with Retry-After where retrying helps.</summary>
+    private static JsonHttpResult<ErrorResponse> Refused(HttpContext http, CommitOutcome outcome)
+    {
+        if (outcome.RetryAfterSeconds is { } seconds)
+        {
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return TypedResults.Json(outcome.Refusal!, statusCode: outcome.StatusCode);
     }
 
     private static JsonHttpResult<ErrorResponse> UnsupportedMediaType(string expected) =>

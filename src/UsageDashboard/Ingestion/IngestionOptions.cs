@@ -49,6 +49,25 @@ public sealed class IngestionOptions
     /// <c>/readyz</c> answers 200; 0 turns the warm-up off.
     /// </summary>
     public int WarmUpRounds { get; set; } = 60;
+
+    /// <summary>The commit queue's bounds (<see cref="CommitQueue"/>): <c>Ingestion:Queue</c>.</summary>
+    public QueueOptions Queue { get; set; } = new();
+}
+
+/// <summary>
+/// What the collector holds for the database before it refuses requests with 503 and Retry-After
+/// (<see cref="CommitQueue"/>). A refused request stored nothing; clients retry it.
+/// </summary>
+public sealed class QueueOptions
+{
+    /// <summary>Events (and quarantined items) waiting for or in a commit.</summary>
+    public int MaxEvents { get; set; } = 50_000;
+
+    /// <summary>Their size as received, in bytes.</summary>
+    public long MaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>The longest a request waits for its commit to start; past it, the answer is 503 <c>database_slow</c>.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>Token bucket per write key (per client address for Snowplow, which has no key).</summary>

@@ -60,7 +60,7 @@ public sealed record RejectedEvent(int Index, string Reason, [property: JsonIgno
 /// <summary>Every error answer of the ingestion endpoints.</summary>
 public sealed record ErrorResponse
 {
-    /// <summary>Machine-readable: unauthorized, malformed_json, unsupported_body, invalid_text, string_too_long, too_many_properties, payload_too_large, too_many_events, template_too_large, unsupported_media_type, rate_limited, database_unavailable.</summary>
+    /// <summary>Machine-readable: unauthorized, malformed_json, unsupported_body, invalid_text, string_too_long, too_many_properties, payload_too_large, too_many_events, template_too_large, unsupported_media_type, rate_limited, database_unavailable, queue_full, database_slow, rejected_by_database.</summary>
     public required string Error { get; init; }
     public required string Message { get; init; }
     /// <summary>For malformed_json and the scan's errors (invalid_text, string_too_long, too_many_properties): the 1-based line of the error.</summary>

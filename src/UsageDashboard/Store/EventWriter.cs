@@ -79,6 +79,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// table alone 3.7 ms, and a large write that derives in memory leaves most of them empty.
     /// </summary>
     private static readonly string s_prepareWorkTables = $"""
+        {NoJit}
         {s_createWorkTables}
         DO $$
         BEGIN
@@ -89,6 +90,15 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
         END
         $$;
         """;
+
+    /// <summary>
+    /// Every write transaction starts with this (the small write's command, the large write's first
+    /// round trip). PostgreSQL's default <c>jit = on</c> compiles every statement whose estimated cost
+    /// passes <c>jit_above_cost</c>, at every execution, which costs far more than the write itself: the
+    /// small write's <c>enable_seqscan = off</c> puts its statements over the work tables there (a cost
+    /// of ~1e10 for a few rows), and the large write's statements over a big store pass it for real.
+    /// </summary>
+    internal const string NoJit = "SET LOCAL jit = off;";
 
     /// <summary>
     /// Writes of at most this many events (single-event requests and their group commits) run their
@@ -721,6 +731,7 @@ public sealed class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, 
     /// initialise in text order).
     /// </summary>
     private static readonly string s_smallWrite = string.Join('\n',
+        NoJit,
         "SET LOCAL enable_seqscan = off;",
         "DELETE FROM inserted_events;",
         RunDerivationSql.ClearWorkTables,

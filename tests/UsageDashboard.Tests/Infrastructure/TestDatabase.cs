@@ -8,34 +8,46 @@ namespace UsageDashboard.Tests.Infrastructure;
 /// <summary>
 /// One throwaway PostgreSQL cluster for the whole test run (initdb into a temp folder, unix socket
 /// only), migrated once into a template database; every test class gets its own database cloned from
-/// the template, so no test sees another's data.
+/// the template, so no test sees another's data. The tuned cluster has the project-local settings
+/// (<see cref="LocalPostgres"/>); the stock one, started only when a test asks for it, has PostgreSQL's
+/// defaults (jit on among them), as users' servers do.
 /// </summary>
 public static class TestCluster
 {
     private const string Template = "usage_template";
     private static readonly SemaphoreSlim s_gate = new(1, 1);
     private static LocalPostgres? s_cluster;
+    private static LocalPostgres? s_stock;
     private static int s_counter;
     private const string FolderPrefix = "ud-test-";
+    private const string StockFolderPrefix = "ud-test-stock-";
 
-    public static async Task<LocalPostgres> GetAsync()
+    public static Task<LocalPostgres> GetAsync() => GetAsync(stock: false);
+
+    /// <summary>The cluster with PostgreSQL's default settings.</summary>
+    public static Task<LocalPostgres> Stock => GetAsync(stock: true);
+
+    public static async Task<LocalPostgres> GetAsync(bool stock)
     {
-        if (s_cluster is not null)
+        if ((stock ? s_stock : s_cluster) is { } started)
         {
-            return s_cluster;
+            return started;
         }
         await s_gate.WaitAsync();
         try
         {
-            if (s_cluster is null)
+            if ((stock ? s_stock : s_cluster) is null)
             {
-                SweepAbandonedClusters();
-                var folder = Path.Combine(Path.GetTempPath(), FolderPrefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (s_cluster is null && s_stock is null)
+                {
+                    SweepAbandonedClusters();
+                }
+                var folder = Path.Combine(Path.GetTempPath(), (stock ? StockFolderPrefix : FolderPrefix) + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 if (Directory.Exists(folder))
                 {
                     Directory.Delete(folder, recursive: true);
                 }
-                var cluster = await LocalPostgres.StartAsync(folder);
+                var cluster = await LocalPostgres.StartAsync(folder, stockSettings: stock);
                 await EventsDatabase.CreateDatabaseIfMissingAsync(cluster.ConnectionString(), Template, CancellationToken.None);
                 var options = new DbContextOptionsBuilder<UsageDbContext>();
                 UsageDbContext.Configure(options, cluster.ConnectionString(Template));
@@ -56,9 +68,16 @@ public static class TestCluster
                         // A leftover temp folder is harmless; the next run of this pid starts clean.
                     }
                 };
-                s_cluster = cluster;
+                if (stock)
+                {
+                    s_stock = cluster;
+                }
+                else
+                {
+                    s_cluster = cluster;
+                }
             }
-            return s_cluster;
+            return (stock ? s_stock : s_cluster)!;
         }
         finally
         {
@@ -75,7 +94,9 @@ public static class TestCluster
     {
         foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
         {
-            if (!int.TryParse(Path.GetFileName(folder).AsSpan(FolderPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+            var name = Path.GetFileName(folder);
+            var prefix = name.StartsWith(StockFolderPrefix, StringComparison.Ordinal) ? StockFolderPrefix : FolderPrefix;
+            if (!int.TryParse(name.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
                 || pid == Environment.ProcessId || IsRunning(pid) || IsRunning(PostmasterPid(folder)))
             {
                 continue;
@@ -123,10 +144,10 @@ public static class TestCluster
         }
     }
 
-    /// <summary>A fresh database cloned from the migrated template.</summary>
-    public static async Task<string> CreateDatabaseAsync(string prefix)
+    /// <summary>A fresh database cloned from the migrated template (of the stock cluster with <paramref name="stock"/>).</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix, bool stock = false)
     {
-        var cluster = await GetAsync();
+        var cluster = await GetAsync(stock);
         var name = $"{prefix.ToLowerInvariant()}_{Interlocked.Increment(ref s_counter).ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         await using var conn = new NpgsqlConnection(cluster.ConnectionString());
         await conn.OpenAsync();
@@ -143,9 +164,12 @@ public class DatabaseFixture : IAsyncLifetime
     public string ConnectionString { get; private set; } = "";
     public NpgsqlDataSource DataSource { get; private set; } = null!;
 
+    /// <summary>True for a fixture on the cluster with PostgreSQL's default settings (<see cref="TestCluster.Stock"/>).</summary>
+    protected virtual bool StockSettings => false;
+
     public virtual async Task InitializeAsync()
     {
-        ConnectionString = await TestCluster.CreateDatabaseAsync(GetType().Name);
+        ConnectionString = await TestCluster.CreateDatabaseAsync(GetType().Name, StockSettings);
         DataSource = NpgsqlDataSource.Create(ConnectionString);
     }
 

@@ -86,7 +86,7 @@ public sealed class FuzzTests : IClassFixture<FuzzTests.Fixture>
         Assert.True(await _app.CountAsync("SELECT count(*) FROM quarantine") > 10);
     }
 
-    private static HttpRequestMessage Post(string url, byte[] body, string contentType, string? key)
+    internal static HttpRequestMessage Post(string url, byte[] body, string contentType, string? key)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
@@ -97,10 +97,10 @@ public sealed class FuzzTests : IClassFixture<FuzzTests.Fixture>
         return request;
     }
 
-    private static T Pick<T>(Random random, T[] items) => items[random.Next(items.Length)];
+    internal static T Pick<T>(Random random, T[] items) => items[random.Next(items.Length)];
 
     /// <summary>One of: truncation, byte flips, invalid UTF-8, a value replaced by something hostile, deep nesting, huge strings, bad base64.</summary>
-    private static byte[] Mutate(Random random, string seed)
+    internal static byte[] Mutate(Random random, string seed)
     {
         var bytes = Encoding.UTF8.GetBytes(seed);
         switch (random.Next(10))
@@ -198,7 +198,7 @@ public sealed class FuzzTests : IClassFixture<FuzzTests.Fixture>
         _ => JsonValue.Create(random.Next().ToString(CultureInfo.InvariantCulture)),
     };
 
-    private static string MutatedQuery(Random random)
+    internal static string MutatedQuery(Random random)
     {
         var e = DbtEvent("invocation", "start", IngestionFixture.Now, Contexts(DbtInvocation("q", "start"), DbtPlatform()), padding: random.Next(2) == 0);
         var parts = new List<string>();
