@@ -2,20 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
+using static UsageDashboard.LoadGen.BodyMutations;
 
 /// <summary>
 /// One client sending malformed and hostile bodies to every collector endpoint in turn (native, Jitsu,
-/// Snowplow POST and GET), each as soon as the previous one is answered; a smaller cousin of the test
-/// suite's seeded fuzzers (tests/UsageDashboard.Tests/Ingestion/FuzzTests.cs), for tests/bench/hostile.sh.
+/// Snowplow POST and GET), each as soon as the previous one is answered, with the mutations the test
+/// suite's fuzzers use (<see cref="UsageDashboard.LoadGen.BodyMutations"/>), for tests/bench/hostile.sh.
 /// </summary>
 internal static class HostileTraffic
 {
-    private static readonly string[] s_hostile =
-    [
-        "'; DROP TABLE events; --", "<script>alert(1)</script>", "\\u0000", "\\u202Eevil", "💥🧨👩‍💻", "\\ud800", "%00%ff",
-        "${jndi:ldap://x}", "../../../../etc/passwd", "NaN", "1e999999",
-    ];
-
     public static async Task<int> RunAsync(string url, int seconds, int seed)
     {
         var random = new Random(seed);
@@ -68,42 +63,6 @@ internal static class HostileTraffic
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         return request;
-    }
-
-    /// <summary>One of: truncation, byte flips, invalid UTF-8, deep nesting, a huge string, a value replaced by something hostile.</summary>
-    private static byte[] Mutate(Random random, string seed)
-    {
-        var bytes = Encoding.UTF8.GetBytes(seed);
-        switch (random.Next(6))
-        {
-            case 0:
-                return bytes[..random.Next(bytes.Length)];
-            case 1:
-                for (var i = 0; i < 1 + random.Next(8); i++)
-                {
-                    bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
-                }
-                return bytes;
-            case 2:
-                var at = random.Next(bytes.Length);
-                byte[][] invalid = [[0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80], [0xC0, 0xAF]];
-                return [.. bytes[..at], .. invalid[random.Next(invalid.Length)], .. bytes[at..]];
-            case 3:
-                var nest = random.Next(30, 5000);
-                return Encoding.UTF8.GetBytes(seed.Insert(seed.IndexOf(':', StringComparison.Ordinal) + 1, new string('[', nest) + "1" + new string(']', nest) + ","));
-            case 4:
-                return Encoding.UTF8.GetBytes(seed.Insert(seed.IndexOf(':', StringComparison.Ordinal) + 1, "\"" + new string('x', random.Next(1, 80_000)) + "\","));
-            default:
-                // The value of a random field ("key":"value") replaced.
-                var quotes = Enumerable.Range(0, seed.Length).Where(i => seed[i] == ':' && i + 1 < seed.Length && seed[i + 1] == '"').ToList();
-                if (quotes.Count == 0)
-                {
-                    return bytes;
-                }
-                var from = quotes[random.Next(quotes.Count)] + 2;
-                var to = seed.IndexOf('"', from);
-                return Encoding.UTF8.GetBytes(seed[..from] + s_hostile[random.Next(s_hostile.Length)] + seed[to..]);
-        }
     }
 
     private static string Query(Random random, string now, string contexts)

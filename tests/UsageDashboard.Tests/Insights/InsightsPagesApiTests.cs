@@ -15,18 +15,24 @@ public sealed class InsightsPagesApiTests : IClassFixture<InsightsPagesApiTests.
         public override async Task InitializeAsync()
         {
             await base.InitializeAsync();
-            var plugins = new List<PluginRef> { new() { Name = "tap/git hub", Type = "extractors", Version = "1.4.2" } };
-            await CreateWriter(this).WriteAsync(
-            [
-                CreateEvent(installationId: "inst-1", at: T0.AddDays(-1), plugins: plugins),
-                CreateEvent(installationId: "inst-1", at: T0.AddDays(-2), status: RunStatus.Failed, errorType: "Boom", plugins: plugins),
-                CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), command: "=cmd/with slash", osName: "macos"),
-                CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-3), command: "elt", plugins: plugins),
-            ], default);
-            // The rollups are built before any app starts: each test's app would otherwise build them in
-            // the background while its first request reads them (a page rendered empty under a loaded suite).
-            await TestRollups.RefreshAsync(this);
+            await SeedAsync(this);
         }
+    }
+
+    /// <summary>The small dataset every page and API is read over (also by <see cref="StockSettingsPagesTests"/>).</summary>
+    internal static async Task SeedAsync(DatabaseFixture db)
+    {
+        var plugins = new List<PluginRef> { new() { Name = "tap/git hub", Type = "extractors", Version = "1.4.2" } };
+        await CreateWriter(db).WriteAsync(
+        [
+            CreateEvent(installationId: "inst-1", at: T0.AddDays(-1), plugins: plugins),
+            CreateEvent(installationId: "inst-1", at: T0.AddDays(-2), status: RunStatus.Failed, errorType: "Boom", plugins: plugins),
+            CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), command: "=cmd/with slash", osName: "macos"),
+            CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-3), command: "elt", plugins: plugins),
+        ], default);
+        // The rollups are built before any app starts: each test's app would otherwise build them in
+        // the background while its first request reads them (a page rendered empty under a loaded suite).
+        await TestRollups.RefreshAsync(db);
     }
 
     private readonly AppFactory _app;

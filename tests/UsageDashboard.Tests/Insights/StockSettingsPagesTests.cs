@@ -1,6 +1,5 @@
 using System.Net;
 using AngleSharp;
-using UsageDashboard.Store;
 using UsageDashboard.Tests.Infrastructure;
 using static UsageDashboard.Tests.Infrastructure.TestEvents;
 
@@ -19,15 +18,7 @@ public sealed class StockSettingsPagesTests : IClassFixture<StockSettingsPagesTe
         public override async Task InitializeAsync()
         {
             await base.InitializeAsync();
-            var plugins = new List<PluginRef> { new() { Name = "tap/git hub", Type = "extractors", Version = "1.4.2" } };
-            await CreateWriter(this).WriteAsync(
-            [
-                CreateEvent(installationId: "inst-1", at: T0.AddDays(-1), plugins: plugins),
-                CreateEvent(installationId: "inst-1", at: T0.AddDays(-2), status: RunStatus.Failed, errorType: "Boom", plugins: plugins),
-                CreateEvent(installationId: "inst-2", at: T0.AddDays(-1), command: "=cmd/with slash", osName: "macos"),
-                CreateEvent(tool: "meltano", installationId: "m-1", at: T0.AddDays(-3), command: "elt", plugins: plugins),
-            ], default);
-            await TestRollups.RefreshAsync(this);
+            await InsightsPagesApiTests.SeedAsync(this);
         }
     }
 
