@@ -304,6 +304,57 @@ public static class InsightsApi
             });
         }).WithName("GetEnvironments").WithSummary("Installations by OS, OS version, runtime, runtime version and tool version, now and over time.");
 
+        group.MapGet("/properties", async (HttpContext http, FeaturesService features, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, features.Today, errors);
+            var name = http.Request.Query["key"].ToString().Trim();
+            if (FeatureCatalog.Find(query.Tool, name) is not { } key)
+            {
+                return Results.Json(new
+                {
+                    error = "unknown_key",
+                    message = name.Length == 0 ? "Name a key: ?key=…" : $"'{name}' is not an allowlisted key{(query.Tool is null ? "" : $" of {query.Tool}")}.",
+                    allowed = query.Tool is not null && FeatureCatalog.Allowlist.TryGetValue(query.Tool, out var own)
+                        ? (object)own : FeatureCatalog.Allowlist,
+                }, statusCode: StatusCodes.Status400BadRequest);
+            }
+            var table = await features.GetKeyAsync(query, key, ct);
+            if (IsCsv(http))
+            {
+                return Csv($"property-{key.Key}.csv",
+                    ["key", "value", "label", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations", "projects"],
+                    table.Values.Select(v => new[]
+                    {
+                        key.Key, v.Value, v.Display, Inv(v.Runs), Inv(v.Failed), Inv(v.Aborted), Ratio(v.SuccessRate.Value),
+                        Ratio(v.SuccessRate.Interval?.Low), Ratio(v.SuccessRate.Interval?.High), Inv(v.Judged), Inv(v.Installations), Inv(v.Projects),
+                    }));
+            }
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                key = key.Key,
+                title = key.Title,
+                source = key.Source,
+                items = table.Values.Select(v => new
+                {
+                    value = v.Value,
+                    label = v.Display,
+                    runs = v.Runs,
+                    succeededRuns = v.Succeeded,
+                    failedRuns = v.Failed,
+                    abortedRuns = v.Aborted,
+                    judgedRuns = v.Judged,
+                    successRate = v.SuccessRate.Value,
+                    successRateInterval = IntervalOf(v.SuccessRate),
+                    smallSample = v.SuccessRate.IsSmallSample,
+                    installations = v.Installations,
+                    projects = v.Projects,
+                }),
+            });
+        }).WithName("GetProperty").WithSummary("Runs, success rate with interval, installations and projects per value of one allowlisted feature key (docs: README).");
+
         return group;
     }
 

@@ -9,6 +9,7 @@ public static class InsightsExtensions
         services.AddScoped<PluginsService>();
         services.AddScoped<InstallationsService>();
         services.AddScoped<EnvironmentsService>();
+        services.AddScoped<FeaturesService>();
         return services;
     }
 }
