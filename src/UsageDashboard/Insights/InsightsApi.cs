@@ -10,11 +10,13 @@ public static class InsightsApi
     {
         var group = app.MapGroup("/api/insights").WithTags("Insights");
 
-        group.MapGet("/overview", async (HttpContext http, OverviewService overviews, CancellationToken ct) =>
+        group.MapGet("/overview", async (HttpContext http, OverviewService overviews, FeaturesService features, CancellationToken ct) =>
         {
             var errors = new List<string>();
             var query = ParseQuery(http.Request.Query, overviews.Today, errors);
+            var projecting = features.ProjectsAsync(query, ct);
             var data = await overviews.GetAsync(query, ct);
+            var projects = await projecting;
             if (IsCsv(http))
             {
                 return Csv("overview-daily.csv", ["day", "active_installations", "runs"],
@@ -26,6 +28,7 @@ public static class InsightsApi
                 warnings = errors,
                 activeInstallations = data.Current.ActiveInstallations,
                 newInstallations = data.Current.NewInstallations,
+                projects = ProjectsItem(projects),
                 runs = data.Current.Runs,
                 successRate = data.Current.SuccessRate.Value,
                 successRateInterval = IntervalOf(data.Current.SuccessRate),
@@ -237,12 +240,14 @@ public static class InsightsApi
             });
         }).WithName("GetPlugin").WithSummary("One plugin: per-version outcomes, OS × version failures, error types, version adoption.");
 
-        group.MapGet("/installations", async (HttpContext http, InstallationsService installations, CancellationToken ct) =>
+        group.MapGet("/installations", async (HttpContext http, InstallationsService installations, FeaturesService features, CancellationToken ct) =>
         {
             var errors = new List<string>();
             var query = ParseQuery(http.Request.Query, installations.Today, errors);
             var rule = ActiveRule.Parse(http.Request.Query["active"], errors);
+            var projecting = features.ProjectsAsync(query, ct);
             var data = await installations.GetAsync(query, rule, ct);
+            var projects = await projecting;
             if (IsCsv(http))
             {
                 return Csv("installations-daily.csv", ["day", "active_installations"],
@@ -259,6 +264,7 @@ public static class InsightsApi
                 activeRuleDefinition = ActiveRule.Definition(rule),
                 activeInstallations = data.Active,
                 newInstallations = data.New,
+                projects = ProjectsItem(projects),
                 excludedByRule = new
                 {
                     anyEvent = data.Exclusions.AnyEvent,
@@ -373,6 +379,16 @@ public static class InsightsApi
         os = q.Os,
         version = q.Version,
         compare = q.ComparePrevious ? "previous" : null,
+    };
+
+    /// <summary>Distinct projects and organisations (null where no selected tool has them) and the runs left out of them.</summary>
+    private static object ProjectsItem(ProjectCounts p) => new
+    {
+        projects = p.Projects,
+        organisations = p.Organisations,
+        excludedRuns = p.ExcludedRuns,
+        excludedShare = p.ExcludedShare,
+        excludedReason = p.ExcludedRuns > 0 ? "Meltano runs with a random project id (project_uuid_source = random) are not counted as projects" : null,
     };
 
     private static object CommandItem(CommandRow r) => new
