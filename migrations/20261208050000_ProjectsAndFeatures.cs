@@ -32,14 +32,16 @@ namespace UsageDashboard.Migrations
                 $fn$;
 
                 -- The project a run's event names: dbt's project_id (MD5 of the project name, kept as sent,
-                -- docs/privacy.md), Meltano's project_uuid unless its source is 'random' (a new UUID per run
-                -- when the project has none: counting it would count runs), Jetty's project_id.
+                -- docs/privacy.md) from the invocation context or the project_id event's context, Meltano's
+                -- project_uuid unless its source is 'random' (a new UUID per invocation when the project has
+                -- none: counting it would count runs), Jetty's top-level project_id.
                 CREATE FUNCTION feature_project(tool text, p jsonb) RETURNS text
                 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
                     SELECT left(coalesce(
                         p->>'projectId',
+                        p->'project_id'->>'project_id',
                         CASE WHEN p->>'projectUuidSource' IS DISTINCT FROM 'random' THEN p->>'projectUuid' END,
-                        CASE WHEN tool = 'jetty' THEN p->>'project_id' END), 200)
+                        CASE WHEN tool = 'jetty' AND jsonb_typeof(p->'project_id') = 'string' THEN p->>'project_id' END), 200)
                 $fn$;
 
                 -- The (key, value) pairs one event contributes to its run's features. Keys are distinct across
