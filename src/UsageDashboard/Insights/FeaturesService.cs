@@ -29,11 +29,14 @@ public sealed record FeaturesData(InsightQuery Query, IReadOnlyList<string> Tool
 /// <summary>
 /// Queries behind <c>/features</c>, <c>GET /api/insights/properties</c> and the project counts of the overview and
 /// installations pages: sums over <c>rollup_feature_days</c> and distinct counts over the day bits of
-/// <c>rollup_feature_months</c>, both indexed by (tool, key, period). Exact: the month rows name each
-/// installation and project, so a distinct count over any range and filter is a count over rows.
+/// <c>rollup_feature_months</c>, read from <see cref="FeatureCache"/>. Exact: the month rows name each
+/// installation and project, so a distinct count over any range and filter is a count over rows. With rollups
+/// off, the same figures come from SQL over the rollups' defining aggregates (the exactness tests compare both).
 /// </summary>
-public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups)
+public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, FeatureCache? cache = null)
 {
+    private readonly FeatureCache _cache = cache ?? new FeatureCache(dataSource);
+
     public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
 
     /// <summary>Every allowlisted key of the query's tool (the first tool with data when none is chosen).</summary>
@@ -56,6 +59,91 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
         (await TablesAsync(query, [key], ct))[0];
 
     private async Task<IReadOnlyList<FeatureTable>> TablesAsync(InsightQuery query, IReadOnlyList<FeatureKey> keys, CancellationToken ct)
+    {
+        if (!rollups.Enabled)
+        {
+            return await TablesFromSqlAsync(query, keys, ct);
+        }
+        var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
+        var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
+        var days = await daySegments;
+        var filter = Filter.For(query, _cache);
+        var keyIds = keys.Select(k => _cache.Find(k.Key)).Where(id => id >= 0).ToHashSet();
+        var runs = new Dictionary<(int Key, int Value), long[]>();
+        foreach (var segment in days)
+        {
+            var (first, last) = DayBounds(segment.Month, query);
+            foreach (var r in segment.Days)
+            {
+                if (r.Day >= first && r.Day <= last && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!runs.TryGetValue((r.Key, r.Value), out var sums))
+                    {
+                        runs[(r.Key, r.Value)] = sums = new long[4];
+                    }
+                    sums[0] += r.Runs;
+                    sums[1] += r.Succeeded;
+                    sums[2] += r.Failed;
+                    sums[3] += r.Aborted;
+                }
+            }
+        }
+        var reach = new Dictionary<(int Key, int Value), (HashSet<int> Installations, HashSet<int> Projects)>();
+        foreach (var segment in monthSegments)
+        {
+            var mask = FeatureCache.Mask(segment.Month, query.From, query.To);
+            foreach (var r in segment.Months)
+            {
+                if ((r.Days & mask) != 0 && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!reach.TryGetValue((r.Key, r.Value), out var sets))
+                    {
+                        reach[(r.Key, r.Value)] = sets = ([], []);
+                    }
+                    // Installation keys are ids of one tool's installations table rows: unique across tools.
+                    sets.Installations.Add(r.Installation);
+                    if (r.Project >= 0)
+                    {
+                        sets.Projects.Add(r.Project);
+                    }
+                }
+            }
+        }
+        return [.. keys.Select(k =>
+        {
+            var keyId = _cache.Find(k.Key);
+            return new FeatureTable(k, [.. runs
+                .Where(p => p.Key.Key == keyId)
+                .Select(p =>
+                {
+                    var value = _cache.Text(p.Key.Value);
+                    var sets = reach.GetValueOrDefault(p.Key);
+                    return new FeatureValue(value, FeatureCatalog.Display(k.Key, value), p.Value[0], p.Value[1], p.Value[2], p.Value[3],
+                        sets.Installations?.Count ?? 0, sets.Projects?.Count ?? 0);
+                })
+                .OrderByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal)]);
+        })];
+    }
+
+    /// <summary>The days of <paramref name="month"/> in the query's range, as days of the month.</summary>
+    private static (int First, int Last) DayBounds(DateOnly month, InsightQuery query)
+    {
+        var last = month.AddMonths(1).AddDays(-1);
+        return (query.From <= month ? 1 : query.From.Day, query.To >= last ? last.Day : query.To < month ? 0 : query.To.Day);
+    }
+
+    /// <summary>The query's environment, OS and tool-version filters over interned ids (-2: a value no row holds).</summary>
+    private readonly record struct Filter(EnvironmentFilter Environment, int? Os, int? ToolVersion)
+    {
+        public static Filter For(InsightQuery query, FeatureCache cache) =>
+            new(query.Environment, query.Os is null ? null : cache.Find(query.Os), query.Version is null ? null : cache.Find(query.Version));
+
+        public bool Keeps(bool isCi, int os, int toolVersion) =>
+            (Environment == EnvironmentFilter.All || isCi == (Environment == EnvironmentFilter.Ci))
+            && (Os is not { } o || o == os) && (ToolVersion is not { } v || v == toolVersion);
+    }
+
+    private async Task<IReadOnlyList<FeatureTable>> TablesFromSqlAsync(InsightQuery query, IReadOnlyList<FeatureKey> keys, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand { Connection = conn };
@@ -107,11 +195,73 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
     /// </summary>
     public async Task<ProjectCounts> ProjectsAsync(InsightQuery query, CancellationToken ct)
     {
+        var hasProjects = query.Tool is null || FeatureCatalog.ProjectSources.ContainsKey(query.Tool);
+        var hasOrganisations = query.Tool is null || FeatureCatalog.OrganisationSources.ContainsKey(query.Tool);
+        if (!rollups.Enabled)
+        {
+            var counted = await ProjectsFromSqlAsync(query, ct);
+            return counted with { Projects = hasProjects ? counted.Projects : null, Organisations = hasOrganisations ? counted.Organisations : null };
+        }
+        var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
+        var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
+        var days = await daySegments;
+        var filter = Filter.For(query, _cache);
+        int projectKey = _cache.Find(FeatureCatalog.ProjectKey), organisationKey = _cache.Find(FeatureCatalog.OrganisationKey);
+        int excludedKey = _cache.Find(FeatureCatalog.ProjectExcludedKey), runsKey = _cache.Find("runs");
+        // Project and organisation ids belong to their tool: distinct per tool, summed.
+        var projects = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
+        var organisations = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
+        foreach (var segment in monthSegments)
+        {
+            var countProjects = FeatureCatalog.ProjectSources.ContainsKey(segment.Tool);
+            var countOrganisations = FeatureCatalog.OrganisationSources.ContainsKey(segment.Tool);
+            if (!countProjects && !countOrganisations)
+            {
+                continue;
+            }
+            var mask = FeatureCache.Mask(segment.Month, query.From, query.To);
+            foreach (var r in segment.Months)
+            {
+                var into = r.Key == projectKey && countProjects ? projects : r.Key == organisationKey && countOrganisations ? organisations : null;
+                if (into is not null && (r.Days & mask) != 0 && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!into.TryGetValue(segment.Tool, out var set))
+                    {
+                        into[segment.Tool] = set = [];
+                    }
+                    set.Add(r.Value);
+                }
+            }
+        }
+        long excluded = 0, total = 0;
+        foreach (var segment in days)
+        {
+            var (first, last) = DayBounds(segment.Month, query);
+            foreach (var r in segment.Days)
+            {
+                if ((r.Key == excludedKey || r.Key == runsKey) && r.Day >= first && r.Day <= last && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (r.Key == excludedKey)
+                    {
+                        excluded += r.Runs;
+                    }
+                    else
+                    {
+                        total += r.Runs;
+                    }
+                }
+            }
+        }
+        return new ProjectCounts(hasProjects ? projects.Values.Sum(s => (long)s.Count) : null,
+            hasOrganisations ? organisations.Values.Sum(s => (long)s.Count) : null, excluded, total);
+    }
+
+    private async Task<ProjectCounts> ProjectsFromSqlAsync(InsightQuery query, CancellationToken ct)
+    {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand { Connection = conn };
         var days = rollups.FeatureDays(cmd, query.From, query.To);
         var months = rollups.FeatureMonths(cmd, query.From, query.To);
-        var runDays = rollups.RunDays(cmd, query.From, query.To);
         var dims = RunFilterSql.Dimensions(query, cmd);
         cmd.Parameters.AddWithValue("from", query.From);
         cmd.Parameters.AddWithValue("to", query.To);
@@ -127,8 +277,8 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             GROUP BY r.key;
             SELECT coalesce(sum(r.runs), 0)::bigint FROM {days} r
             WHERE r.key = 'project_excluded' AND r.day >= @from AND r.day <= @to{dims};
-            SELECT coalesce(sum(r.runs), 0)::bigint FROM {runDays} r
-            WHERE r.day >= @from AND r.day <= @to{dims};
+            SELECT coalesce(sum(r.runs), 0)::bigint FROM {days} r
+            WHERE r.key = 'runs' AND r.day >= @from AND r.day <= @to{dims};
             """;
         long projects = 0, organisations = 0, excluded, total;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
@@ -151,8 +301,6 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             await reader.ReadAsync(ct);
             total = reader.GetInt64(0);
         }
-        var hasProjects = query.Tool is null || FeatureCatalog.ProjectSources.ContainsKey(query.Tool);
-        var hasOrganisations = query.Tool is null || FeatureCatalog.OrganisationSources.ContainsKey(query.Tool);
-        return new ProjectCounts(hasProjects ? projects : null, hasOrganisations ? organisations : null, excluded, total);
+        return new ProjectCounts(projects, organisations, excluded, total);
     }
 }

@@ -10,6 +10,7 @@ public static class InsightsExtensions
         services.AddScoped<InstallationsService>();
         services.AddScoped<EnvironmentsService>();
         services.AddScoped<FeaturesService>();
+        services.AddSingleton<FeatureCache>();
         return services;
     }
 }

@@ -226,7 +226,8 @@ internal static class RollupSql
     /// runs of <paramref name="input"/> that <paramref name="where"/> keeps. From the runs' events'
     /// <c>properties</c> through the SQL function <c>feature_values</c> (migration ProjectsAndFeatures), plus
     /// two values read from the run's plugins: Jetty's connector stack (the sorted connector types a run
-    /// named together) and Meltano's plugin categories per command. A value counts once per run.
+    /// named together) and Meltano's plugin categories per command. A value counts once per run. Every run
+    /// also has the value <c>all</c> of the key <c>runs</c>: the denominator of a share (day table only).
     /// </summary>
     private static string FeatureFacts(string where, RollupInput input) => $"""
         WITH fe AS MATERIALIZED (
@@ -246,19 +247,24 @@ internal static class RollupSql
             SELECT DISTINCT r.tool, r.run_key, 'plugin_category', coalesce(r.command, '(none)') || ' · ' || rp.type
             FROM {input.Runs} r JOIN {input.Plugins} rp ON rp.run_id = r.id
             WHERE rp.type IN ('extractors', 'loaders', 'transformers', 'utilities', 'orchestrators', 'mappers', 'files') AND {where}
+            UNION ALL
+            SELECT r.tool, r.run_key, 'runs', 'all' FROM {input.Runs} r WHERE {where}
         )
         """;
 
     public const string FeatureDaysColumns = "tool, day, key, value, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
 
-    /// <summary>Runs and outcomes per feature value and day: a value's runs and success rate.</summary>
+    /// <summary>
+    /// Runs and outcomes per feature value and day: a value's runs and success rate. Not per project or
+    /// organisation: those are only counted, from the month table, and would make this one as large as it.
+    /// </summary>
     public static string FeatureDays(string where, RollupInput input) => $"""
         {FeatureFacts(where, input)}
         SELECT r.tool, {RunDay} AS day, f.key, f.value, r.is_ci, r.os_name, r.tool_version,
                {Outcomes}
         FROM {input.Runs} r
         JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
-        WHERE {where}
+        WHERE {where} AND f.key NOT IN ('project', 'organisation')
         GROUP BY r.tool, 2, f.key, f.value, r.is_ci, r.os_name, r.tool_version
         """;
 
@@ -279,7 +285,7 @@ internal static class RollupSql
         JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
         LEFT JOIN fp p ON p.tool = r.tool AND p.run_key = r.run_key
         {JoinInstallation}
-        WHERE {where}
+        WHERE {where} AND f.key <> 'runs'
         GROUP BY r.tool, 2, i.id, f.key, f.value, p.project, r.is_ci, r.os_name, r.tool_version
         """;
 
