@@ -16,12 +16,20 @@ internal readonly record struct FeatureMonthRow(int Installation, int Key, int V
 /// per page on the 1M store (sorting text for <c>count(DISTINCT …)</c>); the same rows as int structs, filtered
 /// and counted into hash sets of ids, take milliseconds (docs/scaling.md).
 /// </summary>
-public sealed class FeatureCache(NpgsqlDataSource dataSource)
+public sealed class FeatureCache(NpgsqlDataSource dataSource, TimeProvider? time = null, TimeSpan? maxStaleness = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>
+    /// A changed segment is reloaded at most this often (<c>Rollups:Cache:MaxStaleness</c>, as for the other
+    /// rollups): under continuous ingest the current month's version moves at every refresh pass.
+    /// </summary>
+    private readonly TimeSpan _maxStaleness = maxStaleness ?? TimeSpan.Zero;
+
     internal const string DaysTable = "rollup_feature_days";
     internal const string MonthsTable = "rollup_feature_months";
 
-    internal sealed record Segment(string Tool, DateOnly Month, long Version, FeatureDayRow[] Days, FeatureMonthRow[] Months);
+    internal sealed record Segment(string Tool, DateOnly Month, long Version, FeatureDayRow[] Days, FeatureMonthRow[] Months, DateTimeOffset LoadedAt);
 
     private readonly ConcurrentDictionary<(string Table, DateOnly Month, string Tool), Segment> _segments = new();
     private readonly Lock _intern = new();
@@ -100,7 +108,8 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource)
         var segments = new List<Segment>(current.Count);
         foreach (var (month, segmentTool, version) in current)
         {
-            if (!_segments.TryGetValue((table, month, segmentTool), out var segment) || segment.Version != version)
+            if (!_segments.TryGetValue((table, month, segmentTool), out var segment)
+                || (segment.Version != version && _time.GetUtcNow() - segment.LoadedAt >= _maxStaleness))
             {
                 segment = await LoadAsync(conn, table, segmentTool, month, version, ct);
                 _segments[(table, month, segmentTool)] = segment;
@@ -139,7 +148,15 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource)
                     Intern(reader, 5), Intern(reader, 6), reader.GetInt32(7)));
             }
         }
-        return new Segment(tool, month, version, [.. days], [.. months]);
+        return new Segment(tool, month, version, [.. days], [.. months], _time.GetUtcNow());
+    }
+
+    /// <summary>Brings the segments of the last <paramref name="months"/> months of every tool up to date (the background sync).</summary>
+    internal async Task SyncAsync(int months, DateOnly today, CancellationToken ct)
+    {
+        var from = new DateOnly(today.Year, today.Month, 1).AddMonths(1 - months);
+        await SegmentsAsync(DaysTable, null, from, today, ct);
+        await SegmentsAsync(MonthsTable, null, from, today, ct);
     }
 
     /// <summary>The bits of <paramref name="month"/>'s days that fall in [<paramref name="from"/>, <paramref name="to"/>] (as <c>rollup_day_mask</c>).</summary>
@@ -153,5 +170,28 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource)
         var first = from < month ? 1 : from.Day;
         var end = to > last ? last.Day : to.Day;
         return (int)((2L << (end - 1)) - (1L << (first - 1)));
+    }
+}
+
+/// <summary>Keeps the warm months of <see cref="FeatureCache"/> loaded, so a page rarely waits for a reload.</summary>
+public sealed class FeatureCacheSyncService(FeatureCache cache, TimeProvider time, Microsoft.Extensions.Options.IOptions<Rollups.RollupCacheOptions> options,
+    ILogger<FeatureCacheSyncService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SyncEvery, TimeProvider.System);
+        do
+        {
+            try
+            {
+                await cache.SyncAsync(options.Value.WarmMonths, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // The database may be down or not migrated yet; requests load what they need themselves.
+                logger.LogWarning(e, "Feature cache sync failed; retrying at the next tick");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 }
