@@ -232,6 +232,14 @@ public sealed class FeaturesApiTests : IClassFixture<FeaturesApiTests.Fixture>
     }
 
     [Fact]
+    public async Task FeaturesPage_PeriodOutOfBounds_400LikeEveryPage()
+    {
+        var response = await _app.Viewer.GetAsync("/features?tool=dbt&from=1900-01-01&to=1900-02-01");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
     public async Task GetOverview_RandomMeltanoProjectIds_ExcludedAndReported()
     {
         var meltano = (await GetJsonAsync("/api/insights/overview?tool=meltano&range=7d")).GetProperty("projects");
