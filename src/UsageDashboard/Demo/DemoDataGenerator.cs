@@ -148,10 +148,12 @@ public static class DemoDataGenerator
         // PluginRef is immutable, so events share one instance per (name, type, version).
         private readonly Dictionary<(string Name, string Type, string? Version), PluginRef> _pluginRefs = [];
         private readonly List<Installation> _installations = [];
+        private readonly DemoFeatures _features;
 
         public Simulation(DemoOptions options)
         {
             _random = new Random(options.Seed);
+            _features = new DemoFeatures(options.Seed);
             _target = options.Events;
             _end = TruncateToMillisecond(options.End);
             _start = _end.AddDays(-options.Days);
@@ -440,11 +442,14 @@ public static class DemoDataGenerator
                 ? (regression ? DemoCatalog.DbtWindowsRegressionErrors : DemoCatalog.DbtErrors).Pick(_random)
                 : null;
             var python = PythonAt(inst, t);
-            into.Add(NewEvent(inst, "invocation", invocation, start, command, RunStatus.Started, version, python, []));
+            var started = NewEvent(inst, "invocation", invocation, start, command, RunStatus.Started, version, python, []);
+            started.Properties = _features.Dbt(inst.Id, command, end: false, failed);
+            into.Add(started);
             var ended = NewEvent(inst, "invocation", invocation, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python,
                 [Plugin(inst.Adapter!, "adapter", VersionAt(_adapters, inst, t))]);
             ended.DurationMs = durationMs;
             ended.ErrorType = error;
+            ended.Properties = _features.Dbt(inst.Id, command, end: true, failed);
             into.Add(ended);
         }
 
@@ -479,7 +484,10 @@ public static class DemoDataGenerator
             var context = NewGuid().ToString();
             var version = VersionAt(_meltano, inst, t);
             var python = PythonAt(inst, t);
-            into.Add(NewEvent(inst, "cli_event", context, start, command, RunStatus.Started, version, python, [.. plugins]));
+            var project = _features.Meltano(inst.Id, context);
+            var started = NewEvent(inst, "cli_event", context, start, command, RunStatus.Started, version, python, [.. plugins]);
+            started.Properties = project;
+            into.Add(started);
             if (aborted)
             {
                 return;
@@ -487,6 +495,7 @@ public static class DemoDataGenerator
             var ended = NewEvent(inst, "cli_event", context, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python, [.. plugins]);
             ended.DurationMs = durationMs;
             ended.ErrorType = failed ? (broken ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
+            ended.Properties = project;
             into.Add(ended);
         }
 
@@ -498,6 +507,7 @@ public static class DemoDataGenerator
             var e = NewEvent(inst, command, null, t, command, failed ? RunStatus.Failed : RunStatus.Succeeded,
                 VersionAt(_evidently, inst, t), PythonAt(inst, t), []);
             e.ErrorType = failed ? DemoCatalog.EvidentlyErrors.Pick(_random) : null;
+            e.Properties = _features.Evidently(command);
             into.Add(e);
         }
 
@@ -508,6 +518,7 @@ public static class DemoDataGenerator
             var e = NewEvent(inst, command, null, t, command, RunStatus.Unknown, VersionAt(_jetty, inst, t), null, [.. inst.Connectors]);
             // A Rust binary: no runtime, and the platform is only linux/mac/windows.
             e.OsVersion = null;
+            e.Properties = DemoFeatures.Jetty(inst.Id);
             into.Add(e);
         }
 

@@ -19,6 +19,8 @@ public static class DashboardUrls
     public const string InstallationsApiPath = "/api/insights/installations";
     public const string PluginsApiPath = "/api/insights/plugins";
     public const string EnvironmentsApiPath = "/api/insights/environments";
+    public const string FeaturesPath = "/features";
+    public const string PropertiesApiPath = "/api/insights/properties";
 
     public static string Overview(InsightQuery query) => OverviewPath + QueryString(query);
 
@@ -57,10 +59,16 @@ public static class DashboardUrls
 
     public static string EnvironmentsApi(InsightQuery query, string? format = null) => EnvironmentsApiPath + QueryString(query, ("format", format));
 
+    public static string Features(InsightQuery query) => FeaturesPath + QueryString(query);
+
+    public static string PropertiesApi(InsightQuery query, string key, string? format = null) =>
+        PropertiesApiPath + QueryString(query, ("key", key), ("format", format));
+
     /// <summary>Whether a request to <paramref name="path"/> reads an <see cref="InsightQuery"/> from its query string (every page and insights API).</summary>
     public static bool TakesInsightQuery(PathString path) =>
         path == OverviewPath || path.StartsWithSegments(InstallationsPath) || path.StartsWithSegments(CommandsPath)
-        || path.StartsWithSegments(PluginsPath) || path.StartsWithSegments(EnvironmentsPath) || path.StartsWithSegments("/api/insights");
+        || path.StartsWithSegments(PluginsPath) || path.StartsWithSegments(EnvironmentsPath) || path.StartsWithSegments("/api/insights")
+        || path.StartsWithSegments(FeaturesPath);
 
     /// <summary>
     /// Reads a name back from a route segment. The server decodes a path except '%2F' (so a '/' in a

@@ -10,11 +10,13 @@ public static class InsightsApi
     {
         var group = app.MapGroup("/api/insights").WithTags("Insights");
 
-        group.MapGet("/overview", async (HttpContext http, OverviewService overviews, CancellationToken ct) =>
+        group.MapGet("/overview", async (HttpContext http, OverviewService overviews, FeaturesService features, CancellationToken ct) =>
         {
             var errors = new List<string>();
             var query = ParseQuery(http.Request.Query, overviews.Today, errors);
+            var projecting = features.ProjectsAsync(query, ct);
             var data = await overviews.GetAsync(query, ct);
+            var projects = await projecting;
             if (IsCsv(http))
             {
                 return Csv("overview-daily.csv", ["day", "active_installations", "runs"],
@@ -26,6 +28,7 @@ public static class InsightsApi
                 warnings = errors,
                 activeInstallations = data.Current.ActiveInstallations,
                 newInstallations = data.Current.NewInstallations,
+                projects = ProjectsItem(projects),
                 runs = data.Current.Runs,
                 successRate = data.Current.SuccessRate.Value,
                 successRateInterval = IntervalOf(data.Current.SuccessRate),
@@ -237,12 +240,14 @@ public static class InsightsApi
             });
         }).WithName("GetPlugin").WithSummary("One plugin: per-version outcomes, OS × version failures, error types, version adoption.");
 
-        group.MapGet("/installations", async (HttpContext http, InstallationsService installations, CancellationToken ct) =>
+        group.MapGet("/installations", async (HttpContext http, InstallationsService installations, FeaturesService features, CancellationToken ct) =>
         {
             var errors = new List<string>();
             var query = ParseQuery(http.Request.Query, installations.Today, errors);
             var rule = ActiveRule.Parse(http.Request.Query["active"], errors);
+            var projecting = features.ProjectsAsync(query, ct);
             var data = await installations.GetAsync(query, rule, ct);
+            var projects = await projecting;
             if (IsCsv(http))
             {
                 return Csv("installations-daily.csv", ["day", "active_installations"],
@@ -259,6 +264,7 @@ public static class InsightsApi
                 activeRuleDefinition = ActiveRule.Definition(rule),
                 activeInstallations = data.Active,
                 newInstallations = data.New,
+                projects = ProjectsItem(projects),
                 excludedByRule = new
                 {
                     anyEvent = data.Exclusions.AnyEvent,
@@ -304,6 +310,57 @@ public static class InsightsApi
             });
         }).WithName("GetEnvironments").WithSummary("Installations by OS, OS version, runtime, runtime version and tool version, now and over time.");
 
+        group.MapGet("/properties", async (HttpContext http, FeaturesService features, CancellationToken ct) =>
+        {
+            var errors = new List<string>();
+            var query = ParseQuery(http.Request.Query, features.Today, errors);
+            var name = http.Request.Query["key"].ToString().Trim();
+            if (FeatureCatalog.Find(query.Tool, name) is not { } key)
+            {
+                return Results.Json(new
+                {
+                    error = "unknown_key",
+                    message = name.Length == 0 ? "Name a key: ?key=…" : $"'{name}' is not an allowlisted key{(query.Tool is null ? "" : $" of {query.Tool}")}.",
+                    allowed = query.Tool is not null && FeatureCatalog.Allowlist.TryGetValue(query.Tool, out var own)
+                        ? (object)own : FeatureCatalog.Allowlist,
+                }, statusCode: StatusCodes.Status400BadRequest);
+            }
+            var table = await features.GetKeyAsync(query, key, ct);
+            if (IsCsv(http))
+            {
+                return Csv($"property-{key.Key}.csv",
+                    ["key", "value", "label", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations", "projects"],
+                    table.Values.Select(v => new[]
+                    {
+                        key.Key, v.Value, v.Display, Inv(v.Runs), Inv(v.Failed), Inv(v.Aborted), Ratio(v.SuccessRate.Value),
+                        Ratio(v.SuccessRate.Interval?.Low), Ratio(v.SuccessRate.Interval?.High), Inv(v.Judged), Inv(v.Installations), Inv(v.Projects),
+                    }));
+            }
+            return Results.Json(new
+            {
+                query = Describe(query),
+                warnings = errors,
+                key = key.Key,
+                title = key.Title,
+                source = key.Source,
+                items = table.Values.Select(v => new
+                {
+                    value = v.Value,
+                    label = v.Display,
+                    runs = v.Runs,
+                    succeededRuns = v.Succeeded,
+                    failedRuns = v.Failed,
+                    abortedRuns = v.Aborted,
+                    judgedRuns = v.Judged,
+                    successRate = v.SuccessRate.Value,
+                    successRateInterval = IntervalOf(v.SuccessRate),
+                    smallSample = v.SuccessRate.IsSmallSample,
+                    installations = v.Installations,
+                    projects = v.Projects,
+                }),
+            });
+        }).WithName("GetProperty").WithSummary("Runs, success rate with interval, installations and projects per value of one allowlisted feature key (docs: README).");
+
         return group;
     }
 
@@ -322,6 +379,16 @@ public static class InsightsApi
         os = q.Os,
         version = q.Version,
         compare = q.ComparePrevious ? "previous" : null,
+    };
+
+    /// <summary>Distinct projects and organisations (null where no selected tool has them) and the runs left out of them.</summary>
+    private static object ProjectsItem(ProjectCounts p) => new
+    {
+        projects = p.Projects,
+        organisations = p.Organisations,
+        excludedRuns = p.ExcludedRuns,
+        excludedShare = p.ExcludedShare,
+        excludedReason = p.ExcludedRuns > 0 ? "Meltano runs with a random project id (project_uuid_source = random) are not counted as projects" : null,
     };
 
     private static object CommandItem(CommandRow r) => new

@@ -53,6 +53,12 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
     public string PluginErrorMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_plugin_error_months", RollupSql.PluginErrorMonths, from, to);
 
+    public string FeatureDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_feature_days", RollupSql.FeatureDays, from, to);
+
+    public string FeatureMonths(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
+        Relation(cmd, "rollup_feature_months", RollupSql.FeatureMonths, from, to);
+
     private string Relation(NpgsqlCommand cmd, string table, Func<string, RollupInput, string> select, DateOnly from, DateOnly to)
     {
         if (Enabled)

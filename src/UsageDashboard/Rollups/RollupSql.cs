@@ -221,6 +221,74 @@ internal static class RollupSql
         GROUP BY rp.tool, 2, i.id, rp.name, 5, rp.is_ci, r.os_name, r.tool_version
         """;
 
+    /// <summary>
+    /// Each run's feature values (alias <c>f</c>: tool, run_key, key, value) and its project (<c>p</c>), for the
+    /// runs of <paramref name="input"/> that <paramref name="where"/> keeps. From the runs' events'
+    /// <c>properties</c> through the SQL function <c>feature_values</c> (migration ProjectsAndFeatures), plus
+    /// two values read from the run's plugins: Jetty's connector stack (the sorted connector types a run
+    /// named together) and Meltano's plugin categories per command. A value counts once per run. Every run
+    /// also has the value <c>all</c> of the key <c>runs</c>: the denominator of a share (day table only).
+    /// </summary>
+    private static string FeatureFacts(string where, RollupInput input) => $"""
+        WITH fe AS MATERIALIZED (
+            SELECT e.tool, e.run_key, e.properties FROM events e
+            WHERE e.properties IS NOT NULL
+              AND (e.tool, e.run_key) IN (SELECT r.tool, r.run_key FROM {input.Runs} r WHERE {where})
+        ), fp AS (
+            SELECT fe.tool, fe.run_key, max(feature_project(fe.tool, fe.properties)) AS project FROM fe GROUP BY 1, 2
+        ), ff AS (
+            SELECT DISTINCT fe.tool, fe.run_key, v.key, v.value FROM fe CROSS JOIN LATERAL feature_values(fe.tool, fe.properties) v
+            UNION ALL
+            SELECT r.tool, r.run_key, 'connector_stack', string_agg(DISTINCT rp.name, ' + ' ORDER BY rp.name)
+            FROM {input.Runs} r JOIN {input.Plugins} rp ON rp.run_id = r.id
+            WHERE rp.type = 'connector' AND {where}
+            GROUP BY r.tool, r.run_key
+            UNION ALL
+            SELECT DISTINCT r.tool, r.run_key, 'plugin_category', coalesce(r.command, '(none)') || ' · ' || rp.type
+            FROM {input.Runs} r JOIN {input.Plugins} rp ON rp.run_id = r.id
+            WHERE rp.type IN ('extractors', 'loaders', 'transformers', 'utilities', 'orchestrators', 'mappers', 'files') AND {where}
+            UNION ALL
+            SELECT r.tool, r.run_key, 'runs', 'all' FROM {input.Runs} r WHERE {where}
+        )
+        """;
+
+    public const string FeatureDaysColumns = "tool, day, key, value, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+
+    /// <summary>
+    /// Runs and outcomes per feature value and day: a value's runs and success rate. Not per project or
+    /// organisation: those are only counted, from the month table, and would make this one as large as it.
+    /// </summary>
+    public static string FeatureDays(string where, RollupInput input) => $"""
+        {FeatureFacts(where, input)}
+        SELECT r.tool, {RunDay} AS day, f.key, f.value, r.is_ci, r.os_name, r.tool_version,
+               {Outcomes}
+        FROM {input.Runs} r
+        JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
+        WHERE {where} AND f.key NOT IN ('project', 'organisation')
+        GROUP BY r.tool, 2, f.key, f.value, r.is_ci, r.os_name, r.tool_version
+        """;
+
+    private const string FeatureMonthsKey = "month, tool, installation_key, key, value, project, is_ci, os_name, tool_version";
+
+    public const string FeatureMonthsColumns = "tool, month, installation_key, key, value, project, is_ci, os_name, tool_version, days";
+
+    /// <summary>
+    /// Which installations, in which project, had each feature value on which days: exact distinct
+    /// installations and projects per value (and, through the <c>project</c> and <c>organisation</c> keys,
+    /// exact distinct projects and organisations) over any range.
+    /// </summary>
+    public static string FeatureMonths(string where, RollupInput input) => $"""
+        {FeatureFacts(where, input)}
+        SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, f.key, f.value, p.project, r.is_ci, r.os_name,
+               r.tool_version, bit_or({RunDayBit}) AS days
+        FROM {input.Runs} r
+        JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
+        LEFT JOIN fp p ON p.tool = r.tool AND p.run_key = r.run_key
+        {JoinInstallation}
+        WHERE {where} AND f.key <> 'runs'
+        GROUP BY r.tool, 2, i.id, f.key, f.value, p.project, r.is_ci, r.os_name, r.tool_version
+        """;
+
     /// <summary>The rollup tables, in the order slices are rebuilt.</summary>
     public static readonly RollupTable[] Tables =
     [
@@ -235,11 +303,13 @@ internal static class RollupSql
         new("rollup_error_months", ErrorMonthsColumns, ErrorMonths, ErrorMonthsKey, ["days"]),
         new("rollup_plugin_error_days", PluginErrorDaysColumns, PluginErrorDays),
         new("rollup_plugin_error_months", PluginErrorMonthsColumns, PluginErrorMonths, PluginErrorMonthsKey, ["days"]),
+        new("rollup_feature_days", FeatureDaysColumns, FeatureDays),
+        new("rollup_feature_months", FeatureMonthsColumns, FeatureMonths, FeatureMonthsKey, ["days"]),
     ];
 
     /// <summary>The columns of <c>runs</c> the rollups read: what a refresh copies of each run in its slices.</summary>
     private const string RefreshRunColumns =
-        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type";
+        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type, run_key";
 
     /// <summary>The columns of <c>run_plugins</c> the rollups read.</summary>
     private const string RefreshPluginColumns = "run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci";

@@ -154,6 +154,16 @@ internal sealed class BulkRollups
         await CopyAsync(conn, "rollup_plugin_error_days", RollupSql.PluginErrorDaysColumns, _pluginErrorDays, WriteErrorDay, ct);
         await CopyAsync(conn, "rollup_plugin_error_months", RollupSql.PluginErrorMonthsColumns, _pluginErrorMonths, WriteErrorMonth, ct);
 
+        // The feature rollups read the events' properties, which the in-memory derivation does not keep:
+        // they are built in SQL from what the load just wrote (same transaction, same definition as a rebuild).
+        await using (var features = new Npgsql.NpgsqlCommand($"""
+            SET LOCAL work_mem = '256MB';
+            INSERT INTO rollup_feature_days ({RollupSql.FeatureDaysColumns}) {RollupSql.FeatureDays("true", RollupInput.Stored)};
+            INSERT INTO rollup_feature_months ({RollupSql.FeatureMonthsColumns}) {RollupSql.FeatureMonths("true", RollupInput.Stored)};
+            """, conn) { CommandTimeout = 0 })
+        {
+            await features.ExecuteNonQueryAsync(ct);
+        }
         await using var versions = new Npgsql.NpgsqlCommand(string.Concat(RollupSql.Tables.Select(RollupSql.ResetVersions)), conn) { CommandTimeout = 0 };
         await versions.ExecuteNonQueryAsync(ct);
     }

@@ -103,6 +103,8 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         { "/plugins", "plugins" },
         { "/plugins/tap-github?tool=meltano", "plugin-tap-github" },
         { "/environments", "environments" },
+        { "/features?tool=dbt", "features-dbt" },
+        { "/features?tool=evidently&range=90d", "features-evidently" },
         { "/health", "health" },
         { "/admin/users", "admin-users" },
         { "/admin/write-keys", "admin-write-keys" },

@@ -1,0 +1,306 @@
+using Npgsql;
+using UsageDashboard.Rollups;
+
+namespace UsageDashboard.Insights;
+
+/// <summary>One value of a feature key: its runs and outcomes, and the distinct installations and projects that had it.</summary>
+public sealed record FeatureValue(string Value, string Display, long Runs, long Succeeded, long Failed, long Aborted, long Installations, long Projects)
+{
+    public long Judged => Succeeded + Failed + Aborted;
+
+    public Rate SuccessRate => new(Succeeded, Judged);
+}
+
+/// <summary>A key's values, most runs first.</summary>
+public sealed record FeatureTable(FeatureKey Key, IReadOnlyList<FeatureValue> Values);
+
+/// <summary>
+/// Distinct projects and organisations over a period and filters, with the runs whose project id is not
+/// counted (Meltano's random project ids) and every run, so a page can say what share was left out.
+/// <see cref="Projects"/> is null when no selected tool names projects (likewise organisations).
+/// </summary>
+public sealed record ProjectCounts(long? Projects, long? Organisations, long ExcludedRuns, long Runs)
+{
+    public double? ExcludedShare => Runs == 0 ? null : (double)ExcludedRuns / Runs;
+}
+
+public sealed record FeaturesData(InsightQuery Query, IReadOnlyList<string> Tools, IReadOnlyList<FeatureTable> Tables, ProjectCounts Projects, DateOnly Today);
+
+/// <summary>
+/// Queries behind <c>/features</c>, <c>GET /api/insights/properties</c> and the project counts of the overview and
+/// installations pages: sums over <c>rollup_feature_days</c> and distinct counts over the day bits of
+/// <c>rollup_feature_months</c>, read from <see cref="FeatureCache"/>. Exact: the month rows name each
+/// installation and project, so a distinct count over any range and filter is a count over rows. With rollups
+/// off, the same figures come from SQL over the rollups' defining aggregates (the exactness tests compare both).
+/// </summary>
+public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, FeatureCache? cache = null)
+{
+    private readonly FeatureCache _cache = cache ?? new FeatureCache(dataSource);
+
+    public DateOnly Today => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    /// <summary>Every allowlisted key of the query's tool (the first tool with data when none is chosen).</summary>
+    public async Task<FeaturesData> GetAsync(InsightQuery query, CancellationToken ct)
+    {
+        var tools = await InsightsSql.ToolsAsync(dataSource, ct);
+        if (query.Tool is null && tools.Count > 0)
+        {
+            // The page compares values within one tool: without a choice it shows the first.
+            query = query with { Tool = tools[0] };
+        }
+        var keys = FeatureCatalog.For(query.Tool);
+        var tables = await TablesAsync(query, keys, ct);
+        var projects = await ProjectsAsync(query, ct);
+        return new FeaturesData(query, tools, tables, projects, Today);
+    }
+
+    /// <summary>One key's values, for the property API.</summary>
+    public async Task<FeatureTable> GetKeyAsync(InsightQuery query, FeatureKey key, CancellationToken ct) =>
+        (await TablesAsync(query, [key], ct))[0];
+
+    private async Task<IReadOnlyList<FeatureTable>> TablesAsync(InsightQuery query, IReadOnlyList<FeatureKey> keys, CancellationToken ct)
+    {
+        if (!rollups.Enabled)
+        {
+            return await TablesFromSqlAsync(query, keys, ct);
+        }
+        var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
+        var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
+        var days = await daySegments;
+        var filter = Filter.For(query, _cache);
+        var keyIds = keys.Select(k => _cache.Find(k.Key)).Where(id => id >= 0).ToHashSet();
+        var runs = new Dictionary<(int Key, int Value), long[]>();
+        foreach (var segment in days)
+        {
+            var (first, last) = DayBounds(segment.Month, query);
+            foreach (var r in segment.Days)
+            {
+                if (r.Day >= first && r.Day <= last && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!runs.TryGetValue((r.Key, r.Value), out var sums))
+                    {
+                        runs[(r.Key, r.Value)] = sums = new long[4];
+                    }
+                    sums[0] += r.Runs;
+                    sums[1] += r.Succeeded;
+                    sums[2] += r.Failed;
+                    sums[3] += r.Aborted;
+                }
+            }
+        }
+        var reach = new Dictionary<(int Key, int Value), (HashSet<int> Installations, HashSet<int> Projects)>();
+        foreach (var segment in monthSegments)
+        {
+            var mask = FeatureCache.Mask(segment.Month, query.From, query.To);
+            foreach (var r in segment.Months)
+            {
+                if ((r.Days & mask) != 0 && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!reach.TryGetValue((r.Key, r.Value), out var sets))
+                    {
+                        reach[(r.Key, r.Value)] = sets = ([], []);
+                    }
+                    // Installation keys are ids of one tool's installations table rows: unique across tools.
+                    sets.Installations.Add(r.Installation);
+                    if (r.Project >= 0)
+                    {
+                        sets.Projects.Add(r.Project);
+                    }
+                }
+            }
+        }
+        return [.. keys.Select(k =>
+        {
+            var keyId = _cache.Find(k.Key);
+            return new FeatureTable(k, [.. runs
+                .Where(p => p.Key.Key == keyId)
+                .Select(p =>
+                {
+                    var value = _cache.Text(p.Key.Value);
+                    var sets = reach.GetValueOrDefault(p.Key);
+                    return new FeatureValue(value, FeatureCatalog.Display(k.Key, value), p.Value[0], p.Value[1], p.Value[2], p.Value[3],
+                        sets.Installations?.Count ?? 0, sets.Projects?.Count ?? 0);
+                })
+                .OrderByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal)]);
+        })];
+    }
+
+    /// <summary>The days of <paramref name="month"/> in the query's range, as days of the month.</summary>
+    private static (int First, int Last) DayBounds(DateOnly month, InsightQuery query)
+    {
+        var last = month.AddMonths(1).AddDays(-1);
+        return (query.From <= month ? 1 : query.From.Day, query.To >= last ? last.Day : query.To < month ? 0 : query.To.Day);
+    }
+
+    /// <summary>The query's environment, OS and tool-version filters over interned ids (-2: a value no row holds).</summary>
+    private readonly record struct Filter(EnvironmentFilter Environment, int? Os, int? ToolVersion)
+    {
+        public static Filter For(InsightQuery query, FeatureCache cache) =>
+            new(query.Environment, query.Os is null ? null : cache.Find(query.Os), query.Version is null ? null : cache.Find(query.Version));
+
+        public bool Keeps(bool isCi, int os, int toolVersion) =>
+            (Environment == EnvironmentFilter.All || isCi == (Environment == EnvironmentFilter.Ci))
+            && (Os is not { } o || o == os) && (ToolVersion is not { } v || v == toolVersion);
+    }
+
+    private async Task<IReadOnlyList<FeatureTable>> TablesFromSqlAsync(InsightQuery query, IReadOnlyList<FeatureKey> keys, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand { Connection = conn };
+        var days = rollups.FeatureDays(cmd, query.From, query.To);
+        var months = rollups.FeatureMonths(cmd, query.From, query.To);
+        var dims = RunFilterSql.Dimensions(query, cmd);
+        cmd.Parameters.AddWithValue("keys", keys.Select(k => k.Key).ToArray());
+        cmd.Parameters.AddWithValue("from", query.From);
+        cmd.Parameters.AddWithValue("to", query.To);
+        cmd.CommandText = $"""
+            SELECT r.key, r.value, sum(r.runs)::bigint, sum(r.succeeded)::bigint, sum(r.failed)::bigint, sum(r.aborted)::bigint
+            FROM {days} r
+            WHERE r.key = ANY (@keys) AND r.day >= @from AND r.day <= @to{dims}
+            GROUP BY r.key, r.value;
+            SELECT r.key, r.value, count(DISTINCT r.installation_key), count(DISTINCT r.project)
+            FROM {months} r
+            WHERE r.key = ANY (@keys) AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}
+            GROUP BY r.key, r.value;
+            """;
+        var runs = new Dictionary<(string, string), (long Runs, long Ok, long Failed, long Aborted)>();
+        var reach = new Dictionary<(string, string), (long Installations, long Projects)>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                runs[(reader.GetString(0), reader.GetString(1))] = (reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                reach[(reader.GetString(0), reader.GetString(1))] = (reader.GetInt64(2), reader.GetInt64(3));
+            }
+        }
+        return [.. keys.Select(k => new FeatureTable(k, [.. runs
+            .Where(p => p.Key.Item1 == k.Key)
+            .Select(p =>
+            {
+                var (installations, projects) = reach.GetValueOrDefault(p.Key);
+                var value = p.Key.Item2;
+                return new FeatureValue(value, FeatureCatalog.Display(k.Key, value), p.Value.Runs, p.Value.Ok, p.Value.Failed, p.Value.Aborted,
+                    installations, projects);
+            })
+            .OrderByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal)]))];
+    }
+
+    /// <summary>
+    /// Distinct projects and organisations (one tool, or the sum over tools: ids belong to their tool), the
+    /// runs with an excluded project id, and all runs, for the query's period and filters.
+    /// </summary>
+    public async Task<ProjectCounts> ProjectsAsync(InsightQuery query, CancellationToken ct)
+    {
+        var hasProjects = query.Tool is null || FeatureCatalog.ProjectSources.ContainsKey(query.Tool);
+        var hasOrganisations = query.Tool is null || FeatureCatalog.OrganisationSources.ContainsKey(query.Tool);
+        if (!rollups.Enabled)
+        {
+            var counted = await ProjectsFromSqlAsync(query, ct);
+            return counted with { Projects = hasProjects ? counted.Projects : null, Organisations = hasOrganisations ? counted.Organisations : null };
+        }
+        var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
+        var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
+        var days = await daySegments;
+        var filter = Filter.For(query, _cache);
+        int projectKey = _cache.Find(FeatureCatalog.ProjectKey), organisationKey = _cache.Find(FeatureCatalog.OrganisationKey);
+        int excludedKey = _cache.Find(FeatureCatalog.ProjectExcludedKey), runsKey = _cache.Find("runs");
+        // Project and organisation ids belong to their tool: distinct per tool, summed.
+        var projects = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
+        var organisations = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
+        foreach (var segment in monthSegments)
+        {
+            var countProjects = FeatureCatalog.ProjectSources.ContainsKey(segment.Tool);
+            var countOrganisations = FeatureCatalog.OrganisationSources.ContainsKey(segment.Tool);
+            if (!countProjects && !countOrganisations)
+            {
+                continue;
+            }
+            var mask = FeatureCache.Mask(segment.Month, query.From, query.To);
+            foreach (var r in segment.Months)
+            {
+                var into = r.Key == projectKey && countProjects ? projects : r.Key == organisationKey && countOrganisations ? organisations : null;
+                if (into is not null && (r.Days & mask) != 0 && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (!into.TryGetValue(segment.Tool, out var set))
+                    {
+                        into[segment.Tool] = set = [];
+                    }
+                    set.Add(r.Value);
+                }
+            }
+        }
+        long excluded = 0, total = 0;
+        foreach (var segment in days)
+        {
+            var (first, last) = DayBounds(segment.Month, query);
+            foreach (var r in segment.Days)
+            {
+                if ((r.Key == excludedKey || r.Key == runsKey) && r.Day >= first && r.Day <= last && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                {
+                    if (r.Key == excludedKey)
+                    {
+                        excluded += r.Runs;
+                    }
+                    else
+                    {
+                        total += r.Runs;
+                    }
+                }
+            }
+        }
+        return new ProjectCounts(hasProjects ? projects.Values.Sum(s => (long)s.Count) : null,
+            hasOrganisations ? organisations.Values.Sum(s => (long)s.Count) : null, excluded, total);
+    }
+
+    private async Task<ProjectCounts> ProjectsFromSqlAsync(InsightQuery query, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand { Connection = conn };
+        var days = rollups.FeatureDays(cmd, query.From, query.To);
+        var months = rollups.FeatureMonths(cmd, query.From, query.To);
+        var dims = RunFilterSql.Dimensions(query, cmd);
+        cmd.Parameters.AddWithValue("from", query.From);
+        cmd.Parameters.AddWithValue("to", query.To);
+        cmd.Parameters.AddWithValue("project_tools", FeatureCatalog.ProjectSources.Keys.ToArray());
+        cmd.Parameters.AddWithValue("organisation_tools", FeatureCatalog.OrganisationSources.Keys.ToArray());
+        // A project id counts for the tools that have one (Evidently's extra may carry a project_id of its
+        // own UI projects, which is not the same thing). Distinct per tool, summed: (tool, value) pairs.
+        cmd.CommandText = $"""
+            SELECT r.key, count(DISTINCT (r.tool, r.value))
+            FROM {months} r
+            WHERE ((r.key = 'project' AND r.tool = ANY (@project_tools)) OR (r.key = 'organisation' AND r.tool = ANY (@organisation_tools)))
+              AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}
+            GROUP BY r.key;
+            SELECT coalesce(sum(r.runs), 0)::bigint FROM {days} r
+            WHERE r.key = 'project_excluded' AND r.day >= @from AND r.day <= @to{dims};
+            SELECT coalesce(sum(r.runs), 0)::bigint FROM {days} r
+            WHERE r.key = 'runs' AND r.day >= @from AND r.day <= @to{dims};
+            """;
+        long projects = 0, organisations = 0, excluded, total;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                if (reader.GetString(0) == FeatureCatalog.ProjectKey)
+                {
+                    projects = reader.GetInt64(1);
+                }
+                else
+                {
+                    organisations = reader.GetInt64(1);
+                }
+            }
+            await reader.NextResultAsync(ct);
+            await reader.ReadAsync(ct);
+            excluded = reader.GetInt64(0);
+            await reader.NextResultAsync(ct);
+            await reader.ReadAsync(ct);
+            total = reader.GetInt64(0);
+        }
+        return new ProjectCounts(projects, organisations, excluded, total);
+    }
+}
