@@ -103,7 +103,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             var segment = loaded.Month >= query.From && loaded.Month.AddMonths(1).AddDays(-1) <= query.To ? Collapse.RunMonths.Whole(loaded, _cache) : loaded;
             foreach (var row in segment.Rows)
             {
-                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -155,7 +155,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                         foreach (var row in merge.Rows(p))
                         {
                             var mask = (uint)(row.Days & monthMask);
-                            if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                            if (mask == 0 || !filter.Matches(in row))
                             {
                                 continue;
                             }

@@ -308,7 +308,8 @@ public static class InsightsApi
     }
 
     internal static InsightQuery ParseQuery(IQueryCollection q, DateOnly today, List<string> errors) =>
-        InsightQuery.Parse(q["tool"], q["range"], q["from"], q["to"], q["env"], q["os"], q["version"], q["compare"], today, errors);
+        InsightQuery.Parse(q["tool"], q["range"], q["from"], q["to"], q["env"], q["os"], q["version"], q["compare"], today, errors,
+            q["runtime"], q["runtimeVersion"], q["environment"]);
 
     private static bool IsCsv(HttpContext http) => string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase);
 
@@ -321,6 +322,10 @@ public static class InsightsApi
         env = InsightQuery.EnvironmentToken(q.Environment),
         os = q.Os,
         version = q.Version,
+        runtime = q.Runtime,
+        runtimeVersion = q.RuntimeVersion,
+        environment = q.ToolEnvironment,
+        excludesDevBuilds = q.ExcludesDevBuilds,
         compare = q.ComparePrevious ? "previous" : null,
     };
 

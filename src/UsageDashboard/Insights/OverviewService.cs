@@ -120,7 +120,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                     foreach (var row in merge.Rows(p))
                     {
                         var b = ((row.Days & c) != 0 ? 1 : 0) | ((row.Days & pr) != 0 ? 2 : 0);
-                        if (b != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        if (b != 0 && filter.Matches(in row))
                         {
                             bits |= b;
                         }
@@ -155,7 +155,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
-                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -235,7 +235,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 var i = segment.Month.DayNumber + row.Day - query.From.DayNumber;
-                if (i >= 0 && i < runs.Length && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (i >= 0 && i < runs.Length && filter.Matches(in row))
                 {
                     runs[i] += row.Runs;
                 }
@@ -290,11 +290,13 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     /// <summary>The top commands by runs (counts from the command-day rows), then installations for just those.</summary>
     private async Task<IReadOnlyList<CommandRow>> CommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        // Command rows hold no runtime or build environment: a view filtered by them reads its rows from runs.
+        var cache = _cache.Narrowed(query);
+        var months = cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         // The filter after the rows: codes exist once every row is in memory.
-        var loaded = await _cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
-        var filter = ReachFilter.For(query, _cache.Codes);
-        var days = Collapse.CommandDays.For(loaded, filter, _cache);
+        var loaded = await cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, cache.Codes);
+        var days = Collapse.CommandDays.For(loaded, filter, cache);
         var tallies = new Dictionary<(string Tool, int Command), Tally>();
         foreach (var segment in days)
         {
@@ -323,7 +325,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         }
         var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
             (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1,
-            (tool, f) => _cache.CommandReach(tool, query.From, f), key => key < wanted.Length && wanted[key] ? (int)key : -1);
+            (tool, f) => cache.CommandReach(tool, query.From, f), key => key < wanted.Length && wanted[key] ? (int)key : -1);
         return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
             t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }

@@ -1,31 +1,37 @@
+using System.Runtime.CompilerServices;
 using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
 
 /// <summary>
-/// The dimension filters of an <see cref="InsightQuery"/> (env, OS, tool version) as a test on in-memory
-/// rollup rows: the same conditions <see cref="RunFilterSql.Dimensions"/> writes in SQL. The tool is
-/// not here: segments are per tool, and the cache is asked for the tool's segments only.
+/// The dimension filters of an <see cref="InsightQuery"/> (env, OS, tool version; runtime, runtime version and
+/// build environment) as a test on in-memory rollup rows: the same conditions <see cref="RunFilterSql.Dimensions"/>
+/// writes in SQL. The tool is not here: segments are per tool, and the cache is asked for the tool's segments only.
+/// Runtime, runtime version and build environment (the platform) are columns of the run-day and installation-month
+/// rows only; rows without them are read from runs already narrowed to the platform (<see cref="RollupSource.Narrowed"/>),
+/// so their tests leave the platform out.
 /// </summary>
 public readonly struct ReachFilter
 {
     private readonly bool? _ci;
     private readonly int _os;
     private readonly int _version;
+    private readonly Platform? _platform;
 
-    private ReachFilter(bool? ci, int os, int version, bool none)
+    private ReachFilter(bool? ci, int os, int version, bool none, Platform? platform)
     {
         _ci = ci;
         _os = os;
         _version = version;
         None = none;
+        _platform = platform;
     }
 
     /// <summary>A filter value no row has (its text was never interned): nothing matches.</summary>
     public bool None { get; }
 
     /// <summary>No dimension filter: every row matches.</summary>
-    public static ReachFilter All => new(null, -1, -1, false);
+    public static ReachFilter All => new(null, -1, -1, false, null);
 
     public static ReachFilter For(InsightQuery query, StringCodes codes)
     {
@@ -39,7 +45,8 @@ public readonly struct ReachFilter
         };
         // Find returns 0 only for NULL, which the query never asks for; -1 is "no such value".
         var none = (query.Os is not null && os <= 0) || (query.Version is not null && version <= 0);
-        return new ReachFilter(ci, os, version, none);
+        var platform = query.HasPlatformFilter || query.ExcludesDevBuilds ? new Platform(query, codes) : null;
+        return new ReachFilter(ci, os, version, none, platform);
     }
 
     /// <summary>
@@ -59,20 +66,27 @@ public readonly struct ReachFilter
     /// <summary>Whether a tool-version filter is set (with a value some row has).</summary>
     public bool ByVersion => _version >= 0;
 
-    /// <summary>Whether an OS or tool-version filter narrows the rows an index must be built over (<see cref="KeepsRow"/>).</summary>
-    public bool NarrowsRows => ByOs || ByVersion;
+    /// <summary>Whether a runtime, runtime version or build environment filter is set (sums over run-day rows must keep those columns).</summary>
+    public bool ByPlatform => _platform is { Filters: true };
+
+    /// <summary>Whether a filter narrows the rows an index must be built over (<see cref="KeepsRow(int, int)"/>; the platform for installation rows).</summary>
+    public bool NarrowsRows => ByOs || ByVersion || _platform is not null;
 
     /// <summary>
     /// Names the rows an index for this filter holds, as a suffix of the index's name: empty for every row, else the
-    /// OS and version codes. An index over one OS's rows answers that OS exactly (an installation's gap is then
+    /// OS and version codes (and the platform). An index over one OS's rows answers that OS exactly (an installation's gap is then
     /// the days since its last active day on that OS), where one over every row cannot: distinct counts do not add up.
     /// </summary>
-    public string IndexRows => NarrowsRows ? $"|os={_os}|version={_version}" : "";
+    public string IndexRows => NarrowsRows ? $"|os={_os}|version={_version}{_platform?.Name}" : "";
 
-    /// <summary>The OS and tool-version part of <see cref="Matches"/> (the environment is the index's stream).</summary>
+    /// <summary>The OS and tool-version part of <see cref="Matches(bool, int, int)"/> (the environment is the index's stream).</summary>
     public bool KeepsRow(int os, int toolVersion) => (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 
-    /// <summary>An index's <paramref name="group"/> for the rows this filter keeps (<see cref="KeepsRow"/>), none (-1) for the others.</summary>
+    /// <summary><see cref="KeepsRow(int, int)"/> for an installation-month row, its platform included.</summary>
+    public bool KeepsRow(in InstallationMonthRow row) =>
+        KeepsRow(row.OsName, row.ToolVersion) && (_platform is null || _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment));
+
+    /// <summary>An index's <paramref name="group"/> for the rows this filter keeps (<see cref="KeepsRow(int, int)"/>), none (-1) for the others.</summary>
     public Func<T, long> Narrow<T>(Func<T, long> group) where T : IMonthRow
     {
         if (!NarrowsRows)
@@ -80,11 +94,85 @@ public readonly struct ReachFilter
             return group;
         }
         var filter = this;
-        return r => filter.KeepsRow(r.OsName, r.ToolVersion) ? group(r) : -1;
+        return r => filter.KeepsRow(r) ? group(r) : -1;
     }
+
+    /// <summary><see cref="KeepsRow(int, int)"/> for any month row: installation rows with their platform.</summary>
+    private bool KeepsRow<T>(T row) where T : IMonthRow =>
+        typeof(T) == typeof(InstallationMonthRow) ? KeepsRow(in Unsafe.As<T, InstallationMonthRow>(ref row)) : KeepsRow(row.OsName, row.ToolVersion);
 
     public bool Matches(bool isCi, int os, int toolVersion) =>
         !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
+
+    /// <summary>Whether a run-day row matches, its runtime, runtime version and build environment included.</summary>
+    public bool Matches(in RunDayRow row) =>
+        Matches(row.IsCi, row.OsName, row.ToolVersion) && (_platform is null || _platform.Runs(row.RuntimeName, row.RuntimeVersion, row.Environment));
+
+    /// <summary>
+    /// Whether a month row matches: installation rows with their platform and without Jetty's dev builds where the view
+    /// leaves them out (<see cref="InsightQuery.ExcludesDevBuilds"/>), other rows on env, OS and tool version.
+    /// The type test is resolved when the method is compiled for <typeparamref name="T"/>.
+    /// </summary>
+    public bool Matches<T>(in T row) where T : struct, IMonthRow =>
+        typeof(T) == typeof(InstallationMonthRow)
+            ? Matches(in Unsafe.As<T, InstallationMonthRow>(ref Unsafe.AsRef(in row)))
+            : Matches(row.IsCi, row.OsName, row.ToolVersion);
+
+    /// <summary>Whether an installation-month row counts (<see cref="Matches{T}(in T)"/>).</summary>
+    public bool Matches(in InstallationMonthRow row) =>
+        Matches(row.IsCi, row.OsName, row.ToolVersion) && (_platform is null || _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment));
+
+    /// <summary>The platform part of a filter, by codes; a runtime version matches by prefix (memoized per code).</summary>
+    private sealed class Platform
+    {
+        private readonly StringCodes _codes;
+        private readonly int _runtime;
+        private readonly string? _runtimeVersion;
+        private readonly int _environment;
+        private readonly int _excluded;
+        // Per runtime-version code: 0 not yet known, 1 matches, 2 does not.
+        private byte[] _versionMatches = new byte[64];
+
+        public Platform(InsightQuery query, StringCodes codes)
+        {
+            _codes = codes;
+            // -1: no filter; -2: a value no row has.
+            _runtime = query.Runtime is null ? -1 : Known(codes.Find(query.Runtime));
+            _runtimeVersion = query.RuntimeVersion;
+            _environment = query.ToolEnvironmentFilter is { } e ? Known(codes.Find(e)) : -1;
+            _excluded = query.ExcludesDevBuilds ? codes.Find(InsightQuery.DevBuild) : -1;
+            Filters = query.HasPlatformFilter;
+            Name = $"|runtime={_runtime}|runtimeVersion={_runtimeVersion}|environment={_environment}|excluded={_excluded}";
+        }
+
+        private static int Known(int code) => code <= 0 ? -2 : code;
+
+        public bool Filters { get; }
+
+        public string Name { get; }
+
+        public bool Runs(int runtime, int runtimeVersion, int environment) =>
+            (_runtime == -1 || _runtime == runtime) && (_environment == -1 || _environment == environment)
+            && (_runtimeVersion is null || VersionMatches(runtimeVersion));
+
+        public bool Installation(int runtime, int runtimeVersion, int environment) =>
+            Runs(runtime, runtimeVersion, environment) && (_excluded <= 0 || environment != _excluded);
+
+        private bool VersionMatches(int code)
+        {
+            var memo = _versionMatches;
+            if (code >= memo.Length)
+            {
+                Array.Resize(ref memo, Math.Max(code + 1, memo.Length * 2));
+                _versionMatches = memo;
+            }
+            if (memo[code] == 0)
+            {
+                memo[code] = InsightQuery.RuntimeVersionMatches(_codes.Text(code), _runtimeVersion!) ? (byte)1 : (byte)2;
+            }
+            return memo[code] == 1;
+        }
+    }
 }
 
 /// <summary>Masks of a month's days (bit 0 = the 1st) within a day range: what <c>rollup_day_mask</c> computes in SQL.</summary>

@@ -8,8 +8,12 @@ namespace UsageDashboard.Insights;
 /// </summary>
 internal static class RunFilterSql
 {
-    /// <summary>Conditions (each starting with " AND ") for tool, env, os and version.</summary>
-    public static string Dimensions(InsightQuery query, NpgsqlCommand command, string alias = "r")
+    /// <summary>
+    /// Conditions (each starting with " AND ") for tool, env, os and version, and with <paramref name="platform"/>
+    /// for runtime, runtime version and build environment (<see cref="Platform"/>), which only <c>runs</c> and the
+    /// run-day and installation-month rollups hold.
+    /// </summary>
+    public static string Dimensions(InsightQuery query, NpgsqlCommand command, string alias = "r", bool platform = true)
     {
         var sql = "";
         if (query.Tool is not null)
@@ -32,6 +36,32 @@ internal static class RunFilterSql
         {
             sql += $" AND {alias}.tool_version = @version";
             command.Parameters.AddWithValue("version", query.Version);
+        }
+        return platform ? sql + Platform(query, command, alias) : sql;
+    }
+
+    /// <summary>
+    /// Conditions for runtime, runtime version (the version or a sub-version, <see cref="InsightQuery.RuntimeVersionMatches"/>)
+    /// and build environment on <paramref name="alias"/>; parameter names end in <paramref name="suffix"/>, so one
+    /// statement batch may hold several copies.
+    /// </summary>
+    public static string Platform(InsightQuery query, NpgsqlCommand command, string alias = "r", string suffix = "")
+    {
+        var sql = "";
+        if (query.Runtime is not null)
+        {
+            sql += $" AND {alias}.runtime_name = @runtime{suffix}";
+            command.Parameters.AddWithValue("runtime" + suffix, query.Runtime);
+        }
+        if (query.RuntimeVersion is not null)
+        {
+            sql += $" AND ({alias}.runtime_version = @runtime_version{suffix} OR starts_with({alias}.runtime_version, @runtime_version{suffix} || '.'))";
+            command.Parameters.AddWithValue("runtime_version" + suffix, query.RuntimeVersion);
+        }
+        if (query.ToolEnvironmentFilter is { } environment)
+        {
+            sql += $" AND {alias}.environment = @tool_environment{suffix}";
+            command.Parameters.AddWithValue("tool_environment" + suffix, environment);
         }
         return sql;
     }
@@ -69,5 +99,5 @@ internal static class RunFilterSql
     }
 
     public static bool HasDimensionFilters(InsightQuery query) =>
-        query.Environment != EnvironmentFilter.All || query.Os is not null || query.Version is not null;
+        query.Environment != EnvironmentFilter.All || query.Os is not null || query.Version is not null || query.HasPlatformFilter;
 }

@@ -19,7 +19,7 @@ public interface IMonthRow
 
 /// <summary>One installation-month rollup row in memory; text columns are <see cref="StringCodes"/> codes (0 = NULL).</summary>
 public readonly record struct InstallationMonthRow(
-    int Key, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Days, int OkDays) : IMonthRow;
+    int Key, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Days, int OkDays, int Environment = 0) : IMonthRow;
 
 /// <summary>One command-month rollup row in memory.</summary>
 public readonly record struct CommandMonthRow(int Key, int Command, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
@@ -29,7 +29,8 @@ public readonly record struct PluginMonthRow(int Key, int Name, int Type, int Ve
 
 /// <summary>One run-day rollup row in memory; <see cref="Day"/> is the day of the month, 0-based.</summary>
 public readonly record struct RunDayRow(
-    int Day, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+    int Day, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted,
+    int Environment = 0);
 
 /// <summary>One command-day rollup row in memory.</summary>
 public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
@@ -125,7 +126,8 @@ public sealed class StringCodes
 /// month changes at every refresh, and reloading it at most that often bounds the CPU the cache takes.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
+public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null,
+    StringCodes? codes = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -150,7 +152,15 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), IndexEntry> _indexes = new();
     private readonly ConcurrentDictionary<(string Name, string Tool, DateOnly From), Lock> _indexGates = new();
 
-    public StringCodes Codes { get; } = new();
+    /// <summary>The codes of the rows; a cache over narrowed runs (<see cref="Narrowed"/>) shares its parent's.</summary>
+    public StringCodes Codes { get; } = codes ?? new();
+
+    /// <summary>
+    /// This cache's rows computed from the runs <paramref name="query"/>'s platform filters keep (runtime, runtime version,
+    /// build environment), for a request whose filters the command, plugin and error rollups do not hold; itself otherwise.
+    /// </summary>
+    public RollupCache Narrowed(Insights.InsightQuery query) =>
+        query.HasPlatformFilter ? new RollupCache(dataSource, rollups.Narrowed(query), maxStaleness, _time, Codes) : this;
 
     /// <summary>Reach indexes built since start, and the time spent building them (for logs and the benchmark).</summary>
     public (long Builds, TimeSpan Time, long Entries) IndexStats =>
@@ -160,9 +170,9 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public long RowCount => _segments.Values.Sum(s => (long)s.Count);
 
     public Task<IReadOnlyList<MonthSegment<InstallationMonthRow>>> InstallationMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(InstallationTable, false, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days",
+        GetAsync(InstallationTable, false, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days, environment",
             (r, c) => new InstallationMonthRow(r.GetInt32(2), r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
-                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), c.Code(Text(r, 11))),
             (cmd, f, t) => rollups.InstallationMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
 
     public Task<IReadOnlyList<MonthSegment<CommandMonthRow>>> CommandMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
@@ -266,9 +276,9 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     }
 
     public Task<IReadOnlyList<MonthSegment<RunDayRow>>> RunDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted",
+        GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted, environment",
             (r, c) => new RunDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
-                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12), c.Code(Text(r, 13))),
             (cmd, f, t) => rollups.RunDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandDayRow>>> CommandDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>

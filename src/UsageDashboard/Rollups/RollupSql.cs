@@ -50,22 +50,22 @@ internal static class RollupSql
         $"AND ({alias}.days & rollup_day_mask({alias}.month, {fromDay}, {toDay})) <> 0";
 
     public const string RunDaysColumns =
-        "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment, runs, succeeded, failed, aborted";
 
-    /// <summary>Runs and outcomes per UTC day and environment.</summary>
+    /// <summary>Runs and outcomes per UTC day and environment (the tool's build environment included: Jetty's dev builds).</summary>
     public static string RunDays(string where, RollupInput input) => $"""
-        SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version,
+        SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment,
                {Outcomes}
         FROM {input.Runs} r
         WHERE {where}
-        GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version
+        GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment
         """;
 
     private const string InstallationMonthsKey =
-        "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version";
+        "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment";
 
     public const string InstallationMonthsColumns =
-        "tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days";
+        "tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment, days, ok_days";
 
     /// <summary>
     /// Which days of each month an installation ran anything (<c>days</c>) and ran something that succeeded
@@ -73,12 +73,12 @@ internal static class RollupSql
     /// </summary>
     public static string InstallationMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, r.is_ci, r.os_name, r.os_version, r.runtime_name,
-               r.runtime_version, r.tool_version,
+               r.runtime_version, r.tool_version, r.environment,
                bit_or({RunDayBit}) AS days, coalesce(bit_or({RunDayBit}) FILTER (WHERE r.status = 'succeeded'), 0) AS ok_days
         FROM {input.Runs} r
         {JoinInstallation}
         WHERE {where}
-        GROUP BY r.tool, 2, i.id, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version
+        GROUP BY r.tool, 2, i.id, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment
         """;
 
     public const string CommandDaysColumns =
@@ -239,7 +239,7 @@ internal static class RollupSql
 
     /// <summary>The columns of <c>runs</c> the rollups read: what a refresh copies of each run in its slices.</summary>
     private const string RefreshRunColumns =
-        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type";
+        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type, environment";
 
     /// <summary>The columns of <c>run_plugins</c> the rollups read.</summary>
     private const string RefreshPluginColumns = "run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci";

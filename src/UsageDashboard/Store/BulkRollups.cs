@@ -53,7 +53,7 @@ internal sealed class BulkRollups
         var failure = r.Status is RunStatus.Failed or RunStatus.Aborted;
         var error = r.ErrorType ?? NoError;
 
-        var platform = new Platform(r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion);
+        var platform = new Platform(r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion, r.Environment);
         Count(_runDays, new RunDayKey(r.Tool, day, platform), r.Status);
         var instKey = new InstallationMonthKey(r.Tool, month, installation, platform);
         var masks = _installationMonths.GetValueOrDefault(instKey);
@@ -102,13 +102,13 @@ internal sealed class BulkRollups
     {
         await CopyAsync(conn, "rollup_run_days", RollupSql.RunDaysColumns, _runDays, static (w, k, v) =>
         {
-            StartDayRow(w, 12, k.Tool, k.Day);
+            StartDayRow(w, 13, k.Tool, k.Day);
             k.Platform.Write(w);
             v.Write(w);
         }, ct);
         await CopyAsync(conn, "rollup_installation_months", RollupSql.InstallationMonthsColumns, _installationMonths, static (w, k, v) =>
         {
-            StartMonthRow(w, 11, k.Tool, k.Month, k.Installation);
+            StartMonthRow(w, 12, k.Tool, k.Month, k.Installation);
             k.Platform.Write(w);
             w.Write(v.Days);
             w.Write(v.OkDays);
@@ -243,7 +243,8 @@ internal sealed class BulkRollups
     }
 
     /// <summary>The columns the run-day and installation-month rollups group by besides time and installation.</summary>
-    private readonly record struct Platform(bool IsCi, string? OsName, string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion)
+    private readonly record struct Platform(
+        bool IsCi, string? OsName, string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion, string? Environment)
     {
         public void Write(BinaryCopyWriter w)
         {
@@ -253,6 +254,7 @@ internal sealed class BulkRollups
             w.Write(RuntimeName);
             w.Write(RuntimeVersion);
             w.Write(ToolVersion);
+            w.Write(Environment);
         }
     }
 
