@@ -296,6 +296,11 @@ public static class InsightsApi
                 items = data.Dimensions.SelectMany(d => d.Values.Select(v => new
                 {
                     dimension = DimensionToken(d.Dimension), value = v.Value, installations = v.Installations, runs = v.Runs,
+                    succeededRuns = v.Outcomes?.Succeeded, failedRuns = v.Outcomes?.Failed, abortedRuns = v.Outcomes?.Aborted,
+                    judgedRuns = v.Outcomes?.Judged, successRate = v.Outcomes?.SuccessRate.Value,
+                    successRateInterval = v.Outcomes is { } o ? IntervalOf(o.SuccessRate) : null,
+                    // Jetty reports panics only (PanicRate): its number is panics per 1,000 invocations.
+                    panicsPerThousand = PanicRate.Applies(query.Tool) && v.Outcomes is { } p ? PanicRate.Of(p).Value * 1000 : null,
                 })),
                 overTime = data.Dimensions.ToDictionary(d => DimensionToken(d.Dimension), d => d.OverTime.Select((b, i) => new
                 {
