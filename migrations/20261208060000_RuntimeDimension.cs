@@ -7,62 +7,82 @@ using UsageDashboard.Store;
 namespace UsageDashboard.Migrations
 {
     /// <summary>
-    /// The tool's own build environment (<c>runs.environment</c>: Jetty's <c>prod</c>/<c>dev</c>/<c>test</c>) becomes a
-    /// dimension of the run-day and installation-month rollups, beside the runtime they already hold, so pages filter
-    /// by runtime, runtime version and build environment from memory and leave Jetty's dev builds out of active
-    /// installations. Both tables are recomputed from <c>runs</c> here (the same aggregates as <c>RollupSql</c>) and
-    /// their versions bumped, so every cache reloads them.
+    /// Runtime, runtime version and the tool's own build environment (<c>runs.environment</c>: Jetty's
+    /// <c>prod</c>/<c>dev</c>/<c>test</c>) become dimensions of every rollup, so every page filters by them from memory
+    /// as by OS (the run-day and installation-month tables held the runtime already). An installation's runtime rarely
+    /// changes within a month: on the 1M demo store the month tables grow by under 1 % (docs/benchmarks.md).
+    /// The rollups are emptied here, with one mark left when there are runs: the refresher's next pass finds them empty
+    /// and rebuilds them all from <c>runs</c> (RollupRefresher.RebuildAllAsync), in seconds on the 1M store; pages read
+    /// empty rollups until then.
     /// </summary>
     [DbContext(typeof(UsageDbContext))]
     [Migration("20261208060000_RuntimeDimension")]
     public partial class RuntimeDimension : Migration
     {
-        /// <inheritdoc />
-        protected override void Up(MigrationBuilder migrationBuilder) =>
-            migrationBuilder.Sql("""
-                ALTER TABLE rollup_run_days ADD COLUMN environment text;
-                ALTER TABLE rollup_installation_months ADD COLUMN environment text;
-                DROP INDEX ux_rollup_installation_months;
-                TRUNCATE rollup_run_days, rollup_installation_months;
-                INSERT INTO rollup_run_days (tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment,
-                                             runs, succeeded, failed, aborted)
-                SELECT r.tool, (r.occurred_at AT TIME ZONE 'UTC')::date, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version,
-                       r.tool_version, r.environment, count(*)::int, count(*) FILTER (WHERE r.status = 'succeeded')::int,
-                       count(*) FILTER (WHERE r.status = 'failed')::int, count(*) FILTER (WHERE r.status = 'aborted')::int
-                FROM runs r
-                GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment;
-                INSERT INTO rollup_installation_months (tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version,
-                                                        tool_version, environment, days, ok_days)
-                SELECT r.tool, date_trunc('month', r.occurred_at AT TIME ZONE 'UTC')::date, i.id, r.is_ci, r.os_name, r.os_version,
-                       r.runtime_name, r.runtime_version, r.tool_version, r.environment,
-                       bit_or(1 << (extract(day FROM r.occurred_at AT TIME ZONE 'UTC')::integer - 1)),
-                       coalesce(bit_or(1 << (extract(day FROM r.occurred_at AT TIME ZONE 'UTC')::integer - 1)) FILTER (WHERE r.status = 'succeeded'), 0)
-                FROM runs r
-                JOIN installations i ON i.tool = r.tool AND i.installation_id = r.installation_id
-                GROUP BY r.tool, 2, i.id, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment;
-                CREATE UNIQUE INDEX ux_rollup_installation_months ON rollup_installation_months
-                    (month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment) NULLS NOT DISTINCT;
-                DELETE FROM rollup_month_versions WHERE table_name IN ('rollup_run_days', 'rollup_installation_months');
-                INSERT INTO rollup_month_versions (table_name, month, tool, version)
-                SELECT 'rollup_run_days', s.month, s.tool, nextval('rollup_version_seq')
-                FROM (SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, tool FROM rollup_run_days) s;
-                INSERT INTO rollup_month_versions (table_name, month, tool, version)
-                SELECT 'rollup_installation_months', s.month, s.tool, nextval('rollup_version_seq')
-                FROM (SELECT DISTINCT month, tool FROM rollup_installation_months) s;
-                """);
+        private static readonly string[] s_platformTables =
+        [
+            "rollup_command_days", "rollup_command_months", "rollup_command_durations", "rollup_plugin_days", "rollup_plugin_months",
+            "rollup_error_days", "rollup_error_months", "rollup_plugin_error_days", "rollup_plugin_error_months",
+        ];
+
+        /// <summary>The month tables' unique keys (what slice refreshes merge into), without the new columns.</summary>
+        private static readonly (string Table, string Key)[] s_monthKeys =
+        [
+            ("rollup_installation_months", "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version"),
+            ("rollup_command_months", "month, tool, installation_key, command, is_ci, os_name, tool_version"),
+            ("rollup_plugin_months", "month, tool, installation_key, name, type, version, is_ci, os_name, tool_version"),
+            ("rollup_error_months", "month, tool, installation_key, command, error_type, is_ci, os_name, tool_version"),
+            ("rollup_plugin_error_months", "month, tool, installation_key, name, error_type, is_ci, os_name, tool_version"),
+        ];
+
+        private const string AllRollups =
+            "rollup_run_days, rollup_installation_months, rollup_command_days, rollup_command_months, rollup_command_durations, " +
+            "rollup_plugin_days, rollup_plugin_months, rollup_error_days, rollup_error_months, rollup_plugin_error_days, rollup_plugin_error_months";
 
         /// <inheritdoc />
-        protected override void Down(MigrationBuilder migrationBuilder) =>
-            // Rows that differ only by environment would collide on the old key: the next refresh finds the tables
-            // empty and rebuilds them (RollupRefresher).
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql($"""
+                TRUNCATE {AllRollups}, rollup_month_versions, rollup_dirty;
+                ALTER TABLE rollup_run_days ADD COLUMN environment text;
+                ALTER TABLE rollup_installation_months ADD COLUMN environment text;
+                """);
+            foreach (var table in s_platformTables)
+            {
+                migrationBuilder.Sql($"ALTER TABLE {table} ADD COLUMN runtime_name text, ADD COLUMN runtime_version text, ADD COLUMN environment text;");
+            }
+            foreach (var (table, key) in s_monthKeys)
+            {
+                var added = table == "rollup_installation_months" ? "environment" : "runtime_name, runtime_version, environment";
+                migrationBuilder.Sql($"""
+                    DROP INDEX ux_{table};
+                    CREATE UNIQUE INDEX ux_{table} ON {table} ({key}, {added}) NULLS NOT DISTINCT;
+                    """);
+            }
+            // One mark, so the refresher's next pass runs and, finding the rollups empty, rebuilds them all.
+            migrationBuilder.Sql("INSERT INTO rollup_dirty (tool, day) SELECT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM runs LIMIT 1;");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql($"TRUNCATE {AllRollups}, rollup_month_versions, rollup_dirty;");
+            foreach (var (table, key) in s_monthKeys)
+            {
+                migrationBuilder.Sql($"""
+                    DROP INDEX ux_{table};
+                    CREATE UNIQUE INDEX ux_{table} ON {table} ({key}) NULLS NOT DISTINCT;
+                    """);
+            }
+            foreach (var table in s_platformTables)
+            {
+                migrationBuilder.Sql($"ALTER TABLE {table} DROP COLUMN runtime_name, DROP COLUMN runtime_version, DROP COLUMN environment;");
+            }
             migrationBuilder.Sql("""
-                TRUNCATE rollup_run_days, rollup_installation_months;
-                DELETE FROM rollup_month_versions WHERE table_name IN ('rollup_run_days', 'rollup_installation_months');
-                DROP INDEX ux_rollup_installation_months;
                 ALTER TABLE rollup_run_days DROP COLUMN environment;
                 ALTER TABLE rollup_installation_months DROP COLUMN environment;
-                CREATE UNIQUE INDEX ux_rollup_installation_months ON rollup_installation_months
-                    (month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version) NULLS NOT DISTINCT;
+                INSERT INTO rollup_dirty (tool, day) SELECT tool, (occurred_at AT TIME ZONE 'UTC')::date FROM runs LIMIT 1;
                 """);
+        }
     }
 }

@@ -11,9 +11,6 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
 {
     private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
-    /// <summary>The rows for <paramref name="query"/>: its runtime and build environment filters are not columns of these rollups (<see cref="RollupCache.Narrowed"/>).</summary>
-    private RollupCache Cache(InsightQuery query) => _cache.Narrowed(query);
-
     /// <summary>Rows on the page; the API and CSV take up to <see cref="ApiLimit"/>.</summary>
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
@@ -47,16 +44,16 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     {
         var (prevFrom, prevTo) = query.PreviousPeriod;
         // The filter after the rows: codes exist once every row is in memory.
-        var loaded = await Cache(query).CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
-        var filter = ReachFilter.For(query, Cache(query).Codes);
-        var segments = Collapse.CommandDays.For(loaded, filter, Cache(query));
+        var loaded = await _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var segments = Collapse.CommandDays.For(loaded, filter, _cache);
         var tallies = new Dictionary<(string Tool, int Command), (Tally Current, Tally Previous)>();
         foreach (var segment in segments)
         {
             foreach (var row in segment.Rows)
             {
                 var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
-                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -67,7 +64,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
                 (current ? t.Current : t.Previous).Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
             }
         }
-        var codes = Cache(query).Codes;
+        var codes = _cache.Codes;
         var ranked = tallies.Where(t => t.Value.Current.Runs > 0).ToList();
         var rows = ranked
             .OrderByDescending(t => t.Value.Current.Runs).ThenBy(t => t.Key.Tool, StringComparer.Ordinal)
@@ -81,18 +78,18 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
     /// <summary>Installations per command in the period, from the in-memory command-month rows.</summary>
     private async Task<Dictionary<(string, string), long>> ReachAsync(InsightQuery query, CancellationToken ct)
     {
-        var segments = await Cache(query).CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, Cache(query).Codes), (CommandMonthRow r) => r.Command,
-            (tool, f) => Cache(query).CommandReach(tool, query.From, f), static key => (int)key);
-        return counts.ToDictionary(c => (c.Key.Tool, Cache(query).Codes.Text(c.Key.Group)!), c => c.Value);
+        var segments = await _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var counts = ReachCounts.Distinct(segments, query.From, query.To, ReachFilter.For(query, _cache.Codes), (CommandMonthRow r) => r.Command,
+            (tool, f) => _cache.CommandReach(tool, query.From, f), static key => (int)key);
+        return counts.ToDictionary(c => (c.Key.Tool, _cache.Codes.Text(c.Key.Group)!), c => c.Value);
     }
 
     private async Task<Dictionary<(string, string), DurationHistogram>> DurationsAsync(InsightQuery query, CancellationToken ct)
     {
         // The filter after the rows: codes exist once every row is in memory.
-        var loaded = await Cache(query).CommandDurationsAsync(query.Tool, query.From, query.To, ct);
-        var filter = ReachFilter.For(query, Cache(query).Codes);
-        var segments = Collapse.CommandDurations.For(loaded, filter, Cache(query));
+        var loaded = await _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var segments = Collapse.CommandDurations.For(loaded, filter, _cache);
         var histograms = new Dictionary<(string, string), DurationHistogram>();
         foreach (var tool in segments.GroupBy(s => s.Tool, StringComparer.Ordinal))
         {
@@ -102,7 +99,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             {
                 foreach (var row in segment.Rows)
                 {
-                    if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                     {
                         continue;
                     }
@@ -118,7 +115,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             }
             foreach (var (command, histogram) in byCommand)
             {
-                histograms[(tool.Key, Cache(query).Codes.Text(command)!)] = histogram;
+                histograms[(tool.Key, _cache.Codes.Text(command)!)] = histogram;
             }
         }
         return histograms;
@@ -130,14 +127,14 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         var (prevFrom, prevTo) = query.PreviousPeriod;
         // Runs, outcomes, durations and error types from the in-memory rollup rows (the same rows SQL over the
         // rollup tables read, without statements whose cost grew with the store).
-        var daySegments = Cache(query).CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
-        var durationSegments = Cache(query).CommandDurationsAsync(query.Tool, query.From, query.To, ct);
-        var months = Cache(query).CommandMonthsAsync(query.Tool, query.From, query.To, ct);
-        var errorTypes = ErrorTypes.ForCommandAsync(Cache(query), query, command, ct);
+        var daySegments = _cache.CommandDaysAsync(query.Tool, prevFrom, query.To, ct);
+        var durationSegments = _cache.CommandDurationsAsync(query.Tool, query.From, query.To, ct);
+        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var errorTypes = ErrorTypes.ForCommandAsync(_cache, query, command, ct);
 
         var days = await daySegments;
         var durations = await durationSegments;
-        var codes = Cache(query).Codes;
+        var codes = _cache.Codes;
         var commandCode = codes.Find(command);
         var filter = ReachFilter.For(query, codes);
         var bucketTallies = new Dictionary<DateOnly, Tally>();
@@ -151,7 +148,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         {
             foreach (var row in segment.Rows)
             {
-                if (commandCode <= 0 || row.Command != commandCode || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (commandCode <= 0 || row.Command != commandCode || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -187,7 +184,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 if (commandCode > 0 && row.Command == commandCode && ReachCounts.InRange(segment.Month, row.Day, query.From, query.To)
-                    && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    && filter.Matches(in row))
                 {
                     for (var i = 0; i < row.Buckets.Length; i++)
                     {
@@ -252,15 +249,15 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         foreach (var tool in monthRows.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var segments = tool.ToList();
-            var (all, byVersion, byOs) = (Cache(query).CommandReach(segments, query.From, filter),
-                Cache(query).CommandVersionReach(segments, query.From, filter), Cache(query).CommandOsReach(segments, query.From, filter));
+            var (all, byVersion, byOs) = (_cache.CommandReach(segments, query.From, filter),
+                _cache.CommandVersionReach(segments, query.From, filter), _cache.CommandOsReach(segments, query.From, filter));
             if (all is null || byVersion is null || byOs is null || !all.Covers(query.From, query.To))
             {
                 return null;
             }
             installations += all.DistinctOf(stream, command, query.From, query.To);
-            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == command), Cache(query).Codes);
-            ReachCounts.AddByText(systems, byOs.Distinct(stream, query.From, query.To, key => key >> 32 == command), Cache(query).Codes);
+            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == command), _cache.Codes);
+            ReachCounts.AddByText(systems, byOs.Distinct(stream, query.From, query.To, key => key >> 32 == command), _cache.Codes);
         }
         return (installations, versions, systems);
     }

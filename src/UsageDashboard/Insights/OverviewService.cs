@@ -290,19 +290,17 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
     /// <summary>The top commands by runs (counts from the command-day rows), then installations for just those.</summary>
     private async Task<IReadOnlyList<CommandRow>> CommandsAsync(InsightQuery query, int limit, CancellationToken ct)
     {
-        // Command rows hold no runtime or build environment: a view filtered by them reads its rows from runs.
-        var cache = _cache.Narrowed(query);
-        var months = cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
+        var months = _cache.CommandMonthsAsync(query.Tool, query.From, query.To, ct);
         // The filter after the rows: codes exist once every row is in memory.
-        var loaded = await cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
-        var filter = ReachFilter.For(query, cache.Codes);
-        var days = Collapse.CommandDays.For(loaded, filter, cache);
+        var loaded = await _cache.CommandDaysAsync(query.Tool, query.From, query.To, ct);
+        var filter = ReachFilter.For(query, _cache.Codes);
+        var days = Collapse.CommandDays.For(loaded, filter, _cache);
         var tallies = new Dictionary<(string Tool, int Command), Tally>();
         foreach (var segment in days)
         {
             foreach (var row in segment.Rows)
             {
-                if (ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) && filter.Matches(in row))
                 {
                     if (!tallies.TryGetValue((segment.Tool, row.Command), out var t))
                     {
@@ -325,7 +323,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         }
         var reach = ReachCounts.Distinct(await months, query.From, query.To, ReachFilter.For(query, codes),
             (CommandMonthRow r) => r.Command < wanted.Length && wanted[r.Command] ? r.Command : -1,
-            (tool, f) => cache.CommandReach(tool, query.From, f), key => key < wanted.Length && wanted[key] ? (int)key : -1);
+            (tool, f) => _cache.CommandReach(tool, query.From, f), key => key < wanted.Length && wanted[key] ? (int)key : -1);
         return top.Select(t => new CommandRow(t.Key.Tool, codes.Text(t.Key.Command)!, t.Value.Runs, t.Value.Succeeded, t.Value.Failed,
             t.Value.Aborted, reach.GetValueOrDefault(t.Key))).ToList();
     }

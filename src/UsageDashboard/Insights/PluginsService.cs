@@ -12,9 +12,6 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 {
     private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
-    /// <summary>The rows for <paramref name="query"/>: its runtime and build environment filters are not columns of these rollups (<see cref="RollupCache.Narrowed"/>).</summary>
-    private RollupCache Cache(InsightQuery query) => _cache.Narrowed(query);
-
     public const int PageLimit = 200;
     public const int ApiLimit = 1000;
 
@@ -23,13 +20,13 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     public async Task<PluginsData> GetAsync(InsightQuery query, int limit, CancellationToken ct)
     {
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
-        var months = Cache(query).PluginMonthsAsync(query.Tool, query.From, query.To, ct);
-        var dayRows = await Cache(query).PluginDaysAsync(query.Tool, query.From, query.To, ct);
+        var months = _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
+        var dayRows = await _cache.PluginDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await months;
         // Codes are read once every row is in memory, so every value the rows hold has its code.
-        var codes = Cache(query).Codes;
+        var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
-        var days = Collapse.PluginDays.For(dayRows, filter, Cache(query));
+        var days = Collapse.PluginDays.For(dayRows, filter, _cache);
         // A plugin is (tool, name, type): counts and versions from the plugin-day rows, installations from the
         // plugin-month rows, counted under one group number per (name, type) pair.
         var pairs = new Dictionary<(int Name, int Type), int>();
@@ -38,7 +35,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         {
             foreach (var row in segment.Rows)
             {
-                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -56,7 +53,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         }
         var reach = ReachCounts.Distinct(monthRows, query.From, query.To, filter,
             (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1,
-            (tool, f) => Cache(query).PluginReach(tool, query.From, f),
+            (tool, f) => _cache.PluginReach(tool, query.From, f),
             key => pairs.TryGetValue(((int)(key >> 32), (int)key), out var g) ? g : -1);
         var names = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
@@ -77,14 +74,14 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         // Installations from the reach indexes when the filter allows; otherwise the month rows are read by SQL.
         var indexed = await DetailReachFromIndexAsync(query, plugin, buckets, ct);
         // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
-        var errorTypes = ErrorTypes.ForPluginAsync(Cache(query), query, plugin, ct);
+        var errorTypes = ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d", platform: false);
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m", platform: false);
+        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
         var toolOnly = query.Tool is null ? "" : " AND d.tool = @tool";
-        var days = rollups.Narrowed(query).PluginDays(cmd, query.From, query.To);
-        var months = rollups.Narrowed(query).PluginMonths(cmd, query.From, query.To);
+        var days = rollups.PluginDays(cmd, query.From, query.To);
+        var months = rollups.PluginMonths(cmd, query.From, query.To);
         // Outcomes from the plugin-day rollup, masks of GROUPING(version, os): 1 = per version,
         // 0 = OS × version (matrix), 3 = totals. Installations (in total, per version, per bucket and
         // version) are counted here from the plugin-month rows over the period. First seen is over all
@@ -183,13 +180,13 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
     private async Task<(long, Dictionary<string, long>, Dictionary<DateOnly, Dictionary<string, long>>)?> DetailReachFromIndexAsync(
         InsightQuery query, string plugin, IReadOnlyList<Bucket> buckets, CancellationToken ct)
     {
-        var codes = Cache(query).Codes;
+        var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
         if (filter.IndexStream is not { } stream)
         {
             return null;
         }
-        var segments = await Cache(query).PluginMonthsAsync(query.Tool, query.From, query.To, ct);
+        var segments = await _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
         // After the rows are in memory, so the name has its code if any row has it.
         var name = codes.Find(plugin);
         if (name <= 0)
@@ -202,8 +199,8 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         foreach (var tool in segments.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var toolSegments = tool.ToList();
-            var (all, byVersion) = (Cache(query).PluginNameReach(toolSegments, query.From, filter),
-                Cache(query).PluginVersionReach(toolSegments, query.From, filter));
+            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From, filter),
+                _cache.PluginVersionReach(toolSegments, query.From, filter));
             if (all is null || byVersion is null || !all.Covers(query.From, query.To))
             {
                 return null;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
@@ -7,9 +6,8 @@ namespace UsageDashboard.Insights;
 /// The dimension filters of an <see cref="InsightQuery"/> (env, OS, tool version; runtime, runtime version and
 /// build environment) as a test on in-memory rollup rows: the same conditions <see cref="RunFilterSql.Dimensions"/>
 /// writes in SQL. The tool is not here: segments are per tool, and the cache is asked for the tool's segments only.
-/// Runtime, runtime version and build environment (the platform) are columns of the run-day and installation-month
-/// rows only; rows without them are read from runs already narrowed to the platform (<see cref="RollupSource.Narrowed"/>),
-/// so their tests leave the platform out.
+/// Runtime, runtime version and build environment (the platform) are columns of every rollup; Jetty's dev builds are
+/// left out of installation-month rows only (active installations), where the view leaves them out.
 /// </summary>
 public readonly struct ReachFilter
 {
@@ -82,9 +80,9 @@ public readonly struct ReachFilter
     /// <summary>The OS and tool-version part of <see cref="Matches(bool, int, int)"/> (the environment is the index's stream).</summary>
     public bool KeepsRow(int os, int toolVersion) => (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 
-    /// <summary><see cref="KeepsRow(int, int)"/> for an installation-month row, its platform included.</summary>
-    public bool KeepsRow(in InstallationMonthRow row) =>
-        KeepsRow(row.OsName, row.ToolVersion) && (_platform is null || _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment));
+    /// <summary><see cref="KeepsRow(int, int)"/> for a month row, its platform included (and Jetty's dev builds, for installation rows).</summary>
+    public bool KeepsRow<T>(in T row) where T : IMonthRow =>
+        KeepsRow(row.OsName, row.ToolVersion) && KeepsPlatform(row);
 
     /// <summary>An index's <paramref name="group"/> for the rows this filter keeps (<see cref="KeepsRow(int, int)"/>), none (-1) for the others.</summary>
     public Func<T, long> Narrow<T>(Func<T, long> group) where T : IMonthRow
@@ -97,30 +95,38 @@ public readonly struct ReachFilter
         return r => filter.KeepsRow(r) ? group(r) : -1;
     }
 
-    /// <summary><see cref="KeepsRow(int, int)"/> for any month row: installation rows with their platform.</summary>
-    private bool KeepsRow<T>(T row) where T : IMonthRow =>
-        typeof(T) == typeof(InstallationMonthRow) ? KeepsRow(in Unsafe.As<T, InstallationMonthRow>(ref row)) : KeepsRow(row.OsName, row.ToolVersion);
-
     public bool Matches(bool isCi, int os, int toolVersion) =>
         !None && (_ci is not { } ci || ci == isCi) && (_os < 0 || _os == os) && (_version < 0 || _version == toolVersion);
 
-    /// <summary>Whether a run-day row matches, its runtime, runtime version and build environment included.</summary>
-    public bool Matches(in RunDayRow row) =>
-        Matches(row.IsCi, row.OsName, row.ToolVersion) && (_platform is null || _platform.Runs(row.RuntimeName, row.RuntimeVersion, row.Environment));
-
     /// <summary>
-    /// Whether a month row matches: installation rows with their platform and without Jetty's dev builds where the view
-    /// leaves them out (<see cref="InsightQuery.ExcludesDevBuilds"/>), other rows on env, OS and tool version.
-    /// The type test is resolved when the method is compiled for <typeparamref name="T"/>.
+    /// Whether a month row matches, its runtime, runtime version and build environment included, and for installation
+    /// rows without Jetty's dev builds where the view leaves them out (<see cref="InsightQuery.ExcludesDevBuilds"/>).
     /// </summary>
-    public bool Matches<T>(in T row) where T : struct, IMonthRow =>
-        typeof(T) == typeof(InstallationMonthRow)
-            ? Matches(in Unsafe.As<T, InstallationMonthRow>(ref Unsafe.AsRef(in row)))
-            : Matches(row.IsCi, row.OsName, row.ToolVersion);
+    public bool Matches<T>(in T row) where T : struct, IMonthRow => Matches(row.IsCi, row.OsName, row.ToolVersion) && KeepsPlatform(row);
 
-    /// <summary>Whether an installation-month row counts (<see cref="Matches{T}(in T)"/>).</summary>
-    public bool Matches(in InstallationMonthRow row) =>
-        Matches(row.IsCi, row.OsName, row.ToolVersion) && (_platform is null || _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment));
+    /// <summary>Whether a run-day row matches, its runtime, runtime version and build environment included.</summary>
+    public bool Matches(in RunDayRow row) => Matches(row.IsCi, row.OsName, row.ToolVersion) && RunsOn(row.RuntimeName, row.RuntimeVersion, row.Environment);
+
+    /// <inheritdoc cref="Matches(in RunDayRow)"/>
+    public bool Matches(in CommandDayRow row) => Matches(row.IsCi, row.OsName, row.ToolVersion) && RunsOn(row.RuntimeName, row.RuntimeVersion, row.Environment);
+
+    /// <inheritdoc cref="Matches(in RunDayRow)"/>
+    public bool Matches(in PluginDayRow row) => Matches(row.IsCi, row.OsName, row.ToolVersion) && RunsOn(row.RuntimeName, row.RuntimeVersion, row.Environment);
+
+    /// <inheritdoc cref="Matches(in RunDayRow)"/>
+    public bool Matches(in ErrorDayRow row) => Matches(row.IsCi, row.OsName, row.ToolVersion) && RunsOn(row.RuntimeName, row.RuntimeVersion, row.Environment);
+
+    /// <inheritdoc cref="Matches(in RunDayRow)"/>
+    public bool Matches(in CommandDurationRow row) =>
+        Matches(row.IsCi, row.OsName, row.ToolVersion) && RunsOn(row.RuntimeName, row.RuntimeVersion, row.Environment);
+
+    private bool RunsOn(int runtime, int runtimeVersion, int environment) => _platform is null || _platform.Runs(runtime, runtimeVersion, environment);
+
+    /// <summary>The platform test of a month row; the type test is resolved when the method is compiled for <typeparamref name="T"/>.</summary>
+    private bool KeepsPlatform<T>(in T row) where T : IMonthRow =>
+        _platform is null || (typeof(T) == typeof(InstallationMonthRow)
+            ? _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment)
+            : _platform.Runs(row.RuntimeName, row.RuntimeVersion, row.Environment));
 
     /// <summary>The platform part of a filter, by codes; a runtime version matches by prefix (memoized per code).</summary>
     private sealed class Platform

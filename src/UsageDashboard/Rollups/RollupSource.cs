@@ -10,19 +10,7 @@ namespace UsageDashboard.Rollups;
 /// </summary>
 public sealed class RollupSource(IOptions<RollupOptions> options)
 {
-    /// <summary>The platform filters every aggregate over runs applies (<see cref="Narrowed"/>), or null.</summary>
-    private Insights.InsightQuery? _platform;
-
-    public bool Enabled => _platform is null && options.Value.Enabled;
-
-    /// <summary>
-    /// The aggregates over just the runs <paramref name="query"/>'s runtime, runtime version and build environment keep:
-    /// the command, plugin and error rollups do not hold those columns (one more dimension in each would multiply their
-    /// rows), so a view filtered by them reads its rows from runs, exactly, at the cost of the raw path.
-    /// Tables read over all time (<see cref="PluginDaysAllTime"/>) stay the stored ones.
-    /// </summary>
-    public RollupSource Narrowed(Insights.InsightQuery query) =>
-        query.HasPlatformFilter ? new RollupSource(options) { _platform = query } : this;
+    public bool Enabled => options.Value.Enabled;
 
     /// <summary>For tests and tools that build services by hand.</summary>
     public static RollupSource Create(bool enabled = true) => new(Options.Create(new RollupOptions { Enabled = enabled }));
@@ -51,7 +39,7 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
 
     /// <summary>Every day ever: a version's first sighting is about its whole history, not the period.</summary>
     public string PluginDaysAllTime() =>
-        options.Value.Enabled ? "rollup_plugin_days" : $"({RollupSql.PluginDays("true", RollupInput.Stored)})";
+        Enabled ? "rollup_plugin_days" : $"({RollupSql.PluginDays("true", RollupInput.Stored)})";
 
     public string ErrorDays(NpgsqlCommand cmd, DateOnly from, DateOnly to) =>
         Relation(cmd, "rollup_error_days", RollupSql.ErrorDays, from, to);
@@ -75,7 +63,6 @@ public sealed class RollupSource(IOptions<RollupOptions> options)
         var n = cmd.Parameters.Count;
         cmd.Parameters.AddWithValue($"src{n}_from", from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
         cmd.Parameters.AddWithValue($"src{n}_to", to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
-        var platform = _platform is null ? "" : Insights.RunFilterSql.Platform(_platform, cmd, "r", $"_src{n}");
-        return $"({select($"r.occurred_at >= @src{n}_from AND r.occurred_at < @src{n}_to{platform}", RollupInput.Stored)})";
+        return $"({select($"r.occurred_at >= @src{n}_from AND r.occurred_at < @src{n}_to", RollupInput.Stored)})";
     }
 }
