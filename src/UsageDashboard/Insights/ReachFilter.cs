@@ -128,55 +128,62 @@ public readonly struct ReachFilter
             ? _platform.Installation(row.RuntimeName, row.RuntimeVersion, row.Environment)
             : _platform.Runs(row.RuntimeName, row.RuntimeVersion, row.Environment));
 
-    /// <summary>The platform part of a filter, by codes; a runtime version matches by prefix (memoized per code).</summary>
+    /// <summary>
+    /// The platform part of a filter. Values are compared by text, memoized per code: a filter may be made before the
+    /// rows it tests are loaded (their codes do not exist yet), and a runtime version matches by prefix.
+    /// </summary>
     private sealed class Platform
     {
-        private readonly StringCodes _codes;
-        private readonly int _runtime;
-        private readonly string? _runtimeVersion;
-        private readonly int _environment;
-        private readonly int _excluded;
-        // Per runtime-version code: 0 not yet known, 1 matches, 2 does not.
-        private byte[] _versionMatches = new byte[64];
+        private readonly CodeTest? _runtime;
+        private readonly CodeTest? _runtimeVersion;
+        private readonly CodeTest? _environment;
+        private readonly CodeTest? _excluded;
 
         public Platform(InsightQuery query, StringCodes codes)
         {
-            _codes = codes;
-            // -1: no filter; -2: a value no row has.
-            _runtime = query.Runtime is null ? -1 : Known(codes.Find(query.Runtime));
-            _runtimeVersion = query.RuntimeVersion;
-            _environment = query.ToolEnvironmentFilter is { } e ? Known(codes.Find(e)) : -1;
-            _excluded = query.ExcludesDevBuilds ? codes.Find(InsightQuery.DevBuild) : -1;
+            _runtime = query.Runtime is { } runtime ? new CodeTest(codes, t => t == runtime) : null;
+            _runtimeVersion = query.RuntimeVersion is { } version ? new CodeTest(codes, t => InsightQuery.RuntimeVersionMatches(t, version)) : null;
+            _environment = query.ToolEnvironmentFilter is { } environment ? new CodeTest(codes, t => t == environment) : null;
+            _excluded = query.ExcludesDevBuilds ? new CodeTest(codes, t => t == InsightQuery.DevBuild) : null;
             Filters = query.HasPlatformFilter;
-            Name = $"|runtime={_runtime}|runtimeVersion={_runtimeVersion}|environment={_environment}|excluded={_excluded}";
+            Name = $"|runtime={query.Runtime}|runtimeVersion={query.RuntimeVersion}|environment={query.ToolEnvironmentFilter}|devBuilds={!query.ExcludesDevBuilds}";
         }
-
-        private static int Known(int code) => code <= 0 ? -2 : code;
 
         public bool Filters { get; }
 
         public string Name { get; }
 
         public bool Runs(int runtime, int runtimeVersion, int environment) =>
-            (_runtime == -1 || _runtime == runtime) && (_environment == -1 || _environment == environment)
-            && (_runtimeVersion is null || VersionMatches(runtimeVersion));
+            (_runtime is null || _runtime.Holds(runtime)) && (_runtimeVersion is null || _runtimeVersion.Holds(runtimeVersion))
+            && (_environment is null || _environment.Holds(environment));
 
         public bool Installation(int runtime, int runtimeVersion, int environment) =>
-            Runs(runtime, runtimeVersion, environment) && (_excluded <= 0 || environment != _excluded);
+            Runs(runtime, runtimeVersion, environment) && (_excluded is null || !_excluded.Holds(environment));
+    }
 
-        private bool VersionMatches(int code)
+    /// <summary>A test on the text of a <see cref="StringCodes"/> code (NULL never passes), memoized per code.</summary>
+    private sealed class CodeTest(StringCodes codes, Func<string, bool> test)
+    {
+        // Per code: 0 not yet known, 1 passes, 2 does not. A race only computes an answer twice.
+        private byte[] _answers = new byte[64];
+
+        public bool Holds(int code)
         {
-            var memo = _versionMatches;
-            if (code >= memo.Length)
+            if (code <= 0)
             {
-                Array.Resize(ref memo, Math.Max(code + 1, memo.Length * 2));
-                _versionMatches = memo;
+                return false;
             }
-            if (memo[code] == 0)
+            var answers = _answers;
+            if (code >= answers.Length)
             {
-                memo[code] = InsightQuery.RuntimeVersionMatches(_codes.Text(code), _runtimeVersion!) ? (byte)1 : (byte)2;
+                Array.Resize(ref answers, Math.Max(code + 1, answers.Length * 2));
+                _answers = answers;
             }
-            return memo[code] == 1;
+            if (answers[code] == 0)
+            {
+                answers[code] = codes.Text(code) is { } text && test(text) ? (byte)1 : (byte)2;
+            }
+            return answers[code] == 1;
         }
     }
 }

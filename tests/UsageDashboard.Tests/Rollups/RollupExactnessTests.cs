@@ -145,6 +145,35 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal(Json(await rawCommands.GetCommandAsync(query, top, default)), Json(await commands.GetCommandAsync(query, top, default)));
     }
 
+    /// <summary>Runtime, runtime version and build environment views that hold runs (random seeds may draw empty ones).</summary>
+    public static TheoryData<string?, string?, string?, string?> PlatformViews() => new()
+    {
+        { null, "python", "3.11", null },
+        { "meltano", null, "3.12", null },
+        { "dbt", "python", "3", null },
+        { "jetty", null, null, null },
+        { "jetty", null, null, "dev" },
+        { "jetty", null, null, "all" },
+    };
+
+    [Theory]
+    [MemberData(nameof(PlatformViews))]
+    public async Task Pages_RuntimeAndBuildFilters_RollupsEqualRawRunsAndHoldRuns(string? tool, string? runtime, string? runtimeVersion, string? environment)
+    {
+        var query = InsightQuery.Parse(tool, "90d", null, null, null, null, null, null, Today, null, runtime, runtimeVersion, environment);
+        var (overview, commands, plugins, installations, environments) = Services(rollups: true);
+        var (rawOverview, rawCommands, rawPlugins, rawInstallations, rawEnvironments) = Services(rollups: false);
+
+        var data = await overview.GetAsync(query, default);
+        Assert.True(data.Current.Runs > 0);
+        Assert.Equal(Json(await rawOverview.GetAsync(query, default)), Json(data));
+        Assert.Equal(Json(await rawCommands.GetAsync(query, 200, default)), Json(await commands.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawPlugins.GetAsync(query, 200, default)), Json(await plugins.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawInstallations.GetAsync(query, ActiveRuleKind.AnyEvent, default)), Json(await installations.GetAsync(query, ActiveRuleKind.AnyEvent, default)));
+        Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), Json(await environments.GetAsync(query, default)));
+        await AssertDetailPagesEqualRawAsync(query, seed: 7);
+    }
+
     /// <summary>Ranges that start in one month and end in the next: month rows of both months, weeks cut by the boundary.</summary>
     public static TheoryData<string?, string, string, string, string?> MonthBoundaryRanges() => new()
     {
