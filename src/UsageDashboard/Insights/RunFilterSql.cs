@@ -9,11 +9,10 @@ namespace UsageDashboard.Insights;
 internal static class RunFilterSql
 {
     /// <summary>
-    /// Conditions (each starting with " AND ") for tool, env, os and version, and with <paramref name="platform"/>
-    /// for runtime, runtime version and build environment (<see cref="Platform"/>), which only <c>runs</c> and the
-    /// run-day and installation-month rollups hold.
+    /// Conditions (each starting with " AND ") for tool, env, os and version, runtime, runtime version and build
+    /// environment (<see cref="Platform"/>): columns of <c>runs</c> and of every rollup.
     /// </summary>
-    public static string Dimensions(InsightQuery query, NpgsqlCommand command, string alias = "r", bool platform = true)
+    public static string Dimensions(InsightQuery query, NpgsqlCommand command, string alias = "r")
     {
         var sql = "";
         if (query.Tool is not null)
@@ -37,31 +36,30 @@ internal static class RunFilterSql
             sql += $" AND {alias}.tool_version = @version";
             command.Parameters.AddWithValue("version", query.Version);
         }
-        return platform ? sql + Platform(query, command, alias) : sql;
+        return sql + Platform(query, command, alias);
     }
 
     /// <summary>
     /// Conditions for runtime, runtime version (the version or a sub-version, <see cref="InsightQuery.RuntimeVersionMatches"/>)
-    /// and build environment on <paramref name="alias"/>; parameter names end in <paramref name="suffix"/>, so one
-    /// statement batch may hold several copies.
+    /// and build environment on <paramref name="alias"/>.
     /// </summary>
-    public static string Platform(InsightQuery query, NpgsqlCommand command, string alias = "r", string suffix = "")
+    public static string Platform(InsightQuery query, NpgsqlCommand command, string alias = "r")
     {
         var sql = "";
         if (query.Runtime is not null)
         {
-            sql += $" AND {alias}.runtime_name = @runtime{suffix}";
-            command.Parameters.AddWithValue("runtime" + suffix, query.Runtime);
+            sql += $" AND {alias}.runtime_name = @runtime";
+            command.Parameters.AddWithValue("runtime", query.Runtime);
         }
         if (query.RuntimeVersion is not null)
         {
-            sql += $" AND ({alias}.runtime_version = @runtime_version{suffix} OR starts_with({alias}.runtime_version, @runtime_version{suffix} || '.'))";
-            command.Parameters.AddWithValue("runtime_version" + suffix, query.RuntimeVersion);
+            sql += $" AND ({alias}.runtime_version = @runtime_version OR starts_with({alias}.runtime_version, @runtime_version || '.'))";
+            command.Parameters.AddWithValue("runtime_version", query.RuntimeVersion);
         }
         if (query.ToolEnvironmentFilter is { } environment)
         {
-            sql += $" AND {alias}.environment = @tool_environment{suffix}";
-            command.Parameters.AddWithValue("tool_environment" + suffix, environment);
+            sql += $" AND {alias}.environment = @tool_environment";
+            command.Parameters.AddWithValue("tool_environment", environment);
         }
         return sql;
     }
