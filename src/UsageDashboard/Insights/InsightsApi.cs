@@ -52,6 +52,7 @@ public static class InsightsApi
                     judgedRuns = t.Current.Judged,
                     successRate = t.Current.SuccessRate.Value,
                     successRateInterval = IntervalOf(t.Current.SuccessRate),
+                    panicsPerThousand = PanicsPerThousand(t.Tool, t.Current),
                     previous = new { activeInstallations = t.PreviousActiveInstallations, runs = t.Previous.Runs, successRate = t.Previous.SuccessRate.Value },
                 }),
             });
@@ -91,6 +92,7 @@ public static class InsightsApi
                     successRate = c.Current.SuccessRate.Value,
                     successRateInterval = IntervalOf(c.Current.SuccessRate),
                     smallSample = c.Current.SuccessRate.IsSmallSample,
+                    panicsPerThousand = PanicsPerThousand(c.Tool, c.Current),
                     installations = c.Installations,
                     p50Ms = c.P50Ms,
                     p95Ms = c.P95Ms,
@@ -300,7 +302,7 @@ public static class InsightsApi
                     judgedRuns = v.Outcomes?.Judged, successRate = v.Outcomes?.SuccessRate.Value,
                     successRateInterval = v.Outcomes is { } o ? IntervalOf(o.SuccessRate) : null,
                     // Jetty reports panics only (PanicRate): its number is panics per 1,000 invocations.
-                    panicsPerThousand = PanicRate.Applies(query.Tool) && v.Outcomes is { } p ? PanicRate.Of(p).Value * 1000 : null,
+                    panicsPerThousand = v.Outcomes is { } p ? PanicsPerThousand(query.Tool, p) : null,
                 })),
                 overTime = data.Dimensions.ToDictionary(d => DimensionToken(d.Dimension), d => d.OverTime.Select((b, i) => new
                 {
@@ -386,6 +388,10 @@ public static class InsightsApi
     {
         errorType = e.ErrorType, runs = e.Runs, installations = e.Installations, lastSeen = e.LastSeen,
     };
+
+    /// <summary>Jetty's panics per 1,000 invocations (<see cref="PanicRate"/>); null for other tools.</summary>
+    private static double? PanicsPerThousand(string? tool, Outcomes outcomes) =>
+        PanicRate.Applies(tool) && PanicRate.Of(outcomes).Value is { } share ? Math.Round(share * 1000, 3) : null;
 
     private static double[]? IntervalOf(Rate rate) => rate.Interval is { } i ? [Math.Round(i.Low, 6), Math.Round(i.High, 6)] : null;
 

@@ -182,6 +182,11 @@ public sealed class RuntimeAndBuildFiltersTests : IClassFixture<RuntimeAndBuildF
         // Runs still count every build: the exclusion is about who uses Jetty.
         Assert.Equal(6, byDefault.GetProperty("runs").GetInt64());
         Assert.Equal(2, all.GetProperty("activeInstallations").GetInt64());
+        // Tools side by side (all tools): Jetty's row carries panics per 1,000 invocations, the others none.
+        var tools = (await GetJsonAsync("/api/insights/overview?range=7d")).GetProperty("tools").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("tool").GetString()!);
+        Assert.Equal(166.667, tools["jetty"].GetProperty("panicsPerThousand").GetDouble());
+        Assert.Equal(JsonValueKind.Null, tools["mytool"].GetProperty("panicsPerThousand").ValueKind);
         var installations = await GetJsonAsync("/api/insights/installations?tool=jetty&range=7d");
         Assert.Equal(1, installations.GetProperty("activeInstallations").GetInt64());
         Assert.Contains(Definitions.JettyDevBuilds, installations.GetProperty("activeRuleDefinition").GetString(), StringComparison.Ordinal);
