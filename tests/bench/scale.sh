@@ -81,6 +81,9 @@ paths=(
   "/?range=90d&os=linux" "/installations?range=90d&os=mac" "/installations?active=success" "/installations?active=noci"
   "/commands?tool=dbt&version=1.9.4" "/commands/run?tool=dbt&os=linux" "/plugins?range=90d&os=windows" "/environments?os=linux"
   "/api/insights/installations?range=90d&os=linux"
+  # Views narrowed by runtime, runtime version (a version and its sub-versions) or Jetty's build environment.
+  "/?range=90d&runtime=python&runtimeVersion=3.11" "/commands?range=90d&runtimeVersion=3.11" "/plugins/tap-github?tool=meltano&runtimeVersion=3.11"
+  "/environments?runtime=python&runtimeVersion=3.12" "/?tool=jetty&environment=dev"
 )
 
 measure() { # $1 = label, $2 = requests per path, $3 = warm-up requests, $4 = path filter; writes "path p50 p95 first" lines

@@ -52,7 +52,10 @@ public static class ActiveRule
         _ => "Any event",
     };
 
-    public static string Definition(ActiveRuleKind rule) => rule switch
+    /// <summary>The rule's definition, with the default exclusion of Jetty's dev builds (<see cref="Definitions.JettyDevBuilds"/>).</summary>
+    public static string Definition(ActiveRuleKind rule) => RuleDefinition(rule) + " " + Definitions.JettyDevBuilds;
+
+    private static string RuleDefinition(ActiveRuleKind rule) => rule switch
     {
         ActiveRuleKind.SuccessfulRun => "An installation is active in a period when at least one of its runs in that period succeeded.",
         ActiveRuleKind.ExcludeCiOnly => "An installation is active in a period when it ran anything then, unless every run it has ever sent was in CI (on any day, OS or version): build pipelines and test matrices, not people.",

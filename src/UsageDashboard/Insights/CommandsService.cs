@@ -53,7 +53,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
-                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -99,7 +99,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             {
                 foreach (var row in segment.Rows)
                 {
-                    if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                     {
                         continue;
                     }
@@ -148,7 +148,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
         {
             foreach (var row in segment.Rows)
             {
-                if (commandCode <= 0 || row.Command != commandCode || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (commandCode <= 0 || row.Command != commandCode || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -184,7 +184,7 @@ public sealed class CommandsService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 if (commandCode > 0 && row.Command == commandCode && ReachCounts.InRange(segment.Month, row.Day, query.From, query.To)
-                    && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                    && filter.Matches(in row))
                 {
                     for (var i = 0; i < row.Buckets.Length; i++)
                     {

@@ -24,7 +24,7 @@ public sealed record CommandsViewModel
             // Across all tools, a command link narrows to its tool: names repeat between tools.
             DashboardUrls.Command(q.Tool is null ? q with { Tool = c.Tool } : q, c.Command),
             Format.Count(c.Current.Runs), Format.Percent((double)c.Current.Runs / total), Format.Count(c.Installations),
-            RateCell.Of(c.Current.SuccessRate), Format.Duration(c.P50Ms), Format.Duration(c.P95Ms),
+            PanicRate.SuccessOrPanics(c.Tool, c.Current), Format.Duration(c.P50Ms), Format.Duration(c.P95Ms),
             ChangeCell.OfCount(c.Current.Runs, c.Previous.Runs), ChangeCell.OfRate(c.Current.SuccessRate, c.Previous.SuccessRate)))
             .ToList();
         var (prevFrom, prevTo) = q.PreviousPeriod;
@@ -92,8 +92,11 @@ public sealed record CommandDetailViewModel
             new("Runs", Format.Count(data.Current.Runs), $"previous period: {Format.Count(data.Previous.Runs)}", Definitions.Run,
                 ChangeCell.OfCount(data.Current.Runs, data.Previous.Runs)),
             new("Installations", Format.Count(data.Installations), "distinct installations running it", Definitions.ActiveInstallation),
-            new("Success rate", Format.Percent(data.Current.SuccessRate.Value), RateDetail(data.Current.SuccessRate), Definitions.SuccessRate,
-                ChangeCell.OfRate(data.Current.SuccessRate, data.Previous.SuccessRate)),
+            PanicRate.Applies(q.Tool)
+                ? new("Panics per 1,000 invocations", PanicRate.Text(PanicRate.Of(data.Current)), PanicRate.Detail(data.Current), PanicRate.Definition,
+                    PanicRate.Change(data.Current, data.Previous))
+                : new("Success rate", Format.Percent(data.Current.SuccessRate.Value), RateDetail(data.Current.SuccessRate), Definitions.SuccessRate,
+                    ChangeCell.OfRate(data.Current.SuccessRate, data.Previous.SuccessRate)),
             new("Duration p50 / p95", $"{Format.Duration(data.P50Ms)} / {Format.Duration(data.P95Ms)}", "of runs that reported a duration", Definitions.Duration),
         };
 
@@ -106,11 +109,11 @@ public sealed record CommandDetailViewModel
             RunsChartJson = runsChart,
             BucketRows = buckets.Select((b, i) => new BucketRow(TimeBuckets.Label(b.Start, data.Grain), TimeBuckets.Note(b),
                 Format.Count(outcomes[i].Runs), Format.Count(outcomes[i].Succeeded), Format.Count(outcomes[i].Failed),
-                Format.Count(outcomes[i].Aborted), RateCell.Of(outcomes[i].SuccessRate))).ToList(),
+                Format.Count(outcomes[i].Aborted), PanicRate.SuccessOrPanics(q.Tool, outcomes[i]))).ToList(),
             VersionChartJson = ChartJson.TimeSeries(buckets, data.Grain, versionSeries.Select(s => new SeriesSpec(s.Name, s.Values, SeriesKind.Bar, "v")).ToList()),
             OsChartJson = ChartJson.TimeSeries(buckets, data.Grain, osSeries.Select(s => new SeriesSpec(s.Name, s.Values, SeriesKind.Bar, "os")).ToList()),
-            Versions = data.Versions.Select(v => Slice(v, total, v.Name == "unknown" ? null : DashboardUrls.Command(q with { Version = v.Name }, data.Command))).ToList(),
-            OperatingSystems = data.OperatingSystems.Select(o => Slice(o, total, o.Name == "unknown" ? null : DashboardUrls.Command(q with { Os = o.Name }, data.Command))).ToList(),
+            Versions = data.Versions.Select(v => Slice(q.Tool, v, total, v.Name == "unknown" ? null : DashboardUrls.Command(q with { Version = v.Name }, data.Command))).ToList(),
+            OperatingSystems = data.OperatingSystems.Select(o => Slice(q.Tool, o, total, o.Name == "unknown" ? null : DashboardUrls.Command(q with { Os = o.Name }, data.Command))).ToList(),
             Errors = data.Errors.Select(e => new ErrorRow(e.ErrorType, Format.Count(e.Runs), Format.Percent((double)e.Runs / totalFailures),
                 Format.Count(e.Installations), Format.DateTime(e.LastSeen))).ToList(),
             GrainNoun = TimeBuckets.Noun(data.Grain),
@@ -122,7 +125,7 @@ public sealed record CommandDetailViewModel
     internal static string RateDetail(Rate rate) =>
         rate.Total == 0 ? "no finished runs" : $"95% CI {Format.Interval(rate.Interval)} · n = {Format.Count(rate.Total)}";
 
-    private static SliceRow Slice(SliceStats s, long total, string? url) =>
+    private static SliceRow Slice(string? tool, SliceStats s, long total, string? url) =>
         new(s.Name, Format.Count(s.Outcomes.Runs), Format.Percent((double)s.Outcomes.Runs / total), Format.Count(s.Installations),
-            RateCell.Of(s.Outcomes.SuccessRate), url);
+            PanicRate.SuccessOrPanics(tool, s.Outcomes), url);
 }

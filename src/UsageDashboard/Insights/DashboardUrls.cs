@@ -100,6 +100,9 @@ public static class DashboardUrls
         }
         Add(pairs, "os", query.Os);
         Add(pairs, "version", query.Version);
+        Add(pairs, "runtime", query.Runtime);
+        Add(pairs, "runtimeVersion", query.RuntimeVersion);
+        Add(pairs, "environment", query.ToolEnvironment);
         if (query.ComparePrevious)
         {
             Add(pairs, "compare", "previous");

@@ -10,8 +10,11 @@ public enum EnvironmentDimension
     ToolVersion,
 }
 
-/// <summary>One value of a dimension: installations and runs with it in the period.</summary>
-public sealed record DimensionValue(string Value, long Installations, long Runs);
+/// <summary>
+/// One value of a dimension: installations and runs with it in the period, and the runs' outcomes (the success rate
+/// by value; null where only installations are known).
+/// </summary>
+public sealed record DimensionValue(string Value, long Installations, long Runs, Outcomes? Outcomes = null);
 
 /// <summary>A dimension's distribution now (the whole period) and per bucket (installations by value).</summary>
 public sealed record DimensionBreakdown(

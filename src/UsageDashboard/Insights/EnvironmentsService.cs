@@ -43,7 +43,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         // that bucket's bit. Values are interned per dimension so the slot key is a single long.
         var valueIds = s_dimensions.Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToArray();
         var valueNames = s_dimensions.Select(_ => new List<string>()).ToArray();
-        var runs = new Dictionary<(EnvironmentDimension, string), long>();
+        var runs = new Dictionary<(EnvironmentDimension, string), Outcomes>();
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
         var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
         var daySegments = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
@@ -96,29 +96,33 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
             return id >= 0 ? id : byCode[d][code] = Resolve(d, os, osVersion, runtime, runtimeVersion, toolVersion);
         }
 
-        var runsByValue = s_dimensions.Select(_ => new Dictionary<int, long>()).ToArray();
+        var runsByValue = s_dimensions.Select(_ => new Dictionary<int, Tally>()).ToArray();
         foreach (var loaded in daySegments)
         {
             // A month the range covers whole is read as its sums over the days (all on its 1st, in range).
             var segment = loaded.Month >= query.From && loaded.Month.AddMonths(1).AddDays(-1) <= query.To ? Collapse.RunMonths.Whole(loaded, _cache) : loaded;
             foreach (var row in segment.Rows)
             {
-                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                 {
                     continue;
                 }
                 for (var d = 0; d < s_dimensions.Length; d++)
                 {
                     var id = ValueId(d, row.OsName, row.OsVersion, row.RuntimeName, row.RuntimeVersion, row.ToolVersion);
-                    runsByValue[d][id] = runsByValue[d].GetValueOrDefault(id) + row.Runs;
+                    if (!runsByValue[d].TryGetValue(id, out var tally))
+                    {
+                        runsByValue[d][id] = tally = new Tally();
+                    }
+                    tally.Add(row.Runs, row.Succeeded, row.Failed, row.Aborted);
                 }
             }
         }
         for (var d = 0; d < s_dimensions.Length; d++)
         {
-            foreach (var (id, n) in runsByValue[d])
+            foreach (var (id, tally) in runsByValue[d])
             {
-                runs[(s_dimensions[d], valueNames[d][id])] = n;
+                runs[(s_dimensions[d], valueNames[d][id])] = tally.ToOutcomes();
             }
         }
         var (active, valueTotals, valueBuckets) =
@@ -126,7 +130,8 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
 
         var dimensions = s_dimensions.Select(d => new DimensionBreakdown(
             d,
-            valueTotals[d].Select(v => new DimensionValue(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)))).OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
+            valueTotals[d].Select(v => Value(v.Key, v.Value, runs.GetValueOrDefault((d, v.Key)) ?? Outcomes.Zero))
+                .OrderByDescending(v => v.Installations).ThenByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal).ToList(),
             bucketList.Select(b => new AdoptionBucket(b.Start, valueBuckets[d].GetValueOrDefault(b.Start) ?? [])).ToList())).ToList();
         return new EnvironmentsData(query, Today, grain, active, dimensions, await tools);
 
@@ -155,7 +160,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
                         foreach (var row in merge.Rows(p))
                         {
                             var mask = (uint)(row.Days & monthMask);
-                            if (mask == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                            if (mask == 0 || !filter.Matches(in row))
                             {
                                 continue;
                             }
@@ -288,6 +293,8 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         }
         return (installations, totals, perBucket);
     }
+
+    private static DimensionValue Value(string value, long installations, Outcomes outcomes) => new(value, installations, outcomes.Runs, outcomes);
 
     /// <summary>A row's value in dimension <paramref name="d"/> as the code of its text (memoized per code or pair: an index build calls it per row).</summary>
     private static Func<InstallationMonthRow, long> ValueGroup(int d, StringCodes codes)

@@ -53,7 +53,7 @@ public static class ErrorTypes
         {
             foreach (var row in segment.Rows)
             {
-                if (row.Subject != code || !ReachCounts.InRange(segment.Month, row.Day, from, to) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (row.Subject != code || !ReachCounts.InRange(segment.Month, row.Day, from, to) || !filter.Matches(in row))
                 {
                     continue;
                 }

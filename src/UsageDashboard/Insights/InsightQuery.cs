@@ -12,8 +12,8 @@ public enum EnvironmentFilter
 
 /// <summary>
 /// The view state every page and insights API shares, as parsed from the URL (<c>tool</c>, <c>range</c>,
-/// <c>from</c>/<c>to</c>, <c>env</c>, <c>os</c>, <c>version</c>, <c>compare</c>). Dates are whole UTC
-/// days; <see cref="To"/> is inclusive.
+/// <c>from</c>/<c>to</c>, <c>env</c>, <c>os</c>, <c>version</c>, <c>runtime</c>, <c>runtimeVersion</c>,
+/// <c>environment</c>, <c>compare</c>). Dates are whole UTC days; <see cref="To"/> is inclusive.
 /// </summary>
 public sealed record InsightQuery
 {
@@ -28,7 +28,44 @@ public sealed record InsightQuery
     public EnvironmentFilter Environment { get; init; }
     public string? Os { get; init; }
     public string? Version { get; init; }
+    /// <summary>The runtime's name as runs report it (<c>python</c>).</summary>
+    public string? Runtime { get; init; }
+    /// <summary>A runtime version and its sub-versions: <c>3.11</c> matches 3.11 and 3.11.4, not 3.110 (<see cref="RuntimeVersionMatches"/>).</summary>
+    public string? RuntimeVersion { get; init; }
+    /// <summary>
+    /// The tool's own build environment as runs report it (Jetty: <c>prod</c>, <c>dev</c>, <c>test</c>); null for the
+    /// default, <see cref="AnyToolEnvironment"/> to lift the default exclusion of Jetty's dev builds (<see cref="ExcludesDevBuilds"/>).
+    /// </summary>
+    public string? ToolEnvironment { get; init; }
     public bool ComparePrevious { get; init; }
+
+    /// <summary>The <c>environment</c> value that keeps every build, Jetty's dev builds included.</summary>
+    public const string AnyToolEnvironment = "all";
+
+    /// <summary>The tool whose dev builds are left out of active installations unless <c>environment</c> says otherwise.</summary>
+    public const string DevBuildTool = "jetty";
+
+    /// <summary>The <c>environment</c> value of a Jetty debug build (<c>cfg!(debug_assertions)</c>).</summary>
+    public const string DevBuild = "dev";
+
+    /// <summary>
+    /// Whether Jetty's dev builds are left out of active installations: the view is Jetty's and names no
+    /// <c>environment</c>. Developers of Jetty itself are not its users; runs still count them.
+    /// </summary>
+    public bool ExcludesDevBuilds => ToolEnvironment is null && Tool == DevBuildTool;
+
+    /// <summary>The build environment rows must have, or null for any.</summary>
+    public string? ToolEnvironmentFilter => ToolEnvironment is null or AnyToolEnvironment ? null : ToolEnvironment;
+
+    /// <summary>Whether a runtime, runtime version or build environment filter is set: dimensions only some rollups hold.</summary>
+    public bool HasPlatformFilter => Runtime is not null || RuntimeVersion is not null || ToolEnvironmentFilter is not null;
+
+    /// <summary>
+    /// Whether <paramref name="version"/> is <paramref name="prefix"/> or one of its sub-versions (a '.' follows the
+    /// prefix): what <c>runtimeVersion</c> selects, in SQL as <c>v = p OR starts_with(v, p || '.')</c>.
+    /// </summary>
+    public static bool RuntimeVersionMatches(string? version, string prefix) =>
+        version is not null && (version == prefix || (version.Length > prefix.Length && version[prefix.Length] == '.' && version.StartsWith(prefix, StringComparison.Ordinal)));
 
     public int Days => To.DayNumber - From.DayNumber + 1;
 
@@ -45,7 +82,7 @@ public sealed record InsightQuery
     /// </summary>
     public static InsightQuery Parse(
         string? tool, string? range, string? from, string? to, string? env, string? os, string? version, string? compare,
-        DateOnly today, List<string>? errors = null)
+        DateOnly today, List<string>? errors = null, string? runtime = null, string? runtimeVersion = null, string? environment = null)
     {
         var (start, end, effectiveRange) = ResolvePeriod(range, from, to, today, errors);
         if (PeriodProblem(start, end, today) is { } problem)
@@ -74,6 +111,9 @@ public sealed record InsightQuery
             Environment = envFilter,
             Os = Clean(os),
             Version = Clean(version),
+            Runtime = Clean(runtime),
+            RuntimeVersion = Clean(runtimeVersion)?.TrimEnd('.') is { Length: > 0 } rv ? rv : null,
+            ToolEnvironment = Clean(environment) is { } e && string.Equals(e, AnyToolEnvironment, StringComparison.OrdinalIgnoreCase) ? AnyToolEnvironment : Clean(environment),
             ComparePrevious = string.Equals(compare, "previous", StringComparison.OrdinalIgnoreCase),
         };
     }

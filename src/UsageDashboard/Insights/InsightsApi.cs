@@ -55,6 +55,7 @@ public static class InsightsApi
                     judgedRuns = t.Current.Judged,
                     successRate = t.Current.SuccessRate.Value,
                     successRateInterval = IntervalOf(t.Current.SuccessRate),
+                    panicsPerThousand = PanicsPerThousand(t.Tool, t.Current),
                     previous = new { activeInstallations = t.PreviousActiveInstallations, runs = t.Previous.Runs, successRate = t.Previous.SuccessRate.Value },
                 }),
             });
@@ -94,6 +95,7 @@ public static class InsightsApi
                     successRate = c.Current.SuccessRate.Value,
                     successRateInterval = IntervalOf(c.Current.SuccessRate),
                     smallSample = c.Current.SuccessRate.IsSmallSample,
+                    panicsPerThousand = PanicsPerThousand(c.Tool, c.Current),
                     installations = c.Installations,
                     p50Ms = c.P50Ms,
                     p95Ms = c.P95Ms,
@@ -302,6 +304,11 @@ public static class InsightsApi
                 items = data.Dimensions.SelectMany(d => d.Values.Select(v => new
                 {
                     dimension = DimensionToken(d.Dimension), value = v.Value, installations = v.Installations, runs = v.Runs,
+                    succeededRuns = v.Outcomes?.Succeeded, failedRuns = v.Outcomes?.Failed, abortedRuns = v.Outcomes?.Aborted,
+                    judgedRuns = v.Outcomes?.Judged, successRate = v.Outcomes?.SuccessRate.Value,
+                    successRateInterval = v.Outcomes is { } o ? IntervalOf(o.SuccessRate) : null,
+                    // Jetty reports panics only (PanicRate): its number is panics per 1,000 invocations.
+                    panicsPerThousand = v.Outcomes is { } p ? PanicsPerThousand(query.Tool, p) : null,
                 })),
                 overTime = data.Dimensions.ToDictionary(d => DimensionToken(d.Dimension), d => d.OverTime.Select((b, i) => new
                 {
@@ -365,7 +372,8 @@ public static class InsightsApi
     }
 
     internal static InsightQuery ParseQuery(IQueryCollection q, DateOnly today, List<string> errors) =>
-        InsightQuery.Parse(q["tool"], q["range"], q["from"], q["to"], q["env"], q["os"], q["version"], q["compare"], today, errors);
+        InsightQuery.Parse(q["tool"], q["range"], q["from"], q["to"], q["env"], q["os"], q["version"], q["compare"], today, errors,
+            q["runtime"], q["runtimeVersion"], q["environment"]);
 
     private static bool IsCsv(HttpContext http) => string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase);
 
@@ -378,6 +386,10 @@ public static class InsightsApi
         env = InsightQuery.EnvironmentToken(q.Environment),
         os = q.Os,
         version = q.Version,
+        runtime = q.Runtime,
+        runtimeVersion = q.RuntimeVersion,
+        environment = q.ToolEnvironment,
+        excludesDevBuilds = q.ExcludesDevBuilds,
         compare = q.ComparePrevious ? "previous" : null,
     };
 
@@ -443,6 +455,10 @@ public static class InsightsApi
     {
         errorType = e.ErrorType, runs = e.Runs, installations = e.Installations, lastSeen = e.LastSeen,
     };
+
+    /// <summary>Jetty's panics per 1,000 invocations (<see cref="PanicRate"/>); null for other tools.</summary>
+    private static double? PanicsPerThousand(string? tool, Outcomes outcomes) =>
+        PanicRate.Applies(tool) && PanicRate.Of(outcomes).Value is { } share ? Math.Round(share * 1000, 3) : null;
 
     private static double[]? IntervalOf(Rate rate) => rate.Interval is { } i ? [Math.Round(i.Low, 6), Math.Round(i.High, 6)] : null;
 

@@ -128,7 +128,7 @@ public sealed record InstallationIndexes(ReachIndex Span, ReachIndex Ok, ReachIn
                 }
                 foreach (var row in merge.Rows(p))
                 {
-                    if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (rows is not { } filter || filter.KeepsRow(row.OsName, row.ToolVersion)))
+                    if (((successfulDays ? row.OkDays : row.Days) & mask) != 0 && (rows is not { } filter || filter.KeepsRow(in row)))
                     {
                         bits |= (1 << 2) | (1 << (row.IsCi ? 3 : 4));
                     }

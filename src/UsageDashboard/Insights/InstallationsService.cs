@@ -124,7 +124,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
                     var (month, mask) = (merge.Segments[merge.SegmentOf(p)].Month, windows[merge.SegmentOf(p)]);
                     foreach (var row in merge.Rows(p))
                     {
-                        if ((row.Days & mask) != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        if ((row.Days & mask) != 0 && filter.Matches(in row))
                         {
                             rows.Add(new ActivityRow(month, row.IsCi, codes.Text(row.ToolVersion), row.Days, row.OkDays));
                         }

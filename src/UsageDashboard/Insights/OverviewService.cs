@@ -120,7 +120,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
                     foreach (var row in merge.Rows(p))
                     {
                         var b = ((row.Days & c) != 0 ? 1 : 0) | ((row.Days & pr) != 0 ? 2 : 0);
-                        if (b != 0 && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        if (b != 0 && filter.Matches(in row))
                         {
                             bits |= b;
                         }
@@ -155,7 +155,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 var current = ReachCounts.InRange(segment.Month, row.Day, query.From, query.To);
-                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if ((!current && !ReachCounts.InRange(segment.Month, row.Day, prevFrom, prevTo)) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -235,7 +235,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var row in segment.Rows)
             {
                 var i = segment.Month.DayNumber + row.Day - query.From.DayNumber;
-                if (i >= 0 && i < runs.Length && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (i >= 0 && i < runs.Length && filter.Matches(in row))
                 {
                     runs[i] += row.Runs;
                 }
@@ -300,7 +300,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         {
             foreach (var row in segment.Rows)
             {
-                if (ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) && filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) && filter.Matches(in row))
                 {
                     if (!tallies.TryGetValue((segment.Tool, row.Command), out var t))
                     {

@@ -51,12 +51,13 @@ public sealed record OverviewViewModel
         var tiles = new List<StatTile>
         {
             Tile("Active installations", cur.ActiveInstallations, prev.ActiveInstallations, upIsGood: true,
-                detail: null, definition: "Distinct installation ids with at least one run in the period."),
+                detail: q.ExcludesDevBuilds ? "dev builds left out" : null,
+                definition: "Distinct installation ids with at least one run in the period. " + Definitions.JettyDevBuilds),
             Tile("New installations", cur.NewInstallations, prev.NewInstallations, upIsGood: true,
                 detail: null, definition: "Installations first seen in the period."),
             Tile("Runs", cur.Runs, prev.Runs, upIsGood: true,
                 detail: null, definition: "Command invocations; the started and ended events of one invocation are one run."),
-            RateTile(cur.SuccessRate, prev.SuccessRate),
+            PanicRate.Applies(q.Tool) ? PanicTile(cur, prev) : RateTile(cur.SuccessRate, prev.SuccessRate),
         };
 
         var inProgressDay = data.Today;
@@ -97,7 +98,8 @@ public sealed record OverviewViewModel
                 t.Tool, DashboardUrls.Overview(q with { Tool = t.Tool }),
                 Format.Count(t.ActiveInstallations), ChangeCell.OfCount(t.ActiveInstallations, t.PreviousActiveInstallations),
                 Format.Count(t.Current.Runs), ChangeCell.OfCount(t.Current.Runs, t.Previous.Runs),
-                RateCell.Of(t.Current.SuccessRate), ChangeCell.OfRate(t.Current.SuccessRate, t.Previous.SuccessRate))).ToList(),
+                PanicRate.SuccessOrPanics(t.Tool, t.Current),
+                PanicRate.Applies(t.Tool) ? PanicRate.Change(t.Current, t.Previous) : ChangeCell.OfRate(t.Current.SuccessRate, t.Previous.SuccessRate))).ToList(),
             ToolComparisonChartJson = data.ToolComparison.Count < 2 ? null : ChartJson.Serialize(new
             {
                 grid = new { left = 56, right = 24, top = 40, bottom = 40 },
@@ -123,6 +125,18 @@ public sealed record OverviewViewModel
             TrendOf((current.Value ?? 0) - (previous.Value ?? 0)), UpIsGood: true,
             Detail: current.Total == 0 ? "no finished runs" : $"n = {Format.Count(current.Total)} runs, 95% CI {Format.Interval(current.Interval)}",
             Definition: "Succeeded ÷ (succeeded + failed + aborted) runs. Runs still open, skipped or of unknown outcome are not judged. A run with a start and no end after 12 h counts as aborted.");
+
+    /// <summary>Jetty's tile in place of the success rate (<see cref="PanicRate"/>).</summary>
+    private static StatTile PanicTile(PeriodTotals current, PeriodTotals previous)
+    {
+        var (now, before) = (new Outcomes(current.Runs, current.Succeeded, current.Failed, current.Aborted),
+            new Outcomes(previous.Runs, previous.Succeeded, previous.Failed, previous.Aborted));
+        var change = PanicRate.Change(now, before);
+        var rate = PanicRate.Of(now);
+        return new("Panics per 1,000 invocations", PanicRate.Text(rate), change.Text, change.Trend, UpIsGood: true,
+            Detail: PanicRate.Detail(now),
+            Definition: PanicRate.Definition);
+    }
 
     private static Trend TrendOf(double delta) => delta > 0 ? Trend.Up : delta < 0 ? Trend.Down : Trend.Flat;
 

@@ -35,7 +35,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         {
             foreach (var row in segment.Rows)
             {
-                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                if (!ReachCounts.InRange(segment.Month, row.Day, query.From, query.To) || !filter.Matches(in row))
                 {
                     continue;
                 }

@@ -22,7 +22,7 @@ public sealed record PluginsViewModel
             p.Tool, p.Name, p.Type,
             DashboardUrls.Plugin(ambiguous.Contains(p.Name) ? q with { Tool = p.Tool } : q, p.Name),
             Format.Count(p.Installations), Format.Count(p.Outcomes.Runs),
-            RateCell.Of(p.Outcomes.SuccessRate), RateCell.Of(p.Outcomes.AbortedRate), p.LatestVersion ?? "–")).ToList();
+            PanicRate.SuccessOrPanics(p.Tool, p.Outcomes), RateCell.Of(p.Outcomes.AbortedRate), p.LatestVersion ?? "–")).ToList();
         return new PluginsViewModel
         {
             Query = q,
@@ -69,7 +69,7 @@ public sealed record PluginDetailViewModel
         var versionsAsc = data.Versions.OrderBy(v => v.Version, VersionOrder.Instance).ToList();
 
         var versionRows = data.Versions.Select(v => new PluginVersionRow(
-            v.Version, Format.Count(v.Outcomes.Runs), Format.Count(v.Installations), RateCell.Of(v.Outcomes.SuccessRate),
+            v.Version, Format.Count(v.Outcomes.Runs), Format.Count(v.Installations), PanicRate.SuccessOrPanics(q.Tool, v.Outcomes),
             RateCell.Of(v.Outcomes.AbortedRate), v.FirstSeen is { } f ? Format.Date(DateOnly.FromDateTime(f)) : "–",
             v.FirstSeen is { } g && DateOnly.FromDateTime(g) >= q.From)).ToList();
         var versionChart = ChartJson.BarsWithRate(versionsAsc.Select(v => v.Version).ToList(), "Runs",
@@ -121,7 +121,10 @@ public sealed record PluginDetailViewModel
             [
                 new("Installations", Format.Count(data.Installations), "using it in the period", Definitions.ActiveInstallation),
                 new("Runs", Format.Count(data.Current.Runs), $"{Format.Count(data.Versions.Count)} versions", Definitions.Run),
-                new("Success rate", Format.Percent(data.Current.SuccessRate.Value), CommandDetailViewModel.RateDetail(data.Current.SuccessRate), Definitions.SuccessRate),
+                PanicRate.Applies(q.Tool)
+                    ? new("Panics per 1,000 invocations", PanicRate.Text(PanicRate.Of(data.Current)), PanicRate.Detail(data.Current),
+                        PanicRate.Definition)
+                    : new("Success rate", Format.Percent(data.Current.SuccessRate.Value), CommandDetailViewModel.RateDetail(data.Current.SuccessRate), Definitions.SuccessRate),
                 new("Aborted rate", Format.Percent(data.Current.AbortedRate.Value), CommandDetailViewModel.RateDetail(data.Current.AbortedRate), Definitions.Aborted),
             ],
             Versions = versionRows,

@@ -31,7 +31,7 @@ public static class ReachCounts
                     var mask = masks[merge.SegmentOf(p)];
                     foreach (var row in merge.Rows(p))
                     {
-                        if ((row.Days & mask) == 0 || !filter.Matches(row.IsCi, row.OsName, row.ToolVersion))
+                        if ((row.Days & mask) == 0 || !filter.Matches(in row))
                         {
                             continue;
                         }
@@ -160,7 +160,7 @@ public static class ReachCounts
                 var mask = 0;
                 for (; i < rows.Length && rows[i].Key == key; i++)
                 {
-                    if ((rows[i].Days & window) != 0 && filter.Matches(rows[i].IsCi, rows[i].OsName, rows[i].ToolVersion))
+                    if ((rows[i].Days & window) != 0 && filter.Matches(in rows[i]))
                     {
                         mask |= rows[i].Days & window;
                     }

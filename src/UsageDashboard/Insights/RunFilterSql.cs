@@ -8,7 +8,10 @@ namespace UsageDashboard.Insights;
 /// </summary>
 internal static class RunFilterSql
 {
-    /// <summary>Conditions (each starting with " AND ") for tool, env, os and version.</summary>
+    /// <summary>
+    /// Conditions (each starting with " AND ") for tool, env, os and version, runtime, runtime version and build
+    /// environment (<see cref="Platform"/>): columns of <c>runs</c> and of every rollup.
+    /// </summary>
     public static string Dimensions(InsightQuery query, NpgsqlCommand command, string alias = "r")
     {
         var sql = "";
@@ -32,6 +35,31 @@ internal static class RunFilterSql
         {
             sql += $" AND {alias}.tool_version = @version";
             command.Parameters.AddWithValue("version", query.Version);
+        }
+        return sql + Platform(query, command, alias);
+    }
+
+    /// <summary>
+    /// Conditions for runtime, runtime version (the version or a sub-version, <see cref="InsightQuery.RuntimeVersionMatches"/>)
+    /// and build environment on <paramref name="alias"/>.
+    /// </summary>
+    public static string Platform(InsightQuery query, NpgsqlCommand command, string alias = "r")
+    {
+        var sql = "";
+        if (query.Runtime is not null)
+        {
+            sql += $" AND {alias}.runtime_name = @runtime";
+            command.Parameters.AddWithValue("runtime", query.Runtime);
+        }
+        if (query.RuntimeVersion is not null)
+        {
+            sql += $" AND ({alias}.runtime_version = @runtime_version OR starts_with({alias}.runtime_version, @runtime_version || '.'))";
+            command.Parameters.AddWithValue("runtime_version", query.RuntimeVersion);
+        }
+        if (query.ToolEnvironmentFilter is { } environment)
+        {
+            sql += $" AND {alias}.environment = @tool_environment";
+            command.Parameters.AddWithValue("tool_environment", environment);
         }
         return sql;
     }
@@ -69,5 +97,5 @@ internal static class RunFilterSql
     }
 
     public static bool HasDimensionFilters(InsightQuery query) =>
-        query.Environment != EnvironmentFilter.All || query.Os is not null || query.Version is not null;
+        query.Environment != EnvironmentFilter.All || query.Os is not null || query.Version is not null || query.HasPlatformFilter;
 }

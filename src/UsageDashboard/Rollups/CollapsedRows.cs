@@ -26,7 +26,7 @@ public sealed class CollapsedRows<T>(Func<T[], bool, bool, T[]> collapse) where 
     /// </summary>
     public IReadOnlyList<MonthSegment<T>> For(IReadOnlyList<MonthSegment<T>> segments, ReachFilter filter, RollupCache cache)
     {
-        if ((filter.ByOs && filter.ByVersion) || !cache.HoldsRows)
+        if ((filter.ByOs && filter.ByVersion) || filter.ByPlatform || !cache.HoldsRows)
         {
             return segments;
         }
@@ -55,26 +55,26 @@ public static class Collapse
     public static readonly CollapsedRows<RunDayRow> RunDays = new((rows, os, version) => Sum(rows,
         r => (r.Day, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        r => r with { OsName = os ? r.OsName : 0, OsVersion = 0, RuntimeName = 0, RuntimeVersion = 0, ToolVersion = version ? r.ToolVersion : 0 }));
+        r => r with { OsName = os ? r.OsName : 0, OsVersion = 0, RuntimeName = 0, RuntimeVersion = 0, ToolVersion = version ? r.ToolVersion : 0, Environment = 0 }));
 
     /// <summary>Command-day rows by (day, command, environment): the command rankings.</summary>
     public static readonly CollapsedRows<CommandDayRow> CommandDays = new((rows, os, version) => Sum(rows,
         r => (r.Day, r.Command, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0 }));
+        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0, RuntimeName = 0, RuntimeVersion = 0, Environment = 0 }));
 
     /// <summary>Plugin-day rows by (day, name, type, plugin version, environment): the plugin list.</summary>
     public static readonly CollapsedRows<PluginDayRow> PluginDays = new((rows, os, version) => Sum(rows,
         r => (r.Day, r.Name, r.Type, r.Version, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
-        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0 }));
+        r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0, RuntimeName = 0, RuntimeVersion = 0, Environment = 0 }));
 
     /// <summary>
     /// Run-day rows of a month summed over its days (day 0), every dimension kept: the environments breakdown's runs
     /// over the months its range covers whole (about a month's rows instead of one per day and combination).
     /// </summary>
     public static readonly CollapsedRows<RunDayRow> RunMonths = new((rows, _, _) => Sum(rows,
-        r => (r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion),
+        r => (r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion, r.Environment),
         static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
         static r => r with { Day = 0 }));
 

@@ -15,40 +15,45 @@ public interface IMonthRow
     bool IsCi { get; }
     int OsName { get; }
     int ToolVersion { get; }
+    int RuntimeName { get; }
+    int RuntimeVersion { get; }
+    /// <summary>The tool's own build environment (Jetty's <c>prod</c>/<c>dev</c>/<c>test</c>).</summary>
+    int Environment { get; }
 }
 
 /// <summary>One installation-month rollup row in memory; text columns are <see cref="StringCodes"/> codes (0 = NULL).</summary>
 public readonly record struct InstallationMonthRow(
-    int Key, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Days, int OkDays) : IMonthRow;
+    int Key, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Days, int OkDays, int Environment = 0) : IMonthRow;
 
 /// <summary>One command-month rollup row in memory.</summary>
-public readonly record struct CommandMonthRow(int Key, int Command, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
+public readonly record struct CommandMonthRow(int Key, int Command, bool IsCi, int OsName, int ToolVersion, int Days, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0) : IMonthRow;
 
 /// <summary>One plugin-month rollup row in memory.</summary>
-public readonly record struct PluginMonthRow(int Key, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
+public readonly record struct PluginMonthRow(int Key, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Days, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0) : IMonthRow;
 
 /// <summary>One run-day rollup row in memory; <see cref="Day"/> is the day of the month, 0-based.</summary>
 public readonly record struct RunDayRow(
-    int Day, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+    int Day, bool IsCi, int OsName, int OsVersion, int RuntimeName, int RuntimeVersion, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted,
+    int Environment = 0);
 
 /// <summary>One command-day rollup row in memory.</summary>
-public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
 
 /// <summary>One plugin-day rollup row in memory.</summary>
 public readonly record struct PluginDayRow(
-    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
 
 /// <summary>
 /// One error-day rollup row in memory: failed and aborted runs of one subject (a command, or a plugin name for the
 /// plugin error table) with one error type, and the latest of them.
 /// </summary>
-public readonly record struct ErrorDayRow(int Day, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Runs, DateTime LastAt);
+public readonly record struct ErrorDayRow(int Day, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Runs, DateTime LastAt, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
 
 /// <summary>One error-month rollup row in memory: the days an installation hit the error type with the subject.</summary>
-public readonly record struct ErrorMonthRow(int Key, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Days) : IMonthRow;
+public readonly record struct ErrorMonthRow(int Key, int Subject, int ErrorType, bool IsCi, int OsName, int ToolVersion, int Days, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0) : IMonthRow;
 
 /// <summary>One duration-histogram rollup row in memory (bucket numbers as <see cref="DurationHistogram"/> reads them).</summary>
-public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, short[] Buckets, int[] Counts);
+public readonly record struct CommandDurationRow(int Day, int Command, bool IsCi, int OsName, int ToolVersion, short[] Buckets, int[] Counts, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
 
 /// <summary>
 /// An installation's first and last UTC day (<see cref="DateOnly.DayNumber"/>; both 0 for an id with no row), and
@@ -152,6 +157,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
 
     public StringCodes Codes { get; } = new();
 
+
     /// <summary>Reach indexes built since start, and the time spent building them (for logs and the benchmark).</summary>
     public (long Builds, TimeSpan Time, long Entries) IndexStats =>
         (Interlocked.Read(ref _indexBuilds), TimeSpan.FromTicks(Interlocked.Read(ref _indexBuildTicks)), _indexes.Values.Sum(e => e.Index.Entries));
@@ -160,20 +166,21 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     public long RowCount => _segments.Values.Sum(s => (long)s.Count);
 
     public Task<IReadOnlyList<MonthSegment<InstallationMonthRow>>> InstallationMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(InstallationTable, false, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days",
+        GetAsync(InstallationTable, false, "installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days, environment",
             (r, c) => new InstallationMonthRow(r.GetInt32(2), r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
-                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), c.Code(Text(r, 11))),
             (cmd, f, t) => rollups.InstallationMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
 
     public Task<IReadOnlyList<MonthSegment<CommandMonthRow>>> CommandMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(CommandTable, false, "installation_key, command, is_ci, os_name, tool_version, days",
-            (r, c) => new CommandMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)), c.Code(Text(r, 6)), r.GetInt32(7)),
+        GetAsync(CommandTable, false, "installation_key, command, is_ci, os_name, tool_version, days" + PlatformColumns,
+            (r, c) => new CommandMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)), c.Code(Text(r, 6)), r.GetInt32(7),
+                c.Code(Text(r, 8)), c.Code(Text(r, 9)), c.Code(Text(r, 10))),
             (cmd, f, t) => rollups.CommandMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
 
     public Task<IReadOnlyList<MonthSegment<PluginMonthRow>>> PluginMonthsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginTable, false, "installation_key, name, type, version, is_ci, os_name, tool_version, days",
+        GetAsync(PluginTable, false, "installation_key, name, type, version, is_ci, os_name, tool_version, days" + PlatformColumns,
             (r, c) => new PluginMonthRow(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)), r.GetBoolean(6),
-                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), c.Code(Text(r, 10)), c.Code(Text(r, 11)), c.Code(Text(r, 12))),
             (cmd, f, t) => rollups.PluginMonths(cmd, f, t), tool, from, to, ct, static r => r.Key);
 
     /// <summary>
@@ -266,27 +273,28 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     }
 
     public Task<IReadOnlyList<MonthSegment<RunDayRow>>> RunDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted",
+        GetAsync(RunDayTable, true, "day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted, environment",
             (r, c) => new RunDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, r.GetBoolean(3), c.Code(Text(r, 4)), c.Code(Text(r, 5)), c.Code(Text(r, 6)),
-                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+                c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12), c.Code(Text(r, 13))),
             (cmd, f, t) => rollups.RunDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandDayRow>>> CommandDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(CommandDayTable, true, "day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted",
+        GetAsync(CommandDayTable, true, "day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns,
             (r, c) => new CommandDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)),
-                c.Code(Text(r, 6)), r.GetInt32(7), r.GetInt32(8), r.GetInt32(9), r.GetInt32(10)),
+                c.Code(Text(r, 6)), r.GetInt32(7), r.GetInt32(8), r.GetInt32(9), r.GetInt32(10), c.Code(Text(r, 11)), c.Code(Text(r, 12)), c.Code(Text(r, 13))),
             (cmd, f, t) => rollups.CommandDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<PluginDayRow>>> PluginDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted",
+        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns,
             (r, c) => new PluginDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)),
-                r.GetBoolean(6), c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12)),
+                r.GetBoolean(6), c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12),
+                c.Code(Text(r, 13)), c.Code(Text(r, 14)), c.Code(Text(r, 15))),
             (cmd, f, t) => rollups.PluginDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandDurationRow>>> CommandDurationsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(DurationTable, true, "day, command, is_ci, os_name, tool_version, buckets, counts",
+        GetAsync(DurationTable, true, "day, command, is_ci, os_name, tool_version, buckets, counts" + PlatformColumns,
             (r, c) => new CommandDurationRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), r.GetBoolean(4), c.Code(Text(r, 5)),
-                c.Code(Text(r, 6)), r.GetFieldValue<short[]>(7), r.GetFieldValue<int[]>(8)),
+                c.Code(Text(r, 6)), r.GetFieldValue<short[]>(7), r.GetFieldValue<int[]>(8), c.Code(Text(r, 9)), c.Code(Text(r, 10)), c.Code(Text(r, 11))),
             (cmd, f, t) => rollups.CommandDurations(cmd, f, t), tool, from, to, ct);
 
     /// <summary>A command's failed and aborted runs per error type and day (<c>rollup_error_days</c>).</summary>
@@ -308,19 +316,20 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     // The command and plugin error tables differ only in their subject column.
     private Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> ErrorDaysAsync(string table, string subject,
         Func<NpgsqlCommand, DateOnly, DateOnly, string> relation, string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(table, true, $"day, {subject}, error_type, is_ci, os_name, tool_version, runs, last_at", ReadErrorDay, relation, tool, from, to, ct);
+        GetAsync(table, true, $"day, {subject}, error_type, is_ci, os_name, tool_version, runs, last_at{PlatformColumns}", ReadErrorDay, relation, tool, from, to, ct);
 
     private Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> ErrorMonthsAsync(string table, string subject,
         Func<NpgsqlCommand, DateOnly, DateOnly, string> relation, string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(table, false, $"installation_key, {subject}, error_type, is_ci, os_name, tool_version, days", ReadErrorMonth, relation, tool, from, to, ct,
+        GetAsync(table, false, $"installation_key, {subject}, error_type, is_ci, os_name, tool_version, days{PlatformColumns}", ReadErrorMonth, relation, tool, from, to, ct,
             static r => r.Key);
 
     private static ErrorDayRow ReadErrorDay(NpgsqlDataReader r, StringCodes c) =>
         new(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)),
-            c.Code(Text(r, 7)), r.GetInt32(8), r.GetDateTime(9));
+            c.Code(Text(r, 7)), r.GetInt32(8), r.GetDateTime(9), c.Code(Text(r, 10)), c.Code(Text(r, 11)), c.Code(Text(r, 12)));
 
     private static ErrorMonthRow ReadErrorMonth(NpgsqlDataReader r, StringCodes c) =>
-        new(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)), c.Code(Text(r, 7)), r.GetInt32(8));
+        new(r.GetInt32(2), c.Code(r.GetString(3)), c.Code(r.GetString(4)), r.GetBoolean(5), c.Code(Text(r, 6)), c.Code(Text(r, 7)), r.GetInt32(8),
+            c.Code(Text(r, 9)), c.Code(Text(r, 10)), c.Code(Text(r, 11)));
 
     /// <summary>
     /// Brings every segment of the last <paramref name="months"/> months up to date (at start-up and then
@@ -362,6 +371,9 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     }
 
     private static string MonthOf(bool dayTable) => dayTable ? "date_trunc('month', day::timestamp)::date AS month" : "month";
+
+    /// <summary>The platform columns every rollup but the run-day and installation-month tables reads last.</summary>
+    private const string PlatformColumns = ", runtime_name, runtime_version, environment";
 
     private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

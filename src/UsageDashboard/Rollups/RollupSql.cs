@@ -50,22 +50,22 @@ internal static class RollupSql
         $"AND ({alias}.days & rollup_day_mask({alias}.month, {fromDay}, {toDay})) <> 0";
 
     public const string RunDaysColumns =
-        "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment, runs, succeeded, failed, aborted";
 
-    /// <summary>Runs and outcomes per UTC day and environment.</summary>
+    /// <summary>Runs and outcomes per UTC day and environment (the tool's build environment included: Jetty's dev builds).</summary>
     public static string RunDays(string where, RollupInput input) => $"""
-        SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version,
+        SELECT r.tool, {RunDay} AS day, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment,
                {Outcomes}
         FROM {input.Runs} r
         WHERE {where}
-        GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version
+        GROUP BY r.tool, 2, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment
         """;
 
     private const string InstallationMonthsKey =
-        "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version";
+        "month, tool, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment";
 
     public const string InstallationMonthsColumns =
-        "tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, days, ok_days";
+        "tool, month, installation_key, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, environment, days, ok_days";
 
     /// <summary>
     /// Which days of each month an installation ran anything (<c>days</c>) and ran something that succeeded
@@ -73,56 +73,56 @@ internal static class RollupSql
     /// </summary>
     public static string InstallationMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, r.is_ci, r.os_name, r.os_version, r.runtime_name,
-               r.runtime_version, r.tool_version,
+               r.runtime_version, r.tool_version, r.environment,
                bit_or({RunDayBit}) AS days, coalesce(bit_or({RunDayBit}) FILTER (WHERE r.status = 'succeeded'), 0) AS ok_days
         FROM {input.Runs} r
         {JoinInstallation}
         WHERE {where}
-        GROUP BY r.tool, 2, i.id, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version
+        GROUP BY r.tool, 2, i.id, r.is_ci, r.os_name, r.os_version, r.runtime_name, r.runtime_version, r.tool_version, r.environment
         """;
 
     public const string CommandDaysColumns =
-        "tool, day, command, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+        "tool, day, command, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, runs, succeeded, failed, aborted";
 
     public static string CommandDays(string where, RollupInput input) => $"""
-        SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version,
+        SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment,
                {Outcomes}
         FROM {input.Runs} r
         WHERE {where}
-        GROUP BY r.tool, 2, 3, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, 3, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    private const string CommandMonthsKey = "month, tool, installation_key, command, is_ci, os_name, tool_version";
+    private const string CommandMonthsKey = "month, tool, installation_key, command, is_ci, os_name, tool_version, runtime_name, runtime_version, environment";
 
-    public const string CommandMonthsColumns = "tool, month, installation_key, command, is_ci, os_name, tool_version, days";
+    public const string CommandMonthsColumns = "tool, month, installation_key, command, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days";
 
     public static string CommandMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command, r.is_ci,
-               r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
+               r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment, bit_or({RunDayBit}) AS days
         FROM {input.Runs} r
         {JoinInstallation}
         WHERE {where}
-        GROUP BY r.tool, 2, i.id, 4, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, i.id, 4, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    public const string CommandDurationsColumns = "tool, day, command, is_ci, os_name, tool_version, buckets, counts";
+    public const string CommandDurationsColumns = "tool, day, command, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, buckets, counts";
 
     /// <summary>Sparse histograms: the buckets that occur, in order, and how many runs fell in each.</summary>
     public static string CommandDurations(string where, RollupInput input) => $"""
-        SELECT h.tool, h.day, h.command, h.is_ci, h.os_name, h.tool_version,
+        SELECT h.tool, h.day, h.command, h.is_ci, h.os_name, h.tool_version, h.runtime_name, h.runtime_version, h.environment,
                array_agg(h.bucket ORDER BY h.bucket) AS buckets, array_agg(h.n ORDER BY h.bucket) AS counts
         FROM (
-            SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version,
+            SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment,
                    {DurationBucket} AS bucket, count(*)::int AS n
             FROM {input.Runs} r
             WHERE r.duration_ms IS NOT NULL AND r.duration_ms >= 0 AND {where}
-            GROUP BY 1, 2, 3, 4, 5, 6, 7
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
         ) h
-        GROUP BY 1, 2, 3, 4, 5, 6
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         """;
 
     public const string PluginDaysColumns =
-        "tool, day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted, first_at";
+        "tool, day, name, type, version, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, runs, succeeded, failed, aborted, first_at";
 
     /// <summary>
     /// Plugin outcomes per day. OS and tool version come from the run at the time the slice is built,
@@ -130,7 +130,7 @@ internal static class RollupSql
     /// the earliest run of the row, makes a version's "first seen" (over all time) the min over its rows.
     /// </summary>
     public static string PluginDays(string where, RollupInput input) => $"""
-        SELECT rp.tool, {RunDay} AS day, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version,
+        SELECT rp.tool, {RunDay} AS day, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment,
                count(*)::int AS runs,
                count(*) FILTER (WHERE rp.status = 'succeeded')::int AS succeeded,
                count(*) FILTER (WHERE rp.status = 'failed')::int AS failed,
@@ -139,21 +139,21 @@ internal static class RollupSql
         FROM {input.Runs} r
         JOIN {input.Plugins} rp ON rp.run_id = r.id
         WHERE {where}
-        GROUP BY rp.tool, 2, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version
+        GROUP BY rp.tool, 2, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    private const string PluginMonthsKey = "month, tool, installation_key, name, type, version, is_ci, os_name, tool_version";
+    private const string PluginMonthsKey = "month, tool, installation_key, name, type, version, is_ci, os_name, tool_version, runtime_name, runtime_version, environment";
 
-    public const string PluginMonthsColumns = "tool, month, installation_key, name, type, version, is_ci, os_name, tool_version, days";
+    public const string PluginMonthsColumns = "tool, month, installation_key, name, type, version, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days";
 
     public static string PluginMonths(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, rp.type, rp.version, rp.is_ci, r.os_name,
-               r.tool_version, bit_or({RunDayBit}) AS days
+               r.tool_version, r.runtime_name, r.runtime_version, r.environment, bit_or({RunDayBit}) AS days
         FROM {input.Runs} r
         JOIN {input.Plugins} rp ON rp.run_id = r.id
         {JoinInstallation}
         WHERE {where}
-        GROUP BY rp.tool, 2, i.id, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version
+        GROUP BY rp.tool, 2, i.id, rp.name, rp.type, rp.version, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
     /// <summary>What a failed or aborted run reported as its error; the label pages show when it reported none.</summary>
@@ -161,7 +161,7 @@ internal static class RollupSql
 
     private const string Failures = "r.status IN ('failed', 'aborted')";
 
-    public const string ErrorDaysColumns = "tool, day, command, error_type, is_ci, os_name, tool_version, runs, last_at";
+    public const string ErrorDaysColumns = "tool, day, command, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, runs, last_at";
 
     /// <summary>
     /// Failed and aborted runs per error type and day (a small fraction of all runs), with the latest
@@ -169,56 +169,56 @@ internal static class RollupSql
     /// </summary>
     public static string ErrorDays(string where, RollupInput input) => $"""
         SELECT r.tool, {RunDay} AS day, coalesce(r.command, '(none)') AS command, {ErrorType} AS error_type, r.is_ci,
-               r.os_name, r.tool_version, count(*)::int AS runs, max(r.occurred_at) AS last_at
+               r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment, count(*)::int AS runs, max(r.occurred_at) AS last_at
         FROM {input.Runs} r
         WHERE {Failures} AND {where}
-        GROUP BY r.tool, 2, 3, 4, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, 3, 4, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    private const string ErrorMonthsKey = "month, tool, installation_key, command, error_type, is_ci, os_name, tool_version";
+    private const string ErrorMonthsKey = "month, tool, installation_key, command, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment";
 
-    public const string ErrorMonthsColumns = "tool, month, installation_key, command, error_type, is_ci, os_name, tool_version, days";
+    public const string ErrorMonthsColumns = "tool, month, installation_key, command, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days";
 
     /// <summary>Which installations hit each error type, on which days: exact installations per error type.</summary>
     public static string ErrorMonths(string where, RollupInput input) => $"""
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, coalesce(r.command, '(none)') AS command,
-               {ErrorType} AS error_type, r.is_ci, r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
+               {ErrorType} AS error_type, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment, bit_or({RunDayBit}) AS days
         FROM {input.Runs} r
         {JoinInstallation}
         WHERE {Failures} AND {where}
-        GROUP BY r.tool, 2, i.id, 4, 5, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, i.id, 4, 5, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
     /// <summary>A plugin's own failure (its outcome, which is its run's where the source reports none).</summary>
     private const string PluginFailures = "rp.status IN ('failed', 'aborted')";
 
-    public const string PluginErrorDaysColumns = "tool, day, name, error_type, is_ci, os_name, tool_version, runs, last_at";
+    public const string PluginErrorDaysColumns = "tool, day, name, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, runs, last_at";
 
     /// <summary>
     /// Failed and aborted plugin rows per error type (the run's: plugins report none of their own) and day.
     /// Plugin type and version are left out: the plugin page lists error types across them.
     /// </summary>
     public static string PluginErrorDays(string where, RollupInput input) => $"""
-        SELECT rp.tool, {RunDay} AS day, rp.name, {ErrorType} AS error_type, rp.is_ci, r.os_name, r.tool_version,
+        SELECT rp.tool, {RunDay} AS day, rp.name, {ErrorType} AS error_type, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment,
                count(*)::int AS runs, max(rp.occurred_at) AS last_at
         FROM {input.Runs} r
         JOIN {input.Plugins} rp ON rp.run_id = r.id
         WHERE {PluginFailures} AND {where}
-        GROUP BY rp.tool, 2, rp.name, 4, rp.is_ci, r.os_name, r.tool_version
+        GROUP BY rp.tool, 2, rp.name, 4, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    private const string PluginErrorMonthsKey = "month, tool, installation_key, name, error_type, is_ci, os_name, tool_version";
+    private const string PluginErrorMonthsKey = "month, tool, installation_key, name, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment";
 
-    public const string PluginErrorMonthsColumns = "tool, month, installation_key, name, error_type, is_ci, os_name, tool_version, days";
+    public const string PluginErrorMonthsColumns = "tool, month, installation_key, name, error_type, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days";
 
     public static string PluginErrorMonths(string where, RollupInput input) => $"""
         SELECT rp.tool, {RunMonth} AS month, i.id AS installation_key, rp.name, {ErrorType} AS error_type, rp.is_ci,
-               r.os_name, r.tool_version, bit_or({RunDayBit}) AS days
+               r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment, bit_or({RunDayBit}) AS days
         FROM {input.Runs} r
         JOIN {input.Plugins} rp ON rp.run_id = r.id
         {JoinInstallation}
         WHERE {PluginFailures} AND {where}
-        GROUP BY rp.tool, 2, i.id, rp.name, 5, rp.is_ci, r.os_name, r.tool_version
+        GROUP BY rp.tool, 2, i.id, rp.name, 5, rp.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
     /// <summary>
@@ -309,7 +309,7 @@ internal static class RollupSql
 
     /// <summary>The columns of <c>runs</c> the rollups read: what a refresh copies of each run in its slices.</summary>
     private const string RefreshRunColumns =
-        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type, run_key";
+        "id, tool, occurred_at, installation_id, status, command, duration_ms, is_ci, os_name, os_version, runtime_name, runtime_version, tool_version, error_type, environment, run_key";
 
     /// <summary>The columns of <c>run_plugins</c> the rollups read.</summary>
     private const string RefreshPluginColumns = "run_id, tool, name, type, version, status, occurred_at, installation_id, is_ci";
@@ -568,14 +568,16 @@ internal static class RollupSql
                 sql.Append($"""
                     WITH a AS MATERIALIZED ({added})
                     INSERT INTO {work} ({columns})
-                    SELECT tool, day, command, is_ci, os_name, tool_version, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+                    SELECT tool, day, command, is_ci, os_name, tool_version, runtime_name, runtime_version, environment,
+                           array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
                     FROM (
-                        SELECT x.tool, x.day, x.command, x.is_ci, x.os_name, x.tool_version, u.bucket, sum(u.n)::int AS n
+                        SELECT x.tool, x.day, x.command, x.is_ci, x.os_name, x.tool_version, x.runtime_name, x.runtime_version, x.environment,
+                               u.bucket, sum(u.n)::int AS n
                         FROM (SELECT * FROM a UNION ALL {stored}) x
                         CROSS JOIN LATERAL unnest(x.buckets, x.counts) AS u (bucket, n)
-                        GROUP BY 1, 2, 3, 4, 5, 6, 7
+                        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
                     ) h
-                    GROUP BY 1, 2, 3, 4, 5, 6;
+                    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
                     """);
             }

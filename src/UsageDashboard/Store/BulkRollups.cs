@@ -49,11 +49,11 @@ internal sealed class BulkRollups
         var month = new DateOnly(day.Year, day.Month, 1);
         var bit = 1 << (day.Day - 1);
         var command = r.Command ?? NoCommand;
-        var env = new Env(r.IsCi, r.OsName, r.ToolVersion);
+        var env = new Env(r.IsCi, r.OsName, r.ToolVersion, r.RuntimeName, r.RuntimeVersion, r.Environment);
         var failure = r.Status is RunStatus.Failed or RunStatus.Aborted;
         var error = r.ErrorType ?? NoError;
 
-        var platform = new Platform(r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion);
+        var platform = new Platform(r.IsCi, r.OsName, r.OsVersion, r.RuntimeName, r.RuntimeVersion, r.ToolVersion, r.Environment);
         Count(_runDays, new RunDayKey(r.Tool, day, platform), r.Status);
         var instKey = new InstallationMonthKey(r.Tool, month, installation, platform);
         var masks = _installationMonths.GetValueOrDefault(instKey);
@@ -102,32 +102,32 @@ internal sealed class BulkRollups
     {
         await CopyAsync(conn, "rollup_run_days", RollupSql.RunDaysColumns, _runDays, static (w, k, v) =>
         {
-            StartDayRow(w, 12, k.Tool, k.Day);
+            StartDayRow(w, 13, k.Tool, k.Day);
             k.Platform.Write(w);
             v.Write(w);
         }, ct);
         await CopyAsync(conn, "rollup_installation_months", RollupSql.InstallationMonthsColumns, _installationMonths, static (w, k, v) =>
         {
-            StartMonthRow(w, 11, k.Tool, k.Month, k.Installation);
+            StartMonthRow(w, 12, k.Tool, k.Month, k.Installation);
             k.Platform.Write(w);
             w.Write(v.Days);
             w.Write(v.OkDays);
         }, ct);
         await CopyAsync(conn, "rollup_command_days", RollupSql.CommandDaysColumns, _commandDays, static (w, k, v) =>
         {
-            StartCommandDay(w, 10, k);
+            StartCommandDay(w, 13, k);
             v.Write(w);
         }, ct);
         await CopyAsync(conn, "rollup_command_months", RollupSql.CommandMonthsColumns, _commandMonths, static (w, k, days) =>
         {
-            StartMonthRow(w, 8, k.Tool, k.Month, k.Installation);
+            StartMonthRow(w, 11, k.Tool, k.Month, k.Installation);
             w.Write(k.Command);
             k.Env.Write(w);
             w.Write(days);
         }, ct);
         await CopyAsync(conn, "rollup_command_durations", RollupSql.CommandDurationsColumns, _durations, static (w, k, histogram) =>
         {
-            StartCommandDay(w, 8, k);
+            StartCommandDay(w, 11, k);
             // array_agg(... ORDER BY bucket): the buckets that occur, ascending, and their counts.
             var buckets = histogram.Keys.ToArray();
             Array.Sort(buckets);
@@ -136,7 +136,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_plugin_days", RollupSql.PluginDaysColumns, _pluginDays, static (w, k, v) =>
         {
-            StartDayRow(w, 13, k.Tool, k.Day);
+            StartDayRow(w, 16, k.Tool, k.Day);
             k.Plugin.Write(w);
             k.Env.Write(w);
             v.Outcomes.Write(w);
@@ -144,7 +144,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_plugin_months", RollupSql.PluginMonthsColumns, _pluginMonths, static (w, k, days) =>
         {
-            StartMonthRow(w, 10, k.Tool, k.Month, k.Installation);
+            StartMonthRow(w, 13, k.Tool, k.Month, k.Installation);
             k.Plugin.Write(w);
             k.Env.Write(w);
             w.Write(days);
@@ -193,7 +193,7 @@ internal sealed class BulkRollups
     /// <summary>An error-day row: the command (or, for plugin errors, the plugin name) in <see cref="ErrorDayKey.Subject"/>.</summary>
     private static void WriteErrorDay(BinaryCopyWriter w, ErrorDayKey k, (int Runs, DateTime LastAt) v)
     {
-        StartDayRow(w, 9, k.Tool, k.Day);
+        StartDayRow(w, 12, k.Tool, k.Day);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
         k.Env.Write(w);
@@ -203,7 +203,7 @@ internal sealed class BulkRollups
 
     private static void WriteErrorMonth(BinaryCopyWriter w, ErrorMonthKey k, int days)
     {
-        StartMonthRow(w, 9, k.Tool, k.Month, k.Installation);
+        StartMonthRow(w, 12, k.Tool, k.Month, k.Installation);
         w.Write(k.Subject);
         w.Write(k.ErrorType);
         k.Env.Write(w);
@@ -253,7 +253,8 @@ internal sealed class BulkRollups
     }
 
     /// <summary>The columns the run-day and installation-month rollups group by besides time and installation.</summary>
-    private readonly record struct Platform(bool IsCi, string? OsName, string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion)
+    private readonly record struct Platform(
+        bool IsCi, string? OsName, string? OsVersion, string? RuntimeName, string? RuntimeVersion, string? ToolVersion, string? Environment)
     {
         public void Write(BinaryCopyWriter w)
         {
@@ -263,6 +264,7 @@ internal sealed class BulkRollups
             w.Write(RuntimeName);
             w.Write(RuntimeVersion);
             w.Write(ToolVersion);
+            w.Write(Environment);
         }
     }
 
@@ -270,14 +272,20 @@ internal sealed class BulkRollups
 
     private readonly record struct InstallationMonthKey(string Tool, DateOnly Month, int Installation, Platform Platform);
 
-    /// <summary>The environment columns most rollups group by: is_ci, os_name, tool_version.</summary>
-    private readonly record struct Env(bool IsCi, string? OsName, string? ToolVersion)
+    /// <summary>
+    /// The environment columns most rollups group by: is_ci, os_name, tool_version, then runtime_name, runtime_version
+    /// and the tool's build environment.
+    /// </summary>
+    private readonly record struct Env(bool IsCi, string? OsName, string? ToolVersion, string? RuntimeName, string? RuntimeVersion, string? Environment)
     {
         public void Write(BinaryCopyWriter w)
         {
             w.Write(IsCi);
             w.Write(OsName);
             w.Write(ToolVersion);
+            w.Write(RuntimeName);
+            w.Write(RuntimeVersion);
+            w.Write(Environment);
         }
     }
 

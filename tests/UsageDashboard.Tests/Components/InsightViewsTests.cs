@@ -146,7 +146,7 @@ public sealed class InsightViewsTests
     }
 
     [Fact]
-    public async Task EnvironmentsView_Panels_OsAndVersionChartsCarryFilterParam()
+    public async Task EnvironmentsView_Panels_OsVersionAndRuntimeChartsCarryFilterParam()
     {
         var buckets = TimeBuckets.For(s_week, Grain.Day, s_today);
         DimensionBreakdown Dim(EnvironmentDimension d, params DimensionValue[] values) =>
@@ -164,9 +164,11 @@ public sealed class InsightViewsTests
 
         ComponentRenderer.AssertChartsValid(doc);
         Assert.Equal(10, doc.QuerySelectorAll("[data-chart]").Length);
-        Assert.Equal(4, doc.QuerySelectorAll("[data-chart-filter]").Length);
+        Assert.Equal(6, doc.QuerySelectorAll("[data-chart-filter]").Length);
         Assert.Equal("/environments?range=7d&os=macos", doc.QuerySelectorAll("table[data-table=os] a")[1].GetAttribute("href"));
-        Assert.Empty(doc.QuerySelectorAll("table[data-table=runtime] a"));
+        Assert.Equal("/environments?range=7d&runtime=python", doc.QuerySelectorAll("table[data-table=runtime] a")[0].GetAttribute("href"));
+        Assert.Equal("/environments?range=7d&runtime=python&runtimeVersion=3.12",
+            doc.QuerySelectorAll("table[data-table=runtimeversion] a")[0].GetAttribute("href"));
     }
 
     [Fact]

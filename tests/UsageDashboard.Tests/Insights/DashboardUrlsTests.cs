@@ -15,6 +15,9 @@ public sealed class DashboardUrlsTests
         "/?from=2026-09-01&to=2026-09-30",
         "/?tool=a%20b%26c%3Dd&env=notci",
         "/?range=12m&os=mac",
+        "/?tool=dbt&runtime=python&runtimeVersion=3.11",
+        "/?tool=jetty&os=linux&runtime=python&runtimeVersion=3.12.4&environment=dev&compare=previous",
+        "/?tool=jetty&environment=all",
     };
 
     [Theory]
@@ -71,6 +74,33 @@ public sealed class DashboardUrlsTests
     }
 
     [Fact]
+    public void Parse_RuntimeFilters_RoundTripAndDevBuildsDefault()
+    {
+        var q = InsightQuery.Parse("jetty", null, null, null, null, null, null, null, s_today, null, " python ", "3.11.", null);
+
+        Assert.Equal(("python", "3.11", null), (q.Runtime, q.RuntimeVersion, q.ToolEnvironment));
+        Assert.True(q.ExcludesDevBuilds);
+        Assert.True(q.HasPlatformFilter);
+        Assert.Equal("/environments?tool=jetty&runtime=python&runtimeVersion=3.11", DashboardUrls.Environments(q));
+        Assert.Equal(q, ParseUrl(DashboardUrls.Overview(q)));
+        var all = q with { Runtime = null, RuntimeVersion = null, ToolEnvironment = InsightQuery.AnyToolEnvironment };
+        Assert.False(all.ExcludesDevBuilds);
+        Assert.False(all.HasPlatformFilter);
+        Assert.Equal(all, ParseUrl(DashboardUrls.Commands(all)));
+    }
+
+    [Theory]
+    [InlineData("3.11", "3.11", true)]
+    [InlineData("3.11.4", "3.11", true)]
+    [InlineData("3.110.1", "3.11", false)]
+    [InlineData("3.1.2", "3.11", false)]
+    [InlineData("3.11.4", "3.1", false)]
+    [InlineData("3.11.4", "3", true)]
+    [InlineData(null, "3", false)]
+    public void RuntimeVersionMatches_Prefix_OnlyAtDotBoundaries(string? version, string prefix, bool expected) =>
+        Assert.Equal(expected, InsightQuery.RuntimeVersionMatches(version, prefix));
+
+    [Fact]
     public void Parse_FromAfterTo_Swapped()
     {
         var errors = new List<string>();
@@ -117,6 +147,7 @@ public sealed class DashboardUrlsTests
     {
         var qs = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri("http://x" + url).Query);
         string? Get(string key) => qs.TryGetValue(key, out var v) ? v.ToString() : null;
-        return InsightQuery.Parse(Get("tool"), Get("range"), Get("from"), Get("to"), Get("env"), Get("os"), Get("version"), Get("compare"), s_today);
+        return InsightQuery.Parse(Get("tool"), Get("range"), Get("from"), Get("to"), Get("env"), Get("os"), Get("version"), Get("compare"), s_today,
+            null, Get("runtime"), Get("runtimeVersion"), Get("environment"));
     }
 }

@@ -41,7 +41,7 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
         var data = await _service.GetAsync(Week(), default);
 
         Assert.Equal(3, data.Installations);
-        DimensionValue[] Values(EnvironmentDimension d) => [.. data.Dimensions.Single(x => x.Dimension == d).Values];
+        DimensionValue[] Values(EnvironmentDimension d) => [.. data.Dimensions.Single(x => x.Dimension == d).Values.Select(v => v with { Outcomes = null })];
         Assert.Equal([new("linux", 2, 3), new("macos", 1, 1)], Values(EnvironmentDimension.Os));
         Assert.Equal([new("linux 6.5", 1, 2), new("linux 6.1", 1, 1), new("macos 14", 1, 1)], Values(EnvironmentDimension.OsVersion));
         Assert.Equal([new("python", 2, 3), new("unknown", 1, 1)], Values(EnvironmentDimension.Runtime));
@@ -62,7 +62,7 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
     }
 
     [Fact]
-    public async Task ViewModel_OsAndToolVersion_RowsAndSlicesApplyFilters()
+    public async Task ViewModel_OsToolVersionAndRuntime_RowsAndSlicesApplyFilters()
     {
         var model = EnvironmentsViewModel.Create(await _service.GetAsync(Week(), default));
 
@@ -70,7 +70,9 @@ public sealed class EnvironmentsServiceTests : IClassFixture<EnvironmentsService
         Assert.Equal("os", os.FilterParam);
         Assert.Equal("/environments?range=7d&os=linux", os.Rows[0].FilterUrl);
         Assert.Equal("/environments?range=7d&version=1.9.0", model.Panels.Single(p => p.Key == "toolversion").Rows[1].FilterUrl);
-        Assert.Null(model.Panels.Single(p => p.Key == "runtime").FilterParam);
+        Assert.Equal("runtime", model.Panels.Single(p => p.Key == "runtime").FilterParam);
+        Assert.Equal("/environments?range=7d&runtime=python&runtimeVersion=3.11.9", model.Panels.Single(p => p.Key == "runtimeversion").Rows[0].FilterUrl);
+        Assert.Null(model.Panels.Single(p => p.Key == "runtimeversion").FilterParam);
         Assert.Null(model.EmptyReason);
     }
 }

@@ -120,7 +120,11 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         var os = Pick(null, null, "linux", "mac", "windows");
         var version = tool == "dbt" ? Pick(null, "1.9.1", "1.7.17") : null;
         var compare = Pick(null, "previous");
-        return InsightQuery.Parse(tool, range, from, to, env, os, version, compare, Today);
+        // Drawn after the others, so the earlier seeds' views stay what they were.
+        var runtime = Pick(null, null, null, "python", "node");
+        var runtimeVersion = Pick(null, null, null, "3.11", "3.12.8", "3", "3.1");
+        var environment = Pick(null, null, null, "dev", "prod", "all");
+        return InsightQuery.Parse(tool, range, from, to, env, os, version, compare, Today, null, runtime, runtimeVersion, environment);
     }
 
     [Theory]
@@ -139,6 +143,35 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), Json(await environments.GetAsync(query, default)));
         var top = (await rawCommands.GetAsync(query, 3, default)).Commands.Select(c => c.Command).FirstOrDefault() ?? "run";
         Assert.Equal(Json(await rawCommands.GetCommandAsync(query, top, default)), Json(await commands.GetCommandAsync(query, top, default)));
+    }
+
+    /// <summary>Runtime, runtime version and build environment views that hold runs (random seeds may draw empty ones).</summary>
+    public static TheoryData<string?, string?, string?, string?> PlatformViews() => new()
+    {
+        { null, "python", "3.11", null },
+        { "meltano", null, "3.12", null },
+        { "dbt", "python", "3", null },
+        { "jetty", null, null, null },
+        { "jetty", null, null, "dev" },
+        { "jetty", null, null, "all" },
+    };
+
+    [Theory]
+    [MemberData(nameof(PlatformViews))]
+    public async Task Pages_RuntimeAndBuildFilters_RollupsEqualRawRunsAndHoldRuns(string? tool, string? runtime, string? runtimeVersion, string? environment)
+    {
+        var query = InsightQuery.Parse(tool, "90d", null, null, null, null, null, null, Today, null, runtime, runtimeVersion, environment);
+        var (overview, commands, plugins, installations, environments) = Services(rollups: true);
+        var (rawOverview, rawCommands, rawPlugins, rawInstallations, rawEnvironments) = Services(rollups: false);
+
+        var data = await overview.GetAsync(query, default);
+        Assert.True(data.Current.Runs > 0);
+        Assert.Equal(Json(await rawOverview.GetAsync(query, default)), Json(data));
+        Assert.Equal(Json(await rawCommands.GetAsync(query, 200, default)), Json(await commands.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawPlugins.GetAsync(query, 200, default)), Json(await plugins.GetAsync(query, 200, default)));
+        Assert.Equal(Json(await rawInstallations.GetAsync(query, ActiveRuleKind.AnyEvent, default)), Json(await installations.GetAsync(query, ActiveRuleKind.AnyEvent, default)));
+        Assert.Equal(Json(await rawEnvironments.GetAsync(query, default)), Json(await environments.GetAsync(query, default)));
+        await AssertDetailPagesEqualRawAsync(query, seed: 7);
     }
 
     /// <summary>Ranges that start in one month and end in the next: month rows of both months, weeks cut by the boundary.</summary>
@@ -397,8 +430,28 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
             where += " AND r.tool_version = @version";
             cmd.Parameters.AddWithValue("version", query.Version);
         }
+        if (query.Runtime is not null)
+        {
+            where += " AND r.runtime_name = @runtime";
+            cmd.Parameters.AddWithValue("runtime", query.Runtime);
+        }
+        if (query.RuntimeVersion is not null)
+        {
+            // The version itself or a sub-version: 3.1 is not a prefix of 3.11.
+            where += " AND (r.runtime_version = @runtime_version OR r.runtime_version LIKE @runtime_version || '.%')";
+            cmd.Parameters.AddWithValue("runtime_version", query.RuntimeVersion);
+        }
+        if (query.ToolEnvironment is { } environment && environment != "all")
+        {
+            where += " AND r.environment = @environment";
+            cmd.Parameters.AddWithValue("environment", environment);
+        }
         return where + query.Environment switch { EnvironmentFilter.Ci => $" AND {alias}.is_ci", EnvironmentFilter.NotCi => $" AND NOT {alias}.is_ci", _ => "" };
     }
+
+    /// <summary>Jetty's dev builds are not active installations unless the view names an environment: a condition on <c>runs r</c>.</summary>
+    private static string ActiveBuilds(InsightQuery query) =>
+        query.Tool == "jetty" && query.ToolEnvironment is null ? " AND r.environment IS DISTINCT FROM 'dev'" : "";
 
     /// <summary>
     /// Independent of the rollups and of the bit-set counting: distinct installations straight from <c>runs</c>
@@ -418,9 +471,9 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         await using var cmd = _db.DataSource.CreateCommand();
         var where = RawWhere(query, cmd);
         cmd.CommandText = $"""
-            SELECT count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where};
-            SELECT (r.occurred_at AT TIME ZONE 'UTC')::date, count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where} GROUP BY 1;
-            SELECT coalesce(r.os_name, 'unknown'), count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where} GROUP BY 1;
+            SELECT count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where}{ActiveBuilds(query)};
+            SELECT (r.occurred_at AT TIME ZONE 'UTC')::date, count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where}{ActiveBuilds(query)} GROUP BY 1;
+            SELECT coalesce(r.os_name, 'unknown'), count(DISTINCT (r.tool, r.installation_id)) FROM runs r WHERE {where}{ActiveBuilds(query)} GROUP BY 1;
             SELECT r.tool, coalesce(r.command, '(none)'), count(DISTINCT r.installation_id) FROM runs r WHERE {where} GROUP BY 1, 2;
             """;
         await using var reader = await cmd.ExecuteReaderAsync();
@@ -464,7 +517,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         await using var cmd = _db.DataSource.CreateCommand();
         var where = RawWhere(query, cmd);
         cmd.CommandText = $"""
-            SELECT count(DISTINCT (r.tool, r.installation_id)), count(*), count(*) FILTER (WHERE r.status = 'succeeded'),
+            SELECT count(DISTINCT (r.tool, r.installation_id)) FILTER (WHERE true{ActiveBuilds(query)}), count(*), count(*) FILTER (WHERE r.status = 'succeeded'),
                    count(*) FILTER (WHERE r.status = 'failed'), count(*) FILTER (WHERE r.status = 'aborted')
             FROM runs r WHERE {where}
             """;
