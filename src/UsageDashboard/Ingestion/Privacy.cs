@@ -50,6 +50,10 @@ public static partial class Privacy
     // Any key containing one of these is a credential whatever its prefix ("github_token", "x-api-key").
     private static readonly string[] s_credentialParts = ["token", "apikey", "password", "passwd", "secret", "authorization", "credential", "writekey", "privatekey", "sessionid"];
 
+    // One-way digests that name no place, kept although their words would match: Meltano's pip_url_hash
+    // is the only fingerprint of what a plugin installed (docs/privacy.md); a clear pip_url is still dropped.
+    private static readonly FrozenSet<string> s_keptDigestKeys = new[] { "pipurlhash" }.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>True when a property of this name must never be stored.</summary>
     public static bool IsSensitiveKey(string key)
     {
@@ -68,6 +72,10 @@ public static partial class Privacy
             buffer[n++] = char.ToLowerInvariant(c);
         }
         var normalized = buffer[..n];
+        if (s_keptDigestKeys.GetAlternateLookup<ReadOnlySpan<char>>().Contains(normalized))
+        {
+            return false;
+        }
         if (s_exactKeys.GetAlternateLookup<ReadOnlySpan<char>>().Contains(normalized))
         {
             return true;
