@@ -89,6 +89,8 @@ public sealed record HealthEvidence
     public required DateTime FirstSeen { get; init; }
     public required DateTime WindowStart { get; init; }
     public required DateTime EvaluatedAt { get; init; }
+    /// <summary>Where the failure rate stepped up (history and spike findings), when the hours show one.</summary>
+    public DateTime? Onset { get; init; }
 }
 
 public sealed record HealthFinding(HealthSeverity Severity, string Reason, HealthEvidence Evidence);
