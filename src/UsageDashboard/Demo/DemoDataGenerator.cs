@@ -1,4 +1,5 @@
 using System.Globalization;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Demo;
@@ -27,14 +28,24 @@ public static class DemoDataGenerator
 
     public const string Source = "demo";
 
-    /// <summary>Incident (a): a Meltano plugin release whose runs fail far more often than its other versions.</summary>
+    /// <summary>
+    /// Incident (a): Meltano sends no plugin versions, so a broken release shows as an unpinned pip_url
+    /// that starts failing: tap-github (meltanolabs) installed from its hub default pip_url fails far more
+    /// often from <see cref="BrokenPluginReleaseDaysBeforeEnd"/> days before the end.
+    /// </summary>
     public const string BrokenPluginName = "tap-github";
+    public const string BrokenPluginVariant = "meltanolabs";
     public const string BrokenPluginType = "extractors";
-    public const string BrokenPluginVersion = "1.4.2";
     public const int BrokenPluginReleaseDaysBeforeEnd = 10;
     public const double BrokenPluginFailureRate = 0.35;
     /// <summary>How often Meltano runs fail when no broken plugin is involved.</summary>
     public const double PluginFailureRate = 0.02;
+
+    /// <summary>Incident (a'): one variant pinned by some projects to a custom pip_url (an old tag) that fails throughout.</summary>
+    public const string PinnedPluginName = "tap-postgres";
+    public const string PinnedPluginVariant = "transferwise";
+    public const string PinnedPipUrl = "git+https://github.com/transferwise/pipelinewise.git@v0.40.0#subdirectory=singer-connectors/tap-postgres";
+    public const double PinnedFailureRate = 0.3;
 
     /// <summary>Incident (b): a dbt release that fails often on one OS only.</summary>
     public const string BrokenTool = DemoCatalog.Dbt;
@@ -52,7 +63,13 @@ public static class DemoDataGenerator
     public const double MeltanoAbortRate = 0.022;
 
     /// <summary>Streams about <see cref="DemoOptions.Events"/> events (within a few per mille), roughly in time order.</summary>
-    public static IEnumerable<TelemetryEvent> Generate(DemoOptions options)
+    public static IEnumerable<TelemetryEvent> Generate(DemoOptions options) => Generate(options, null);
+
+    /// <summary>
+    /// As <see cref="Generate(DemoOptions)"/>; with <paramref name="meltanoWire"/>, also collects the Snowplow
+    /// events Meltano's events were mapped from (in generation order), for tests of the real path.
+    /// </summary>
+    internal static IEnumerable<TelemetryEvent> Generate(DemoOptions options, List<byte[]>? meltanoWire)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Events);
@@ -61,7 +78,7 @@ public static class DemoDataGenerator
         {
             throw new ArgumentException("DemoOptions.End must be a UTC time.", nameof(options));
         }
-        return new Simulation(options).Run();
+        return new Simulation(options, meltanoWire).Run();
     }
 
     private enum Kind
@@ -95,7 +112,8 @@ public static class DemoDataGenerator
         /// <summary>UTC hours when scheduled (CI, prod) runs fire.</summary>
         public required int[] ScheduleHours { get; init; }
         public string? Adapter { get; init; }
-        public (string Extractor, string Loader)[] Pipelines { get; init; } = [];
+        public (MeltanoPlugin Extractor, MeltanoPlugin Loader)[] Pipelines { get; init; } = [];
+        public MeltanoProject? Meltano { get; init; }
         public PluginRef[] Connectors { get; init; } = [];
     }
 
@@ -144,13 +162,16 @@ public static class DemoDataGenerator
         private readonly Ladder _meltano;
         private readonly Ladder _evidently;
         private readonly Ladder _jetty;
-        private readonly Dictionary<string, Ladder> _pluginLadders = new(StringComparer.Ordinal);
+        private readonly MeltanoWire _wire = new();
+        private readonly DateTime _breakAt;
+        private readonly Dictionary<(CatalogEntry, string), MeltanoPlugin> _meltanoPlugins = [];
         // PluginRef is immutable, so events share one instance per (name, type, version).
         private readonly Dictionary<(string Name, string Type, string? Version), PluginRef> _pluginRefs = [];
         private readonly List<Installation> _installations = [];
 
-        public Simulation(DemoOptions options)
+        public Simulation(DemoOptions options, List<byte[]>? meltanoWire)
         {
+            _wire.Kept = meltanoWire;
             _random = new Random(options.Seed);
             _target = options.Events;
             _end = TruncateToMillisecond(options.End);
@@ -162,11 +183,7 @@ public static class DemoDataGenerator
             _meltano = new Ladder(DemoCatalog.MeltanoReleases, _end);
             _evidently = new Ladder(DemoCatalog.EvidentlyReleases, _end);
             _jetty = new Ladder(DemoCatalog.JettyReleases, _end);
-            foreach (var name in DemoCatalog.Extractors.Items.Concat(DemoCatalog.Loaders.Items))
-            {
-                _pluginLadders[name] = new Ladder(
-                    name == BrokenPluginName ? DemoCatalog.BrokenPluginReleases : RandomLadder(), _end);
-            }
+            _breakAt = _end.AddDays(-BrokenPluginReleaseDaysBeforeEnd);
         }
 
         public IEnumerable<TelemetryEvent> Run()
@@ -342,22 +359,73 @@ public static class DemoDataGenerator
                     ScheduleHours = scheduleHours,
                     Adapter = tool == DemoCatalog.Dbt ? DemoCatalog.DbtAdapters.Pick(_random) : null,
                     Pipelines = tool == DemoCatalog.Meltano ? CreatePipelines() : [],
+                    Meltano = tool == DemoCatalog.Meltano ? CreateMeltanoProject(kind, osName, joinedShare) : null,
                     Connectors = tool == DemoCatalog.Jetty ? CreateConnectors() : [],
                 });
             }
         }
 
-        private (string Extractor, string Loader)[] CreatePipelines()
+        private (MeltanoPlugin Extractor, MeltanoPlugin Loader)[] CreatePipelines()
         {
             // Most projects load into one warehouse from one to three sources.
-            var loader = DemoCatalog.Loaders.Pick(_random);
+            var loader = MeltanoPluginFor(DemoCatalog.Loaders.Pick(_random));
             var x = _random.NextDouble();
-            var pipelines = new (string, string)[x < 0.6 ? 1 : x < 0.88 ? 2 : 3];
+            var pipelines = new (MeltanoPlugin, MeltanoPlugin)[x < 0.6 ? 1 : x < 0.88 ? 2 : 3];
             for (var i = 0; i < pipelines.Length; i++)
             {
-                pipelines[i] = (DemoCatalog.Extractors.Pick(_random), loader);
+                pipelines[i] = (MeltanoPluginFor(DemoCatalog.Extractors.Pick(_random)), loader);
             }
             return pipelines;
+        }
+
+        /// <summary>
+        /// The variant a project adds (mostly the hub's first, sometimes another) and the pip_url it installs
+        /// from: the variant's default, or for some projects a pin of their own.
+        /// </summary>
+        private MeltanoPlugin MeltanoPluginFor(string name)
+        {
+            var variants = DemoCatalog.MeltanoVariants[name];
+            var variant = variants.Length > 1 && _random.NextDouble() < 0.15 ? variants[1 + _random.Next(variants.Length - 1)] : variants[0];
+            if (name == PinnedPluginName)
+            {
+                // The incident: a share of tap-postgres projects use transferwise's variant pinned to an old tag.
+                var pinned = Array.Find(variants, v => v.Variant == PinnedPluginVariant)!;
+                if (_random.NextDouble() < 0.4)
+                {
+                    return Plugin(pinned, PinnedPipUrl);
+                }
+            }
+            if (_random.NextDouble() < 0.08)
+            {
+                // A pin of the project's own: the default pip_url with a version or tag appended.
+                var tag = string.Create(CultureInfo.InvariantCulture, $"0.{_random.Next(4)}.0");
+                return Plugin(variant, variant.PipUrl.StartsWith("git+", StringComparison.Ordinal) && !variant.PipUrl.Contains('#', StringComparison.Ordinal)
+                    ? variant.PipUrl + "@v" + tag
+                    : variant.PipUrl.Contains('#', StringComparison.Ordinal) ? variant.PipUrl : variant.PipUrl + "==" + tag);
+            }
+            return Plugin(variant, variant.PipUrl);
+        }
+
+        private MeltanoPlugin Plugin(CatalogEntry entry, string pipUrl)
+        {
+            if (!_meltanoPlugins.TryGetValue((entry, pipUrl), out var plugin))
+            {
+                _meltanoPlugins[(entry, pipUrl)] = plugin = new MeltanoPlugin(entry, pipUrl);
+            }
+            return plugin;
+        }
+
+        private MeltanoProject CreateMeltanoProject(Kind kind, string osName, double joinedShare)
+        {
+            var (system, release) = osName switch
+            {
+                "linux" => ("Linux", PickShifted(DemoCatalog.LinuxVersions, DemoCatalog.LinuxShareOld, DemoCatalog.LinuxShareNew, joinedShare) + ".0-1017-aws"),
+                // platform.release() on macOS is the Darwin kernel's version.
+                "mac" => ("Darwin", PickShifted(["22.6.0", "23.6.0", "24.1.0"], DemoCatalog.MacShareOld, DemoCatalog.MacShareNew, joinedShare)),
+                _ => ("Windows", PickShifted(DemoCatalog.WindowsVersions, DemoCatalog.WindowsShareOld, DemoCatalog.WindowsShareNew, joinedShare)),
+            };
+            // A project without a project_id (read-only or hand-made) reports a new random one per process.
+            return new MeltanoProject(UuidV7(), UuidV7(), _random.NextDouble() < 0.03, system, release, kind == Kind.Ci);
         }
 
         private PluginRef[] CreateConnectors()
@@ -448,22 +516,25 @@ public static class DemoDataGenerator
             into.Add(ended);
         }
 
-        /// <summary>Meltano: started/completed cli events sharing the context id, plugins on both; some never end.</summary>
+        /// <summary>
+        /// Meltano, as it really sends: a started cli_event, then completed or failed and the exit_event,
+        /// all with the process's contexts, as Snowplow tp2 events mapped by the collector's mapper; runs that
+        /// execute plugins sometimes never end. No plugin versions: the pip_url digest is what changes.
+        /// </summary>
         private void MeltanoRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
         {
             var command = onboarding ? "init" : DemoCatalog.MeltanoCommands.Pick(_random);
             var (extractor, loader) = inst.Pipelines[_random.Next(inst.Pipelines.Length)];
-            var extractorRef = Plugin(extractor, "extractors", VersionAt(_pluginLadders[extractor], inst, t));
-            var loaderRef = Plugin(loader, "loaders", VersionAt(_pluginLadders[loader], inst, t));
-            PluginRef[] plugins = command switch
+            MeltanoPlugin[] plugins = command switch
             {
-                "run" or "elt" or "install" => [extractorRef, loaderRef],
-                "invoke" or "test" or "select" => [extractorRef],
-                "config" or "add" => [_random.NextDouble() < 0.7 ? extractorRef : loaderRef],
+                "run" or "elt" or "install" => [extractor, loader],
+                "invoke" or "test" or "select" => [extractor],
+                "config" or "add" => [_random.NextDouble() < 0.7 ? extractor : loader],
                 _ => [],
             };
-            var broken = Array.Exists(plugins, p => p.Name == BrokenPluginName && p.Version == BrokenPluginVersion);
-            var failed = _random.NextDouble() < (broken ? BrokenPluginFailureRate : PluginFailureRate);
+            var broken = t >= _breakAt && Array.Exists(plugins, p => p.Entry.Name == BrokenPluginName && p.Entry.Variant == BrokenPluginVariant && p.IsDefaultPipUrl);
+            var pinned = Array.Exists(plugins, p => p.PipUrl == PinnedPipUrl);
+            var failed = _random.NextDouble() < (broken ? BrokenPluginFailureRate : pinned ? PinnedFailureRate : PluginFailureRate);
             var aborted = command is "run" or "elt" or "invoke" && _random.NextDouble() < MeltanoAbortRate;
             var medianSeconds = command switch
             {
@@ -476,18 +547,36 @@ public static class DemoDataGenerator
             };
             var durationMs = DurationMs(medianSeconds, failed);
             var (start, end) = Fit(t, durationMs);
-            var context = NewGuid().ToString();
-            var version = VersionAt(_meltano, inst, t);
-            var python = PythonAt(inst, t);
-            into.Add(NewEvent(inst, "cli_event", context, start, command, RunStatus.Started, version, python, [.. plugins]));
+            var project = inst.Meltano!;
+            var process = new MeltanoProcess(project, command, plugins,
+                VersionAt(_meltano, inst, t), PythonAt(inst, t), new Guid(UuidV7()), new Guid(UuidV7()), new Guid(UuidV7()),
+                project.RandomProjectUuid ? UuidV7() : null);
+            var errorType = failed ? ((broken || pinned) ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
+            into.Add(_wire.Event(process, NewGuid(), start, Received(start), "started", null, 0));
             if (aborted)
             {
                 return;
             }
-            var ended = NewEvent(inst, "cli_event", context, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python, [.. plugins]);
-            ended.DurationMs = durationMs;
-            ended.ErrorType = failed ? (broken ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
-            into.Add(ended);
+            var ended = end.AddMilliseconds(-1);
+            into.Add(_wire.Event(process, NewGuid(), ended, Received(ended), failed ? "failed" : "completed", errorType, durationMs));
+            into.Add(_wire.Event(process, NewGuid(), end, Received(end), null, errorType, durationMs));
+        }
+
+        /// <summary>Delivery delay: usually about a second, occasionally minutes (offline laptops, batching).</summary>
+        private DateTime Received(DateTime at)
+        {
+            var received = at.AddMilliseconds(Math.Min(600_000, Math.Round(LogNormal(800, 1.3))));
+            return received > _end ? (at > _end ? at : _end) : received;
+        }
+
+        /// <summary>A version-7 style UUID (time-ordered, as Meltano's uuid7) from the seeded generator.</summary>
+        private string UuidV7()
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            _random.NextBytes(bytes);
+            bytes[6] = (byte)((bytes[6] & 0x0F) | 0x70);
+            bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+            return new Guid(bytes, bigEndian: true).ToString();
         }
 
         /// <summary>Evidently: one event per action, its outcome an exception class name or none.</summary>
@@ -608,22 +697,6 @@ public static class DemoDataGenerator
                 _pluginRefs[(name, type, version)] = plugin;
             }
             return plugin;
-        }
-
-        private Release[] RandomLadder()
-        {
-            var releases = new List<Release>();
-            int major = _random.Next(3), minor = _random.Next(12), patch = _random.Next(4);
-            var days = 150 + (_random.NextDouble() * 250);
-            var count = 2 + _random.Next(4);
-            while (releases.Count < count && days > 2)
-            {
-                releases.Add(new Release(string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}.{patch}"), days));
-                var bump = _random.NextDouble();
-                (major, minor, patch) = bump < 0.7 ? (major, minor, patch + 1) : bump < 0.95 ? (major, minor + 1, 0) : (major + 1, 0, 0);
-                days -= 15 + (_random.NextDouble() * 70);
-            }
-            return [.. releases];
         }
 
         /// <summary>Picks from <paramref name="values"/> with shares moving from old to new as <paramref name="share"/> goes 0 → 1.</summary>

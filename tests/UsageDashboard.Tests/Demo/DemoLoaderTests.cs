@@ -39,12 +39,13 @@ public sealed class DemoLoaderTests : IClassFixture<DemoLoaderTests.Db>
         Assert.True(runs.GetValueOrDefault(RunStatus.Aborted) > 0);
         Assert.True(runs.GetValueOrDefault(RunStatus.Unknown) > 0, "jetty runs have no outcome");
         var broken = await ctx.RunPlugins.AsNoTracking()
-            .Where(p => p.Name == DemoDataGenerator.BrokenPluginName && p.Version == DemoDataGenerator.BrokenPluginVersion
+            .Where(p => p.Name == DemoDataGeneratorTests.BrokenStoredName && p.Version == DemoDataGeneratorTests.BrokenDefaultPipUrlHash
+                && p.OccurredAt >= s_end.AddDays(-DemoDataGenerator.BrokenPluginReleaseDaysBeforeEnd)
                 && (p.Status == RunStatus.Succeeded || p.Status == RunStatus.Failed))
             .GroupBy(p => 1)
             .Select(g => new { Runs = g.Count(), Failed = g.Count(p => p.Status == RunStatus.Failed) })
             .SingleAsync();
-        Assert.True(broken.Runs >= 20, $"only {broken.Runs} runs of the broken plugin version");
+        Assert.True(broken.Runs >= 20, $"only {broken.Runs} runs of the broken pip_url");
         Assert.True(broken.Failed >= broken.Runs * 0.25, $"{broken.Failed} of {broken.Runs} failed");
     }
 
