@@ -38,7 +38,7 @@ public static class HealthDetector
             {
                 var finding = Finding(c, DetectionMethods.History, HealthSeverity.Broken, c.Recent, c.History, zh, recentStart, now, o,
                     $"the same version over the {Duration(o.HistoryWindow)} before");
-                findings.Add(Onset(c.Hourly) is { } onset ? SinceOnset(c, finding, onset) : finding);
+                findings.Add(Onset(c.Hourly) is { } onset ? SinceOnset(c, finding, onset, "") : finding);
             }
         }
 
@@ -160,12 +160,11 @@ public static class HealthDetector
         {
             return null;
         }
-        var onset = Onset(c.Hourly);
-        var evidence = Evidence(c, DetectionMethods.Spike, current, history, z, spikeStart, now) with { Onset = onset?.At };
-        var since = onset is { } at ? " (onset " + at.At.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) + ")" : "";
+        var evidence = Evidence(c, DetectionMethods.Spike, current, history, z, spikeStart, now);
         var reason = string.Create(CultureInfo.InvariantCulture,
-            $"{c.Subject.Label} failed {Format.Count(f)} of {Format.Count(n)} runs ({Pct(p)}, 95% CI {Pct(current.Interval.Low)}–{Pct(current.Interval.High)}) in the last {Duration(TimeSpan.FromHours(o.SpikeHours))}, a sudden spike{since}: the same version {Pct(before)} of {Format.Count(historyRuns)} runs in the {Duration(TimeSpan.FromHours(c.Hourly.Count - o.SpikeHours))} before");
-        return new HealthFinding(HealthSeverity.Broken, reason, evidence);
+            $"{c.Subject.Label} failed {Format.Count(f)} of {Format.Count(n)} runs ({Pct(p)}, 95% CI {Pct(current.Interval.Low)}–{Pct(current.Interval.High)}) in the last {Duration(TimeSpan.FromHours(o.SpikeHours))}, a sudden spike: the same version {Pct(before)} of {Format.Count(historyRuns)} runs in the {Duration(TimeSpan.FromHours(c.Hourly.Count - o.SpikeHours))} before");
+        var finding = new HealthFinding(HealthSeverity.Broken, reason, evidence);
+        return Onset(c.Hourly) is { } onset ? SinceOnset(c, finding, onset, ", a sudden spike") : finding;
     }
 
     /// <summary>Where the hourly failure rate stepped up: the hour, and the counts after and before it.</summary>
@@ -228,13 +227,13 @@ public static class HealthDetector
     /// A history finding told from its onset: "X failed 38% of 410 runs from 41 installations since
     /// 2026-08-21 09:00 UTC; 2.3% of 5,120 runs in the 14 d before".
     /// </summary>
-    private static HealthFinding SinceOnset(SubjectCounts c, HealthFinding finding, OnsetEstimate onset)
+    private static HealthFinding SinceOnset(SubjectCounts c, HealthFinding finding, OnsetEstimate onset, string kind)
     {
         var (after, before) = (onset.After, onset.Before);
         var first = c.Hourly.Count > 0 ? c.Hourly[0].Hour : onset.At;
         var installations = c.Recent.Installations == 1 ? "1 installation" : $"{Format.Count(c.Recent.Installations)} installations";
         var reason = string.Create(CultureInfo.InvariantCulture,
-            $"{c.Subject.Label} failed {Pct(after.FailureRate ?? 0)} of {Format.Count(after.Judged)} runs (95% CI {Pct(after.Interval.Low)}–{Pct(after.Interval.High)}) from {installations} since {onset.At:yyyy-MM-dd HH:mm} UTC; {Pct(before.FailureRate ?? 0)} of {Format.Count(before.Judged)} runs in the {Duration(onset.At - first)} before");
+            $"{c.Subject.Label} failed {Pct(after.FailureRate ?? 0)} of {Format.Count(after.Judged)} runs (95% CI {Pct(after.Interval.Low)}–{Pct(after.Interval.High)}) from {installations} since {onset.At:yyyy-MM-dd HH:mm} UTC{kind}; {Pct(before.FailureRate ?? 0)} of {Format.Count(before.Judged)} runs in the {Duration(onset.At - first)} before");
         return finding with { Reason = reason, Evidence = finding.Evidence with { Onset = onset.At } };
     }
 
