@@ -138,6 +138,8 @@ public static partial class Privacy
         return false;
     }
 
+    private static readonly System.Buffers.SearchValues<char> s_personalMarkers = System.Buffers.SearchValues.Create("@:/\\~.");
+
     /// <summary>
     /// A value that is or contains personal data whatever its key: an e-mail address, a URL with a host, an
     /// absolute file path (/home/…, C:\…, ~/…, \\server\…), an IPv4 or IPv6 address, a latitude/longitude pair.
@@ -145,7 +147,9 @@ public static partial class Privacy
     /// </summary>
     public static bool LooksPersonal(string value)
     {
-        if (value.Length < 3)
+        // Every pattern below needs one of these characters: digests, versions and names without them
+        // (most values, and every Meltano digest) skip the regular expressions.
+        if (value.Length < 3 || value.AsSpan().IndexOfAny(s_personalMarkers) < 0)
         {
             return false;
         }
