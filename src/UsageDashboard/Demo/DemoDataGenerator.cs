@@ -245,8 +245,9 @@ public static class DemoDataGenerator
                 // Spread what is left of the target over the remaining days by weight, so the total
                 // lands on target however the random run sizes fall.
                 var dayTarget = weightFromDay[d] > 0 ? (_target - emitted) * dayWeights[d] / weightFromDay[d] : 0;
-                var eventsPerRun = (emitted + dayEvents.Count + (EventsPerRunPrior * 100)) / (runs + 100);
-                var dayRuns = (int)Math.Round(Math.Max(0, dayTarget - dayEvents.Count) / eventsPerRun);
+                var eventsSoFar = dayEvents.Count + _wire.PendingCount;
+                var eventsPerRun = (emitted + eventsSoFar + (EventsPerRunPrior * 100)) / (runs + 100);
+                var dayRuns = (int)Math.Round(Math.Max(0, dayTarget - eventsSoFar) / eventsPerRun);
 
                 pool.Clear();
                 cumulative.Clear();
@@ -269,6 +270,7 @@ public static class DemoDataGenerator
                     runs++;
                 }
 
+                _wire.MapPending(dayEvents);
                 dayEvents.Sort(static (a, b) =>
                 {
                     var c = a.OccurredAt.CompareTo(b.OccurredAt);
@@ -463,7 +465,7 @@ public static class DemoDataGenerator
                     DbtRun(inst, t, onboarding, into);
                     break;
                 case DemoCatalog.Meltano:
-                    MeltanoRun(inst, t, onboarding, into);
+                    MeltanoRun(inst, t, onboarding);
                     break;
                 case DemoCatalog.Evidently:
                     EvidentlyRun(inst, t, onboarding, into);
@@ -521,7 +523,7 @@ public static class DemoDataGenerator
         /// all with the process's contexts, as Snowplow tp2 events mapped by the collector's mapper; runs that
         /// execute plugins sometimes never end. No plugin versions: the pip_url digest is what changes.
         /// </summary>
-        private void MeltanoRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
+        private void MeltanoRun(Installation inst, DateTime t, bool onboarding)
         {
             var command = onboarding ? "init" : DemoCatalog.MeltanoCommands.Pick(_random);
             var (extractor, loader) = inst.Pipelines[_random.Next(inst.Pipelines.Length)];
@@ -552,14 +554,15 @@ public static class DemoDataGenerator
                 VersionAt(_meltano, inst, t), PythonAt(inst, t), new Guid(UuidV7()), new Guid(UuidV7()), new Guid(UuidV7()),
                 project.RandomProjectUuid ? UuidV7() : null);
             var errorType = failed ? ((broken || pinned) ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
-            into.Add(_wire.Event(process, NewGuid(), start, Received(start), "started", null, 0));
+            // Mapped (by the collector's mapper) with the rest of the day's, into the day's events.
+            _wire.Event(process, NewGuid(), start, Received(start), "started", null, 0);
             if (aborted)
             {
                 return;
             }
             var ended = end.AddMilliseconds(-1);
-            into.Add(_wire.Event(process, NewGuid(), ended, Received(ended), failed ? "failed" : "completed", errorType, durationMs));
-            into.Add(_wire.Event(process, NewGuid(), end, Received(end), null, errorType, durationMs));
+            _wire.Event(process, NewGuid(), ended, Received(ended), failed ? "failed" : "completed", errorType, durationMs);
+            _wire.Event(process, NewGuid(), end, Received(end), null, errorType, durationMs);
         }
 
         /// <summary>Delivery delay: usually about a second, occasionally minutes (offline laptops, batching).</summary>

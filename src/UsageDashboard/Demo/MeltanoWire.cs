@@ -64,14 +64,30 @@ internal sealed class MeltanoWire
     /// One event of <paramref name="process"/>: <paramref name="cliEvent"/> is started, completed or failed
     /// for a cli_event, null for the exit_event (with <paramref name="durationMs"/> and the exit code).
     /// </summary>
-    public TelemetryEvent Event(MeltanoProcess process, Guid eventId, DateTime at, DateTime receivedAt, string? cliEvent, string? errorType, long durationMs)
+    public void Event(MeltanoProcess process, Guid eventId, DateTime at, DateTime receivedAt, string? cliEvent, string? errorType, long durationMs)
     {
         var bytes = Write(process, eventId, at, cliEvent, errorType, durationMs);
         Kept?.Add(bytes);
-        return Map(bytes, receivedAt);
+        _pending.Add((bytes, receivedAt));
     }
 
-    /// <summary>Maps one wire event as the collector does (<see cref="SnowplowMapper.Map"/>, then <see cref="CanonicalEvents.Complete"/>).</summary>
+    private readonly List<(byte[] Wire, DateTime ReceivedAt)> _pending = [];
+
+    public int PendingCount => _pending.Count;
+
+    /// <summary>
+    /// Maps the events written since the last call into <paramref name="into"/>, in parallel: mapping is
+    /// pure, so the result is the same as one by one, and a day of Meltano events maps on every core.
+    /// </summary>
+    public void MapPending(List<TelemetryEvent> into)
+    {
+        var mapped = new TelemetryEvent[_pending.Count];
+        Parallel.For(0, _pending.Count, i => mapped[i] = Map(_pending[i].Wire, _pending[i].ReceivedAt));
+        into.AddRange(mapped);
+        _pending.Clear();
+    }
+
+    /// <summary>Maps one wire event as the collector does (thread-safe) (<see cref="SnowplowMapper.Map"/>, then <see cref="CanonicalEvents.Complete"/>).</summary>
     public TelemetryEvent Map(byte[] eventJson, DateTime receivedAt)
     {
         using var doc = JsonDocument.Parse(eventJson);
