@@ -1,8 +1,11 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using UsageDashboard.Access;
 using UsageDashboard.Catalog;
+using UsageDashboard.Health;
+using UsageDashboard.Store;
 using UsageDashboard.Tests.Infrastructure;
 using UsageDashboard.Tests.Ingestion;
 using static UsageDashboard.Tests.Ingestion.Payloads;
@@ -74,7 +77,32 @@ public sealed class MeltanoEndToEndTests : IClassFixture<MeltanoEndToEndTests.Fi
         Assert.Contains("tap-github (meltanolabs)", page, StringComparison.Ordinal);
         Assert.Contains("private extractor · " + s_privateName[..6], page, StringComparison.Ordinal);
 
+        // A broken flag on tap-github's default pip_url, stored (as the detector stores it) with digests.
+        var stored = PluginNames.StoredName(PluginCatalog.Sha256Hex("tap-github"), PluginCatalog.Sha256Hex("meltanolabs"));
+        var defaultPipUrl = PluginCatalog.Sha256Hex("meltanolabs-tap-github");
+        var now = IngestionFixture.Now.UtcDateTime;
+        var flag = new HealthFlag
+        {
+            Tool = "meltano", Kind = "plugin", Name = stored, Version = defaultPipUrl, Severity = "broken", State = "open", Method = "history",
+            Reason = $"{stored} {defaultPipUrl} failed 38% of 410 runs (95% CI 33%–43%) from 41 installations since 2026-10-31 08:00 UTC; 2.0% of 17,000 runs in the 7 d before",
+            Evidence = "{}", FirstSeen = now.AddDays(-30), OpenedAt = now, UpdatedAt = now,
+        };
+        await using (var db = _app.CreateDbContext())
+        {
+            db.HealthFlags.Add(flag);
+            await db.SaveChangesAsync();
+        }
+        var flags = await viewer.GetStringAsync("/api/health/flags?tool=meltano");
+        Assert.Contains("\"title\":\"tap-github (meltanolabs, default pip_url)\"", flags, StringComparison.Ordinal);
+        Assert.Contains("\"reason\":\"tap-github (meltanolabs, default pip_url) failed 38% of 410 runs", flags, StringComparison.Ordinal);
+        Assert.DoesNotMatch("[0-9a-f]{64}", flags);
+        var webhook = WebhookPayload.Create(flag, new HealthFlagEvent { FlagId = flag.Id, At = now, Action = "opened", Severity = "broken", Reason = flag.Reason },
+            "http://dashboard", _app.App.Services.GetRequiredService<PluginNames>());
+        Assert.Contains("[broken] opened: tap-github (meltanolabs, default pip_url) failed 38%", webhook, StringComparison.Ordinal);
+        Assert.DoesNotMatch("[0-9a-f]{64}", webhook);
+
         // Published: the hub's (name, variant) with its default pip_url; never the private tap, nor the lone pin.
+        // The flag's status follows onto the hub and its badge.
         var anonymous = _app.App.CreateClient();
         var hub = await anonymous.GetStringAsync("/api/hub/meltano/plugins");
         using (var doc = JsonDocument.Parse(hub))
@@ -85,6 +113,12 @@ public sealed class MeltanoEndToEndTests : IClassFixture<MeltanoEndToEndTests.Fi
         }
         var one = await anonymous.GetStringAsync("/api/hub/meltano/plugins/tap-github--meltanolabs");
         Assert.Contains("\"default pip_url\"", one, StringComparison.Ordinal);
+        using (var doc = JsonDocument.Parse(one))
+        {
+            Assert.Equal("broken", doc.RootElement.GetProperty("status").GetString());
+            Assert.Equal("default pip_url", doc.RootElement.GetProperty("brokenVersions")[0].GetString());
+        }
+        Assert.Contains("\"message\":\"broken\"", await anonymous.GetStringAsync("/badges/meltano/tap-github--meltanolabs.json"), StringComparison.Ordinal);
         Assert.DoesNotContain("custom", one, StringComparison.Ordinal);
         Assert.DoesNotContain(s_privateName, hub, StringComparison.Ordinal);
         Assert.DoesNotContain(s_privateName[..6], hub, StringComparison.Ordinal);
