@@ -92,7 +92,7 @@ internal static class DemoCatalog
 
     // Names from the Meltano Hub catalog; the weight is how popular the demo makes each one.
     public static readonly Weighted<string> Extractors = new(
-        (DemoDataGenerator.BrokenPluginName, 20), ("tap-postgres", 12), ("tap-salesforce", 7), ("tap-hubspot", 7),
+        (DemoDataGenerator.BrokenPluginName, 60), ("tap-postgres", 12), ("tap-salesforce", 7), ("tap-hubspot", 7),
         ("tap-stripe", 6), ("tap-google-analytics", 5), ("tap-ga4", 4), ("tap-shopify", 4), ("tap-mysql", 5),
         ("tap-gitlab", 3), ("tap-jira", 3), ("tap-slack", 2), ("tap-zendesk", 2.5), ("tap-facebook", 2.5),
         ("tap-csv", 3), ("tap-s3-csv", 2), ("tap-rest-api-msdk", 3), ("tap-spreadsheets-anywhere", 2),

@@ -35,8 +35,13 @@ public static partial class DemoDataGenerator
     public const string BrokenPluginName = "tap-github";
     public const string BrokenPluginVariant = "meltanolabs";
     public const string BrokenPluginType = "extractors";
-    public const int BrokenPluginReleaseDaysBeforeEnd = 10;
-    public const double BrokenPluginFailureRate = 0.35;
+    /// <remarks>
+    /// One day: the detector compares the last 6 hours with the week before them, so a break the demo
+    /// load ends a day into is flagged (with its onset) by the first evaluation; ten days in, the week
+    /// before is as broken as now and only the peers could tell, and Meltano's custom pins are too few.
+    /// </remarks>
+    public const int BrokenPluginReleaseDaysBeforeEnd = 1;
+    public const double BrokenPluginFailureRate = 0.45;
     /// <summary>How often Meltano runs fail when no broken plugin is involved.</summary>
     public const double PluginFailureRate = 0.02;
 
