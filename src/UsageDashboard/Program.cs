@@ -1,5 +1,6 @@
 using Npgsql;
 using UsageDashboard.Access;
+using UsageDashboard.Catalog;
 using UsageDashboard.Cli;
 using UsageDashboard.Components;
 using UsageDashboard.Database;
@@ -40,6 +41,9 @@ builder.Services.AddDemoData();
 
 // Ingestion: the collector endpoints, tools and write keys, limits and per-key rate limiting
 builder.Services.AddIngestion(builder.Configuration).AddQuarantinePruning();
+
+// Catalog: public plugin names (embedded Meltano Hub catalog), read-side resolution of Meltano's digests
+builder.Services.AddPluginCatalog(builder.Configuration);
 
 // Insights, read from rollups that a background refresher keeps equal to the runs
 builder.Services.AddRollups(builder.Configuration);

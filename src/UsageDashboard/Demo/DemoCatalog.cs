@@ -1,3 +1,5 @@
+using UsageDashboard.Catalog;
+
 namespace UsageDashboard.Demo;
 
 /// <summary>A release of a tool or plugin, dated relative to the end of the generated history.</summary>
@@ -88,16 +90,9 @@ internal static class DemoCatalog
         new("3.7.1", 25), new("3.7.2", 8),
     ];
 
-    /// <summary>The broken plugin's ladder is fixed so the incident lands where the constants say.</summary>
-    public static readonly Release[] BrokenPluginReleases =
-    [
-        new("1.3.0", 150), new("1.3.1", 95), new("1.4.0", 62), new("1.4.1", 33),
-        new(DemoDataGenerator.BrokenPluginVersion, DemoDataGenerator.BrokenPluginReleaseDaysBeforeEnd),
-    ];
-
     // Names from the Meltano Hub catalog; the weight is how popular the demo makes each one.
     public static readonly Weighted<string> Extractors = new(
-        (DemoDataGenerator.BrokenPluginName, 20), ("tap-postgres", 12), ("tap-salesforce", 7), ("tap-hubspot", 7),
+        (DemoDataGenerator.BrokenPluginName, 60), ("tap-postgres", 12), ("tap-salesforce", 7), ("tap-hubspot", 7),
         ("tap-stripe", 6), ("tap-google-analytics", 5), ("tap-ga4", 4), ("tap-shopify", 4), ("tap-mysql", 5),
         ("tap-gitlab", 3), ("tap-jira", 3), ("tap-slack", 2), ("tap-zendesk", 2.5), ("tap-facebook", 2.5),
         ("tap-csv", 3), ("tap-s3-csv", 2), ("tap-rest-api-msdk", 3), ("tap-spreadsheets-anywhere", 2),
@@ -114,6 +109,23 @@ internal static class DemoCatalog
         ("RunnerError", 30), ("PluginExecutionError", 25), ("AsyncSubprocessError", 10), ("PluginNotFoundError", 8),
         ("MeltanoConfigurationError", 8), ("ProjectNotFound", 6), ("BlockSetValidationError", 5),
         ("StateIDLockedError", 4), ("KeyboardInterrupt", 4));
+
+    /// <summary>
+    /// The hub variants of each demo plugin name (embedded catalog): the first is the one most projects add
+    /// (meltanolabs where it exists, never the Airbyte wrapper), the rest are what a few projects choose instead.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, CatalogEntry[]> MeltanoVariants = LoadVariants();
+
+    private static Dictionary<string, CatalogEntry[]> LoadVariants()
+    {
+        var wanted = Extractors.Items.Concat(Loaders.Items).ToHashSet(StringComparer.Ordinal);
+        return PluginCatalog.Embedded()
+            .Where(e => wanted.Contains(e.Name) && e.PipUrl.Length > 0 && e.Variant.Length > 0)
+            .GroupBy(e => e.Name, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.DistinctBy(e => e.Variant)
+                .OrderBy(e => e.Variant == "meltanolabs" ? 0 : e.Variant == "airbyte" ? 2 : 1).ThenBy(e => e.Variant, StringComparer.Ordinal).ToArray(),
+                StringComparer.Ordinal);
+    }
 
     /// <summary>The broken tap crashes inside the extractor, which Meltano reports as a runner failure.</summary>
     public static readonly Weighted<string> BrokenPluginErrors = new(("RunnerError", 70), ("PluginExecutionError", 30));

@@ -1,4 +1,4 @@
-using System.Globalization;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Demo;
@@ -11,7 +11,7 @@ namespace UsageDashboard.Demo;
 /// choice, id and timestamp comes from one <see cref="Random"/> seeded with <see cref="DemoOptions.Seed"/>.
 /// Two incidents are planted so the dashboard has something to find; their facts are the constants below.
 /// </summary>
-public static class DemoDataGenerator
+public static partial class DemoDataGenerator
 {
     /// <summary>The UTC months (their first days) the events of <paramref name="options"/> fall in.</summary>
     public static IReadOnlyList<DateTime> Months(DemoOptions options)
@@ -27,14 +27,29 @@ public static class DemoDataGenerator
 
     public const string Source = "demo";
 
-    /// <summary>Incident (a): a Meltano plugin release whose runs fail far more often than its other versions.</summary>
+    /// <summary>
+    /// Incident (a): Meltano sends no plugin versions, so a broken release shows as an unpinned pip_url
+    /// that starts failing: tap-github (meltanolabs) installed from its hub default pip_url fails far more
+    /// often from <see cref="BrokenPluginReleaseDaysBeforeEnd"/> days before the end.
+    /// </summary>
     public const string BrokenPluginName = "tap-github";
+    public const string BrokenPluginVariant = "meltanolabs";
     public const string BrokenPluginType = "extractors";
-    public const string BrokenPluginVersion = "1.4.2";
-    public const int BrokenPluginReleaseDaysBeforeEnd = 10;
-    public const double BrokenPluginFailureRate = 0.35;
+    /// <remarks>
+    /// One day: the detector compares the last 6 hours with the week before them, so a break the demo
+    /// load ends a day into is flagged (with its onset) by the first evaluation; ten days in, the week
+    /// before is as broken as now and only the peers could tell, and Meltano's custom pins are too few.
+    /// </remarks>
+    public const int BrokenPluginReleaseDaysBeforeEnd = 1;
+    public const double BrokenPluginFailureRate = 0.45;
     /// <summary>How often Meltano runs fail when no broken plugin is involved.</summary>
     public const double PluginFailureRate = 0.02;
+
+    /// <summary>Incident (a'): one variant pinned by some projects to a custom pip_url (an old tag) that fails throughout.</summary>
+    public const string PinnedPluginName = "tap-postgres";
+    public const string PinnedPluginVariant = "transferwise";
+    public const string PinnedPipUrl = "git+https://github.com/transferwise/pipelinewise.git@v0.40.0#subdirectory=singer-connectors/tap-postgres";
+    public const double PinnedFailureRate = 0.3;
 
     /// <summary>Incident (b): a dbt release that fails often on one OS only.</summary>
     public const string BrokenTool = DemoCatalog.Dbt;
@@ -52,7 +67,13 @@ public static class DemoDataGenerator
     public const double MeltanoAbortRate = 0.022;
 
     /// <summary>Streams about <see cref="DemoOptions.Events"/> events (within a few per mille), roughly in time order.</summary>
-    public static IEnumerable<TelemetryEvent> Generate(DemoOptions options)
+    public static IEnumerable<TelemetryEvent> Generate(DemoOptions options) => Generate(options, null);
+
+    /// <summary>
+    /// As <see cref="Generate(DemoOptions)"/>; with <paramref name="meltanoWire"/>, also collects the Snowplow
+    /// events Meltano's events were mapped from (in generation order), for tests of the real path.
+    /// </summary>
+    internal static IEnumerable<TelemetryEvent> Generate(DemoOptions options, List<byte[]>? meltanoWire)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Events);
@@ -61,7 +82,7 @@ public static class DemoDataGenerator
         {
             throw new ArgumentException("DemoOptions.End must be a UTC time.", nameof(options));
         }
-        return new Simulation(options).Run();
+        return new Simulation(options, meltanoWire).Run();
     }
 
     private enum Kind
@@ -95,7 +116,8 @@ public static class DemoDataGenerator
         /// <summary>UTC hours when scheduled (CI, prod) runs fire.</summary>
         public required int[] ScheduleHours { get; init; }
         public string? Adapter { get; init; }
-        public (string Extractor, string Loader)[] Pipelines { get; init; } = [];
+        public (MeltanoPlugin Extractor, MeltanoPlugin Loader)[] Pipelines { get; init; } = [];
+        public MeltanoProject? Meltano { get; init; }
         public PluginRef[] Connectors { get; init; } = [];
     }
 
@@ -123,7 +145,7 @@ public static class DemoDataGenerator
         }
     }
 
-    private sealed class Simulation
+    private sealed partial class Simulation
     {
         /// <summary>Events per run before any are generated: dbt and Meltano send two, the others one.</summary>
         private const double EventsPerRunPrior = 1.8;
@@ -144,14 +166,17 @@ public static class DemoDataGenerator
         private readonly Ladder _meltano;
         private readonly Ladder _evidently;
         private readonly Ladder _jetty;
-        private readonly Dictionary<string, Ladder> _pluginLadders = new(StringComparer.Ordinal);
+        private readonly MeltanoWire _wire = new();
+        private readonly DateTime _breakAt;
+        private readonly Dictionary<(CatalogEntry, string), MeltanoPlugin> _meltanoPlugins = [];
         // PluginRef is immutable, so events share one instance per (name, type, version).
         private readonly Dictionary<(string Name, string Type, string? Version), PluginRef> _pluginRefs = [];
         private readonly List<Installation> _installations = [];
         private readonly DemoFeatures _features;
 
-        public Simulation(DemoOptions options)
+        public Simulation(DemoOptions options, List<byte[]>? meltanoWire)
         {
+            _wire.Kept = meltanoWire;
             _random = new Random(options.Seed);
             _features = new DemoFeatures(options.Seed);
             _target = options.Events;
@@ -164,11 +189,7 @@ public static class DemoDataGenerator
             _meltano = new Ladder(DemoCatalog.MeltanoReleases, _end);
             _evidently = new Ladder(DemoCatalog.EvidentlyReleases, _end);
             _jetty = new Ladder(DemoCatalog.JettyReleases, _end);
-            foreach (var name in DemoCatalog.Extractors.Items.Concat(DemoCatalog.Loaders.Items))
-            {
-                _pluginLadders[name] = new Ladder(
-                    name == BrokenPluginName ? DemoCatalog.BrokenPluginReleases : RandomLadder(), _end);
-            }
+            _breakAt = _end.AddDays(-BrokenPluginReleaseDaysBeforeEnd);
         }
 
         public IEnumerable<TelemetryEvent> Run()
@@ -230,8 +251,9 @@ public static class DemoDataGenerator
                 // Spread what is left of the target over the remaining days by weight, so the total
                 // lands on target however the random run sizes fall.
                 var dayTarget = weightFromDay[d] > 0 ? (_target - emitted) * dayWeights[d] / weightFromDay[d] : 0;
-                var eventsPerRun = (emitted + dayEvents.Count + (EventsPerRunPrior * 100)) / (runs + 100);
-                var dayRuns = (int)Math.Round(Math.Max(0, dayTarget - dayEvents.Count) / eventsPerRun);
+                var eventsSoFar = dayEvents.Count + _wire.PendingCount;
+                var eventsPerRun = (emitted + eventsSoFar + (EventsPerRunPrior * 100)) / (runs + 100);
+                var dayRuns = (int)Math.Round(Math.Max(0, dayTarget - eventsSoFar) / eventsPerRun);
 
                 pool.Clear();
                 cumulative.Clear();
@@ -254,6 +276,7 @@ public static class DemoDataGenerator
                     runs++;
                 }
 
+                _wire.MapPending(dayEvents);
                 dayEvents.Sort(static (a, b) =>
                 {
                     var c = a.OccurredAt.CompareTo(b.OccurredAt);
@@ -344,22 +367,10 @@ public static class DemoDataGenerator
                     ScheduleHours = scheduleHours,
                     Adapter = tool == DemoCatalog.Dbt ? DemoCatalog.DbtAdapters.Pick(_random) : null,
                     Pipelines = tool == DemoCatalog.Meltano ? CreatePipelines() : [],
+                    Meltano = tool == DemoCatalog.Meltano ? CreateMeltanoProject(kind, osName, joinedShare) : null,
                     Connectors = tool == DemoCatalog.Jetty ? CreateConnectors() : [],
                 });
             }
-        }
-
-        private (string Extractor, string Loader)[] CreatePipelines()
-        {
-            // Most projects load into one warehouse from one to three sources.
-            var loader = DemoCatalog.Loaders.Pick(_random);
-            var x = _random.NextDouble();
-            var pipelines = new (string, string)[x < 0.6 ? 1 : x < 0.88 ? 2 : 3];
-            for (var i = 0; i < pipelines.Length; i++)
-            {
-                pipelines[i] = (DemoCatalog.Extractors.Pick(_random), loader);
-            }
-            return pipelines;
         }
 
         private PluginRef[] CreateConnectors()
@@ -397,7 +408,7 @@ public static class DemoDataGenerator
                     DbtRun(inst, t, onboarding, into);
                     break;
                 case DemoCatalog.Meltano:
-                    MeltanoRun(inst, t, onboarding, into);
+                    MeltanoRun(inst, t, onboarding);
                     break;
                 case DemoCatalog.Evidently:
                     EvidentlyRun(inst, t, onboarding, into);
@@ -450,52 +461,6 @@ public static class DemoDataGenerator
             ended.DurationMs = durationMs;
             ended.ErrorType = error;
             ended.Properties = _features.Dbt(inst.Id, command, end: true, failed);
-            into.Add(ended);
-        }
-
-        /// <summary>Meltano: started/completed cli events sharing the context id, plugins on both; some never end.</summary>
-        private void MeltanoRun(Installation inst, DateTime t, bool onboarding, List<TelemetryEvent> into)
-        {
-            var command = onboarding ? "init" : DemoCatalog.MeltanoCommands.Pick(_random);
-            var (extractor, loader) = inst.Pipelines[_random.Next(inst.Pipelines.Length)];
-            var extractorRef = Plugin(extractor, "extractors", VersionAt(_pluginLadders[extractor], inst, t));
-            var loaderRef = Plugin(loader, "loaders", VersionAt(_pluginLadders[loader], inst, t));
-            PluginRef[] plugins = command switch
-            {
-                "run" or "elt" or "install" => [extractorRef, loaderRef],
-                "invoke" or "test" or "select" => [extractorRef],
-                "config" or "add" => [_random.NextDouble() < 0.7 ? extractorRef : loaderRef],
-                _ => [],
-            };
-            var broken = Array.Exists(plugins, p => p.Name == BrokenPluginName && p.Version == BrokenPluginVersion);
-            var failed = _random.NextDouble() < (broken ? BrokenPluginFailureRate : PluginFailureRate);
-            var aborted = command is "run" or "elt" or "invoke" && _random.NextDouble() < MeltanoAbortRate;
-            var medianSeconds = command switch
-            {
-                "run" or "elt" => 240,
-                "invoke" => 60,
-                "install" => 45,
-                "add" => 12,
-                "config" => 3,
-                _ => 2,
-            };
-            var durationMs = DurationMs(medianSeconds, failed);
-            var (start, end) = Fit(t, durationMs);
-            var context = NewGuid().ToString();
-            var version = VersionAt(_meltano, inst, t);
-            var python = PythonAt(inst, t);
-            var project = _features.Meltano(inst.Id, context);
-            var started = NewEvent(inst, "cli_event", context, start, command, RunStatus.Started, version, python, [.. plugins]);
-            started.Properties = project;
-            into.Add(started);
-            if (aborted)
-            {
-                return;
-            }
-            var ended = NewEvent(inst, "cli_event", context, end, command, failed ? RunStatus.Failed : RunStatus.Succeeded, version, python, [.. plugins]);
-            ended.DurationMs = durationMs;
-            ended.ErrorType = failed ? (broken ? DemoCatalog.BrokenPluginErrors : DemoCatalog.MeltanoErrors).Pick(_random) : null;
-            ended.Properties = project;
             into.Add(ended);
         }
 
@@ -619,22 +584,6 @@ public static class DemoDataGenerator
                 _pluginRefs[(name, type, version)] = plugin;
             }
             return plugin;
-        }
-
-        private Release[] RandomLadder()
-        {
-            var releases = new List<Release>();
-            int major = _random.Next(3), minor = _random.Next(12), patch = _random.Next(4);
-            var days = 150 + (_random.NextDouble() * 250);
-            var count = 2 + _random.Next(4);
-            while (releases.Count < count && days > 2)
-            {
-                releases.Add(new Release(string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}.{patch}"), days));
-                var bump = _random.NextDouble();
-                (major, minor, patch) = bump < 0.7 ? (major, minor, patch + 1) : bump < 0.95 ? (major, minor + 1, 0) : (major + 1, 0, 0);
-                days -= 15 + (_random.NextDouble() * 70);
-            }
-            return [.. releases];
         }
 
         /// <summary>Picks from <paramref name="values"/> with shares moving from old to new as <paramref name="share"/> goes 0 → 1.</summary>

@@ -100,20 +100,13 @@ internal sealed class DemoFeatures(int seed)
     }
 
     /// <summary>
-    /// Meltano's project_context as the mapper keeps it. One installation in twenty has no project id, so
-    /// Meltano makes a random one per invocation (<c>project_uuid_source: random</c>).
+    /// The digest of the Meltano environment a run used (Meltano sends <c>environment_name_hash</c>), one of a
+    /// few common names picked per run.
     /// </summary>
-    public JsonDocument Meltano(string installationId, string context)
+    public static string MeltanoEnvironmentHash(string clientUuid, string context)
     {
-        var random = Hash(installationId) % 20 == 0;
-        var environment = s_environments[(int)(Hash(installationId + context) % (uint)s_environments.Length)];
-        return JsonSerializer.SerializeToDocument(new Dictionary<string, object?>
-        {
-            ["projectUuid"] = random ? context : Project(DemoCatalog.Meltano, installationId),
-            ["projectUuidSource"] = random ? "random" : "explicit",
-            ["environmentNameHash"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(environment))),
-            ["sendAnonymousUsageStats"] = true,
-        });
+        var environment = s_environments[(int)(Hash(clientUuid + context) % (uint)s_environments.Length)];
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(environment)));
     }
 
     /// <summary>Evidently: usage.parts for reports (0.1), extra's metrics and tests for snapshots and test suites (0.4+).</summary>

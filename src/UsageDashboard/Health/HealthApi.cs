@@ -1,4 +1,5 @@
 using UsageDashboard.Access;
+using UsageDashboard.Catalog;
 
 namespace UsageDashboard.Health;
 
@@ -24,15 +25,19 @@ public static class HealthApi
         }).RequireAuthorization(Policies.Maintainer).RequireAntiforgeryForCookies()
           .WithName("EvaluateHealth").WithSummary("Run plugin-health detection now; answers what changed.");
 
-        group.MapGet("/flags", async (HealthFlagService flags, TimeProvider time, string? tool, CancellationToken ct) =>
+        group.MapGet("/flags", async (HealthFlagService flags, PluginNames names, TimeProvider time, string? tool, CancellationToken ct) =>
         {
             var list = await flags.ListAsync(time.GetUtcNow().UtcDateTime.AddDays(-30), tool, ct);
             return TypedResults.Ok(new
             {
                 items = list.Select(f => new
                 {
-                    id = f.Id, tool = f.Tool, kind = f.Kind, name = f.Name, version = f.Version, severity = f.Severity, state = f.State,
-                    method = f.Method, reason = f.Reason, openedAt = f.OpenedAt, updatedAt = f.UpdatedAt, acknowledgedBy = f.AcknowledgedBy,
+                    id = f.Id, tool = f.Tool, kind = f.Kind,
+                    name = f.Kind == HealthSubject.PluginKind ? names.Resolve(f.Name).Display : f.Name,
+                    version = f.Kind == HealthSubject.PluginKind ? names.VersionLabel(f.Name, f.Version) : f.Version,
+                    title = f.Kind == HealthSubject.PluginKind ? FlagView.TitleOf(f, names) : f.Tool + " " + f.Version,
+                    severity = f.Severity, state = f.State,
+                    method = f.Method, reason = names.Text(f.Reason), openedAt = f.OpenedAt, updatedAt = f.UpdatedAt, acknowledgedBy = f.AcknowledgedBy,
                     resolvedAt = f.ResolvedAt, resolvedBy = f.ResolvedBy,
                 }),
             });

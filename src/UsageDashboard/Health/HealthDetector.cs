@@ -32,11 +32,13 @@ public static class HealthDetector
                 findings.Add(Finding(c, DetectionMethods.Peers, HealthSeverity.Broken, c.Recent, weakest.Baseline, weakest.Z!.Value, recentStart, now, o,
                     OthersLabel(c.Subject, weakest.Label)));
             }
-            // It broke while in use (an upstream API change): against its own earlier history.
+            // It broke while in use (an upstream API change, or for Meltano an unpinned pip_url that installed
+            // a broken release): against its own earlier history, said from the estimated onset on.
             if (Compare(c.Recent, c.History, o, broken: true) is { } zh)
             {
-                findings.Add(Finding(c, DetectionMethods.History, HealthSeverity.Broken, c.Recent, c.History, zh, recentStart, now, o,
-                    $"the same version over the {Duration(o.HistoryWindow)} before"));
+                var finding = Finding(c, DetectionMethods.History, HealthSeverity.Broken, c.Recent, c.History, zh, recentStart, now, o,
+                    $"the same version over the {Duration(o.HistoryWindow)} before");
+                findings.Add(Onset(c.Hourly) is { } onset ? SinceOnset(c, finding, onset, "") : finding);
             }
         }
 
@@ -161,7 +163,78 @@ public static class HealthDetector
         var evidence = Evidence(c, DetectionMethods.Spike, current, history, z, spikeStart, now);
         var reason = string.Create(CultureInfo.InvariantCulture,
             $"{c.Subject.Label} failed {Format.Count(f)} of {Format.Count(n)} runs ({Pct(p)}, 95% CI {Pct(current.Interval.Low)}–{Pct(current.Interval.High)}) in the last {Duration(TimeSpan.FromHours(o.SpikeHours))}, a sudden spike: the same version {Pct(before)} of {Format.Count(historyRuns)} runs in the {Duration(TimeSpan.FromHours(c.Hourly.Count - o.SpikeHours))} before");
-        return new HealthFinding(HealthSeverity.Broken, reason, evidence);
+        var finding = new HealthFinding(HealthSeverity.Broken, reason, evidence);
+        return Onset(c.Hourly) is { } onset ? SinceOnset(c, finding, onset, ", a sudden spike") : finding;
+    }
+
+    /// <summary>Where the hourly failure rate stepped up: the hour, and the counts after and before it.</summary>
+    public readonly record struct OnsetEstimate(DateTime At, WindowCounts After, WindowCounts Before);
+
+    /// <summary>
+    /// The most likely single step up in the hourly failure rate (the split maximising the binomial
+    /// log-likelihood of two rates over one), with at least <see cref="MinOnsetRuns"/> judged runs on each
+    /// side; null without such a step. It dates a break that no release marks, such as an unpinned
+    /// Meltano pip_url that started installing a broken release.
+    /// </summary>
+    public static OnsetEstimate? Onset(IReadOnlyList<HourCount> hourly)
+    {
+        long totalRuns = 0, totalFailures = 0;
+        foreach (var h in hourly)
+        {
+            totalRuns += h.Judged;
+            totalFailures += h.Failures;
+        }
+        if (totalRuns < 2 * MinOnsetRuns)
+        {
+            return null;
+        }
+        long runs = 0, failures = 0;
+        var best = double.NegativeInfinity;
+        OnsetEstimate? onset = null;
+        for (var i = 0; i < hourly.Count - 1; i++)
+        {
+            runs += hourly[i].Judged;
+            failures += hourly[i].Failures;
+            long afterRuns = totalRuns - runs, afterFailures = totalFailures - failures;
+            if (runs < MinOnsetRuns || afterRuns < MinOnsetRuns || (double)afterFailures / afterRuns <= (double)failures / runs)
+            {
+                continue;
+            }
+            var ll = LogLikelihood(failures, runs) + LogLikelihood(afterFailures, afterRuns);
+            if (ll > best)
+            {
+                best = ll;
+                onset = new OnsetEstimate(hourly[i + 1].Hour, new WindowCounts(afterRuns, afterFailures), new WindowCounts(runs, failures));
+            }
+        }
+        return onset;
+    }
+
+    /// <summary>Judged runs each side of an onset needs before the split is believed.</summary>
+    public const int MinOnsetRuns = 30;
+
+    private static double LogLikelihood(long failures, long runs)
+    {
+        if (failures == 0 || failures == runs)
+        {
+            return 0;
+        }
+        var p = (double)failures / runs;
+        return (failures * Math.Log(p)) + ((runs - failures) * Math.Log(1 - p));
+    }
+
+    /// <summary>
+    /// A history finding told from its onset: "X failed 38% of 410 runs from 41 installations since
+    /// 2026-08-21 09:00 UTC; 2.3% of 5,120 runs in the 14 d before".
+    /// </summary>
+    private static HealthFinding SinceOnset(SubjectCounts c, HealthFinding finding, OnsetEstimate onset, string kind)
+    {
+        var (after, before) = (onset.After, onset.Before);
+        var first = c.Hourly.Count > 0 ? c.Hourly[0].Hour : onset.At;
+        var installations = c.Recent.Installations == 1 ? "1 installation" : $"{Format.Count(c.Recent.Installations)} installations";
+        var reason = string.Create(CultureInfo.InvariantCulture,
+            $"{c.Subject.Label} failed {Pct(after.FailureRate ?? 0)} of {Format.Count(after.Judged)} runs (95% CI {Pct(after.Interval.Low)}–{Pct(after.Interval.High)}) from {installations} since {onset.At:yyyy-MM-dd HH:mm} UTC{kind}; {Pct(before.FailureRate ?? 0)} of {Format.Count(before.Judged)} runs in the {Duration(onset.At - first)} before");
+        return finding with { Reason = reason, Evidence = finding.Evidence with { Onset = onset.At } };
     }
 
     /// <summary>Recent rate close to every baseline it has (the hysteresis band for resolving).</summary>

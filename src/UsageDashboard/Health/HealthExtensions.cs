@@ -1,3 +1,5 @@
+using UsageDashboard.Catalog;
+
 namespace UsageDashboard.Health;
 
 public static class HealthExtensions
@@ -7,6 +9,7 @@ public static class HealthExtensions
     {
         var section = configuration.GetSection("Health");
         services.Configure<HealthOptions>(section);
+        services.AddPluginCatalog(configuration);
         services.AddSingleton<HealthQueries>();
         services.AddScoped<HealthFlagService>();
         services.AddScoped<HealthEvaluator>();

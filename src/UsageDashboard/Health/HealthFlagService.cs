@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Health;
@@ -15,7 +16,7 @@ public sealed record FlagDetails(HealthFlag Flag, HealthEvidence? Evidence, IRea
 /// and the maintainers' acknowledge/resolve. Each notifying change writes its webhook messages to the
 /// outbox in the same transaction.
 /// </summary>
-public sealed class HealthFlagService(UsageDbContext db, IOptions<HealthOptions> options, TimeProvider time, WebhookSignal signal)
+public sealed class HealthFlagService(UsageDbContext db, IOptions<HealthOptions> options, TimeProvider time, WebhookSignal signal, PluginNames names)
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
     private readonly HealthOptions _o = options.Value;
@@ -195,7 +196,7 @@ public sealed class HealthFlagService(UsageDbContext db, IOptions<HealthOptions>
             {
                 FlagEventId = e.Id,
                 Url = hook.Url,
-                Payload = WebhookPayload.Create(flag, e, _o.DashboardUrl),
+                Payload = WebhookPayload.Create(flag, e, _o.DashboardUrl, names),
                 CreatedAt = now,
                 NextAttemptAt = now,
             });

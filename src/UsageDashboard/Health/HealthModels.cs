@@ -13,7 +13,10 @@ public sealed record HealthSubject(string Tool, string Kind, string Name, string
 
     public string VersionLabel => Version.Length == 0 ? "(no version)" : Version;
 
-    /// <summary>"tap-github 1.4.2", or "meltano 3.5.0" for a CLI release.</summary>
+    /// <summary>
+    /// "snowflake 1.9.1", or "meltano 3.5.0" for a CLI release; a Meltano plugin's is its stored digests,
+    /// which <c>PluginNames.Text</c> reads as "tap-github (meltanolabs, default pip_url)".
+    /// </summary>
     public string Label => $"{Name} {VersionLabel}";
 }
 
@@ -89,6 +92,8 @@ public sealed record HealthEvidence
     public required DateTime FirstSeen { get; init; }
     public required DateTime WindowStart { get; init; }
     public required DateTime EvaluatedAt { get; init; }
+    /// <summary>Where the failure rate stepped up (history and spike findings), when the hours show one.</summary>
+    public DateTime? Onset { get; init; }
 }
 
 public sealed record HealthFinding(HealthSeverity Severity, string Reason, HealthEvidence Evidence);

@@ -66,6 +66,17 @@ public static class HealthSimulator
         rows.Add(new QualityRow("Gradual drift 2% → 4% over 14 days, 200 runs/h", "reported degraded by day 14 / ever broken",
             string.Create(inv, $"{100.0 * degraded / driftTotal:F0}% / {everBroken} of {driftTotal}"), "degraded, never broken", everBroken == 0 && degraded >= 0.9 * driftTotal));
 
+        // Meltano: no versions. An unpinned default pip_url starts installing a broken release at some hour;
+        // the (plugin, variant, pip_url) subject is the same before and after, so only its own history tells.
+        var (meltanoDetected, meltanoTotal, meltanoHours, onsetErrors) = MeltanoBreaks(seeds * 8, o, seedOffset: 6000);
+        rows.Add(new QualityRow("Meltano default pip_url breaks at a date (+10 to +40 points), 20–200 runs/h", "flagged broken within 24 h / onset error",
+            string.Create(inv, $"{100.0 * meltanoDetected / meltanoTotal:F1}% ({meltanoDetected}/{meltanoTotal}; median {Median(meltanoHours)} h) / median {Median(onsetErrors)} h"),
+            "≥ 95%", meltanoDetected >= 0.95 * meltanoTotal));
+        var (meltanoFalse, pipUrls) = MeltanoHealthy(seeds, o, seedOffset: 7000);
+        var meltanoPer100 = 100.0 * meltanoFalse / pipUrls;
+        rows.Add(new QualityRow("Meltano healthy pip_urls, 60 days (default + custom pins, 5–200 runs/h, 0.5–8% base)", "false flags per 100 pip_urls",
+            string.Create(inv, $"{meltanoPer100:F2} ({meltanoFalse} in {pipUrls:N0})"), "≤ 1", meltanoPer100 <= 1));
+
         // Broken release fixed after 12 hours: resolves by itself, once, without flapping.
         var (resolved, flaps, recoveries, resolveHours) = Recoveries(seeds * 4, o, seedOffset: 5000);
         rows.Add(new QualityRow("Broken release fixed after 12 h", "auto-resolved / re-opened after resolving",
@@ -123,6 +134,59 @@ public static class HealthSimulator
             }
         }
         return (detected, count, hours);
+    }
+
+    private static (int Detected, int Total, List<int> Hours, List<int> OnsetErrors) MeltanoBreaks(int count, HealthOptions o, int seedOffset)
+    {
+        int detected = 0;
+        var hours = new List<int>();
+        var onsetErrors = new List<int>();
+        for (var i = 0; i < count; i++)
+        {
+            var rng = new Random(seedOffset + i);
+            var p0 = 0.005 + rng.NextDouble() * 0.05;
+            var jump = 0.10 + rng.NextDouble() * 0.30;
+            var volume = 20 + rng.NextDouble() * 180;
+            var breakAt = 20 * 24 + rng.Next(24);
+            var plugin = new SimPlugin(breakAt + 48);
+            // The default pip_url (most projects) breaks; a pinned custom pip_url keeps the old release.
+            var target = plugin.Add(0, _ => volume, h => h >= breakAt ? p0 + jump : p0);
+            plugin.Add(0, _ => volume / 5, _ => p0);
+            var flags = plugin.Simulate(rng, o, breakAt - 1);
+            var first = flags.FirstOrDefault(f => f.Version == target && f.Opened && f.Severity == HealthSeverity.Broken);
+            if (first is not null && first.Hour - breakAt <= 24)
+            {
+                detected++;
+                hours.Add(first.Hour - breakAt);
+                if (first.Onset is { } onset)
+                {
+                    onsetErrors.Add((int)Math.Round(Math.Abs((onset - s_start.AddHours(breakAt)).TotalHours)));
+                }
+            }
+        }
+        return (detected, count, hours, onsetErrors);
+    }
+
+    private static (long FalseFlags, long PipUrls) MeltanoHealthy(int seeds, HealthOptions o, int seedOffset)
+    {
+        long falseFlags = 0, pipUrls = 0;
+        for (var seed = 1; seed <= seeds; seed++)
+        {
+            var rng = new Random(seedOffset + seed);
+            for (var i = 0; i < 25; i++)
+            {
+                var volume = Math.Exp(Math.Log(5) + rng.NextDouble() * (Math.Log(200) - Math.Log(5)));
+                var p0 = 0.005 + rng.NextDouble() * 0.075;
+                var plugin = new SimPlugin(60 * 24);
+                plugin.Add(0, _ => volume * 0.8, _ => p0);
+                plugin.Add(0, _ => volume * 0.15, _ => p0);
+                plugin.Add(0, _ => volume * 0.05, _ => p0);
+                var flags = plugin.Simulate(rng, o, 8 * 24);
+                pipUrls += plugin.Versions.Count;
+                falseFlags += flags.Count(f => f.Opened);
+            }
+        }
+        return (falseFlags, pipUrls);
     }
 
     private static (int Degraded, int EverBroken, int Total) Drifts(int count, HealthOptions o, int seedOffset)
@@ -187,7 +251,7 @@ public static class HealthSimulator
     }
 
     /// <summary>A change of one simulated flag.</summary>
-    private sealed record SimFlag(int Version, int Hour, bool Opened, bool Resolved, HealthSeverity Severity);
+    private sealed record SimFlag(int Version, int Hour, bool Opened, bool Resolved, HealthSeverity Severity, DateTime? Onset = null);
 
     private sealed class SimVersion(int firstHour, Func<int, double> volume, Func<int, double> rate)
     {
@@ -295,7 +359,7 @@ public static class HealthSimulator
                     {
                         case FlagChange.Open:
                             active[i] = new ActiveFlag(t, assessment.Severity, null);
-                            flags.Add(new SimFlag(i, t, true, false, assessment.Severity));
+                            flags.Add(new SimFlag(i, t, true, false, assessment.Severity, assessment.Finding?.Evidence.Onset));
                             break;
                         case FlagChange.Escalate:
                             active[i] = new ActiveFlag(t, assessment.Severity, null);

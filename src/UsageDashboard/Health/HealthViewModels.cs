@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using UsageDashboard.Catalog;
 using UsageDashboard.Insights;
 using UsageDashboard.Store;
 
@@ -35,10 +36,11 @@ public sealed record FlagView
         return (new DateTime(from.Year, from.Month, from.Day, from.Hour, 0, 0, DateTimeKind.Utc), to);
     }
 
-    public static FlagView Create(HealthFlag flag, IReadOnlyList<HourCount>? hourly)
+    /// <summary>Stored names and digests read through <paramref name="names"/> (title and reason alike).</summary>
+    public static FlagView Create(HealthFlag flag, IReadOnlyList<HourCount>? hourly, PluginNames names)
     {
         var evidence = HealthFlagService.ParseEvidence(flag.Evidence);
-        var title = flag.Kind == HealthSubject.ToolKind ? $"{flag.Tool} {Version(flag.Version)} (CLI release)" : $"{flag.Name} {Version(flag.Version)}";
+        var title = flag.Kind == HealthSubject.ToolKind ? $"{flag.Tool} {Version(flag.Version)} (CLI release)" : TitleOf(flag, names);
         var rows = Bucket(hourly ?? []);
         return new FlagView
         {
@@ -47,7 +49,7 @@ public sealed record FlagView
             Tool = flag.Tool,
             Severity = flag.Severity,
             State = flag.State,
-            Reason = flag.Reason,
+            Reason = names.Text(flag.Reason),
             Method = flag.Method,
             Opened = Stamp(flag.OpenedAt),
             Resolved = flag.ResolvedAt is { } r ? Stamp(r) : null,
@@ -60,6 +62,12 @@ public sealed record FlagView
     public static string Stamp(DateTime at) => at.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
     private static string Version(string v) => v.Length == 0 ? "(no version)" : v;
+
+    /// <summary>"tap-x 1.2.3", or for Meltano "tap-x (meltanolabs, default pip_url)".</summary>
+    public static string TitleOf(HealthFlag flag, PluginNames names) =>
+        PluginNames.TrySplit(flag.Name, out _, out _) || PluginCatalog.LooksHashed(flag.Version)
+            ? names.Label(flag.Name, flag.Version)
+            : $"{flag.Name} {Version(flag.Version)}";
 
     /// <summary>Hours merged into buckets of at least 20 runs (and at most 168 points), so each point's interval means something.</summary>
     private static List<HourRow> Bucket(IReadOnlyList<HourCount> hours)

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Health;
@@ -15,7 +16,7 @@ public sealed record PluginHealth(string Tool, string Plugin, string Status, IRe
     public string DetailsUrl => Tool.Length == 0 ? "/health" : "/health?tool=" + Uri.EscapeDataString(Tool);
 }
 
-public sealed class PluginHealthService(UsageDbContext db)
+public sealed class PluginHealthService(UsageDbContext db, PluginNames names)
 {
     /// <summary>
     /// The health of <paramref name="plugin"/> in <paramref name="tool"/> (or in any tool, when null):
@@ -23,11 +24,25 @@ public sealed class PluginHealthService(UsageDbContext db)
     /// </summary>
     public async Task<PluginHealth> GetStatusAsync(string? tool, string plugin, CancellationToken ct = default)
     {
-        var flags = await db.HealthFlags.AsNoTracking()
-            .Where(f => (tool == null || f.Tool == tool) && f.Kind == HealthSubject.PluginKind && f.Name == plugin && f.State != FlagStates.Resolved)
+        // A public Meltano name covers its stored "digest.variant digest" names (the page shows the variants).
+        var query = db.HealthFlags.AsNoTracking()
+            .Where(f => (tool == null || f.Tool == tool) && f.Kind == HealthSubject.PluginKind && f.State != FlagStates.Resolved);
+        if (!PluginCatalog.LooksHashed(plugin) && names.Catalog.Contains(plugin))
+        {
+            // A public Meltano name covers its stored "digest.variant digest" names (the page shows the variants).
+            var digest = PluginCatalog.Sha256Hex(plugin);
+            query = query.Where(f => f.Name == plugin || f.Name == digest || f.Name.StartsWith(digest + "."));
+        }
+        else
+        {
+            query = query.Where(f => f.Name == plugin);
+        }
+        var rows = await query
             .OrderByDescending(f => f.Severity).ThenByDescending(f => f.OpenedAt)
-            .Select(f => new VersionFlag(f.Id, f.Version, f.Severity, f.State, f.Reason, f.OpenedAt))
+            .Select(f => new { f.Id, f.Name, f.Version, f.Severity, f.State, f.Reason, f.OpenedAt })
             .ToListAsync(ct);
+        // Digests become names when read, so a catalog update re-reads old flags too.
+        var flags = rows.Select(f => new VersionFlag(f.Id, PluginCatalog.LooksHashed(f.Version) ? names.Label(f.Name, f.Version) : f.Version, f.Severity, f.State, names.Text(f.Reason), f.OpenedAt)).ToList();
         var status = flags.Any(f => f.Severity == "broken") ? "broken" : flags.Count > 0 ? "degraded" : "healthy";
         return new PluginHealth(tool ?? "", plugin, status, flags);
     }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Health;
@@ -15,11 +16,12 @@ public static class WebhookPayload
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
-    public static string Create(HealthFlag flag, HealthFlagEvent e, string dashboardUrl) => JsonSerializer.Serialize(new
+    /// <summary>Names and versions as people read them (<paramref name="names"/>): a receiver never sees a Meltano digest.</summary>
+    public static string Create(HealthFlag flag, HealthFlagEvent e, string dashboardUrl, PluginNames names) => JsonSerializer.Serialize(new
     {
         @event = e.Action,
-        text = $"[{flag.Severity}] {e.Action}: {flag.Reason}",
-        reason = flag.Reason,
+        text = $"[{flag.Severity}] {e.Action}: {names.Text(flag.Reason)}",
+        reason = names.Text(flag.Reason),
         evidenceUrl = dashboardUrl.TrimEnd('/') + "/health/flags/" + flag.Id.ToString(CultureInfo.InvariantCulture),
         occurredAt = e.At,
         actor = e.Actor,
@@ -29,8 +31,8 @@ public static class WebhookPayload
             id = flag.Id,
             tool = flag.Tool,
             kind = flag.Kind,
-            name = flag.Name,
-            version = flag.Version,
+            name = flag.Kind == HealthSubject.PluginKind ? names.Resolve(flag.Name).Display : flag.Name,
+            version = flag.Kind == HealthSubject.PluginKind ? names.VersionLabel(flag.Name, flag.Version) : flag.Version,
             severity = flag.Severity,
             state = flag.State,
             method = flag.Method,

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Options;
+using UsageDashboard.Catalog;
 
 namespace UsageDashboard.Hub;
 
@@ -7,7 +7,7 @@ public static class HubExtensions
     public static IServiceCollection AddHub(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<HubOptions>(configuration.GetSection("Hub"));
-        services.AddSingleton(sp => PluginCatalog.FromOptions(sp.GetRequiredService<IOptions<HubOptions>>(), sp.GetRequiredService<IHostEnvironment>(), sp.GetRequiredService<ILogger<PluginCatalog>>()));
+        services.AddPluginCatalog(configuration);
         services.AddSingleton<HubService>();
         return services;
     }

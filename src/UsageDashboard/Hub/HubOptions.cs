@@ -8,8 +8,6 @@ public sealed class HubOptions
     /// totals; a plugin whose published versions add up to fewer publishes no numbers, only <c>insufficient_data</c>.
     /// </summary>
     public int MinInstallations { get; set; } = 5;
-    /// <summary>CSV of public plugin names (header with a <c>name</c> column, as the Meltano Hub export); hashed names resolve only through it.</summary>
-    public string? PluginCatalogPath { get; set; }
     /// <summary>The period the published figures cover, in whole UTC days ending today (read from the plugin-day rollup).</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromDays(30);
     /// <summary>How long a computed snapshot of one tool is served before it is recomputed (in the background).</summary>

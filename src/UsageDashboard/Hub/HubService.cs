@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using UsageDashboard.Catalog;
 using UsageDashboard.Insights;
 using UsageDashboard.Rollups;
 
@@ -11,7 +12,7 @@ namespace UsageDashboard.Hub;
 /// <see cref="HubOptions.SnapshotTtl"/> keeps being served while one refresh runs in the background,
 /// so no request waits on the database once the first has been computed.
 /// </summary>
-public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalog, IOptions<HubOptions> options, TimeProvider time, RollupSource rollups,
+public sealed class HubService(NpgsqlDataSource dataSource, PluginNames names, IOptions<HubOptions> options, TimeProvider time, RollupSource rollups,
     ILogger<HubService> logger)
 {
     private readonly ConcurrentDictionary<string, Cached<HubSnapshot>> _snapshots = new(StringComparer.Ordinal);
@@ -86,32 +87,37 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
     {
         var o = options.Value;
         var now = time.GetUtcNow().UtcDateTime;
-        var (hashes, names) = catalog.Pairs();
-        await using var batch = dataSource.CreateBatch();
-        // The window is whole UTC days (the plugin-day rollup's grain): the last Hub:Window days, today included.
         var toDay = DateOnly.FromDateTime(now);
         var fromDay = DateOnly.FromDateTime(now - o.Window).AddDays(1);
+        var (map, known) = await PublishedNamesAsync(tool, fromDay, toDay, ct);
+        await using var batch = dataSource.CreateBatch();
+        // The window is whole UTC days (the plugin-day rollup's grain): the last Hub:Window days, today included.
         await using var sourceCmd = new NpgsqlCommand();
         var days = rollups.PluginDays(sourceCmd, fromDay, toDay);
         var months = rollups.PluginMonths(sourceCmd, fromDay, toDay);
-        // Hashed names are resolved in SQL so installations are counted once across clear and hashed
-        // senders; digests the catalog does not know are dropped here and never leave the database.
+        // Stored names and versions become public ones through @map (PluginNames decides, in C#): a
+        // Meltano (name, variant) becomes "tap-github--meltanolabs", its hub default pip_url "default
+        // pip_url"; private plugins, unknown variants and custom pip_urls have no row there and are
+        // dropped by the join, so they never leave the database. Resolving before counting counts an
+        // installation once across clear and hashed senders.
         // Counts come from the plugin-day rollup, installations from the plugin-month rollup.
         // k-anonymity: a version seen by fewer than @k installations is published nowhere, and a plugin's
         // totals are taken over its published versions only, so totals minus the listed versions is zero
         // and reveals nothing about the hidden ones (docs/privacy.md).
         batch.BatchCommands.Add(new NpgsqlBatchCommand($$"""
             WITH s AS (
-                SELECT coalesce(m.name, d.name) AS name, d.type, d.version, d.runs, d.succeeded,
+                SELECT m.hub_name AS name, d.type, m.hub_version AS version, d.runs, d.succeeded,
                        d.succeeded + d.failed + d.aborted AS judged
                 FROM {{days}} d
-                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = d.name
+                JOIN unnest(@map_name, @map_version, @map_hub_name, @map_hub_version) AS m(name, version, hub_name, hub_version)
+                  ON m.name = d.name AND m.version IS NOT DISTINCT FROM d.version
                 WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day AND (NOT @exclude_ci OR NOT d.is_ci)
             ),
             r AS (
-                SELECT coalesce(m.name, p.name) AS name, p.version, p.installation_key
+                SELECT m.hub_name AS name, m.hub_version AS version, p.installation_key
                 FROM {{months}} p
-                LEFT JOIN unnest(@hashes, @names) AS m(hash, name) ON m.hash = p.name
+                JOIN unnest(@map_name, @map_version, @map_hub_name, @map_hub_version) AS m(name, version, hub_name, hub_version)
+                  ON m.name = p.name AND m.version IS NOT DISTINCT FROM p.version
                 WHERE p.tool = @tool AND {{RollupSql.ActiveIn("p", "@from_day", "@to_day")}} AND (NOT @exclude_ci OR NOT p.is_ci)
             ),
             published AS (
@@ -149,8 +155,10 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
         foreach (NpgsqlBatchCommand command in batch.BatchCommands)
         {
             command.Parameters.AddWithValue("tool", tool);
-            command.Parameters.AddWithValue("hashes", hashes);
-            command.Parameters.AddWithValue("names", names);
+            command.Parameters.AddWithValue("map_name", map.Select(m => m.Name).ToArray());
+            command.Parameters.AddWithValue("map_version", map.Select(m => m.Version).ToArray());
+            command.Parameters.AddWithValue("map_hub_name", map.Select(m => m.HubName).ToArray());
+            command.Parameters.AddWithValue("map_hub_version", map.Select(m => m.HubVersion).ToArray());
             command.Parameters.AddWithValue("from_day", fromDay);
             command.Parameters.AddWithValue("to_day", toDay);
             foreach (NpgsqlParameter p in sourceCmd.Parameters)
@@ -186,9 +194,10 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                if (catalog.Resolve(reader.GetString(0)) is { } name)
+                var stored = reader.GetString(0);
+                if (names.Resolve(stored).HubKey is { } name && names.PublicVersion(stored, reader.GetString(1)) is { } version)
                 {
-                    var key = (name, reader.GetString(1));
+                    var key = (name, version);
                     var severity = reader.GetString(2);
                     flags[key] = flags.GetValueOrDefault(key) == HubStatus.Broken ? HubStatus.Broken : severity;
                 }
@@ -201,13 +210,56 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginCatalog catalo
             var publishable = t.Installations >= o.MinInstallations;
             // A name nobody can look up publicly, used by a handful of installations, may itself say
             // who they are ("tap-acme-internal"): it is not listed at all.
-            if (!publishable && !catalog.Contains(name))
+            if (!publishable && !known.Contains(name))
             {
                 continue;
             }
             plugins.Add(Build(name, t, versions.GetValueOrDefault(name) ?? [], flags, o.MinInstallations));
         }
         return new HubSnapshot(tool, now, plugins);
+    }
+
+    private readonly record struct NameMapping(string Name, string? Version, string HubName, string? HubVersion);
+
+    /// <summary>
+    /// The (name, version) pairs the tool has in the window and the public name and version of each that
+    /// may be published; <c>Known</c> holds the public names a catalog lists (they are listed even when
+    /// too few installations use them, with no numbers).
+    /// </summary>
+    private async Task<(List<NameMapping> Map, HashSet<string> Known)> PublishedNamesAsync(string tool, DateOnly fromDay, DateOnly toDay, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand();
+        var days = rollups.PluginDays(cmd, fromDay, toDay);
+        cmd.CommandText = $"SELECT DISTINCT d.name, d.version FROM {days} d WHERE d.tool = @tool AND d.day >= @from_day AND d.day <= @to_day";
+        cmd.Parameters.AddWithValue("tool", tool);
+        cmd.Parameters.AddWithValue("from_day", fromDay);
+        cmd.Parameters.AddWithValue("to_day", toDay);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        cmd.Connection = conn;
+        var map = new List<NameMapping>();
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var stored = reader.GetString(0);
+            var version = reader.IsDBNull(1) ? null : reader.GetString(1);
+            var name = names.Resolve(stored);
+            if (name.HubKey is not { } hubName)
+            {
+                continue;
+            }
+            if (!ReferenceEquals(hubName, stored) || names.Catalog.Contains(hubName))
+            {
+                known.Add(hubName);
+            }
+            var hubVersion = version is null ? null : names.PublicVersion(stored, version);
+            if (version is not null && hubVersion is null)
+            {
+                continue;
+            }
+            map.Add(new NameMapping(stored, version, hubName, hubVersion));
+        }
+        return (map, known);
     }
 
     private static HubPlugin Build(string name, (string Type, long Runs, long Ok, long Judged, long Installations) t,

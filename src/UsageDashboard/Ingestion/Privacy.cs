@@ -50,6 +50,10 @@ public static partial class Privacy
     // Any key containing one of these is a credential whatever its prefix ("github_token", "x-api-key").
     private static readonly string[] s_credentialParts = ["token", "apikey", "password", "passwd", "secret", "authorization", "credential", "writekey", "privatekey", "sessionid"];
 
+    // One-way digests that name no place, kept although their words would match: Meltano's pip_url_hash
+    // is the only fingerprint of what a plugin installed (docs/privacy.md); a clear pip_url is still dropped.
+    private static readonly FrozenSet<string> s_keptDigestKeys = new[] { "pipurlhash" }.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>True when a property of this name must never be stored.</summary>
     public static bool IsSensitiveKey(string key)
     {
@@ -68,6 +72,10 @@ public static partial class Privacy
             buffer[n++] = char.ToLowerInvariant(c);
         }
         var normalized = buffer[..n];
+        if (s_keptDigestKeys.GetAlternateLookup<ReadOnlySpan<char>>().Contains(normalized))
+        {
+            return false;
+        }
         if (s_exactKeys.GetAlternateLookup<ReadOnlySpan<char>>().Contains(normalized))
         {
             return true;
@@ -130,6 +138,8 @@ public static partial class Privacy
         return false;
     }
 
+    private static readonly System.Buffers.SearchValues<char> s_personalMarkers = System.Buffers.SearchValues.Create("@:/\\~.");
+
     /// <summary>
     /// A value that is or contains personal data whatever its key: an e-mail address, a URL with a host, an
     /// absolute file path (/home/…, C:\…, ~/…, \\server\…), an IPv4 or IPv6 address, a latitude/longitude pair.
@@ -137,7 +147,9 @@ public static partial class Privacy
     /// </summary>
     public static bool LooksPersonal(string value)
     {
-        if (value.Length < 3)
+        // Every pattern below needs one of these characters: digests, versions and names without them
+        // (most values, and every Meltano digest) skip the regular expressions.
+        if (value.Length < 3 || value.AsSpan().IndexOfAny(s_personalMarkers) < 0)
         {
             return false;
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Frozen;
 using System.Text.Json;
+using UsageDashboard.Catalog;
 using UsageDashboard.Store;
 using static UsageDashboard.Ingestion.JsonValues;
 
@@ -297,9 +298,17 @@ public static class SnowplowMapper
         {
             foreach (var plugin in list.EnumerateArray())
             {
+                // Stored as sent, never resolved here (Catalog/PluginNames reads them): a plugin is its
+                // (name, variant) pair, and its pip_url digest stands where the version would, since
+                // Meltano sends no version and an unpinned pip_url installs whatever was released last.
                 if (String(plugin, "name_hash") is { Length: > 0 } nameHash)
                 {
-                    plugins.Add(new PluginRef { Name = nameHash, Type = String(plugin, "category") });
+                    plugins.Add(new PluginRef
+                    {
+                        Name = PluginNames.StoredName(nameHash, String(plugin, "variant_name_hash")),
+                        Type = String(plugin, "category"),
+                        Version = String(plugin, "pip_url_hash"),
+                    });
                 }
             }
             properties.Add("plugins", list);

@@ -167,6 +167,8 @@ public static class InsightsApi
                 {
                     tool = p.Tool,
                     plugin = p.Name,
+                    key = p.Key,
+                    variant = p.Variant,
                     type = p.Type,
                     installations = p.Installations,
                     runs = p.Outcomes.Runs,
@@ -194,7 +196,7 @@ public static class InsightsApi
                     ["plugin", "version", "runs", "failed_runs", "aborted_runs", "success_rate", "ci_low", "ci_high", "judged_runs", "installations", "first_seen"],
                     data.Versions.Select(v => new[]
                     {
-                        data.Plugin, v.Version, Inv(v.Outcomes.Runs), Inv(v.Outcomes.Failed), Inv(v.Outcomes.Aborted), Ratio(v.Outcomes.SuccessRate.Value),
+                        data.DisplayName ?? data.Plugin, v.Version, Inv(v.Outcomes.Runs), Inv(v.Outcomes.Failed), Inv(v.Outcomes.Aborted), Ratio(v.Outcomes.SuccessRate.Value),
                         Ratio(v.Outcomes.SuccessRate.Interval?.Low), Ratio(v.Outcomes.SuccessRate.Interval?.High), Inv(v.Outcomes.Judged),
                         Inv(v.Installations), v.FirstSeen?.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) ?? "",
                     }));
@@ -204,7 +206,7 @@ public static class InsightsApi
             {
                 query = Describe(query),
                 warnings = errors,
-                plugin = data.Plugin,
+                plugin = data.DisplayName ?? data.Plugin,
                 tools = data.PluginTools,
                 types = data.Types,
                 installations = data.Installations,

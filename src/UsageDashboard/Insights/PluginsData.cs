@@ -1,7 +1,15 @@
 namespace UsageDashboard.Insights;
 
-/// <summary>One plugin (name and type within a tool) in the ranking.</summary>
-public sealed record PluginStats(string Tool, string Name, string Type, Outcomes Outcomes, long Installations, string? LatestVersion);
+/// <summary>
+/// One plugin (name and type within a tool; for Meltano, name and variant) in the ranking. <c>Name</c> is
+/// what people read (catalog-resolved), <c>Key</c> what <c>/plugins/{plugin}</c> takes.
+/// </summary>
+public sealed record PluginStats(string Tool, string Name, string Type, Outcomes Outcomes, long Installations, string? LatestVersion)
+{
+    public string Key { get; init; } = Name;
+    /// <summary>Meltano's variant (from the catalog), else null.</summary>
+    public string? Variant { get; init; }
+}
 
 /// <summary>Everything <c>/plugins</c> and <c>/api/insights/plugins</c> show.</summary>
 public sealed record PluginsData(InsightQuery Query, DateOnly Today, IReadOnlyList<PluginStats> Plugins, IReadOnlyList<string> Tools);
@@ -29,4 +37,8 @@ public sealed record PluginDetailData(
     IReadOnlyList<MatrixCell> Matrix,
     IReadOnlyList<ErrorTypeStats> Errors,
     IReadOnlyList<AdoptionBucket> Adoption,
-    IReadOnlyList<string> Tools);
+    IReadOnlyList<string> Tools)
+{
+    /// <summary>What people read when <c>Plugin</c> (the URL key) is a digest: "private extractor · 3f2a9c".</summary>
+    public string? DisplayName { get; init; }
+}

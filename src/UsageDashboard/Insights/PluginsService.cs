@@ -1,4 +1,5 @@
 using Npgsql;
+using UsageDashboard.Catalog;
 using UsageDashboard.Rollups;
 
 namespace UsageDashboard.Insights;
@@ -7,8 +8,10 @@ namespace UsageDashboard.Insights;
 /// Queries behind <c>/plugins</c> and <c>/plugins/{plugin}</c> and their API, from the plugin-day,
 /// plugin-month and plugin-error rollups (a plugin's own outcome where the source reports it, else its
 /// run's; OS, tool version and error type are its run's).
+/// Names and versions are read through <see cref="PluginNames"/>: Meltano's digests become public names
+/// and pip_url labels here, and a Meltano plugin's page shows its variants side by side.
 /// </summary>
-public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, RollupCache? cache = null)
+public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, PluginNames names, RollupCache? cache = null)
 {
     private readonly RollupCache _cache = cache ?? new RollupCache(dataSource, rollups);
 
@@ -55,11 +58,11 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             (PluginMonthRow r) => pairs.TryGetValue((r.Name, r.Type), out var g) ? g : -1,
             (tool, f) => _cache.PluginReach(tool, query.From, f),
             key => pairs.TryGetValue(((int)(key >> 32), (int)key), out var g) ? g : -1);
-        var names = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
+        var pairNames = pairs.ToDictionary(p => p.Value, p => (Name: codes.Text(p.Key.Name)!, Type: codes.Text(p.Key.Type)!));
         // Ranked by installations, then runs: volume, never the rate, so small samples can't top the list.
         var rows = counts
-            .Select(c => new PluginStats(c.Key.Tool, names[c.Key.Pair].Name, names[c.Key.Pair].Type, c.Value.Tally.ToOutcomes(),
-                reach.GetValueOrDefault(c.Key), VersionOrder.Latest(c.Value.Versions.Select(v => codes.Text(v)!))))
+            .Select(c => Stats(c.Key.Tool, pairNames[c.Key.Pair].Name, pairNames[c.Key.Pair].Type, c.Value.Tally.ToOutcomes(),
+                reach.GetValueOrDefault(c.Key), c.Value.Versions.Select(v => codes.Text(v)!).ToList()))
             .OrderByDescending(p => p.Installations).ThenByDescending(p => p.Outcomes.Runs)
             .ThenBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Tool, StringComparer.Ordinal).ThenBy(p => p.Type, StringComparer.Ordinal)
             .Take(limit)
@@ -67,14 +70,34 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         return new PluginsData(query, Today, rows, await tools);
     }
 
+    /// <summary>
+    /// One ranking row as people read it: a Meltano (name, variant) as "tap-github (meltanolabs)" linking to
+    /// the name's page, a private one as "private extractor · 3f2a9c"; no latest version for pip_url digests
+    /// (Meltano sends none, and a digest has no order).
+    /// </summary>
+    private PluginStats Stats(string tool, string stored, string type, Outcomes outcomes, long installations, List<string> versions)
+    {
+        var name = names.Resolve(stored, type);
+        var clear = versions.Where(v => !PluginCatalog.LooksHashed(v)).ToList();
+        return new PluginStats(tool, name.Display, type, outcomes, installations, clear.Count > 0 ? VersionOrder.Latest(clear) : null)
+        {
+            Key = name.PageKey,
+            Variant = name.Variant,
+        };
+    }
+
     public async Task<PluginDetailData> GetPluginAsync(InsightQuery query, string plugin, CancellationToken ct)
     {
         var grain = TimeBuckets.Auto(query);
         var buckets = TimeBuckets.For(query, grain, Today);
-        // Installations from the reach indexes when the filter allows; otherwise the month rows are read by SQL.
-        var indexed = await DetailReachFromIndexAsync(query, plugin, buckets, ct);
+        // A public Meltano name stands for all its stored (name digest.variant digest) rows: the page shows the
+        // variants side by side, each version key "stored-name pip_url-digest" until labelled below.
+        var digestPrefix = !PluginCatalog.LooksHashed(plugin) && names.Catalog.Contains(plugin) ? PluginCatalog.Sha256Hex(plugin) : null;
+        var meltano = digestPrefix is not null || PluginNames.TrySplit(plugin, out _, out _);
+        // Installations from the reach indexes when the filter allows (one stored name only); otherwise the month rows are read by SQL.
+        var indexed = meltano ? null : await DetailReachFromIndexAsync(query, plugin, buckets, ct);
         // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
-        var errorTypes = ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
+        var errorTypes = meltano ? null : ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
@@ -91,31 +114,33 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
                    coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
                    coalesce(sum(x.aborted), 0)::bigint
             FROM (
-                SELECT coalesce(nullif(d.version, ''), 'unknown') AS version, coalesce(d.os_name, 'unknown') AS os,
+                SELECT {VersionKey("d")} AS version, coalesce(d.os_name, 'unknown') AS os,
                        d.runs, d.succeeded, d.failed, d.aborted
                 FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day AND d.name = @plugin{dayFilters}
+                WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{dayFilters}
             ) x
             GROUP BY GROUPING SETS ((x.version), (x.version, x.os), ());
 
             SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
-                   coalesce(nullif(m.version, ''), 'unknown')
+                   {VersionKey("m")}
             FROM {months} m
-            WHERE @read_months AND {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND m.name = @plugin{monthFilters};
+            WHERE @read_months AND {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND {NameMatch("m")}{monthFilters};
 
-            SELECT coalesce(nullif(d.version, ''), 'unknown'), min(d.first_at)
+            SELECT {VersionKey("d")}, min(d.first_at)
             FROM {rollups.PluginDaysAllTime()} d
-            WHERE d.name = @plugin{toolOnly}
+            WHERE {NameMatch("d")}{toolOnly}
             GROUP BY 1;
 
             SELECT coalesce(array_agg(DISTINCT d.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT d.type) FILTER (WHERE d.type <> ''), ARRAY[]::text[])
             FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day AND d.name = @plugin{toolOnly};
+            WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{toolOnly};
             """;
         cmd.Parameters.AddWithValue("from_day", query.From);
         cmd.Parameters.AddWithValue("to_day", query.To);
         cmd.Parameters.AddWithValue("plugin", plugin);
         cmd.Parameters.AddWithValue("read_months", indexed is null);
+        cmd.Parameters.AddWithValue("digest", NpgsqlTypes.NpgsqlDbType.Text, (object?)digestPrefix ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("digest_prefix", NpgsqlTypes.NpgsqlDbType.Text, digestPrefix is null ? DBNull.Value : digestPrefix + ".");
 
         var versionOutcomes = new List<(string Version, Outcomes Outcomes)>();
         var matrix = new List<MatrixCell>();
@@ -157,8 +182,32 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             types = reader.GetFieldValue<string[]>(1);
         }
 
-        var errors = await errorTypes;
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
+        List<ErrorTypeStats> errors;
+        if (errorTypes is not null)
+        {
+            errors = await errorTypes;
+        }
+        else
+        {
+            // REVIEW: per stored name, then summed: an installation hitting one error type with two variants of
+            // the same plugin counts twice in that row's installations (rare; the runs are exact).
+            var stored = versionOutcomes.Select(v => StoredOf(v.Version) ?? plugin).Distinct(StringComparer.Ordinal).ToList();
+            var perName = await Task.WhenAll(stored.Select(n => ErrorTypes.ForPluginAsync(_cache, query, n!, ct)));
+            errors = perName.SelectMany(e => e).GroupBy(e => e.ErrorType, StringComparer.Ordinal)
+                .Select(g => new ErrorTypeStats(g.Key, g.Sum(e => e.Runs), g.Sum(e => e.Installations), g.Max(e => e.LastSeen)))
+                .OrderByDescending(e => e.Runs).ThenBy(e => e.ErrorType, StringComparer.Ordinal).Take(ErrorTypes.Limit).ToList();
+        }
+        if (versionOutcomes.Any(v => StoredOf(v.Version) is not null))
+        {
+            return Labelled(new PluginDetailData(query, Today, plugin, grain, current, installations,
+                pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
+                versionOutcomes.Select(v => new PluginVersionStats(v.Version, v.Outcomes, versionInstallations.GetValueOrDefault(v.Version),
+                    firstSeen.TryGetValue(v.Version, out var f) ? f : null)).ToList(),
+                matrix, errors,
+                buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
+                await InsightsSql.ToolsAsync(conn, ct)));
+        }
         return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
             versionOutcomes.OrderByDescending(v => v.Version, VersionOrder.Instance).ThenBy(v => v.Version, StringComparer.Ordinal)
@@ -170,6 +219,57 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             errors,
             buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
             await InsightsSql.ToolsAsync(conn, ct));
+    }
+
+    /// <summary>
+    /// The plugin rows <c>@plugin</c> stands for: itself, and for a public Meltano name its digest alone and
+    /// every "digest.variant digest" (starts_with keeps it one index range on name).
+    /// </summary>
+    private static string NameMatch(string alias) =>
+        $"({alias}.name = @plugin OR {alias}.name = @digest OR starts_with({alias}.name, @digest_prefix))";
+
+    /// <summary>The version column, for Meltano's digests prefixed by the stored name (so variants stay apart).</summary>
+    private static string VersionKey(string alias) =>
+        $"CASE WHEN {alias}.name ~ '^[0-9a-f]{{64}}' THEN {alias}.name || ' ' || coalesce(nullif({alias}.version, ''), 'unknown') ELSE coalesce(nullif({alias}.version, ''), 'unknown') END";
+
+    private static string? StoredOf(string versionKey) => versionKey.IndexOf(' ', StringComparison.Ordinal) is > 0 and var i ? versionKey[..i] : null;
+
+    /// <summary>A Meltano version key ("stored-name pip-digest") as people read it: "meltanolabs · default pip_url".</summary>
+    private string VersionLabel(string key, string plugin)
+    {
+        if (StoredOf(key) is not { } stored)
+        {
+            return key;
+        }
+        var version = key[(stored.Length + 1)..];
+        var name = names.Resolve(stored);
+        var pip = version == "unknown" ? "no pip_url" : names.VersionLabel(stored, version);
+        if (name.Variant is not null)
+        {
+            return $"{name.Variant} · {pip}";
+        }
+        // A private plugin's page, or a variant no catalog lists.
+        return name.IsPrivate || stored == plugin || !PluginNames.TrySplit(stored, out _, out var variantDigest) || variantDigest is null
+            ? pip
+            : $"private variant · {variantDigest[..6]} · {pip}";
+    }
+
+    /// <summary>Meltano's detail data with every version key replaced by its label, variants side by side (ordered by variant, then label).</summary>
+    private PluginDetailData Labelled(PluginDetailData d)
+    {
+        string L(string key) => VersionLabel(key, d.Plugin);
+        var display = names.Resolve(d.Plugin, d.Types.FirstOrDefault());
+        return d with
+        {
+            DisplayName = display.IsPrivate || display.Variant is not null ? display.Display : d.Plugin,
+            Versions = d.Versions.Select(v => v with { Version = L(v.Version) })
+                .OrderByDescending(v => v.Version, VersionOrder.Instance).ThenBy(v => v.Version, StringComparer.Ordinal).ToList(),
+            Matrix = d.Matrix.Select(c => c with { Version = L(c.Version) }).OrderBy(c => c.Os, StringComparer.Ordinal).ThenBy(c => c.Version, StringComparer.Ordinal).ToList(),
+            Adoption = d.Adoption.Select(a => a with
+            {
+                InstallationsByVersion = a.InstallationsByVersion.GroupBy(kv => L(kv.Key), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value), StringComparer.Ordinal),
+            }).ToList(),
+        };
     }
 
     /// <summary>

@@ -16,11 +16,11 @@ public sealed record PluginsViewModel
     {
         var q = data.Query;
         // A name used by plugins of two tools is ambiguous across all tools: its link names the tool.
-        var ambiguous = data.Plugins.GroupBy(p => p.Name, StringComparer.Ordinal).Where(g => g.Select(p => p.Tool).Distinct().Count() > 1)
+        var ambiguous = data.Plugins.GroupBy(p => p.Key, StringComparer.Ordinal).Where(g => g.Select(p => p.Tool).Distinct().Count() > 1)
             .Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
         var rows = data.Plugins.Select(p => new PluginRankRow(
             p.Tool, p.Name, p.Type,
-            DashboardUrls.Plugin(ambiguous.Contains(p.Name) ? q with { Tool = p.Tool } : q, p.Name),
+            DashboardUrls.Plugin(ambiguous.Contains(p.Key) ? q with { Tool = p.Tool } : q, p.Key),
             Format.Count(p.Installations), Format.Count(p.Outcomes.Runs),
             PanicRate.SuccessOrPanics(p.Tool, p.Outcomes), RateCell.Of(p.Outcomes.AbortedRate), p.LatestVersion ?? "–")).ToList();
         return new PluginsViewModel
@@ -43,7 +43,10 @@ public sealed record PluginDetailViewModel
 {
     public required InsightQuery Query { get; init; }
     public required IReadOnlyList<string> Tools { get; init; }
+    /// <summary>The URL key.</summary>
     public required string Plugin { get; init; }
+    /// <summary>What the page calls it (a private Meltano plugin's digest is not a title).</summary>
+    public required string Title { get; init; }
     public required string Subtitle { get; init; }
     public required IReadOnlyList<HeadlineTile> Tiles { get; init; }
     public required IReadOnlyList<PluginVersionRow> Versions { get; init; }
@@ -116,6 +119,7 @@ public sealed record PluginDetailViewModel
             Query = q,
             Tools = data.Tools,
             Plugin = data.Plugin,
+            Title = data.DisplayName ?? data.Plugin,
             Subtitle = subtitle,
             Tiles =
             [
@@ -140,7 +144,7 @@ public sealed record PluginDetailViewModel
             AdoptionSeries = adoption.Select(s => s.Name).ToList(),
             GrainNoun = TimeBuckets.Noun(data.Grain),
             PeriodLabel = $"{Format.Date(q.From)} – {Format.Date(q.To)}",
-            EmptyReason = data.Current.Runs == 0 ? EmptyState.Reason(q, data.Tools, $"runs with plugin '{data.Plugin}'") : null,
+            EmptyReason = data.Current.Runs == 0 ? EmptyState.Reason(q, data.Tools, $"runs with plugin '{data.DisplayName ?? data.Plugin}'") : null,
         };
     }
 }

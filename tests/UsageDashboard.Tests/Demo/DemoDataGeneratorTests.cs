@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using UsageDashboard.Catalog;
 using UsageDashboard.Demo;
+using UsageDashboard.Ingestion;
 using UsageDashboard.Store;
+using UsageDashboard.Tests.Infrastructure;
 
 namespace UsageDashboard.Tests.Demo;
 
@@ -59,10 +62,12 @@ public sealed class DemoDataGeneratorTests
             Assert.Equal(DateTimeKind.Utc, e.ReceivedAt.Kind);
             Assert.InRange(e.OccurredAt, s_end.AddDays(-30), s_end.AddTicks(-1));
             Assert.True(e.ReceivedAt >= e.OccurredAt);
-            Assert.Equal(DemoDataGenerator.Source, e.Source);
+            // Meltano's events come through the Snowplow mapper, as live Meltano traffic does.
+            Assert.Equal(e.Tool == "meltano" ? SnowplowMapper.Source : DemoDataGenerator.Source, e.Source);
             Assert.Contains(e.Status, RunStatus.EventStatuses);
             Assert.True(Guid.TryParse(e.InstallationId, out _));
-            Assert.True(e.Status == RunStatus.Failed || e.ErrorType is null);
+            // Meltano's exit_event carries the process's exception context too.
+            Assert.True(e.Status == RunStatus.Failed || e.ErrorType is null || e.EventName == "exit_event");
         });
         Assert.Equal(events.Count, events.Select(e => e.EventId).Distinct().Count());
         // Single-event tools key the run by the event itself.
@@ -90,17 +95,31 @@ public sealed class DemoDataGeneratorTests
     }
 
     [Fact]
-    public void Generate_BrokenPluginVersion_FailsFarMoreThanItsOtherVersions()
+    public void Generate_BrokenDefaultPipUrl_FailsFarMoreFromItsOnset()
     {
         var ended = s_large.Value.Where(e => e.Tool == "meltano" && RunStatus.IsTerminal(e.Status)).ToList();
-        var broken = ended.Where(e => UsesBrokenPlugin(e, DemoDataGenerator.BrokenPluginVersion)).ToList();
-        var otherVersions = ended.Where(e => e.Plugins.Exists(p => p.Name == DemoDataGenerator.BrokenPluginName) && !UsesBrokenPlugin(e, DemoDataGenerator.BrokenPluginVersion)).ToList();
-        var releasedAt = s_end.AddDays(-DemoDataGenerator.BrokenPluginReleaseDaysBeforeEnd);
+        var breakAt = s_end.AddDays(-DemoDataGenerator.BrokenPluginReleaseDaysBeforeEnd);
+        var withDefault = ended.Where(e => e.Plugins.Exists(p => p.Name == BrokenStoredName && p.Version == BrokenDefaultPipUrlHash)).ToList();
+        var before = withDefault.Where(e => e.OccurredAt < breakAt).ToList();
+        var after = withDefault.Where(e => e.OccurredAt >= breakAt).ToList();
 
-        Assert.True(broken.Count >= 150, $"only {broken.Count} runs of the broken version");
-        Assert.All(broken, e => Assert.True(e.OccurredAt >= releasedAt));
-        Assert.InRange(FailureRate(broken), 0.28, 0.42);
-        Assert.InRange(FailureRate(otherVersions), 0.0, 0.04);
+        Assert.True(after.Count >= 60, $"only {after.Count} runs of the broken pip_url after its onset");
+        Assert.InRange(FailureRate(after), 0.33, 0.57);
+        Assert.InRange(FailureRate(before), 0.0, 0.04);
+        // No invented versions: every Meltano plugin's version is a pip_url digest.
+        Assert.All(ended.SelectMany(e => e.Plugins), p => Assert.Matches("^[0-9a-f]{64}$", p.Version!));
+    }
+
+    [Fact]
+    public void Generate_PinnedCustomPipUrl_FailsThroughout()
+    {
+        var ended = s_large.Value.Where(e => e.Tool == "meltano" && RunStatus.IsTerminal(e.Status)).ToList();
+        var pinnedHash = PluginCatalog.Sha256Hex(DemoDataGenerator.PinnedPipUrl);
+        var pinned = ended.Where(e => e.Plugins.Exists(p => p.Version == pinnedHash)).ToList();
+
+        Assert.True(pinned.Count >= 100, $"only {pinned.Count} runs with the pinned pip_url");
+        Assert.InRange(FailureRate(pinned), 0.22, 0.38);
+        Assert.Equal("custom pip_url · " + pinnedHash[..6], TestCatalog.Names.VersionLabel(pinned[0].Plugins.First(p => p.Version == pinnedHash).Name, pinnedHash));
     }
 
     [Fact]
@@ -129,7 +148,8 @@ public sealed class DemoDataGeneratorTests
 
         Assert.InRange(weekend / weekday, 0.3, 0.5);
         Assert.InRange(ciShare, 0.2, 0.4);
-        Assert.All(events.Where(e => e.IsCi), e => Assert.Equal("ci", e.Environment));
+        // Meltano sends no environment name in clear (only its digest), so only the others carry "ci".
+        Assert.All(events.Where(e => e.IsCi && e.Tool != "meltano"), e => Assert.Equal("ci", e.Environment));
     }
 
     [Fact]
@@ -165,8 +185,10 @@ public sealed class DemoDataGeneratorTests
         Assert.True(late > early + 0.03, $"python 3.12 share {early:P1} → {late:P1}");
     }
 
-    private static bool UsesBrokenPlugin(TelemetryEvent e, string version) =>
-        e.Plugins.Exists(p => p.Name == DemoDataGenerator.BrokenPluginName && p.Version == version);
+    /// <summary>tap-github (meltanolabs) as the store keeps it, and the digest of its hub default pip_url.</summary>
+    public static readonly string BrokenStoredName = PluginNames.StoredName(
+        PluginCatalog.Sha256Hex(DemoDataGenerator.BrokenPluginName), PluginCatalog.Sha256Hex(DemoDataGenerator.BrokenPluginVariant));
+    public static readonly string BrokenDefaultPipUrlHash = PluginCatalog.Sha256Hex("meltanolabs-tap-github");
 
     private static double FailureRate(IReadOnlyCollection<TelemetryEvent> ended) =>
         ended.Count(e => e.Status == RunStatus.Failed) / (double)Math.Max(1, ended.Count);

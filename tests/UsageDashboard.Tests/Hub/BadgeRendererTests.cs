@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using UsageDashboard.Catalog;
 using UsageDashboard.Hub;
 
 namespace UsageDashboard.Tests.Hub;

@@ -3,8 +3,8 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Xml.Linq;
 using Microsoft.Extensions.DependencyInjection;
+using UsageDashboard.Catalog;
 using UsageDashboard.Health;
-using UsageDashboard.Hub;
 using UsageDashboard.Store;
 using UsageDashboard.Tests.Health;
 using UsageDashboard.Tests.Infrastructure;
@@ -67,7 +67,7 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
     private AppFactory CreateApp(string? catalogPath = null) => new(_db.ConnectionString, new FakeTimeProvider(HealthFlowTests.Now), new Dictionary<string, string?>
     {
         ["Health:RunInBackground"] = "false",
-        ["Hub:PluginCatalogPath"] = catalogPath ?? _catalog,
+        ["Plugins:ExtraCatalogs:0"] = catalogPath ?? _catalog,
     });
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
@@ -255,7 +255,7 @@ public sealed class HubApiTests : IClassFixture<HubApiTests.Db>, IDisposable
         await using var app = new AppFactory(_db.ConnectionString, new FakeTimeProvider(HealthFlowTests.Now), new Dictionary<string, string?>
         {
             ["Health:RunInBackground"] = "false",
-            ["Hub:PluginCatalogPath"] = _catalog,
+            ["Plugins:ExtraCatalogs:0"] = _catalog,
         });
         await using (var scope = app.Services.CreateAsyncScope())
         {

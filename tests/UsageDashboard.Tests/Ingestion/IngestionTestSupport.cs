@@ -202,6 +202,8 @@ public static class Payloads
     public const string MeltanoClient = "0197f0e1-2b3c-7d4e-8f90-a1b2c3d4e5f6";
     public const string TapGithubHash = "0e07fc5775c55bbd811663147b37937cc91a7c3489aba607da118ea56cf1a75a";
     public const string TargetPostgresHash = "72507d60beca11b80108e3fed106ec636d0422295a214f0327cbe1529c27fd4f";
+    /// <summary>SHA-256 of "meltanolabs", the variant of both plugins in the §2.6 example.</summary>
+    public const string MeltanolabsHash = "c6c8d47bbfa6ca311eec82139052d313298bb4fc605236093ebe3af06b38f90f";
 
     public static string MeltanoContexts(string processUuid, string command = "run", JsonObject? exception = null) => Contexts(
         Context("iglu:com.meltano/environment_context/jsonschema/1-3-0", new JsonObject

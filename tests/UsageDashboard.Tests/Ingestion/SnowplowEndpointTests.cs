@@ -186,8 +186,12 @@ public sealed class SnowplowEndpointTests : IClassFixture<SnowplowEndpointTests.
         Assert.Equal("4.0.3", run["tool_version"]);
         Assert.True((bool)run["is_ci"]!);
         Assert.Equal(3, run["event_count"]);
-        var plugins = (await _app.RowsAsync("SELECT name, type, status FROM run_plugins ORDER BY type")).Select(p => ((string)p["name"]!, (string)p["type"]!, (string)p["status"]!)).ToList();
-        Assert.Equal([(TapGithubHash, "extractors", "succeeded"), (TargetPostgresHash, "loaders", "succeeded")], plugins);
+        // Stored as sent: (name digest '.' variant digest) is the plugin, the pip_url digest its version.
+        var plugins = (await _app.RowsAsync("SELECT name, type, version, status FROM run_plugins ORDER BY type"))
+            .Select(p => ((string)p["name"]!, (string)p["type"]!, (string)p["version"]!, (string)p["status"]!)).ToList();
+        Assert.Equal([
+            (TapGithubHash + "." + MeltanolabsHash, "extractors", "5bd1b63646f43719f5e3cfb06637814f1f262bffc865e972d8c9473bbb6ad42e", "succeeded"),
+            (TargetPostgresHash + "." + MeltanolabsHash, "loaders", "49b5f136d299e54d2864402ff7228f96d7dfc4bead37eaceb17c280a9f6162ad", "succeeded")], plugins);
         var exitProperties = (string)(await _app.RowsAsync("SELECT properties FROM events WHERE event_name = 'exit_event'"))[0]["properties"]!;
         Assert.Equal(0, JsonDocument.Parse(exitProperties).RootElement.GetProperty("exitCode").GetInt32());
         // Hashed repository and user names are not kept.

@@ -37,7 +37,7 @@ public sealed class PluginsServiceTests : IClassFixture<PluginsServiceTests.Db>
     private static readonly DateOnly s_today = DateOnly.FromDateTime(T0);
     private readonly PluginsService _service;
 
-    public PluginsServiceTests(Db db) => _service = new PluginsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source);
+    public PluginsServiceTests(Db db) => _service = new PluginsService(db.DataSource, new FakeTimeProvider(new DateTimeOffset(T0)), TestRollups.Source, TestCatalog.Names);
 
     private static InsightQuery Week(string? os = null) => new() { Range = "7d", From = s_today.AddDays(-6), To = s_today, Os = os };
 

@@ -96,7 +96,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         var time = new FakeTimeProvider(new DateTimeOffset(End));
         var source = RollupSource.Create(rollups);
         return (new OverviewService(_db.DataSource, time, source), new CommandsService(_db.DataSource, time, source),
-            new PluginsService(_db.DataSource, time, source), new InstallationsService(_db.DataSource, time, source),
+            new PluginsService(_db.DataSource, time, source, TestCatalog.Names), new InstallationsService(_db.DataSource, time, source),
             new EnvironmentsService(_db.DataSource, time, source));
     }
 
@@ -365,7 +365,7 @@ public sealed class RollupExactnessTests : IClassFixture<RollupExactnessTests.Db
         await using var restricted = Npgsql.NpgsqlDataSource.Create(builder.ConnectionString);
         var time = new FakeTimeProvider(new DateTimeOffset(End));
         CommandsService Commands(bool rollups) => new(restricted, time, RollupSource.Create(rollups));
-        PluginsService Plugins(bool rollups) => new(restricted, time, RollupSource.Create(rollups));
+        PluginsService Plugins(bool rollups) => new(restricted, time, RollupSource.Create(rollups), TestCatalog.Names);
         var query = InsightQuery.Parse(null, "90d", null, null, null, "linux", null, null, Today);
 
         var command = await Commands(rollups: true).GetCommandAsync(query, "run", default);
