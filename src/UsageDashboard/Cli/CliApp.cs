@@ -6,6 +6,7 @@ using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Health;
 using UsageDashboard.Ingestion;
+using UsageDashboard.Operations;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
@@ -231,6 +232,7 @@ public static class CliApp
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddEventStore(builder.Configuration);
+        builder.Services.AddAppMetrics();
         builder.Services.AddRunDerivation(builder.Configuration);
         builder.Services.AddEventPartitions(builder.Configuration);
         builder.Services.AddDemoData();
