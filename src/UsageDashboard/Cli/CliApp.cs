@@ -19,7 +19,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "retention", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "retention", "rebuild-rollups", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -30,6 +30,7 @@ public static class CliApp
         root.Subcommands.Add(Import());
         root.Subcommands.Add(Migrate());
         root.Subcommands.Add(Retention());
+        root.Subcommands.Add(RebuildRollups());
         root.Subcommands.Add(EvaluateHealth());
         root.Subcommands.Add(SimulateHealth());
         root.Subcommands.Add(AccessCommands.Users(StartHostAsync));
@@ -175,6 +176,20 @@ public static class CliApp
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Keeping raw events of months that end after {r.Cutoff:yyyy-MM-dd HH:mm} UTC; {r.Dropped.Count} partitions {(r.DryRun ? "would be" : "were")} dropped."));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>After a restore (or a suspected drift): every rollup recomputed from the runs, which are the truth.</summary>
+    private static Command RebuildRollups()
+    {
+        var command = new Command("rebuild-rollups", "Recompute every rollup table from the runs (after restoring a backup, or to repair); pages read the result at once.");
+        command.SetAction(async (_, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            var elapsed = await host.Services.GetRequiredService<RollupRefresher>().RebuildAllAsync(ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Rebuilt every rollup from the runs in {elapsed.TotalSeconds:F1} s."));
             return 0;
         });
         return command;

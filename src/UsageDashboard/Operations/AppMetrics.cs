@@ -13,6 +13,12 @@ public sealed class AppMetrics
 {
     public const string MeterName = "UsageDashboard";
 
+    /// <summary>From a millisecond commit to a minute-long rebuild (the SDK's default buckets are for milliseconds).</summary>
+    private static readonly InstrumentAdvice<double> s_seconds = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    };
+
     private readonly Counter<long> _events;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _quarantined;
@@ -46,29 +52,43 @@ public sealed class AppMetrics
         _queueEvents = meter.CreateUpDownCounter<long>("usagedashboard.ingest.queue.events", "{event}",
             "Events of requests waiting for, or in, a database commit");
         _queueWait = meter.CreateHistogram<double>("usagedashboard.ingest.queue.wait", "s",
-            "Time a request waited in the commit queue before a writer took it");
+            "Time a request waited in the commit queue before a writer took it", advice: s_seconds);
         _writeDuration = meter.CreateHistogram<double>("usagedashboard.ingest.write.duration", "s",
-            "One commit transaction (events and quarantine rows) including retries after deadlocks");
+            "One commit transaction (events and quarantine rows) including retries after deadlocks", advice: s_seconds);
         _refreshDuration = meter.CreateHistogram<double>("usagedashboard.rollups.refresh.duration", "s",
-            "One rollup refresher pass");
+            "One rollup refresher pass", advice: s_seconds);
         _refreshFailures = meter.CreateCounter<long>("usagedashboard.rollups.refresh.failures", "{pass}",
             "Rollup refresher passes that failed");
         meter.CreateObservableGauge("usagedashboard.rollups.refresh.lag", () => RefreshLag.TotalSeconds, "s",
             "Upper bound on the age of the oldest change not yet in the rollups: time since the start of the last pass that left nothing older behind");
         _cacheReload = meter.CreateHistogram<double>("usagedashboard.rollups.cache.reload.duration", "s",
-            "One sync of the in-memory rollup cache (segments reloaded and indexes rebuilt)");
+            "One sync of the in-memory rollup cache (segments reloaded and indexes rebuilt)", advice: s_seconds);
         meter.CreateObservableGauge("usagedashboard.rollups.cache.rows", () => _cacheRows?.Invoke() ?? 0, "{row}",
             "Rollup rows held in memory");
         _evaluations = meter.CreateCounter<long>("usagedashboard.health.evaluations", "{evaluation}",
             "Plugin-health evaluations, by outcome (ok, failed, skipped when another instance was evaluating)");
         _evaluationDuration = meter.CreateHistogram<double>("usagedashboard.health.evaluation.duration", "s",
-            "One plugin-health evaluation");
+            "One plugin-health evaluation", advice: s_seconds);
         meter.CreateObservableGauge("usagedashboard.health.flags.open", ObserveOpenFlags, "{flag}",
             "Health flags active after the last evaluation of this instance");
         _webhooks = meter.CreateCounter<long>("usagedashboard.webhooks.deliveries", "{attempt}",
             "Webhook delivery attempts, by outcome (delivered, retry, failed: given up)");
         _hubRequests = meter.CreateCounter<long>("usagedashboard.hub.requests", "{request}",
             "Hub API and badge requests, by endpoint and result (ok, not_modified: the client's cached copy was current, not_found, invalid)");
+        // The series alerts divide or rate exist from the start, at zero, rather than appearing with the first failure.
+        foreach (var outcome in (string[])["delivered", "retry", "failed"])
+        {
+            _webhooks.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+        foreach (var outcome in (string[])["ok", "failed", "skipped"])
+        {
+            _evaluations.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+        _refreshFailures.Add(0);
+        foreach (var reason in (string[])["queue_full", "database_slow", "rejected_by_database"])
+        {
+            _refused.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
     }
 
     /// <summary>The tool label: a configured tool's name, or <c>none</c> for what names none.</summary>

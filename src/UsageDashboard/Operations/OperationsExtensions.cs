@@ -101,7 +101,8 @@ public static class OperationsExtensions
         var remote = http.Connection.RemoteIpAddress;
         if (remote is null)
         {
-            return false;
+            // No IP peer: a unix-socket listener or an in-process host, both on this machine.
+            return true;
         }
         if (remote.IsIPv4MappedToIPv6)
         {
