@@ -87,12 +87,17 @@ public sealed class AppProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a CLI verb of <paramref name="dll"/> to its end; returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunVerbAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunVerbAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunVerbWithInputAsync(dll, workingDirectory, environment, null, args);
+
+    /// <summary>A verb that reads <paramref name="input"/> from standard input (a password).</summary>
+    public static async Task<(int ExitCode, string Output)> RunVerbWithInputAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string? input, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [dll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = true,
             WorkingDirectory = workingDirectory,
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
@@ -102,9 +107,22 @@ public sealed class AppProcess : IAsyncDisposable
             start.Environment[key] = value;
         }
         using var process = Process.Start(start)!;
+        if (input is not null)
+        {
+            await process.StandardInput.WriteLineAsync(input);
+        }
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         return (process.ExitCode, await stdout + await stderr);
     }
 
