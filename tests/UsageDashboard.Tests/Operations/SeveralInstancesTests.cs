@@ -7,9 +7,34 @@ using UsageDashboard.Tests.Infrastructure;
 
 namespace UsageDashboard.Tests.Operations;
 
-/// <summary>Two app instances started at the same moment against one empty database.</summary>
+/// <summary>Two app instances started at the same moment against one empty database; one evaluator at a time.</summary>
 public sealed class SeveralInstancesTests
 {
+    [Fact]
+    public async Task HealthEvaluation_AnotherInstanceEvaluating_SkipsThePass()
+    {
+        var connectionString = await TestCluster.CreateDatabaseAsync(nameof(SeveralInstancesTests));
+        // The other instance, in the middle of an evaluation.
+        await using var other = new NpgsqlConnection(connectionString);
+        await other.OpenAsync();
+        await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({UsageDashboard.Operations.AdvisoryLock.HealthEvaluationKey})", other))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+        await using var app = new AppFactory(connectionString, settings: new Dictionary<string, string?> { ["Operations:Metrics:Enabled"] = "true" });
+        using var client = app.CreateClient();
+
+        var scrape = "";
+        for (var i = 0; i < 50 && !scrape.Contains("outcome=\"skipped\"} 1", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(200);
+            scrape = await client.GetStringAsync("/metrics");
+        }
+
+        Assert.Contains("usagedashboard_health_evaluations_total{otel_scope_name=\"UsageDashboard\",outcome=\"skipped\"} 1", scrape);
+        Assert.Contains("usagedashboard_health_evaluations_total{otel_scope_name=\"UsageDashboard\",outcome=\"ok\"} 0", scrape);
+    }
+
     [Fact]
     public async Task TwoInstances_StartedTogetherOnAnEmptyDatabase_MigrateOnceAndBothServe()
     {
