@@ -51,6 +51,8 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
 
         public Collector.Batch Batch { get; } = batch;
         public long QueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+        /// <summary>The request's trace, which the commit's span joins.</summary>
+        public System.Diagnostics.ActivityContext Caller { get; } = System.Diagnostics.Activity.Current?.Context ?? default;
         public TaskCompletionSource<CommitOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
         public bool TryDrop() => Interlocked.CompareExchange(ref _state, Dropped, Queued) == Queued;
@@ -224,6 +226,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
     /// </summary>
     internal async Task WriteGroupAsync(List<Pending> group, CancellationToken ct)
     {
+        using var span = AppTracing.StartCommit([.. group.Select(p => p.Caller)]);
         if (group.Count == 1)
         {
             await CommitOneAsync(group[0], ct);

@@ -57,6 +57,7 @@ public static class OperationsExtensions
                 // Probes and scrapes every few seconds would drown the requests worth a trace.
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsProbe(http.Request.Path))
                 .AddHttpClientInstrumentation()
+                .AddSource(AppMetrics.MeterName)
                 .AddNpgsql());
             telemetry.UseOtlpExporter();
         }

@@ -54,9 +54,15 @@ public sealed class TracingTests : IClassFixture<TracingTests.Db>
         var client = await app.CreateClientAsAsync(Roles.Viewer, UsageDashboard.Store.TokenScopes.Read);
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/insights/overview")).StatusCode);
+        using var collectorClient = app.CreateClient();
+        collectorClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "dev-dbt-write-key");
+        var ingest = await collectorClient.PostAsync("/api/v1/events", new StringContent(
+            $$"""{"eventId":"{{Guid.NewGuid()}}","tool":"dbt","installationId":"traced-1","command":"run","status":"succeeded","timestamp":"{{DateTimeOffset.UtcNow.AddMinutes(-1):O}}"}""",
+            Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, ingest.StatusCode);
 
         string traces = "";
-        for (var i = 0; i < 50 && !(traces.Contains("/api/insights/overview", StringComparison.Ordinal) && traces.Contains("postgresql", StringComparison.Ordinal)); i++)
+        for (var i = 0; i < 50 && !(traces.Contains("/api/insights/overview", StringComparison.Ordinal) && traces.Contains("usagedashboard.ingest.commit", StringComparison.Ordinal)); i++)
         {
             await Task.Delay(200);
             traces = string.Join('\n', received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.UTF8.GetString(r.Body)));
@@ -64,6 +70,9 @@ public sealed class TracingTests : IClassFixture<TracingTests.Db>
         collector.Stop();
         Assert.Contains("/api/insights/overview", traces, StringComparison.Ordinal);
         Assert.Contains("postgresql", traces, StringComparison.Ordinal);
+        // The collector's write, on a background writer, is a span of the request's trace.
+        Assert.Contains("/api/v1/events", traces, StringComparison.Ordinal);
+        Assert.Contains("usagedashboard.ingest.commit", traces, StringComparison.Ordinal);
     }
 
     private static int FreePort()
