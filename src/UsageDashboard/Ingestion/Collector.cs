@@ -244,5 +244,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         public long Bytes { get; set; }
         /// <summary>The endpoint the items came in through (a fixed path, or <c>import</c>): a metrics label.</summary>
         public string Endpoint { get; init; } = "";
+        /// <summary>The tool the events name, or <c>mixed</c> for a native batch naming several: a metrics label.</summary>
+        public string? ToolLabel => Events.Count == 0 ? null : Events.Exists(e => e.Tool != Events[0].Tool) ? "mixed" : Events[0].Tool;
     }
 }

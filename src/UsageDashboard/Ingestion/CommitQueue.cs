@@ -103,7 +103,9 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
                     pending.Done.TrySetCanceled(ct);
                 }
             });
-            return metrics.Committed(batch, await pending.Done.Task);
+            var outcome = await pending.Done.Task;
+            metrics.Committed(batch.ToolLabel, batch.Endpoint, outcome.Result is { } r ? (r.Accepted, r.Duplicates) : null, outcome.Refusal?.Error);
+            return outcome;
         }
         finally
         {

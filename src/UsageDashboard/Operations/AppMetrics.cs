@@ -119,24 +119,17 @@ public sealed class AppMetrics
         }
     }
 
-    /// <summary>Counts a collector request's commit by its outcome; returns the outcome.</summary>
-    public Ingestion.CommitOutcome Committed(Ingestion.Collector.Batch batch, Ingestion.CommitOutcome outcome)
+    /// <summary>A collector request's commit: its counts when stored, else the error it was refused with.</summary>
+    public void Committed(string? tool, string endpoint, (int Accepted, int Duplicates)? stored, string? refusal)
     {
-        if (outcome.Result is { } result)
+        if (stored is { } s)
         {
-            // A request's events name one tool almost always; a mixed native batch is labelled as such.
-            var tool = batch.Events.Count == 0 ? null : batch.Events[0].Tool;
-            if (batch.Events.Exists(e => e.Tool != tool))
-            {
-                tool = "mixed";
-            }
-            EventsStored(tool, batch.Endpoint, result.Accepted, result.Duplicates);
+            EventsStored(tool, endpoint, s.Accepted, s.Duplicates);
         }
-        else if (outcome.Refusal is { } refusal)
+        else if (refusal is not null)
         {
-            RequestRefused(refusal.Error);
+            RequestRefused(refusal);
         }
-        return outcome;
     }
 
     public void RequestRefused(string reason) => _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
