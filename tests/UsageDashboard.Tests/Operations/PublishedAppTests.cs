@@ -36,6 +36,8 @@ public sealed partial class PublishedAppTests : IClassFixture<PublishedAppTests.
             {
                 ["ConnectionStrings__Events"] = _db.ConnectionString,
                 ["Tools__dbt__WriteKeys__0"] = WriteKey,
+                // Plain http in the test: the sign-in cookie cannot be Secure.
+                ["Access__SecureCookies"] = "false",
             };
 
             var user = await AppProcess.RunVerbWithInputAsync(dll, output.FullName, environment, AppFactory.TestPassword, "users", "add", "--email", "ops@example.test", "--role", "admin", "--password-stdin");
@@ -73,11 +75,44 @@ public sealed partial class PublishedAppTests : IClassFixture<PublishedAppTests.
             var html = await page.Content.ReadAsStringAsync();
             Assert.True(page.StatusCode == HttpStatusCode.OK, $"{(int)page.StatusCode}: {html}\n{app.OutputText}");
             Assert.Contains("<html", html, StringComparison.OrdinalIgnoreCase);
+
+            await SignInWithBrowserAsync(app.Address, "ops@example.test");
         }
         finally
         {
             output.Delete(recursive: true);
         }
+    }
+
+    /// <summary>Chromium signs in through the published sign-in form and opens the overview, with no console error.</summary>
+    private static async Task SignInWithBrowserAsync(Uri address, string email)
+    {
+        var baseUrl = address.ToString().TrimEnd('/');
+        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new Microsoft.Playwright.BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        });
+        var page = await browser.NewPageAsync();
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type is "error")
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.PageError += (_, error) => errors.Add("page error: " + error);
+        await page.GotoAsync(baseUrl + "/login");
+        await page.FillAsync("#login-email", email);
+        await page.FillAsync("#login-password", AppFactory.TestPassword);
+        await page.ClickAsync("button[type='submit']");
+        await page.WaitForURLAsync(baseUrl + "/");
+        await page.WaitForLoadStateAsync(Microsoft.Playwright.LoadState.NetworkIdle);
+        Assert.False(string.IsNullOrWhiteSpace(await page.InnerTextAsync("main")), "the overview rendered nothing");
+        Assert.Empty(errors);
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string exe, string workingDirectory, params string[] args)
