@@ -10,6 +10,7 @@ using static UsageDashboard.Tests.Ingestion.Payloads;
 namespace UsageDashboard.Tests.Operations;
 
 /// <summary>The Prometheus endpoint of a running app, and the names docs/operations/ builds on.</summary>
+[Collection(MetricsCollection.Name)]
 public sealed partial class OperationsMetricsTests : IClassFixture<OperationsMetricsTests.Fixture>
 {
     public sealed class Fixture : IngestionFixture
