@@ -7,6 +7,7 @@ using UsageDashboard.Tests.Infrastructure;
 namespace UsageDashboard.Tests.Operations;
 
 /// <summary>OTLP export, received by a stand-in collector: request spans with Npgsql's database spans in them.</summary>
+[Collection(MetricsCollection.Name)]
 public sealed class TracingTests : IClassFixture<TracingTests.Db>
 {
     public sealed class Db : DatabaseFixture;
