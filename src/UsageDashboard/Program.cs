@@ -10,6 +10,7 @@ using UsageDashboard.Hosting;
 using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
+using UsageDashboard.Operations;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
@@ -55,6 +56,9 @@ builder.Services.AddHealth(builder.Configuration);
 // Hub: public plugin API and badges for the community hub
 builder.Services.AddHub(builder.Configuration);
 
+// Operations: domain metrics, OpenTelemetry (Prometheus /metrics, OTLP), start-up checks
+builder.Services.AddOperations(builder.Configuration);
+
 // Web UI and API description
 builder.Services.AddRazorComponents();
 builder.Services.AddOpenApi();
@@ -64,6 +68,8 @@ var app = builder.Build();
 
 // Client address and scheme from X-Forwarded-* only when a configured proxy sent them (ForwardedHeaders:*)
 app.UseForwardedHeaders();
+// Prometheus scrape endpoint, when Operations:Metrics:Enabled, for loopback or allowed networks only
+app.UseMetricsEndpoint(app.Configuration);
 app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = DatabaseUnavailable.HandleAsync });
 if (!app.Environment.IsDevelopment())
 {

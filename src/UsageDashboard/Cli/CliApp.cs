@@ -6,6 +6,7 @@ using UsageDashboard.Database;
 using UsageDashboard.Demo;
 using UsageDashboard.Health;
 using UsageDashboard.Ingestion;
+using UsageDashboard.Operations;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
@@ -18,7 +19,7 @@ namespace UsageDashboard.Cli;
 /// </summary>
 public static class CliApp
 {
-    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "retention", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
+    private static readonly string[] s_verbs = ["seed-demo", "import", "migrate", "retention", "rebuild-rollups", "evaluate-health", "simulate-health", "users", "tokens", "help", "--help", "-h", "-?"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && s_verbs.Contains(args[0]);
 
@@ -29,6 +30,7 @@ public static class CliApp
         root.Subcommands.Add(Import());
         root.Subcommands.Add(Migrate());
         root.Subcommands.Add(Retention());
+        root.Subcommands.Add(RebuildRollups());
         root.Subcommands.Add(EvaluateHealth());
         root.Subcommands.Add(SimulateHealth());
         root.Subcommands.Add(AccessCommands.Users(StartHostAsync));
@@ -179,6 +181,20 @@ public static class CliApp
         return command;
     }
 
+    /// <summary>After a restore (or a suspected drift): every rollup recomputed from the runs, which are the truth.</summary>
+    private static Command RebuildRollups()
+    {
+        var command = new Command("rebuild-rollups", "Recompute every rollup table from the runs (after restoring a backup, or to repair); pages read the result at once.");
+        command.SetAction(async (_, ct) =>
+        {
+            await using var host = await StartHostAsync(ct);
+            var elapsed = await host.Services.GetRequiredService<RollupRefresher>().RebuildAllAsync(ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Rebuilt every rollup from the runs in {elapsed.TotalSeconds:F1} s."));
+            return 0;
+        });
+        return command;
+    }
+
     private static Command EvaluateHealth()
     {
         var command = new Command("evaluate-health", "Run plugin-health detection once: open, escalate or resolve flags (webhooks are sent by the running app).");
@@ -231,6 +247,7 @@ public static class CliApp
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddEventStore(builder.Configuration);
+        builder.Services.AddAppMetrics();
         builder.Services.AddRunDerivation(builder.Configuration);
         builder.Services.AddEventPartitions(builder.Configuration);
         builder.Services.AddDemoData();

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using UsageDashboard.Operations;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Database;
@@ -18,13 +19,18 @@ public static class DatabaseExtensions
         return services;
     }
 
-    /// <summary>Opens the database (starting the local cluster if needed) and applies pending migrations.</summary>
+    /// <summary>
+    /// Opens the database (starting the local cluster if needed) and applies pending migrations, under an
+    /// advisory lock: instances started together against one database migrate one after the other, and the
+    /// second finds nothing left to apply.
+    /// </summary>
     public static async Task<EventsDatabase> PrepareDatabaseAsync(this IServiceProvider services, CancellationToken ct)
     {
         var database = await services.GetRequiredService<EventsDatabaseHolder>().OpenAsync(ct);
         var configuration = services.GetRequiredService<IConfiguration>();
         if (configuration.GetValue("Database:MigrateOnStartup", true))
         {
+            await using var migrationLock = await AdvisoryLock.AcquireAsync(database.ConnectionString, AdvisoryLock.MigrationKey, ct);
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<UsageDbContext>();
             await db.Database.MigrateAsync(ct);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using UsageDashboard.Operations;
 
 namespace UsageDashboard.Health;
 
@@ -18,8 +20,12 @@ public sealed class HealthEvaluator(HealthQueries queries, HealthFlagService fla
     }
 }
 
-/// <summary>Evaluates on a schedule (<see cref="HealthOptions.EvaluateEvery"/>); failures are logged and retried next time.</summary>
-public sealed class HealthBackgroundService(IServiceScopeFactory scopes, IOptions<HealthOptions> options, TimeProvider time, ILogger<HealthBackgroundService> logger) : BackgroundService
+/// <summary>
+/// Evaluates on a schedule (<see cref="HealthOptions.EvaluateEvery"/>); failures are logged and retried next time.
+/// Of several instances on one database, one evaluates at a time (an advisory lock); the others skip that tick.
+/// </summary>
+public sealed class HealthBackgroundService(IServiceScopeFactory scopes, IOptions<HealthOptions> options, TimeProvider time, NpgsqlDataSource dataSource,
+    AppMetrics metrics, ILogger<HealthBackgroundService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,13 +34,21 @@ public sealed class HealthBackgroundService(IServiceScopeFactory scopes, IOption
         {
             try
             {
+                await using var evaluating = await AdvisoryLock.TryAcquireAsync(dataSource, AdvisoryLock.HealthEvaluationKey, stoppingToken);
+                if (evaluating is null)
+                {
+                    metrics.HealthEvaluated("skipped", TimeSpan.Zero, null);
+                    continue;
+                }
                 await using var scope = scopes.CreateAsyncScope();
                 var result = await scope.ServiceProvider.GetRequiredService<HealthEvaluator>().EvaluateAsync(stoppingToken);
+                metrics.HealthEvaluated("ok", result.Elapsed, result.Active);
                 logger.LogInformation("Health evaluated {Subjects} subjects in {Ms} ms: {Opened} opened, {Escalated} escalated, {Resolved} resolved, {Active} active",
                     result.Subjects, (long)result.Elapsed.TotalMilliseconds, result.Opened, result.Escalated, result.Resolved, result.Active);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                metrics.HealthEvaluated("failed", TimeSpan.Zero, null);
                 logger.LogWarning(e, "Health evaluation failed; retrying at the next interval.");
             }
         }

@@ -69,7 +69,7 @@ public sealed class WebhookSignal
 /// retry with exponential backoff and jitter, until <see cref="HealthOptions.WebhookMaxAttempts"/>.
 /// Rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so two instances never send the same message.
 /// </summary>
-public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactory http, IOptions<HealthOptions> options, TimeProvider time, ILogger<WebhookSender> logger)
+public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactory http, IOptions<HealthOptions> options, TimeProvider time, Operations.AppMetrics metrics, ILogger<WebhookSender> logger)
 {
     public const string HttpClientName = "health-webhooks";
 
@@ -102,6 +102,7 @@ public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactor
                 message.SentAt = now;
                 message.LastError = null;
                 delivered++;
+                metrics.WebhookAttempt("delivered");
             }
             else
             {
@@ -109,11 +110,14 @@ public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactor
                 if (message.Attempts >= o.WebhookMaxAttempts)
                 {
                     message.FailedAt = now;
-                    logger.LogWarning("Webhook message {Id} to {Url} given up after {Attempts} attempts: {Error}", message.Id, message.Url, message.Attempts, error);
+                    metrics.WebhookAttempt("failed");
+                    // The host only: a webhook URL often carries its secret in the path or query (Slack, Teams).
+                    logger.LogWarning("Webhook message {Id} to {Host} given up after {Attempts} attempts: {Error}", message.Id, WebhookHost(message.Url), message.Attempts, error);
                 }
                 else
                 {
                     message.NextAttemptAt = now + Backoff(message.Attempts);
+                    metrics.WebhookAttempt("retry");
                 }
             }
             await db.SaveChangesAsync(ct);
@@ -121,6 +125,8 @@ public sealed class WebhookSender(IServiceScopeFactory scopes, IHttpClientFactor
         }
         return delivered;
     }
+
+    private static string WebhookHost(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : "(invalid URL)";
 
     /// <summary>30 s, 1 min, 2 min … capped at 1 h, with up to 20% jitter so receivers coming back aren't stampeded.</summary>
     public static TimeSpan Backoff(int attempts)

@@ -98,6 +98,8 @@ public sealed class HubResult(HubBody body, string contentType, int status, int 
 
     public Task ExecuteAsync(HttpContext http)
     {
+        http.RequestServices.GetRequiredService<Operations.AppMetrics>().HubRequest(http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "other",
+            status == StatusCodes.Status200OK && Matches(http.Request.Headers.IfNoneMatch.ToString(), body.ETag) ? StatusCodes.Status304NotModified : status);
         var headers = http.Response.Headers;
         headers.AccessControlAllowOrigin = "*";
         headers.CacheControl = "public, max-age=" + cacheSeconds.ToString(CultureInfo.InvariantCulture);

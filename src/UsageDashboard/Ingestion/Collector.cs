@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using UsageDashboard.Operations;
 using UsageDashboard.Store;
 
 namespace UsageDashboard.Ingestion;
@@ -20,7 +21,7 @@ public sealed record IngestResult(int Accepted, int Duplicates, IReadOnlyList<Re
 /// </summary>
 public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionExtensions.DataSourceKey)] NpgsqlDataSource dataSource,
     [FromKeyedServices(IngestionExtensions.SmallWritesDataSourceKey)] NpgsqlDataSource smallWrites, ToolDirectory tools, TimeProvider time,
-    IOptions<IngestionOptions> options, IOptions<RetentionOptions> retention, IdentifierKeys identifierKeys)
+    IOptions<IngestionOptions> options, IOptions<RetentionOptions> retention, IdentifierKeys identifierKeys, AppMetrics metrics)
 {
     /// <summary>The pool for a write of <paramref name="events"/> events (IngestionExtensions says why there are two).</summary>
     private NpgsqlDataSource PoolFor(int events) => events <= EventWriter.PreparedWriteMaxEvents ? smallWrites : dataSource;
@@ -42,7 +43,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
     /// <summary>Maps every item; the caller commits with <see cref="CommitAsync"/>.</summary>
     public Batch Map(IReadOnlyList<JsonElement> items, IngestContext context, Func<JsonElement, IngestContext, MapResult> map, string endpoint, string source)
     {
-        var batch = new Batch();
+        var batch = new Batch { Endpoint = endpoint };
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
@@ -60,6 +61,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
             if (mapped.IsRejected)
             {
                 batch.Rejected.Add(new RejectedEvent(i, mapped.Reason!, mapped.Detail));
+                metrics.EventRejected(mapped.Tool is { } t && tools.IsTool(t) ? t : null, endpoint, mapped.Reason!);
                 batch.Quarantine.Add(ToQuarantine(item, size, mapped, context, endpoint, source));
             }
             else
@@ -101,6 +103,7 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         {
             return new IngestResult(0, 0, batch.Rejected);
         }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -112,6 +115,8 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
                 // The collector's pool creates the work tables on every physical connection.
                 var written = await writer.WriteAsync(conn, batch.Events, ct, insertedKeys, workTablesReady: true);
                 await tx.CommitAsync(ct);
+                metrics.WriteTook(started);
+                metrics.EventsQuarantined(batch.Quarantine.Select(q => q.Tool is { } t && tools.IsTool(t) ? t : QuarantineCount.NoTool));
                 return new IngestResult(written.Accepted, written.Duplicates, batch.Rejected);
             }
             catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxAttempts)
@@ -237,5 +242,9 @@ public sealed class Collector(EventWriter writer, [FromKeyedServices(IngestionEx
         public List<RejectedEvent> Rejected { get; } = [];
         /// <summary>The items' size as received, what <see cref="CommitQueue"/> bounds besides their number.</summary>
         public long Bytes { get; set; }
+        /// <summary>The endpoint the items came in through (a fixed path, or <c>import</c>): a metrics label.</summary>
+        public string Endpoint { get; init; } = "";
+        /// <summary>The tool the events name, or <c>mixed</c> for a native batch naming several: a metrics label.</summary>
+        public string? ToolLabel => Events.Count == 0 ? null : Events.Exists(e => e.Tool != Events[0].Tool) ? "mixed" : Events[0].Tool;
     }
 }

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Database;
+using UsageDashboard.Operations;
 
 namespace UsageDashboard.Ingestion;
 
@@ -15,7 +16,7 @@ namespace UsageDashboard.Ingestion;
 /// bytes (waiting or being written); past that, or when a request waited <see cref="QueueOptions.Deadline"/>
 /// without its commit starting, it is refused with 503 and Retry-After, and nothing of it is written.
 /// </summary>
-public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOptions> options, ILogger<CommitQueue> logger) : BackgroundService
+public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOptions> options, AppMetrics metrics, ILogger<CommitQueue> logger) : BackgroundService
 {
     // Resolved on first use: hosted services are constructed before DatabaseStartup has opened the database.
     private Collector Collector => field ??= services.GetRequiredService<Collector>();
@@ -49,6 +50,9 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         public bool LetGo() => Interlocked.Decrement(ref _holders) == 0;
 
         public Collector.Batch Batch { get; } = batch;
+        public long QueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+        /// <summary>The request's trace, which the commit's span joins.</summary>
+        public System.Diagnostics.ActivityContext Caller { get; } = System.Diagnostics.Activity.Current?.Context ?? default;
         public TaskCompletionSource<CommitOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
         public bool TryDrop() => Interlocked.CompareExchange(ref _state, Dropped, Queued) == Queued;
@@ -70,6 +74,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         var limits = options.Value.Queue;
         if (!TryAdmit(batch, limits))
         {
+            metrics.RequestRefused("queue_full");
             return CommitOutcome.Refuse(StatusCodes.Status503ServiceUnavailable, "queue_full", FullRetryAfterSeconds, string.Create(CultureInfo.InvariantCulture,
                 $"the collector holds its maximum of {limits.MaxEvents} events or {limits.MaxBytes} bytes waiting for the database; retry after {FullRetryAfterSeconds} s"));
         }
@@ -98,7 +103,9 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
                     pending.Done.TrySetCanceled(ct);
                 }
             });
-            return await pending.Done.Task;
+            var outcome = await pending.Done.Task;
+            metrics.Committed(batch.ToolLabel, batch.Endpoint, outcome.Result is { } r ? (r.Accepted, r.Duplicates) : null, outcome.Refusal?.Error);
+            return outcome;
         }
         finally
         {
@@ -132,6 +139,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
                 return false;
             }
             _heldEvents += events;
+            metrics.QueueChanged(events);
             _heldBytes += batch.Bytes;
             return true;
         }
@@ -150,6 +158,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
         lock (_gate)
         {
             _heldEvents -= batch.Events.Count + batch.Quarantine.Count;
+            metrics.QueueChanged(-(batch.Events.Count + batch.Quarantine.Count));
             _heldBytes -= batch.Bytes;
         }
     }
@@ -185,6 +194,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
                     // A request abandoned or past its deadline was answered already and is not written.
                     if (next.TryTake())
                     {
+                        metrics.QueueWaited(next.QueuedAt);
                         group.Add(next);
                         events += next.Batch.Events.Count;
                     }
@@ -218,6 +228,7 @@ public sealed class CommitQueue(IServiceProvider services, IOptions<IngestionOpt
     /// </summary>
     internal async Task WriteGroupAsync(List<Pending> group, CancellationToken ct)
     {
+        using var span = AppTracing.StartCommit([.. group.Select(p => p.Caller)]);
         if (group.Count == 1)
         {
             await CommitOneAsync(group[0], ct);

@@ -761,7 +761,7 @@ public sealed class RollupCacheOptions
 
 /// <summary>Loads the rollup rows at start-up and keeps them current, so a request rarely waits for a reload.</summary>
 public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time, IOptions<RollupCacheOptions> options,
-    ILogger<RollupCacheSyncService> logger, StartupReadiness readiness) : BackgroundService
+    ILogger<RollupCacheSyncService> logger, StartupReadiness readiness, Operations.AppMetrics metrics) : BackgroundService
 {
     /// <summary>The first sync, which loads the warm months (<see cref="StartupReadiness"/>).</summary>
     internal const string StartupWork = "rollup cache";
@@ -778,6 +778,7 @@ public sealed class RollupCacheSyncService(RollupCache cache, TimeProvider time,
                 var reloaded = await cache.SyncAsync(options.Value.WarmMonths, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), stoppingToken);
                 // The indexes pages read, rebuilt here when their segments moved, not by the next request.
                 await cache.RefreshIndexesAsync(options.Value.KeepIndexesFor, stoppingToken);
+                metrics.CacheSynced(watch.Elapsed, () => cache.RowCount);
                 if (first || reloaded > 0)
                 {
                     var (builds, buildTime, entries) = cache.IndexStats;

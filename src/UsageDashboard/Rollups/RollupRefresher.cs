@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Hosting;
+using UsageDashboard.Operations;
 
 namespace UsageDashboard.Rollups;
 
@@ -32,7 +33,8 @@ public sealed class RollupOptions
 /// What one refresh did; <paramref name="RebuiltAll"/> when it rebuilt every rollup instead of slices. Of the
 /// <paramref name="Slices"/>, <paramref name="Added"/> only had their new runs added (the rest were rebuilt).
 /// </summary>
-public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed, bool RebuiltAll = false, int Added = 0);
+/// <paramref name="CaughtUp"/> is false when the pass left marks older than its start (another instance held the lock, or a bulk load the tables).
+public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed, bool RebuiltAll = false, int Added = 0, bool CaughtUp = true);
 
 /// <summary>
 /// Keeps the rollups equal to the runs. Writers never touch rollups: triggers log the (tool, day) of every
@@ -59,6 +61,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
     {
         var watch = Stopwatch.StartNew();
         int slices = 0, marks = 0, added = 0;
+        var caughtUp = true;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         long? lastMark;
         bool empty;
@@ -101,6 +104,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                     if (!(bool)(await lockCmd.ExecuteScalarAsync(ct))!)
                     {
                         // Another instance is refreshing; it will see our marks too.
+                        caughtUp = false;
                         break;
                     }
                 }
@@ -111,6 +115,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                 // A bulk load or truncate holds the tables; the marks wait for the next tick.
                 await tx.RollbackAsync(ct);
                 logger.LogDebug("Rollup refresh deferred: {Message}", e.MessageText);
+                caughtUp = false;
                 break;
             }
             await tx.CommitAsync(ct);
@@ -122,7 +127,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
                 break;
             }
         }
-        return new RollupRefreshResult(slices, marks, watch.Elapsed, Added: added);
+        return new RollupRefreshResult(slices, marks, watch.Elapsed, Added: added, CaughtUp: caughtUp);
     }
 
     private static readonly string s_createPassTables = RollupSql.CreateOnce([
@@ -295,7 +300,7 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
 /// two cores from the collector. New data then shows within about three pass lengths (the wait, a pass
 /// that started just before it arrived, and the pass that folds it in).
 /// </summary>
-public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options,
+public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<RollupOptions> options, AppMetrics metrics,
     ILogger<RollupRefreshService> logger) : BackgroundService
 {
     /// <summary>The pause after a pass that took <paramref name="elapsed"/>.</summary>
@@ -312,6 +317,7 @@ public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<Rol
             {
                 var result = await refresher.RefreshAsync(stoppingToken);
                 elapsed = result.Elapsed;
+                metrics.RefreshPassed(result.Elapsed, result.CaughtUp);
                 if (result.Slices > 0)
                 {
                     logger.LogDebug("Refreshed {Slices} rollup slices ({Added} by adding their new runs, {Marks} marks) in {Elapsed} ms",
@@ -323,6 +329,7 @@ public sealed class RollupRefreshService(RollupRefresher refresher, IOptions<Rol
                 // The database may be down, restarting or not migrated yet (Npgsql reports a connection
                 // killed mid-command as an InvalidOperationException, not only as NpgsqlException). The
                 // marks wait in the log for the next tick; a refresher must never stop the app.
+                metrics.RefreshFailed();
                 logger.LogWarning(e, "Rollup refresh failed; retrying at the next tick");
             }
             try
