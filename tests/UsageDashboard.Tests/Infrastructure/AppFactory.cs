@@ -51,8 +51,23 @@ public sealed class AppFactory(string connectionString, TimeProvider? time = nul
     public const string TestPassword = "Correct-Horse-42";
 
     /// <summary>Folds every write so far into the rollups now, instead of waiting for the background refresher.</summary>
-    public async Task RefreshRollupsAsync() =>
-        await Services.GetRequiredService<UsageDashboard.Rollups.RollupRefresher>().RefreshAsync(default);
+    public async Task RefreshRollupsAsync()
+    {
+        // The app's own background refresher may hold the refresh lock, and then this pass is skipped: wait
+        // until no change is left unfolded (marks go in the same transaction as the rollup rows they cover).
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(connectionString);
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            await Services.GetRequiredService<UsageDashboard.Rollups.RollupRefresher>().RefreshAsync(default);
+            await using var pending = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM rollup_dirty)");
+            if (!(bool)(await pending.ExecuteScalarAsync())!)
+            {
+                return;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("rollup changes were still unfolded after 30 s");
+    }
 
     /// <summary>Creates a user with <paramref name="role"/> through the real services (unique email per call).</summary>
     public async Task<string> CreateUserAsync(string role, string? email = null)
