@@ -74,9 +74,10 @@ bench_builds() {
 # runs from the repository root, as the README runs it. Up to 3 minutes for /readyz (the 10M store's cache load).
 bench_app_start() {
   local folder=$1 port=$2 log=$3; shift 3
-  # The app runs as Production, which has no write keys: the load generator's key is given here.
+  # The app runs as Production, which has no write keys: the load generator's keys (native batches as dbt,
+  # Jitsu bodies as evidently) are given here.
   env Database__LocalFolder="$folder" Demo__SeedLocalDatabase=false Health__RunInBackground=false Urls=http://127.0.0.1:$port \
-    Tools__dbt__WriteKeys__0=dev-dbt-write-key \
+    Tools__dbt__WriteKeys__0=dev-dbt-write-key Tools__evidently__WriteKeys__0=dev-evidently-write-key \
     Logging__LogLevel__Default=Warning dotnet "$app" "$@" >"$log" 2>&1 &
   bench_app_pid=$!
   for _ in $(seq 900); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
