@@ -38,7 +38,7 @@ internal sealed class Weighted<T>
 
 /// <summary>
 /// What the demo tools look like: commands with their long tails, releases, adapters, Meltano Hub plugin
-/// names (taken from the public hub catalog, /work/shared/data/meltano-hub-plugins.csv, embedded so the
+/// names (taken from the public hub catalog, src/UsageDashboard/Catalog/meltano-hub-plugins.csv, embedded so the
 /// generator needs no file and stays deterministic), error class names and platform mixes.
 /// </summary>
 internal static class DemoCatalog

@@ -1,6 +1,6 @@
 namespace UsageDashboard.Tests.Ingestion;
 
-/// <summary>The example events of /work/shared/seeds, verbatim (whitespace aside).</summary>
+/// <summary>The example events of the seed documents this product was created from (the shared seeds folder), verbatim (whitespace aside).</summary>
 public static class SeedExamples
 {
     /// <summary>Seed 000 as printed in Jetty's docs: note the missing comma after the "event" object.</summary>
