@@ -33,13 +33,16 @@ public sealed class AppMetrics
     private readonly Histogram<double> _evaluationDuration;
     private readonly Counter<long> _webhooks;
     private readonly Counter<long> _hubRequests;
+    private readonly TimeProvider _time;
+    /// <summary>A <see cref="TimeProvider.GetTimestamp"/>: the refresh lag is how long ago this was.</summary>
     private long _caughtUpAt;
     private long _openFlags = -1;
     private Func<long>? _cacheRows;
 
-    public AppMetrics(IMeterFactory meters)
+    public AppMetrics(IMeterFactory meters, TimeProvider time)
     {
-        _caughtUpAt = Stopwatch.GetTimestamp();
+        _time = time;
+        _caughtUpAt = time.GetTimestamp();
         var meter = meters.Create(MeterName);
         _events = meter.CreateCounter<long>("usagedashboard.ingest.events", "{event}",
             "Events the collector stored (outcome=accepted) or already had (outcome=duplicate)");
@@ -146,13 +149,13 @@ public sealed class AppMetrics
         _refreshDuration.Record(elapsed.TotalSeconds);
         if (caughtUp)
         {
-            Interlocked.Exchange(ref _caughtUpAt, Stopwatch.GetTimestamp() - (long)(elapsed.TotalSeconds * Stopwatch.Frequency));
+            Interlocked.Exchange(ref _caughtUpAt, _time.GetTimestamp() - (long)(elapsed.TotalSeconds * _time.TimestampFrequency));
         }
     }
 
     public void RefreshFailed() => _refreshFailures.Add(1);
 
-    public TimeSpan RefreshLag => Stopwatch.GetElapsedTime(Interlocked.Read(ref _caughtUpAt));
+    public TimeSpan RefreshLag => _time.GetElapsedTime(Interlocked.Read(ref _caughtUpAt));
 
     public void CacheSynced(TimeSpan elapsed, Func<long> rows)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -15,6 +16,7 @@ public static class OperationsExtensions
     public static IServiceCollection AddAppMetrics(this IServiceCollection services)
     {
         services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<AppMetrics>();
         return services;
     }
