@@ -32,4 +32,27 @@ public sealed class OpenApiTests : IClassFixture<OpenApiTests.Fixture>
         Assert.True(schemas.TryGetProperty("ErrorResponse", out _));
         Assert.True(schemas.TryGetProperty("IngestResponse", out _));
     }
+
+    [Fact]
+    public async Task OpenApi_InsightsEndpoints_NameTheirResponseSchemas()
+    {
+        var doc = await (await _app.Client(null).GetAsync("/openapi/v1.json")).ReadJsonAsync();
+
+        var schemas = doc.GetProperty("components").GetProperty("schemas");
+        var names = string.Join(",", schemas.EnumerateObject().Select(p => p.Name));
+        foreach (var name in new[]
+        {
+            "OverviewResponse", "CommandsResponse", "CommandResponse", "PluginsResponse", "PluginResponse", "InstallationsResponse",
+            "EnvironmentsResponse", "PropertyResponse", "UnknownKeyError", "InsightQueryEcho",
+        })
+        {
+            Assert.True(schemas.TryGetProperty(name, out _), $"{name} not in {names}");
+        }
+        var paths = doc.GetProperty("paths");
+        var overview = paths.GetProperty("/api/insights/overview").GetProperty("get").GetProperty("responses").GetProperty("200");
+        Assert.Contains("OverviewResponse", overview.GetRawText());
+        var property = paths.GetProperty("/api/insights/properties").GetProperty("get").GetProperty("responses");
+        Assert.Contains("UnknownKeyError", property.GetProperty("400").GetRawText());
+        Assert.True(schemas.GetProperty("CommandItem").GetProperty("properties").TryGetProperty("successRateInterval", out _));
+    }
 }
