@@ -19,10 +19,12 @@ namespace UsageDashboard.Migrations
         {
 #pragma warning disable 612, 618
             modelBuilder
-                .HasAnnotation("ProductVersion", "10.0.14")
+                .HasAnnotation("ProductVersion", "10.0.15")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
+
+            modelBuilder.HasSequence("events_id_sequence");
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>
                 {
@@ -323,6 +325,21 @@ namespace UsageDashboard.Migrations
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("UsageDashboard.Store.EventKey", b =>
+                {
+                    b.Property<string>("Tool")
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<Guid>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.HasKey("Tool", "EventId");
+
+                    b.ToTable("event_keys", (string)null);
+                });
+
             modelBuilder.Entity("UsageDashboard.Store.HealthFlag", b =>
                 {
                     b.Property<long>("Id")
@@ -476,6 +493,50 @@ namespace UsageDashboard.Migrations
                     b.ToTable("health_flag_events", (string)null);
                 });
 
+            modelBuilder.Entity("UsageDashboard.Store.IdentifierKey", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("ActivatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("activated_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("fingerprint");
+
+                    b.Property<string>("Origin")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("origin");
+
+                    b.Property<DateTime?>("RetiredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retired_at");
+
+                    b.Property<byte[]>("Secret")
+                        .HasColumnType("bytea")
+                        .HasColumnName("secret");
+
+                    b.HasKey("Id")
+                        .HasName("identifier_keys_pkey");
+
+                    b.ToTable("identifier_keys", null, t =>
+                        {
+                            t.HasCheckConstraint("identifier_keys_check", "origin = 'configured' OR secret IS NOT NULL");
+
+                            t.HasCheckConstraint("identifier_keys_origin_check", "origin IN ('generated', 'configured')");
+                        });
+                });
+
             modelBuilder.Entity("UsageDashboard.Store.Installation", b =>
                 {
                     b.Property<string>("Tool")
@@ -490,6 +551,13 @@ namespace UsageDashboard.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("first_seen");
 
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
                     b.Property<DateTime>("LastSeen")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_seen");
@@ -498,9 +566,13 @@ namespace UsageDashboard.Migrations
 
                     b.HasIndex("FirstSeen");
 
+                    b.HasIndex("Id")
+                        .IsUnique()
+                        .HasDatabaseName("ix_installations_id");
+
                     b.ToTable("installations", (string)null);
 
-                    NpgsqlEntityTypeBuilderExtensions.HasStorageParameter(b, "fillfactor", 70);
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
                 });
 
             modelBuilder.Entity("UsageDashboard.Store.QuarantineCount", b =>
@@ -582,6 +654,900 @@ namespace UsageDashboard.Migrations
                     b.HasIndex("ReceivedAt");
 
                     b.ToTable("quarantine", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupCommandDay", b =>
+                {
+                    b.Property<int>("Aborted")
+                        .HasColumnType("integer")
+                        .HasColumnName("aborted");
+
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("command");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<int>("Succeeded")
+                        .HasColumnType("integer")
+                        .HasColumnName("succeeded");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Command", "Day")
+                        .HasDatabaseName("ix_rollup_command_days_command");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_command_days_day");
+
+                    b.ToTable("rollup_command_days", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupCommandDuration", b =>
+                {
+                    b.PrimitiveCollection<short[]>("Buckets")
+                        .IsRequired()
+                        .HasColumnType("smallint[]")
+                        .HasColumnName("buckets");
+
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("command");
+
+                    b.PrimitiveCollection<int[]>("Counts")
+                        .IsRequired()
+                        .HasColumnType("integer[]")
+                        .HasColumnName("counts");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Command", "Day")
+                        .HasDatabaseName("ix_rollup_command_durations_command");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_command_durations_day");
+
+                    b.ToTable("rollup_command_durations", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupCommandMonth", b =>
+                {
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("command");
+
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_command_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Command", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_command_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Command", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment"), false);
+
+                    b.ToTable("rollup_command_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupDirtyMark", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Seq"));
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("InstallationId")
+                        .HasColumnType("text")
+                        .HasColumnName("installation_id");
+
+                    b.Property<long?>("RunId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("run_id");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.HasKey("Seq")
+                        .HasName("rollup_dirty_pkey");
+
+                    b.ToTable("rollup_dirty", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupErrorDay", b =>
+                {
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("command");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<string>("ErrorType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error_type");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateTime>("LastAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_at");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Command", "Day")
+                        .HasDatabaseName("ix_rollup_error_days_command");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_error_days_day");
+
+                    b.ToTable("rollup_error_days", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupErrorMonth", b =>
+                {
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("command");
+
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<string>("ErrorType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error_type");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_error_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Command", "ErrorType", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_error_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Command", "ErrorType", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment"), false);
+
+                    b.ToTable("rollup_error_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupFeatureDay", b =>
+                {
+                    b.Property<int>("Aborted")
+                        .HasColumnType("integer")
+                        .HasColumnName("aborted");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<int>("Succeeded")
+                        .HasColumnType("integer")
+                        .HasColumnName("succeeded");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("value");
+
+                    b.HasIndex("Tool", "Day")
+                        .HasDatabaseName("ix_rollup_feature_days_day");
+
+                    b.HasIndex("Tool", "Key", "Day")
+                        .HasDatabaseName("ix_rollup_feature_days");
+
+                    b.ToTable("rollup_feature_days", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupFeatureMonth", b =>
+                {
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("Project")
+                        .HasColumnType("text")
+                        .HasColumnName("project");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("value");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_feature_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Tool", "Key", "Month")
+                        .HasDatabaseName("ix_rollup_feature_months_key");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_feature_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion"), false);
+
+                    b.ToTable("rollup_feature_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupInstallationMonth", b =>
+                {
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<int>("OkDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("ok_days");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("OsVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("os_version");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_installation_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "IsCi", "OsName", "OsVersion", "RuntimeName", "RuntimeVersion", "ToolVersion", "Environment")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_installation_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "IsCi", "OsName", "OsVersion", "RuntimeName", "RuntimeVersion", "ToolVersion", "Environment"), false);
+
+                    b.ToTable("rollup_installation_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupMonthVersion", b =>
+                {
+                    b.Property<string>("TableName")
+                        .HasColumnType("text")
+                        .HasColumnName("table_name");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("Tool")
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.HasKey("TableName", "Month", "Tool")
+                        .HasName("rollup_month_versions_pkey");
+
+                    b.ToTable("rollup_month_versions", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupPluginDay", b =>
+                {
+                    b.Property<int>("Aborted")
+                        .HasColumnType("integer")
+                        .HasColumnName("aborted");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTime>("FirstAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("first_at");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<int>("Succeeded")
+                        .HasColumnType("integer")
+                        .HasColumnName("succeeded");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("type");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("version");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_plugin_days_day");
+
+                    b.HasIndex("Name", "Day")
+                        .HasDatabaseName("ix_rollup_plugin_days_name");
+
+                    b.ToTable("rollup_plugin_days", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupPluginErrorDay", b =>
+                {
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<string>("ErrorType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error_type");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateTime>("LastAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_plugin_error_days_day");
+
+                    b.HasIndex("Name", "Day")
+                        .HasDatabaseName("ix_rollup_plugin_error_days_name");
+
+                    b.ToTable("rollup_plugin_error_days", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupPluginErrorMonth", b =>
+                {
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<string>("ErrorType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error_type");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_plugin_error_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Name", "ErrorType", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_plugin_error_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Name", "ErrorType", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment"), false);
+
+                    b.ToTable("rollup_plugin_error_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupPluginMonth", b =>
+                {
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("InstallationKey")
+                        .HasColumnType("integer")
+                        .HasColumnName("installation_key");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("type");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("version");
+
+                    b.HasIndex("Name", "Month")
+                        .HasDatabaseName("ix_rollup_plugin_months_name");
+
+                    b.HasIndex("Tool", "Month")
+                        .HasDatabaseName("IX_rollup_plugin_months_cleared")
+                        .HasFilter("days = 0");
+
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Name", "Type", "Version", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment")
+                        .IsUnique()
+                        .HasDatabaseName("ux_rollup_plugin_months");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Name", "Type", "Version", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment"), false);
+
+                    b.ToTable("rollup_plugin_months", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.RollupRunDay", b =>
+                {
+                    b.Property<int>("Aborted")
+                        .HasColumnType("integer")
+                        .HasColumnName("aborted");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<bool>("IsCi")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_ci");
+
+                    b.Property<string>("OsName")
+                        .HasColumnType("text")
+                        .HasColumnName("os_name");
+
+                    b.Property<string>("OsVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("os_version");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer")
+                        .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
+                    b.Property<int>("Succeeded")
+                        .HasColumnType("integer")
+                        .HasColumnName("succeeded");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("ToolVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_version");
+
+                    b.HasIndex("Day", "Tool")
+                        .HasDatabaseName("ix_rollup_run_days_day");
+
+                    b.ToTable("rollup_run_days", (string)null);
                 });
 
             modelBuilder.Entity("UsageDashboard.Store.Run", b =>
@@ -772,7 +1738,7 @@ namespace UsageDashboard.Migrations
                     b.ToTable("run_plugins", (string)null);
                 });
 
-            modelBuilder.Entity("UsageDashboard.Store.TelemetryEvent", b =>
+            modelBuilder.Entity("UsageDashboard.Store.StoredDataProtectionKey", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -780,6 +1746,33 @@ namespace UsageDashboard.Migrations
                         .HasColumnName("id");
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id")
+                        .HasName("data_protection_keys_pkey");
+
+                    b.ToTable("data_protection_keys", (string)null);
+                });
+
+            modelBuilder.Entity("UsageDashboard.Store.TelemetryEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id")
+                        .HasDefaultValueSql("nextval('events_id_sequence')");
+
+                    b.Property<DateTime>("OccurredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("occurred_at");
 
                     b.Property<bool>("ClockAdjusted")
                         .HasColumnType("boolean")
@@ -818,10 +1811,6 @@ namespace UsageDashboard.Migrations
                     b.Property<bool>("IsCi")
                         .HasColumnType("boolean")
                         .HasColumnName("is_ci");
-
-                    b.Property<DateTime>("OccurredAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("occurred_at");
 
                     b.Property<string>("OsName")
                         .HasColumnType("text")
@@ -899,7 +1888,7 @@ namespace UsageDashboard.Migrations
                                 .HasColumnType("jsonb");
                         });
 
-                    b.HasKey("Id");
+                    b.HasKey("Id", "OccurredAt");
 
                     b.HasIndex("Tool", "RunKey");
 

@@ -98,6 +98,8 @@ public sealed class RunPlugin
 /// <summary>First and last sighting of an installation, kept at ingest so "new installations" needs no scan.</summary>
 public sealed class Installation
 {
+    /// <summary>A dense integer key: what the rollup month tables store instead of the installation id.</summary>
+    public int Id { get; set; }
     public required string Tool { get; set; }
     public required string InstallationId { get; set; }
     public DateTime FirstSeen { get; set; }

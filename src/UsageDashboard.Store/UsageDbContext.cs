@@ -25,6 +25,7 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);
+        modelBuilder.HasSequence<long>("events_id_sequence");
         modelBuilder.Entity<DashboardUser>().ToTable("users");
         modelBuilder.Entity<IdentityRole>().ToTable("roles");
         modelBuilder.Entity<IdentityUserRole<string>>().ToTable("user_roles");
@@ -43,6 +44,7 @@ public sealed class UsageDbContext(DbContextOptions<UsageDbContext> options) : I
         modelBuilder.ApplyConfiguration(new HealthFlagConfiguration());
         modelBuilder.ApplyConfiguration(new HealthFlagEventConfiguration());
         modelBuilder.ApplyConfiguration(new WebhookMessageConfiguration());
+        RollupModel.Configure(modelBuilder);
 
         // snake_case columns, so the hand-written analytics SQL reads like SQL (EFCore.NamingConventions
         // is not on the package feed, and this is all of it we need).
@@ -87,12 +89,13 @@ internal sealed class TelemetryEventConfiguration : IEntityTypeConfiguration<Tel
     public void Configure(EntityTypeBuilder<TelemetryEvent> b)
     {
         b.ToTable("events");
-        b.HasKey(e => e.Id);
-        b.Property(e => e.Id).UseIdentityAlwaysColumn();
-        // events is partitioned by month on occurred_at (raw SQL in the EventsPartitionedByMonth migration;
-        // EF does not model partitions), so its primary key is (id, occurred_at) in the database and it can
-        // hold no unique (tool, event_id) index: idempotency lives in the event_keys table, which EventWriter
-        // fills before it inserts. Time-range reads prune partitions, so no occurred_at index either.
+        // events is partitioned by month on occurred_at (raw SQL in the EventsPartitionedByMonth migration, with
+        // the partition functions; EF does not model partitions), so its primary key holds the partition key and
+        // it can hold no unique (tool, event_id) index: idempotency lives in event_keys, which EventWriter fills
+        // before it inserts. Ids come from a sequence, since an identity column cannot be shared by the
+        // partitions. Time-range reads prune partitions, so no occurred_at index either.
+        b.HasKey(e => new { e.Id, e.OccurredAt });
+        b.Property(e => e.Id).HasDefaultValueSql("nextval('events_id_sequence')");
         b.HasIndex(e => new { e.Tool, e.RunKey });
         b.Property(e => e.Status).HasDefaultValue(RunStatus.Unknown);
         b.Property(e => e.Properties).HasColumnType("jsonb");
@@ -153,6 +156,8 @@ internal sealed class InstallationConfiguration : IEntityTypeConfiguration<Insta
     {
         b.ToTable("installations");
         b.HasKey(i => new { i.Tool, i.InstallationId });
+        b.Property(i => i.Id).UseIdentityByDefaultColumn();
+        b.HasIndex(i => i.Id).IsUnique().HasDatabaseName("ix_installations_id");
         b.HasIndex(i => i.FirstSeen);
         // Room for HOT updates of last_seen (migration InstallationsFillfactor says why).
         b.HasStorageParameter("fillfactor", 70);
