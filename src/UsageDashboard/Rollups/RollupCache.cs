@@ -451,10 +451,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             // Sized by the segment's last load, so a reload of the current month does not regrow the list
             // (each growth step copies it and leaves the old array to the GC).
             var rows = new List<T>(current is null ? 1024 : current.Count + (current.Count / 16) + 16);
-            // Day tables are read by their (day, tool) index; month tables by their unique key's leading columns.
-            var where = dayTable ? "day >= @month AND day < @next_month" : "month = @month";
-            await using (var cmd = new NpgsqlCommand(
-                $"SELECT tool, {MonthOf(dayTable)}, {columns} FROM {key.Table} WHERE {where} AND tool = @tool", conn, tx))
+            await using (var cmd = new NpgsqlCommand(SegmentLoad(key.Table, dayTable, columns), conn, tx))
             {
                 cmd.Parameters.AddWithValue("month", key.Month);
                 cmd.Parameters.AddWithValue("next_month", key.Month.AddMonths(1));
@@ -475,6 +472,14 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             gate.Release();
         }
     }
+
+    /// <summary>
+    /// One month of one tool from a rollup table (parameters <c>@month</c>, <c>@next_month</c>, <c>@tool</c>). Day
+    /// tables are read by their (day, tool) index, month tables by their unique key's leading columns
+    /// (tests/UsageDashboard.Tests/Rollups/PlanShapeTests.cs holds them to it).
+    /// </summary>
+    internal static string SegmentLoad(string table, bool dayTable, string columns) =>
+        $"SELECT tool, {MonthOf(dayTable)}, {columns} FROM {table} WHERE {(dayTable ? "day >= @month AND day < @next_month" : "month = @month")} AND tool = @tool";
 
     /// <summary>Rollups off: the month rows computed from runs for just this request's days.</summary>
     private async Task<IReadOnlyList<MonthSegment<T>>> ReadRawAsync<T>(bool dayTable, string columns, Func<NpgsqlDataReader, StringCodes, T> read,

@@ -137,14 +137,13 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
         "rollup_marks (seq bigint NOT NULL, tool text NOT NULL, day date NOT NULL, run_id bigint, installation_id text) ON COMMIT DELETE ROWS",
     ]);
 
-    private static async Task<(int Slices, int Added, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
-        long lastMark, bool fold, CancellationToken ct)
-    {
-        // The oldest marks first, up to the last one of this pass; every mark of the chosen slices goes, so a
-        // busy day is handled once per pass. A slice with any mark that names no new run (an update, a
-        // delete, a large insert) is rebuilt from its day's runs; the others get just their new runs added.
-        int rebuild, added, marks;
-        await using (var cmd = new NpgsqlCommand($"""
+    /// <summary>
+    /// A batch's first command: chooses its slices (the oldest marks first, up to <c>@last_mark</c>, at most
+    /// <c>@max</c>) into <c>rollup_pass</c>, their marks into <c>rollup_marks</c>, and splits them into slices
+    /// to rebuild (<c>rollup_slices</c>) and slices to fold new runs into (<c>rollup_fold_slices</c>; none
+    /// unless <c>@fold</c>). Internal for the plan-shape tests, which run it before explaining the batch.
+    /// </summary>
+    internal static readonly string SelectBatch = $"""
             {s_createPassTables}
             INSERT INTO rollup_pass
             SELECT tool, day FROM rollup_dirty WHERE seq <= @last_mark GROUP BY tool, day ORDER BY min(seq) LIMIT @max;
@@ -161,7 +160,16 @@ public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<Rollup
             ANALYZE rollup_slices;
             ANALYZE rollup_fold_slices;
             SELECT (SELECT count(*)::int FROM rollup_slices), (SELECT count(*)::int FROM rollup_fold_slices), (SELECT count(*)::int FROM rollup_marks);
-            """, conn, tx))
+            """;
+
+    private static async Task<(int Slices, int Added, int Marks)> RefreshBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, int maxSlices,
+        long lastMark, bool fold, CancellationToken ct)
+    {
+        // The oldest marks first, up to the last one of this pass; every mark of the chosen slices goes, so a
+        // busy day is handled once per pass. A slice with any mark that names no new run (an update, a
+        // delete, a large insert) is rebuilt from its day's runs; the others get just their new runs added.
+        int rebuild, added, marks;
+        await using (var cmd = new NpgsqlCommand(SelectBatch, conn, tx))
         {
             cmd.Parameters.AddWithValue("max", maxSlices);
             cmd.Parameters.AddWithValue("last_mark", lastMark);
