@@ -255,7 +255,11 @@ public static class CliApp
         builder.Services.AddAccessCore(builder.Configuration);
         builder.Services.AddHealth(builder.Configuration, background: false);
         builder.Services.AddIngestion(builder.Configuration);
+        builder.Services.AddCliMetricsExport(builder.Configuration);
         var host = builder.Build();
+        // A CLI host is never started, so the OTLP exporter's provider is created here; disposing the host
+        // flushes what the verb counted (an import's events) before the process exits.
+        _ = host.Services.GetService<OpenTelemetry.Metrics.MeterProvider>();
         await host.Services.PrepareDatabaseAsync(ct);
         return new CliHost(host);
     }

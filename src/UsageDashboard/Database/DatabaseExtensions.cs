@@ -30,10 +30,17 @@ public static class DatabaseExtensions
         var configuration = services.GetRequiredService<IConfiguration>();
         if (configuration.GetValue("Database:MigrateOnStartup", true))
         {
-            await using var migrationLock = await AdvisoryLock.AcquireAsync(database.ConnectionString, AdvisoryLock.MigrationKey, ct);
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DatabaseExtensions).FullName!);
+            await using var migrationLock = await AdvisoryLock.AcquireAsync(database.ConnectionString, AdvisoryLock.MigrationKey, ct,
+                () => logger.LogInformation("Another instance is applying migrations; waiting for it to finish"));
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<UsageDbContext>();
-            await db.Database.MigrateAsync(ct);
+            var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
+            if (pending.Count > 0)
+            {
+                logger.LogInformation("Applying {Count} migrations, up to {Last}", pending.Count, pending[^1]);
+                await db.Database.MigrateAsync(ct);
+            }
         }
         return database;
     }

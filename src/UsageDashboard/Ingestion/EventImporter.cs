@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using UsageDashboard.Operations;
 
 namespace UsageDashboard.Ingestion;
 
@@ -16,10 +17,14 @@ public sealed record ImportResult(long Lines, long Events, long Accepted, long D
 /// the same idempotent write path as the API: importing a file twice stores nothing new. Lines and events
 /// that cannot be normalised are written, with their reasons, to a side file instead of the store.
 /// Parsing and writing overlap: one task maps lines while the previous batch commits.
+/// Counted in the collector's event metrics with endpoint <c>import</c>, as the API's requests are by path.
 /// </summary>
-public sealed class EventImporter(Collector collector, IdentifierKeys identifierKeys)
+public sealed class EventImporter(Collector collector, IdentifierKeys identifierKeys, AppMetrics metrics)
 {
     public const int BatchSize = 5000;
+
+    /// <summary>The endpoint label of imported events in the metrics.</summary>
+    public const string Endpoint = "import";
     private const int Writers = 2;
 
     public async Task<ImportResult> ImportAsync(string path, string? tool, string format, string rejectsPath, IProgress<long>? bytesRead, CancellationToken ct)
@@ -40,6 +45,7 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
             await foreach (var batch in batches.Reader.ReadAllAsync(ct))
             {
                 var result = await collector.CommitAsync(batch, ct);
+                metrics.EventsStored(batch.ToolLabel, Endpoint, result.Accepted, result.Duplicates);
                 Interlocked.Add(ref accepted, result.Accepted);
                 Interlocked.Add(ref duplicates, result.Duplicates);
             }
@@ -53,9 +59,17 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
         var pendingLines = new List<long>(BatchSize);
         var documents = new List<JsonDocument>();
 
+        // A line refused before mapping is one rejected event, as the import's summary counts it.
+        void RejectLine(string reason)
+        {
+            rejected++;
+            metrics.EventRejected(tool, Endpoint, reason);
+        }
+
         async Task FlushAsync()
         {
-            var mapped = collector.Map(pending, context, map, "import", format);
+                // The collector counts the events its mappers refuse; lines refused whole are counted by RejectLine.
+            var mapped = collector.Map(pending, context, map, Endpoint, format);
             foreach (var r in mapped.Rejected)
             {
                 rejected++;
@@ -65,7 +79,7 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
             if (mapped.Events.Count > 0)
             {
                 // Quarantine rows are for the API; an import's rejects go to the side file.
-                var toWrite = new Collector.Batch();
+                var toWrite = new Collector.Batch { Endpoint = Endpoint };
                 toWrite.Events.AddRange(mapped.Events);
                 await batches.Writer.WriteAsync(toWrite, ct);
             }
@@ -93,7 +107,7 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
                 // The API's scan: a line with text PostgreSQL refuses, or over the string and property limits, is rejected whole.
                 if (JsonScan.Check(line.Span, collector.Options.MaxStringBytes, collector.Options.MaxPropertiesPerObject) is { } finding)
                 {
-                    rejected++;
+                    RejectLine(finding.Error);
                     await WriteRejectAsync(rejects, lines, finding.Error, finding.Message, null);
                     continue;
                 }
@@ -104,7 +118,7 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
                 }
                 catch (JsonException x)
                 {
-                    rejected++;
+                    RejectLine("malformed_json");
                     await WriteRejectAsync(rejects, lines, "malformed_json", $"byte {(x.BytePositionInLine ?? 0) + 1}: {x.Message.Split(" Path:")[0]}", null);
                     continue;
                 }
@@ -116,14 +130,14 @@ public sealed class EventImporter(Collector collector, IdentifierKeys identifier
                 }
                 catch (BodyLimitException x)
                 {
-                    rejected++;
+                    RejectLine(x.Error.Error);
                     await WriteRejectAsync(rejects, lines, x.Error.Error, x.Error.Message, null);
                     document.Dispose();
                     continue;
                 }
                 if (items is null)
                 {
-                    rejected++;
+                    RejectLine(Reasons.UnsupportedSchema);
                     await WriteRejectAsync(rejects, lines, Reasons.UnsupportedSchema, problem, document.RootElement);
                     document.Dispose();
                     continue;

@@ -20,13 +20,25 @@ public sealed class AdvisoryLock : IAsyncDisposable
 
     private AdvisoryLock(NpgsqlConnection connection, long key) => (_connection, _key) = (connection, key);
 
-    /// <summary>Waits for the lock (a second instance migrating waits for the first, then finds nothing to do).</summary>
-    public static async Task<AdvisoryLock> AcquireAsync(string connectionString, long key, CancellationToken ct)
+    /// <summary>
+    /// Waits for the lock (a second instance migrating waits for the first, then finds nothing to do);
+    /// <paramref name="waiting"/> runs first when another session holds it, so the wait is visible in the log.
+    /// </summary>
+    public static async Task<AdvisoryLock> AcquireAsync(string connectionString, long key, CancellationToken ct, Action? waiting = null)
     {
         var conn = new NpgsqlConnection(connectionString);
         try
         {
             await conn.OpenAsync(ct);
+            await using (var tryCmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", conn))
+            {
+                tryCmd.Parameters.AddWithValue("key", key);
+                if ((bool)(await tryCmd.ExecuteScalarAsync(ct))!)
+                {
+                    return new AdvisoryLock(conn, key);
+                }
+            }
+            waiting?.Invoke();
             await using var cmd = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", conn) { CommandTimeout = 0 };
             cmd.Parameters.AddWithValue("key", key);
             await cmd.ExecuteNonQueryAsync(ct);

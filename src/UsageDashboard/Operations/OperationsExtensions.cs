@@ -66,6 +66,25 @@ public static class OperationsExtensions
         return services;
     }
 
+    /// <summary>
+    /// The CLI's metrics (the <c>import</c> verb's event counts) pushed over OTLP when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set: a verb's process serves no <c>/metrics</c> to scrape.
+    /// </summary>
+    public static IServiceCollection AddCliMetricsExport(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (!string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            services.AddOpenTelemetry()
+                .ConfigureResource(r => r.AddService("usagedashboard-cli"))
+                // Only the collector's counters: the gauges of a short-lived process (a refresher lag near zero)
+                // would stand beside the servers' series and mask theirs in a min() across instances.
+                .WithMetrics(m => m.AddMeter(AppMetrics.MeterName)
+                    .AddView(i => i.Name.StartsWith("usagedashboard.ingest.", StringComparison.Ordinal) ? null : MetricStreamConfiguration.Drop))
+                .UseOtlpExporter();
+        }
+        return services;
+    }
+
     private static bool IsProbe(PathString path) =>
         path.StartsWithSegments(MetricsPath) || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz");
 

@@ -48,7 +48,7 @@ public sealed record RollupRefreshResult(int Slices, int Marks, TimeSpan Elapsed
 public sealed class RollupRefresher(NpgsqlDataSource dataSource, IOptions<RollupOptions> options, ILogger<RollupRefresher> logger)
 {
     /// <summary>Advisory lock key shared by every refresher and rebuild ("rollups" as ASCII).</summary>
-    private const long LockKey = 0x726F6C6C757073;
+    internal const long LockKey = 0x726F6C6C757073;
 
     /// <summary>
     /// Rebuilds every slice marked when the pass starts; returns when those are done (or another instance

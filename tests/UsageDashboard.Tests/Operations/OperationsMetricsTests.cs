@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using UsageDashboard.Ingestion;
 using UsageDashboard.Operations;
 using UsageDashboard.Tests.Ingestion;
 using UsageDashboard.Tests.Infrastructure;
@@ -51,6 +53,36 @@ public sealed partial class OperationsMetricsTests : IClassFixture<OperationsMet
         Assert.True(missing.Count == 0, "not exported: " + string.Join(", ", missing) + "\n--- scrape ---\n" + scrape);
         Assert.Matches("usagedashboard_ingest_events_total\\{[^}]*endpoint=\"/api/v1/events\",outcome=\"duplicate\",tool=\"mytool\"\\} 1", scrape);
         Assert.Matches("usagedashboard_ingest_rejected_total\\{[^}]*reason=\"missing_installation_id\",tool=\"mytool\"\\} 1", scrape);
+    }
+
+    [Fact]
+    public async Task Metrics_ImportVerbRunTwice_CountsAcceptedDuplicateAndRejected()
+    {
+        var folder = Directory.CreateTempSubdirectory("ud-import-metrics-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, "history.ndjson");
+            File.WriteAllLines(path, [
+                new JsonArray(CreateNativeEvent(tool: "mytool"), CreateNativeEvent(tool: "mytool")).ToJsonString(),
+                "{\"installationId\": broken",
+                CreateNativeEvent(tool: "mytool", installationId: "").ToJsonString(),
+            ]);
+            var importer = _app.App.Services.GetRequiredService<EventImporter>();
+
+            await importer.ImportAsync(path, null, WireFormats.Auto, path + ".rejected", null, default);
+            await importer.ImportAsync(path, null, WireFormats.Auto, path + ".rejected", null, default);
+
+            var scrape = await ScrapeUntilAsync(s => s.Contains("endpoint=\"import\",outcome=\"duplicate\"", StringComparison.Ordinal));
+            Assert.Matches("usagedashboard_ingest_events_total\\{[^}]*endpoint=\"import\",outcome=\"accepted\",tool=\"mytool\"\\} 2\\s", scrape);
+            Assert.Matches("usagedashboard_ingest_events_total\\{[^}]*endpoint=\"import\",outcome=\"duplicate\",tool=\"mytool\"\\} 2\\s", scrape);
+            // A line that is not JSON is refused before mapping; an event without an installation by its mapper.
+            Assert.Matches("usagedashboard_ingest_rejected_total\\{[^}]*endpoint=\"import\",[^}]*reason=\"malformed_json\",tool=\"none\"\\} 2\\s", scrape);
+            Assert.Matches("usagedashboard_ingest_rejected_total\\{[^}]*endpoint=\"import\",[^}]*reason=\"missing_installation_id\",tool=\"mytool\"\\} 2\\s", scrape);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]
