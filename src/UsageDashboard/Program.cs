@@ -11,6 +11,7 @@ using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
 using UsageDashboard.Operations;
+using UsageDashboard.Releases;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
@@ -49,6 +50,8 @@ builder.Services.AddPluginCatalog(builder.Configuration);
 // Insights, read from rollups that a background refresher keeps equal to the runs
 builder.Services.AddRollups(builder.Configuration);
 builder.Services.AddInsights();
+// Release diffs: excess failures of a release by slice, error types, adoption, rollbacks
+builder.Services.AddReleases(builder.Configuration);
 
 // Health: plugin-version failure detection, flags, webhooks
 builder.Services.AddHealth(builder.Configuration);
@@ -93,6 +96,7 @@ app.MapIngestionApi();
 app.MapOpenApi();
 app.MapAccountEndpoints();
 app.MapInsightsApi().RequireAuthorization(Policies.ApiReader);
+app.MapReleaseApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
 app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
