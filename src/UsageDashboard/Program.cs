@@ -11,6 +11,8 @@ using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
 using UsageDashboard.Operations;
+using UsageDashboard.Public;
+using UsageDashboard.Components.Pages.Public;
 using UsageDashboard.Releases;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
@@ -58,6 +60,8 @@ builder.Services.AddHealth(builder.Configuration);
 
 // Hub: public plugin API and badges for the community hub
 builder.Services.AddHub(builder.Configuration);
+// Public pages: anonymous, static, cached usage pages of the tools named in Public:Tools
+builder.Services.AddPublicPages(builder.Configuration);
 
 // Operations: domain metrics, OpenTelemetry (Prometheus /metrics, OTLP), start-up checks
 builder.Services.AddOperations(builder.Configuration);
@@ -99,6 +103,7 @@ app.MapInsightsApi().RequireAuthorization(Policies.ApiReader);
 app.MapReleaseApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
+app.MapPublicPages();
 app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>

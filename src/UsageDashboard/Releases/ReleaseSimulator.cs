@@ -21,10 +21,11 @@ public static class ReleaseSimulator
     {
         var inv = CultureInfo.InvariantCulture;
         var rows = new List<QualityRow>();
-        void Add(string scenario, string measure, int first, int total)
+        void Add(string scenario, string measure, int first, int total, bool reportOnly = false)
         {
             var pct = 100.0 * first / total;
-            rows.Add(new QualityRow(scenario, measure, string.Create(inv, $"{pct:F1}% ({first}/{total})"), "≥ 95%", first >= 0.95 * total));
+            rows.Add(new QualityRow(scenario, measure, string.Create(inv, $"{pct:F1}% ({first}/{total})"), reportOnly ? "(reported)" : "≥ 95%",
+                reportOnly || first >= 0.95 * total));
         }
         Add("Broken release (+10 to +50 points) in one OS × runtime × command cell (≥ 5% of runs), 200–600 runs/h, 24 h",
             "injected cell ranked first", Count(seeds * 8, 1000, cellWide: true, 200, 600, 24, 0.10, 0.50, 0.05), seeds * 8);
@@ -32,18 +33,21 @@ public static class ReleaseSimulator
             "injected OS ranked first on its dimension and named in the headline", Count(seeds * 8, 2000, cellWide: false, 200, 600, 6, 0.10, 0.50, 0.15), seeds * 8);
         Add("Meltano pip_url breaks (+10 to +40 points) in one cell (≥ 10% of runs), 20–200 runs/h, 48 h against the week before",
             "injected cell ranked first", Count(seeds * 8, 3000, cellWide: true, 20, 200, 48, 0.10, 0.40, 0.10), seeds * 8);
+        // Where it stops working: a small cell (1–3% of runs) after only 6 hours, with the smallest jumps.
+        Add("Broken release (+10 to +20 points) in a small cell (1–3% of runs), 200–600 runs/h, 6 h",
+            "injected cell ranked first", Count(seeds * 8, 4000, cellWide: true, 200, 600, 6, 0.10, 0.20, 0.01, spread: 0.02), seeds * 8, reportOnly: true);
         return rows;
     }
 
     /// <summary>How many of <paramref name="count"/> simulated releases rank the injected slice first.</summary>
     private static int Count(int count, int seedOffset, bool cellWide, double minVolume, double maxVolume, int hours,
-        double minJump, double maxJump, double minShare)
+        double minJump, double maxJump, double minShare, double? spread = null)
     {
         var first = 0;
         for (var i = 0; i < count; i++)
         {
             var rng = new Random(seedOffset + i);
-            if (Simulate(rng, cellWide, minVolume, maxVolume, hours, minJump, maxJump, minShare))
+            if (Simulate(rng, cellWide, minVolume, maxVolume, hours, minJump, maxJump, minShare, spread ?? (cellWide ? 0.10 : 0.25)))
             {
                 first++;
             }
@@ -51,14 +55,14 @@ public static class ReleaseSimulator
         return first;
     }
 
-    private static bool Simulate(Random rng, bool cellWide, double minVolume, double maxVolume, int hours, double minJump, double maxJump, double minShare)
+    private static bool Simulate(Random rng, bool cellWide, double minVolume, double maxVolume, int hours, double minJump, double maxJump, double minShare, double spread)
     {
         var keys = (from os in s_os from rt in s_runtimes from c in s_commands select new[] { os, rt, c }).ToList();
         var weights = keys.Select(_ => -Math.Log(1 - rng.NextDouble())).ToArray();
         var target = rng.Next(keys.Count);
         var targetOs = keys[target][0];
         // Give the injected slice its share of the traffic; the rest keep their random mix.
-        var share = minShare + rng.NextDouble() * (cellWide ? 0.10 : 0.25);
+        var share = minShare + rng.NextDouble() * spread;
         bool InSlice(int k) => cellWide ? k == target : keys[k][0] == targetOs;
         var inside = Enumerable.Range(0, keys.Count).Where(InSlice).Sum(k => weights[k]);
         var outside = weights.Sum() - inside;
