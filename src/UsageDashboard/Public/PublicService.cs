@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using UsageDashboard.Catalog;
@@ -17,6 +18,32 @@ public sealed class PublicService(NpgsqlDataSource dataSource, HubService hub, H
     IOptions<PublicOptions> publicOptions, IOptions<HubOptions> hubOptions, TimeProvider time)
 {
     public const int TopCommands = 10;
+
+    private readonly ConcurrentDictionary<string, (DateTimeOffset ExpiresAt, HubBody Body)> _pages = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A rendered page by key, kept for <see cref="HubOptions.SnapshotTtl"/>; <paramref name="render"/> answers
+    /// null for a page that does not exist, which is not cached (unknown URLs cannot grow the cache).
+    /// </summary>
+    public async Task<HubBody?> PageAsync(string key, Func<Task<string?>> render)
+    {
+        var now = time.GetUtcNow();
+        if (_pages.TryGetValue(key, out var cached) && now < cached.ExpiresAt)
+        {
+            return cached.Body;
+        }
+        if (await render() is not { } html)
+        {
+            return null;
+        }
+        var body = HubBody.Of(System.Text.Encoding.UTF8.GetBytes(html));
+        var ttl = hubOptions.Value.SnapshotTtl;
+        if (ttl > TimeSpan.Zero)
+        {
+            _pages[key] = (now + ttl, body);
+        }
+        return body;
+    }
 
     public bool IsPublic(string tool) => publicOptions.Value.Tools.Contains(tool, StringComparer.Ordinal);
 

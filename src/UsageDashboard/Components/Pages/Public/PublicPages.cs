@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
 using Microsoft.Extensions.Options;
@@ -25,45 +23,31 @@ public static class PublicLinks
 /// </summary>
 public static class PublicPages
 {
-    private static readonly ConcurrentDictionary<string, (DateTimeOffset ExpiresAt, HubBody Body)> s_cache = new(StringComparer.Ordinal);
-
     public static RouteGroupBuilder MapPublicPages(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/public").AllowAnonymous().ExcludeFromDescription();
 
         group.MapGet("/{tool}", (string tool, int? days, HttpContext http, PublicService pages, CancellationToken ct) =>
-            ServeAsync(http, $"t\u0001{tool}\u0001{days}", days, async d =>
+            ServeAsync(http, pages, $"t\u0001{tool}\u0001{days}", days, async d =>
                 await pages.GetToolAsync(tool, d, ct) is { } view ? await RenderAsync<PublicToolPage>(http, view) : null));
 
         group.MapGet("/{tool}/plugins/{plugin}", (string tool, string plugin, int? days, HttpContext http, PublicService pages, CancellationToken ct) =>
-            ServeAsync(http, $"p\u0001{tool}\u0001{plugin}\u0001{days}", days, async d =>
+            ServeAsync(http, pages, $"p\u0001{tool}\u0001{plugin}\u0001{days}", days, async d =>
                 await pages.GetPluginAsync(tool, plugin, d, ct) is { } view ? await RenderAsync<PublicPluginPage>(http, view) : null));
 
         return group;
     }
 
-    private static async Task<IResult> ServeAsync(HttpContext http, string key, int? days, Func<int, Task<string?>> render)
+    private static async Task<IResult> ServeAsync(HttpContext http, PublicService pages, string key, int? days, Func<int, Task<string?>> render)
     {
-        var hub = http.RequestServices.GetRequiredService<IOptions<HubOptions>>().Value;
         if (days is { } d && !HubHistoryService.Ranges.Contains(d))
         {
             return Results.BadRequest(new { error = "invalid_range", message = "days is 30, 90 or 365." });
         }
-        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        if (!s_cache.TryGetValue(key, out var cached) || now >= cached.ExpiresAt)
-        {
-            // Only pages that exist are cached, so unknown URLs cannot grow the cache.
-            if (await render(days ?? 30) is not { } html)
-            {
-                return Results.NotFound();
-            }
-            cached = (now + hub.SnapshotTtl, HubBody.Of(Encoding.UTF8.GetBytes("<!DOCTYPE html>\n" + html)));
-            if (hub.SnapshotTtl > TimeSpan.Zero)
-            {
-                s_cache[key] = cached;
-            }
-        }
-        return new PublicPageResult(cached.Body, hub.CacheSeconds);
+        var body = await pages.PageAsync(key, async () => await render(days ?? 30) is { } html ? "<!DOCTYPE html>\n" + html : null);
+        return body is null
+            ? Results.NotFound()
+            : new PublicPageResult(body, http.RequestServices.GetRequiredService<IOptions<HubOptions>>().Value.CacheSeconds);
     }
 
     private static async Task<string> RenderAsync<TPage>(HttpContext http, object view) where TPage : IComponent
