@@ -220,7 +220,7 @@ public static class CliApp
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var rows = parse.GetValue(releases)
-                ? Releases.ReleaseSimulator.Run(Math.Max(1, parse.GetValue(seeds)))
+                ? ReleaseSimulator.Run(Math.Max(1, parse.GetValue(seeds)))
                 : HealthSimulator.Run(Math.Max(1, parse.GetValue(seeds)), new HealthOptions());
             Console.WriteLine("| scenario | measure | result | target | |");
             Console.WriteLine("|---|---|---|---|---|");

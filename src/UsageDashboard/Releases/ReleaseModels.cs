@@ -66,3 +66,6 @@ public static class ReleaseUrls
     public static string Compare(string tool, string plugin, string from, string to) =>
         $"/plugins/{Uri.EscapeDataString(plugin)}/compare?tool={Uri.EscapeDataString(tool)}&from={Uri.EscapeDataString(from)}&to={Uri.EscapeDataString(to)}";
 }
+
+/// <summary>What a health flag says about its slices: a sentence for the reason, the top slice, the diff's route.</summary>
+public sealed record FlagExplanation(string? Sentence, string? TopSlice, string Url);

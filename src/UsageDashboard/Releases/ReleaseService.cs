@@ -106,6 +106,62 @@ public sealed class ReleaseService(NpgsqlDataSource dataSource, RollupSource rol
         };
     }
 
+    /// <summary>The number of days a flag's explanation compares: the week the detector's long window covers.</summary>
+    public const int ExplainDays = 7;
+
+    /// <summary>
+    /// Names the slice that carries a flagged subject's excess failures, for the flag's plain-words reason,
+    /// with the diff that shows the rest. A tool release is compared with the version before it; a plugin
+    /// version with the plugin's previous version over the same week, or (no other version) with its own
+    /// week before. Null when there is nothing to compare.
+    /// </summary>
+    public async Task<FlagExplanation?> ExplainAsync(string tool, bool isToolRelease, string name, string version, CancellationToken ct)
+    {
+        ReleaseDiff? diff;
+        if (isToolRelease)
+        {
+            diff = await GetToolReleaseAsync(tool, version, null, ExplainDays, ct);
+        }
+        else
+        {
+            // The version before this one; for a version older than all the others (a pin), the newest other one.
+            var others = (await PluginVersionsAsync(tool, name, ct)).Where(v => v != version).ToList();
+            var previous = others.Where(v => VersionOrder.Instance.Compare(v, version) < 0).Max(VersionOrder.Instance) ?? others.Max(VersionOrder.Instance);
+            var today = Today;
+            var pair = previous is not null
+                ? new ComparePair(previous, version, previous, version, null, null)
+                : Periods(version, (today.AddDays(-2 * ExplainDays + 1), today.AddDays(-ExplainDays)), (today.AddDays(1 - ExplainDays), today));
+            diff = await ComparePluginAsync(tool, name, pair, ExplainDays, ct);
+        }
+        if (diff?.Slices.Headline is not { } top || top.Excess <= 0)
+        {
+            return diff is null ? null : new FlagExplanation(null, null, diff.Url);
+        }
+        var share = Format.Percent(top.Share, 0);
+        return new FlagExplanation($"{share} of the excess failures: {top.Label}.", top.Label, diff.Url);
+    }
+
+    private static ComparePair Periods(string version, (DateOnly From, DateOnly To) a, (DateOnly From, DateOnly To) b) =>
+        new($"{Format.Date(a.From)}..{Format.Date(a.To)}", $"{Format.Date(b.From)}..{Format.Date(b.To)}", version, version, a, b);
+
+    private async Task<List<string>> PluginVersionsAsync(string tool, string name, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand();
+        var days = rollups.PluginDaysAllTime();
+        cmd.CommandText = $"SELECT DISTINCT d.version FROM {days} d WHERE d.tool = @tool AND d.name = @name AND d.version IS NOT NULL";
+        cmd.Parameters.AddWithValue("tool", tool);
+        cmd.Parameters.AddWithValue("name", name);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        cmd.Connection = conn;
+        var versions = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            versions.Add(reader.GetString(0));
+        }
+        return versions;
+    }
+
     private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;
 
     private static SideData Empty(DateOnly from, DateOnly to) => new(new ReleaseSide("(none)", null, from, to, new Outcomes()), [], [], []);

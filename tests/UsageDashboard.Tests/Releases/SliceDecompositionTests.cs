@@ -1,3 +1,4 @@
+using UsageDashboard.Health;
 using UsageDashboard.Releases;
 
 namespace UsageDashboard.Tests.Releases;

@@ -1,7 +1,7 @@
 using System.Globalization;
-using UsageDashboard.Health;
+using UsageDashboard.Releases;
 
-namespace UsageDashboard.Releases;
+namespace UsageDashboard.Health;
 
 /// <summary>
 /// Measures the slice decomposition on simulated releases, with the volumes and jumps of the
@@ -9,7 +9,8 @@ namespace UsageDashboard.Releases;
 /// 3 OSes × 3 runtimes × 4 commands, each cell with its own base failure rate (0.5–5.5%) and a random
 /// share of the traffic; the new version keeps every cell's rate except the injected slice's, which
 /// jumps. The injected slice must rank first (among cells, or on its dimension for an OS-wide break).
-/// Pure and seeded, no database.
+/// Pure and seeded, no database. It lives beside <see cref="HealthSimulator"/> (whose draws it uses): health
+/// depends on releases, never the reverse.
 /// </summary>
 public static class ReleaseSimulator
 {
