@@ -32,7 +32,7 @@ public static class ReleaseSimulator
             "injected cell ranked first", Count(seeds * 8, 1000, cellWide: true, 200, 600, 24, 0.10, 0.50, 0.05), seeds * 8);
         Add("Broken release (+10 to +50 points) on one OS (15–40% of runs), 200–600 runs/h, 6 h",
             "injected OS ranked first on its dimension and named in the headline", Count(seeds * 8, 2000, cellWide: false, 200, 600, 6, 0.10, 0.50, 0.15), seeds * 8);
-        Add("Meltano pip_url breaks (+10 to +40 points) in one cell (≥ 10% of runs), 20–200 runs/h, 48 h against the week before",
+        Add("Meltano pip_url breaks (+10 to +40 points) in one cell (≥ 10% of runs), 20–200 runs/h, 48 h",
             "injected cell ranked first", Count(seeds * 8, 3000, cellWide: true, 20, 200, 48, 0.10, 0.40, 0.10), seeds * 8);
         // Where it stops working: a small cell (1–3% of runs) after only 6 hours, with the smallest jumps.
         Add("Broken release (+10 to +20 points) in a small cell (1–3% of runs), 200–600 runs/h, 6 h",
