@@ -11,6 +11,9 @@ using UsageDashboard.Hub;
 using UsageDashboard.Ingestion;
 using UsageDashboard.Insights;
 using UsageDashboard.Operations;
+using UsageDashboard.Public;
+using UsageDashboard.Components.Pages.Public;
+using UsageDashboard.Releases;
 using UsageDashboard.Rollups;
 using UsageDashboard.Store;
 
@@ -49,12 +52,16 @@ builder.Services.AddPluginCatalog(builder.Configuration);
 // Insights, read from rollups that a background refresher keeps equal to the runs
 builder.Services.AddRollups(builder.Configuration);
 builder.Services.AddInsights();
+// Release diffs: excess failures of a release by slice, error types, adoption, rollbacks
+builder.Services.AddReleases(builder.Configuration);
 
 // Health: plugin-version failure detection, flags, webhooks
 builder.Services.AddHealth(builder.Configuration);
 
 // Hub: public plugin API and badges for the community hub
 builder.Services.AddHub(builder.Configuration);
+// Public pages: anonymous, static, cached usage pages of the tools named in Public:Tools
+builder.Services.AddPublicPages(builder.Configuration);
 
 // Operations: domain metrics, OpenTelemetry (Prometheus /metrics, OTLP), start-up checks
 builder.Services.AddOperations(builder.Configuration);
@@ -93,8 +100,10 @@ app.MapIngestionApi();
 app.MapOpenApi();
 app.MapAccountEndpoints();
 app.MapInsightsApi().RequireAuthorization(Policies.ApiReader);
+app.MapReleaseApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
+app.MapPublicPages();
 app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>

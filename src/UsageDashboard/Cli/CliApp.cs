@@ -214,11 +214,14 @@ public static class CliApp
     private static Command SimulateHealth()
     {
         var seeds = new Option<int>("--seeds") { Description = "How many random seeds (each adds 25 healthy plugins and 8 broken releases)", DefaultValueFactory = _ => 20 };
-        var command = new Command("simulate-health", "Measure plugin-health detection on simulated hourly counts and print the quality table.") { seeds };
+        var releases = new Option<bool>("--releases") { Description = "Measure the release diff's slice decomposition instead (the injected slice must rank first)" };
+        var command = new Command("simulate-health", "Measure plugin-health detection on simulated hourly counts and print the quality table.") { seeds, releases };
         command.SetAction(parse =>
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var rows = HealthSimulator.Run(Math.Max(1, parse.GetValue(seeds)), new HealthOptions());
+            var rows = parse.GetValue(releases)
+                ? ReleaseSimulator.Run(Math.Max(1, parse.GetValue(seeds)))
+                : HealthSimulator.Run(Math.Max(1, parse.GetValue(seeds)), new HealthOptions());
             Console.WriteLine("| scenario | measure | result | target | |");
             Console.WriteLine("|---|---|---|---|---|");
             foreach (var row in rows)

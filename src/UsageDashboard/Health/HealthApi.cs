@@ -38,11 +38,25 @@ public static class HealthApi
                     title = f.Kind == HealthSubject.PluginKind ? FlagView.TitleOf(f, names) : f.Tool + " " + f.Version,
                     severity = f.Severity, state = f.State,
                     method = f.Method, reason = names.Text(f.Reason), openedAt = f.OpenedAt, updatedAt = f.UpdatedAt, acknowledgedBy = f.AcknowledgedBy,
-                    resolvedAt = f.ResolvedAt, resolvedBy = f.ResolvedBy,
+                    resolvedAt = f.ResolvedAt, resolvedBy = f.ResolvedBy, diffUrl = DiffUrl(f.Evidence),
                 }),
             });
         }).WithName("GetHealthFlags").WithSummary("Active flags and those resolved in the last 30 days.");
 
         return group;
+    }
+
+    /// <summary>The release diff a flag links to (stored in its evidence since release diffs exist; older flags have none).</summary>
+    private static string? DiffUrl(string evidence)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(evidence);
+            return doc.RootElement.TryGetProperty("diffUrl", out var url) && url.ValueKind == System.Text.Json.JsonValueKind.String ? url.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 }

@@ -1,4 +1,5 @@
 using UsageDashboard.Catalog;
+using UsageDashboard.Releases;
 
 namespace UsageDashboard.Health;
 
@@ -10,6 +11,7 @@ public static class HealthExtensions
         var section = configuration.GetSection("Health");
         services.Configure<HealthOptions>(section);
         services.AddPluginCatalog(configuration);
+        services.AddReleases(configuration);
         services.AddSingleton<HealthQueries>();
         services.AddScoped<HealthFlagService>();
         services.AddScoped<HealthEvaluator>();

@@ -94,6 +94,10 @@ public sealed record HealthEvidence
     public required DateTime EvaluatedAt { get; init; }
     /// <summary>Where the failure rate stepped up (history and spike findings), when the hours show one.</summary>
     public DateTime? Onset { get; init; }
+    /// <summary>The slice that carries most of the excess failures ("windows · python 3.12"), when one does.</summary>
+    public string? TopSlice { get; init; }
+    /// <summary>The release diff of the subject (<c>/releases/...</c> or <c>/plugins/.../compare?...</c>).</summary>
+    public string? DiffUrl { get; init; }
 }
 
 public sealed record HealthFinding(HealthSeverity Severity, string Reason, HealthEvidence Evidence);

@@ -393,10 +393,10 @@ public static class HealthSimulator
         return prefix;
     }
 
-    private static double Normal(Random rng) =>
+    internal static double Normal(Random rng) =>
         Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
-    private static long Poisson(Random rng, double mean)
+    internal static long Poisson(Random rng, double mean)
     {
         if (mean <= 0)
         {
@@ -417,7 +417,7 @@ public static class HealthSimulator
         return k;
     }
 
-    private static long Binomial(Random rng, long n, double p)
+    internal static long Binomial(Random rng, long n, double p)
     {
         if (n < 60 || n * p < 10 || n * (1 - p) < 10)
         {

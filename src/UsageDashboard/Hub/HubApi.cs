@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using UsageDashboard.Insights;
 
 namespace UsageDashboard.Hub;
 
@@ -37,6 +38,21 @@ public static class HubApi
                 : NotFound(http, "unknown_plugin", "No published plugin of that name for this tool.");
         }).WithName("GetHubPlugin").WithSummary("One plugin with per-version figures.");
 
+        group.MapGet("/api/hub/{tool}/plugins/{plugin}/history", async (string tool, string plugin, string? metric, string? grain, int? days,
+            HttpContext http, HubHistoryService history) =>
+        {
+            metric = string.IsNullOrEmpty(metric) ? "runs" : metric;
+            grain = string.IsNullOrEmpty(grain) ? "day" : grain;
+            if (metric is not ("runs" or "installations" or "success-rate") || !HubHistoryService.Grains.Contains(grain) || !HubHistoryService.Ranges.Contains(days ?? 90))
+            {
+                return Error(http, StatusCodes.Status400BadRequest, "invalid_query", "metric is runs, installations or success-rate; grain is day or week; days is 30, 90 or 365.");
+            }
+            var h = await history.GetAsync(tool, plugin, days ?? 90, grain);
+            return h is null
+                ? NotFound(http, "unknown_plugin", "No published plugin of that name for this tool.")
+                : new HubResult(HubBody.Of(JsonSerializer.SerializeToUtf8Bytes(HistoryJson(h, metric), s_json)), "application/json; charset=utf-8", StatusCodes.Status200OK, CacheSeconds(http));
+        }).WithName("GetHubPluginHistory").WithSummary("A published plugin over time: ?metric=runs|installations|success-rate&grain=day|week&days=30|90|365, per published version.");
+
         group.MapGet("/badges/{tool}/{file}", async (string tool, string file, string? version, string? metric, string? style,
             HttpContext http, HubService hub) =>
         {
@@ -47,7 +63,7 @@ public static class HubApi
             }
             var plugin = file[..file.LastIndexOf('.')];
             metric = string.IsNullOrEmpty(metric) ? "health" : metric;
-            if (metric is not ("health" or "success-rate" or "installations") || !BadgeRenderer.IsStyle(style))
+            if (metric is not ("health" or "status" or "success-rate" or "installations") || !BadgeRenderer.IsStyle(style))
             {
                 return BadgeResult(http, new Badge("badge", "invalid query", "lightgrey", IsError: true), svg, style, StatusCodes.Status400BadRequest);
             }
@@ -57,15 +73,47 @@ public static class HubApi
             return badge is null
                 ? BadgeResult(http, new Badge(metric.Replace('-', ' '), "unknown", "lightgrey", IsError: true), svg, style, StatusCodes.Status404NotFound)
                 : BadgeResult(http, badge, svg, style, StatusCodes.Status200OK);
-        }).WithName("GetBadge").WithSummary("A shields.io-style badge (.svg) or shields.io endpoint JSON (.json): ?metric=health|success-rate|installations, ?version=, ?style=flat|flat-square.");
+        }).WithName("GetBadge").WithSummary("A shields.io-style badge (.svg) or shields.io endpoint JSON (.json): ?metric=health|status|success-rate|installations (status: \"broken since 1.4.2\" while a flag is open), ?version=, ?style=flat|flat-square.");
 
         return group;
     }
 
     private static int CacheSeconds(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<HubOptions>>().Value.CacheSeconds;
 
-    private static HubResult NotFound(HttpContext http, string error, string message) =>
-        new(HubBody.Of(JsonSerializer.SerializeToUtf8Bytes(new { error, message }, s_json)), "application/json; charset=utf-8", StatusCodes.Status404NotFound, CacheSeconds(http));
+    private static HubResult NotFound(HttpContext http, string error, string message) => Error(http, StatusCodes.Status404NotFound, error, message);
+
+    private static HubResult Error(HttpContext http, int status, string error, string message) =>
+        new(HubBody.Of(JsonSerializer.SerializeToUtf8Bytes(new { error, message }, s_json)), "application/json; charset=utf-8", status, CacheSeconds(http));
+
+    /// <summary>The history's wire shape: one value per bucket for the metric, and per published version.</summary>
+    private static object HistoryJson(HubHistory h, string metric)
+    {
+        object? Value(long installations, long runs, Rate rate) => metric switch
+        {
+            "installations" => installations,
+            "runs" => runs,
+            _ => rate.Value is { } v ? Math.Round(v, 6) : null,
+        };
+        double[]? Interval(Rate rate) => metric == "success-rate" && rate.Interval is { } i ? [Math.Round(i.Low, 6), Math.Round(i.High, 6)] : null;
+        return new
+        {
+            tool = h.Tool,
+            plugin = h.Plugin,
+            metric,
+            grain = h.Grain,
+            from = Format.Date(h.From),
+            to = Format.Date(h.To),
+            updatedAt = h.AsOf,
+            total = Value(h.Installations, h.Runs, h.SuccessRate),
+            points = h.Buckets.Select(b => new
+            {
+                start = Format.Date(b.Start),
+                value = Value(b.Installations, b.Runs, b.SuccessRate),
+                interval = Interval(b.SuccessRate),
+                versions = b.Versions.Select(v => new { version = v.Version, value = Value(v.Installations, v.Runs, v.SuccessRate), interval = Interval(v.SuccessRate) }),
+            }),
+        };
+    }
 
     private static HubResult BadgeResult(HttpContext http, Badge badge, bool svg, string? style, int status)
     {

@@ -9,6 +9,7 @@ public static class HubExtensions
         services.Configure<HubOptions>(configuration.GetSection("Hub"));
         services.AddPluginCatalog(configuration);
         services.AddSingleton<HubService>();
+        services.AddSingleton<HubHistoryService>();
         return services;
     }
 }

@@ -219,14 +219,14 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginNames names, I
         return new HubSnapshot(tool, now, plugins);
     }
 
-    private readonly record struct NameMapping(string Name, string? Version, string HubName, string? HubVersion);
+    internal readonly record struct NameMapping(string Name, string? Version, string HubName, string? HubVersion);
 
     /// <summary>
     /// The (name, version) pairs the tool has in the window and the public name and version of each that
     /// may be published; <c>Known</c> holds the public names a catalog lists (they are listed even when
     /// too few installations use them, with no numbers).
     /// </summary>
-    private async Task<(List<NameMapping> Map, HashSet<string> Known)> PublishedNamesAsync(string tool, DateOnly fromDay, DateOnly toDay, CancellationToken ct)
+    internal async Task<(List<NameMapping> Map, HashSet<string> Known)> PublishedNamesAsync(string tool, DateOnly fromDay, DateOnly toDay, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand();
         var days = rollups.PluginDays(cmd, fromDay, toDay);
@@ -313,6 +313,10 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginNames names, I
         var suffix = version is null ? "" : " " + version;
         switch (metric)
         {
+            case "status" when v is null && plugin.Publishable && FlaggedSince(plugin) is { } since:
+                return new Badge("health", $"{since.Status} since {since.Version}", since.Status == HubStatus.Broken ? "red" : "yellow");
+            case "status":
+                return BadgeFor(plugin, version, "health");
             case "success-rate":
                 var rate = (v?.SuccessRate ?? plugin.SuccessRate).Value;
                 return !publishable || rate is null
@@ -331,6 +335,29 @@ public sealed class HubService(NpgsqlDataSource dataSource, PluginNames names, I
                     _ => "lightgrey",
                 });
         }
+    }
+
+    /// <summary>
+    /// While the latest published version is flagged: its status and the oldest version of the unbroken run of
+    /// versions flagged alike that ends with it ("broken since 1.4.2" when 1.4.2, 1.4.3 and 1.5.0 are all broken).
+    /// </summary>
+    public static (string Status, string Version)? FlaggedSince(HubPlugin plugin)
+    {
+        var versions = plugin.Versions.Where(v => v.Version.Length > 0).ToList();
+        if (versions is not [var latest, ..] || latest.Status is not (HubStatus.Broken or HubStatus.Degraded))
+        {
+            return null;
+        }
+        var since = latest.Version;
+        foreach (var v in versions.Skip(1))
+        {
+            if (v.Status != latest.Status)
+            {
+                break;
+            }
+            since = v.Version;
+        }
+        return (latest.Status, since);
     }
 
     private static string RateColor(double rate) => rate switch

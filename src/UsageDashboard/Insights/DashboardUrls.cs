@@ -65,10 +65,13 @@ public static class DashboardUrls
         PropertiesApiPath + QueryString(query, ("key", key), ("format", format));
 
     /// <summary>Whether a request to <paramref name="path"/> reads an <see cref="InsightQuery"/> from its query string (every page and insights API).</summary>
-    public static bool TakesInsightQuery(PathString path) =>
+    public static bool TakesInsightQuery(PathString path) => !IsCompare(path) && (
         path == OverviewPath || path.StartsWithSegments(InstallationsPath) || path.StartsWithSegments(CommandsPath)
         || path.StartsWithSegments(PluginsPath) || path.StartsWithSegments(EnvironmentsPath) || path.StartsWithSegments("/api/insights")
-        || path.StartsWithSegments(FeaturesPath);
+        || path.StartsWithSegments(FeaturesPath));
+
+    /// <summary>Plugin comparisons take two versions (or periods) as from/to, not an insight period.</summary>
+    private static bool IsCompare(PathString path) => path.Value?.EndsWith("/compare", StringComparison.Ordinal) == true;
 
     /// <summary>
     /// Reads a name back from a route segment. The server decodes a path except '%2F' (so a '/' in a
