@@ -48,7 +48,7 @@ public sealed class AdminPagesTests : IClassFixture<AdminPagesTests.Db>, IAsyncL
     }
 
     private static void ConfirmMessageBox(Bunit.IRenderedComponent<Bunit.Rendering.ContainerFragment> cut, string yes) =>
-        cut.WaitForElement(".mud-message-box").QuerySelectorAll("button").Single(b => b.TextContent.Trim() == yes).Click();
+        cut.WaitForElement(".mud-dialog").QuerySelectorAll("button").Single(b => b.TextContent.Trim() == yes).Click();
 
     [Fact]
     public async Task Tokens_CreateWithAdminScope_StoredAdminAndSecretShownOnce()
@@ -56,9 +56,9 @@ public sealed class AdminPagesTests : IClassFixture<AdminPagesTests.Db>, IAsyncL
         var admin = await AdminAsync();
         var cut = BunitHost.RenderAs<ApiTokens>(_ctx, admin);
 
-        cut.WaitForElement("[data-field=name] input").Change("deploy script");
-        cut.Find("[data-field=days] input").Change("30");
-        cut.Find($"[data-scope={TokenScopes.Admin}] input").Change(true);
+        cut.WaitForElement("[data-field=name] input, input[data-field=name]").Change("deploy script");
+        cut.Find("[data-field=days] input, input[data-field=days]").Change("30");
+        cut.Find($"[data-scope={TokenScopes.Admin}] input, input[data-scope={TokenScopes.Admin}]").Click();
         cut.Find("[data-action=create]").Click();
 
         var secret = cut.WaitForElement("[data-secret]").TextContent;
@@ -76,14 +76,15 @@ public sealed class AdminPagesTests : IClassFixture<AdminPagesTests.Db>, IAsyncL
         var admin = await AdminAsync($"m-admin-{Guid.NewGuid():N}@example.test");
         var target = await _app.CreateUserAsync(Roles.Viewer, $"t-target-{Guid.NewGuid():N}@example.test");
         var cut = BunitHost.RenderAs<Users>(_ctx, admin);
-        var row = cut.WaitForElements("[data-table=users] tbody tr").Single(tr => tr.TextContent.Contains(target, StringComparison.Ordinal));
+        cut.WaitForAssertion(() => Assert.Contains(target, cut.Find("[data-table=users]").TextContent, StringComparison.Ordinal));
+        var row = cut.FindAll("[data-table=users] tbody tr").Single(tr => tr.TextContent.Contains(target, StringComparison.Ordinal));
         // Sorts before everyone above, so a position-bound action would now hit another user.
         var early = await _app.CreateUserAsync(Roles.Viewer, $"a-early-{Guid.NewGuid():N}@example.test");
 
         row.QuerySelectorAll(".mud-toggle-item").Single(b => b.TextContent.Trim() == Roles.Maintainer).Click();
         ConfirmMessageBox(cut, "Change role");
 
-        cut.WaitForAssertion(() => Assert.Contains("is now maintainer", cut.Find("[data-message]").TextContent, StringComparison.Ordinal));
+        cut.WaitForAssertion(() => Assert.Contains("is now maintainer", cut.Find("[data-message]").TextContent, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         var users = await UsersAsync();
         Assert.Equal(Roles.Maintainer, users.Single(u => u.Email == target).Role);
         Assert.Equal(Roles.Viewer, users.Single(u => u.Email == early).Role);
@@ -97,7 +98,8 @@ public sealed class AdminPagesTests : IClassFixture<AdminPagesTests.Db>, IAsyncL
         var created = await _scope.ServiceProvider.GetRequiredService<WriteKeyService>().CreateAsync("revoketool", "old CLI", default);
         var cut = BunitHost.RenderAs<WriteKeys>(_ctx, admin);
 
-        cut.WaitForElements("[data-table=write-keys] tbody tr").Single(tr => tr.TextContent.Contains("revoketool", StringComparison.Ordinal))
+        cut.WaitForAssertion(() => Assert.Contains("revoketool", cut.Find("[data-table=write-keys]").TextContent, StringComparison.Ordinal));
+        cut.FindAll("[data-table=write-keys] tbody tr").Single(tr => tr.TextContent.Contains("revoketool", StringComparison.Ordinal))
             .QuerySelector("[data-action=revoke]")!.Click();
         ConfirmMessageBox(cut, "Revoke");
 
@@ -112,8 +114,8 @@ public sealed class AdminPagesTests : IClassFixture<AdminPagesTests.Db>, IAsyncL
     {
         var viewer = BunitHost.User("former-admin@example.test", Roles.Viewer);
         var cut = BunitHost.RenderAs<WriteKeys>(_ctx, viewer);
-        cut.WaitForElement("[data-field=tool] input").Change("sneakytool");
-        cut.Find("[data-field=name] input").Change("sneaky");
+        cut.WaitForElement("[data-field=tool] input, input[data-field=tool]").Change("sneakytool");
+        cut.Find("[data-field=name] input, input[data-field=name]").Change("sneaky");
 
         cut.Find("[data-action=create]").Click();
 

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Bunit;
 using Bunit.Rendering;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +35,9 @@ internal static class BunitHost
     public static BunitContext ForApp(IServiceProvider scope)
     {
         var ctx = Create();
+        // bUnit registers placeholders for authorization that refuse to run; the app's policies are the ones under test.
+        ctx.Services.AddSingleton(_ => scope.GetRequiredService<IAuthorizationService>());
+        ctx.Services.AddSingleton(_ => scope.GetRequiredService<IAuthorizationPolicyProvider>());
         ctx.Services.AddFallbackServiceProvider(scope);
         return ctx;
     }

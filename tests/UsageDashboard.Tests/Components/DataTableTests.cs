@@ -31,8 +31,14 @@ public sealed class DataTableTests : IAsyncLifetime
     private static List<string> Commands(IRenderedComponent<CommandsView> cut) =>
         cut.FindAll("[data-table=commands] tbody tr code").Select(c => c.TextContent).ToList();
 
-    private static void ClickHeader(IRenderedComponent<CommandsView> cut, string title) =>
-        cut.FindAll("[data-table=commands] th .sortable-column-header").Single(h => h.TextContent.Trim() == title).Click();
+    private static void ClickHeader(IRenderedComponent<CommandsView> cut, string title)
+    {
+        var header = cut.FindAll("[data-table=commands] thead th").FirstOrDefault(h => h.TextContent.Trim().StartsWith(title, StringComparison.Ordinal));
+        Assert.True(header is not null, cut.Find("[data-table=commands] thead").OuterHtml);
+        var target = header.QuerySelector("button.sort-direction-icon") ?? header.QuerySelector(".sort-direction-icon");
+        Assert.True(target is not null, header.OuterHtml);
+        target.Click();
+    }
 
     [Fact]
     public void Sort_RunsHeaderClicked_OrdersByNumberNotText()
@@ -93,5 +99,17 @@ public sealed class DataTableTests : IAsyncLifetime
 
         Assert.Equal(25, Commands(cut).Count);
         Assert.NotEmpty(cut.FindAll("[data-table=commands] .mud-table-pagination"));
+    }
+
+    [Fact]
+    public void LoadError_RetryClicked_CallsBack()
+    {
+        var retries = 0;
+        var cut = _ctx.Render<UsageDashboard.Components.Shared.LoadError>(p => p.Add(e => e.OnRetry, () => retries++));
+
+        cut.Find("[data-retry]").Click();
+
+        Assert.Equal(1, retries);
+        Assert.Contains("database did not answer", cut.Find("[data-error]").TextContent, StringComparison.Ordinal);
     }
 }

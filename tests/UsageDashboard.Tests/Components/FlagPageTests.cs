@@ -77,9 +77,9 @@ public sealed class FlagPageTests : IClassFixture<FlagPageTests.Db>, IAsyncLifet
         var cut = BunitHost.RenderAs<FlagPage>(_ctx, BunitHost.User("maint@example.test", Roles.Maintainer), new Dictionary<string, object?> { ["Id"] = id });
 
         cut.WaitForElement("[data-action=resolve]").Click();
-        cut.WaitForElement("[data-dialog=note] [data-cancel]").Click();
+        cut.WaitForElement("[data-cancel]").Click();
 
-        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-dialog=note]")));
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-cancel]")));
         Assert.Equal(FlagStates.Open, (await FlagsAsync("canceltool")).Single(f => f.Id == id).State);
     }
 
@@ -98,7 +98,7 @@ public sealed class FlagPageTests : IClassFixture<FlagPageTests.Db>, IAsyncLifet
         Assert.False(acknowledged);
         Assert.False(resolved);
         Assert.Equal(FlagStates.Open, (await FlagsAsync("viewertool")).Single(f => f.Id == id).State);
-        Assert.Contains("Only maintainers", cut.Find("[data-message]").TextContent, StringComparison.Ordinal);
+        Assert.Contains(_ctx.Services.GetRequiredService<ISnackbar>().ShownSnackbars, s => s.Message == "Only maintainers can change a flag.");
     }
 
     [Fact]
