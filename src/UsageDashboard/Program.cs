@@ -1,3 +1,4 @@
+using MudBlazor.Services;
 using Npgsql;
 using UsageDashboard.Access;
 using UsageDashboard.Catalog;
@@ -68,6 +69,7 @@ builder.Services.AddOperations(builder.Configuration);
 
 // Web UI and API description
 builder.Services.AddRazorComponents();
+builder.Services.AddMudServices();
 builder.Services.AddOpenApi();
 builder.Services.AddProblemDetails();
 

@@ -261,7 +261,13 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
     private static bool IsPublic(string path) =>
         s_publicPrefixes.Any(p => path == p.TrimEnd('/') || path.StartsWith(p, StringComparison.Ordinal))
         || path.StartsWith("/lib/", StringComparison.Ordinal) || path.StartsWith("/js/", StringComparison.Ordinal)
-        || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal);
+        || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal)
+        // Components' collocated JS modules (the table's CSV download): static files without data.
+        || (path.StartsWith("/Components/", StringComparison.Ordinal) && path.Contains(".razor.js", StringComparison.Ordinal))
+        // Packages' static files (MudBlazor's CSS and JS).
+        || path.StartsWith("/_content/", StringComparison.Ordinal)
+        // The bundle of the components' scoped CSS.
+        || (path.StartsWith("/UsageDashboard.", StringComparison.Ordinal) && path.Contains(".styles.css", StringComparison.Ordinal));
 }
 
 public sealed class ManagedWriteKeyTests : IClassFixture<ManagedWriteKeyTests.Db>

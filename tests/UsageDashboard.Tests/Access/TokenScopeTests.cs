@@ -1,5 +1,4 @@
 using System.Net;
-using AngleSharp;
 using Microsoft.Extensions.DependencyInjection;
 using UsageDashboard.Access;
 using UsageDashboard.Store;
@@ -40,31 +39,6 @@ public sealed class TokenScopeTests : IClassFixture<TokenScopeTests.Db>
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin/users")).StatusCode);
         // A token needs no antiforgery token: a browser never sends the Authorization header by itself.
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/health/evaluate", null)).StatusCode);
-    }
-
-    [Fact]
-    public async Task TokensPage_CreateWithAdminScope_StoredAdmin()
-    {
-        await using var app = new AppFactory(_db.ConnectionString);
-        var email = await app.CreateUserAsync(Roles.Admin);
-        var browser = AccessTestSupport.Browser(app);
-        Assert.Null(await AccessTestSupport.SignInErrorAsync(browser, email, AppFactory.TestPassword));
-        var html = await browser.GetStringAsync("/admin/tokens");
-        var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
-        var fields = doc.QuerySelectorAll("form")
-            .Single(f => f.QuerySelector("#token-scope") is not null)
-            .QuerySelectorAll("input[type='hidden']").ToDictionary(i => i.GetAttribute("name")!, i => i.GetAttribute("value") ?? "");
-        fields["NewToken.Name"] = "deploy script";
-        fields["NewToken.Days"] = "30";
-        fields["NewToken.Scope"] = TokenScopes.Admin;
-
-        var response = await browser.PostAsync("/admin/tokens", new FormUrlEncodedContent(fields));
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        await using var scope = app.Services.CreateAsyncScope();
-        var user = await scope.ServiceProvider.GetRequiredService<UserAdminService>().FindByEmailAsync(email);
-        var token = Assert.Single(await scope.ServiceProvider.GetRequiredService<TokenService>().ListAsync(user!.Id, default));
-        Assert.Equal(("deploy script", TokenScopes.Admin), (token.Name, token.Scope));
     }
 
     [Fact]

@@ -1,11 +1,18 @@
+using Bunit;
 using UsageDashboard.Components.Pages.Overview;
+using UsageDashboard.Components.Shared;
 using UsageDashboard.Insights;
-using UsageDashboard.Tests.Infrastructure;
 
 namespace UsageDashboard.Tests.Components;
 
-public sealed class OverviewViewTests
+public sealed class OverviewViewTests : IAsyncLifetime
 {
+    private readonly BunitContext _ctx = BunitHost.ForViews();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _ctx.DisposeAsync();
+
     private static readonly DateOnly s_today = new(2026, 11, 7);
 
     private static OverviewData CreateData(PeriodTotals? current = null, PeriodTotals? previous = null, IReadOnlyList<string>? tools = null, string? tool = null)
@@ -62,35 +69,43 @@ public sealed class OverviewViewTests
     }
 
     [Fact]
-    public async Task Render_Overview_TilesChartAndTableWithEscapedCommand()
+    public void Render_Overview_TilesChartAndTableWithEscapedCommand()
     {
         var vm = OverviewViewModel.Create(CreateData());
 
-        var doc = await ComponentRenderer.RenderAsync<OverviewView>(new Dictionary<string, object?> { ["Model"] = vm });
+        var cut = _ctx.Render<OverviewView>(p => p.Add(v => v.Model, vm));
 
-        Assert.Equal(4, doc.QuerySelectorAll(".stat-tile").Length);
-        Assert.Equal("120", doc.QuerySelector("[data-tile='Active installations'] [data-value]")!.TextContent);
-        var chart = doc.QuerySelector("[data-chart]")!;
-        Assert.Contains("\"Active installations\"", chart.GetAttribute("data-chart"), StringComparison.Ordinal);
-        var rows = doc.QuerySelectorAll("[data-table='top-commands'] tbody tr");
-        Assert.Equal(2, rows.Length);
+        Assert.Equal(4, cut.FindAll(".stat-tile").Count);
+        Assert.Equal("120", cut.Find("[data-tile='Active installations'] [data-value]").TextContent);
+        Assert.Contains("\"Active installations\"", BunitHost.Charts(cut)[0].OptionJson, StringComparison.Ordinal);
+        var rows = cut.FindAll("[data-table='top-commands'] tbody tr");
+        Assert.Equal(2, rows.Count);
         // Untrusted command names render as text, never as markup.
-        Assert.Empty(doc.QuerySelectorAll("script"));
+        Assert.Empty(cut.FindAll("script"));
         Assert.Contains("<script>alert(1)</script>", rows[1].TextContent, StringComparison.Ordinal);
-        Assert.NotNull(doc.QuerySelector("a[href='/api/insights/commands?range=7d&format=csv']"));
-        Assert.Equal(7, doc.QuerySelectorAll("details table tbody tr").Length);
+        Assert.NotNull(cut.Find("a[href='/api/insights/commands?range=7d&format=csv']"));
+        var daily = cut.FindAll("table").Single(t => t.TextContent.Contains("Distinct installations with a run", StringComparison.Ordinal));
+        Assert.Equal(7, daily.QuerySelectorAll("tbody tr").Length);
     }
 
     [Fact]
-    public async Task Render_FilterBar_ReflectsQuery()
+    public void Render_TopCommands_DrillDownToTheCommandOfItsTool()
     {
-        var data = CreateData(tool: "jetty");
-        var vm = OverviewViewModel.Create(data);
+        var cut = _ctx.Render<OverviewView>(p => p.Add(v => v.Model, OverviewViewModel.Create(CreateData())));
 
-        var doc = await ComponentRenderer.RenderAsync<OverviewView>(new Dictionary<string, object?> { ["Model"] = vm });
+        var links = cut.FindAll("[data-table='top-commands'] tbody a").Select(a => a.GetAttribute("href")).ToList();
 
-        var form = doc.QuerySelector("form[method='get']")!;
-        Assert.Equal("jetty", form.QuerySelector("select[name='tool'] option[selected]")!.GetAttribute("value"));
-        Assert.Equal("7d", form.QuerySelector("select[name='range'] option[selected]")!.GetAttribute("value"));
+        Assert.Equal(["/commands/run?tool=dbt&range=7d", "/commands/%3Cscript%3Ealert%281%29%3C%2Fscript%3E?tool=jetty&range=7d"], links);
+    }
+
+    [Fact]
+    public void Render_FilterBar_ReflectsQuery()
+    {
+        var vm = OverviewViewModel.Create(CreateData(tool: "jetty"));
+
+        var cut = _ctx.Render<OverviewView>(p => p.Add(v => v.Model, vm));
+
+        var query = cut.FindComponent<FilterBar>().Instance.Query;
+        Assert.Equal(("jetty", "7d"), (query.Tool, query.Range));
     }
 }
