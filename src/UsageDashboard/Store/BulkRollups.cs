@@ -98,7 +98,7 @@ internal sealed class BulkRollups
                 SetBit(_pluginErrorMonths, new ErrorMonthKey(r.Tool, month, installation, p.Name, error, env), bit);
             }
         }
-        AddFeatures(r, day, month, bit, installation, new FeatureEnv(r.IsCi, r.OsName, r.ToolVersion));
+        AddFeatures(r, day, month, bit, installation, env);
     }
 
     /// <summary>
@@ -106,7 +106,7 @@ internal sealed class BulkRollups
     /// values read from its plugins, and <c>runs = all</c> (day table only); projects and organisations go to
     /// the month table only.
     /// </summary>
-    private void AddFeatures(BulkRunDerivation.RunState r, DateOnly day, DateOnly month, int bit, int installation, FeatureEnv env)
+    private void AddFeatures(BulkRunDerivation.RunState r, DateOnly day, DateOnly month, int bit, int installation, Env env)
     {
         var project = r.Features?.Project;
         void Feature(string key, string value, bool toDays, bool toMonths)
@@ -216,7 +216,7 @@ internal sealed class BulkRollups
 
         await CopyAsync(conn, "rollup_feature_days", RollupSql.FeatureDaysColumns, _featureDays, static (w, k, v) =>
         {
-            StartDayRow(w, 11, k.Tool, k.Day);
+            StartDayRow(w, 14, k.Tool, k.Day);
             w.Write(k.Key);
             w.Write(k.Value);
             k.Env.Write(w);
@@ -224,7 +224,7 @@ internal sealed class BulkRollups
         }, ct);
         await CopyAsync(conn, "rollup_feature_months", RollupSql.FeatureMonthsColumns, _featureMonths, static (w, k, days) =>
         {
-            StartMonthRow(w, 10, k.Tool, k.Month, k.Installation);
+            StartMonthRow(w, 13, k.Tool, k.Month, k.Installation);
             w.Write(k.Key);
             w.Write(k.Value);
             w.Write(k.Project);
@@ -378,20 +378,9 @@ internal sealed class BulkRollups
     /// <summary>An error-day row's key; <see cref="Subject"/> is the command (run errors) or the plugin name (plugin errors).</summary>
     private readonly record struct ErrorDayKey(string Tool, DateOnly Day, string Subject, string ErrorType, Env Env);
 
-    /// <summary>The environment columns of the feature rollups: is_ci, os_name, tool_version.</summary>
-    private readonly record struct FeatureEnv(bool IsCi, string? OsName, string? ToolVersion)
-    {
-        public void Write(BinaryCopyWriter w)
-        {
-            w.Write(IsCi);
-            w.Write(OsName);
-            w.Write(ToolVersion);
-        }
-    }
+    private readonly record struct FeatureDayKey(string Tool, DateOnly Day, string Key, string Value, Env Env);
 
-    private readonly record struct FeatureDayKey(string Tool, DateOnly Day, string Key, string Value, FeatureEnv Env);
-
-    private readonly record struct FeatureMonthKey(string Tool, DateOnly Month, int Installation, string Key, string Value, string? Project, FeatureEnv Env);
+    private readonly record struct FeatureMonthKey(string Tool, DateOnly Month, int Installation, string Key, string Value, string? Project, Env Env);
 
     private readonly record struct ErrorMonthKey(string Tool, DateOnly Month, int Installation, string Subject, string ErrorType, Env Env);
 }
