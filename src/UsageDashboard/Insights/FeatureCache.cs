@@ -4,10 +4,12 @@ using Npgsql;
 namespace UsageDashboard.Insights;
 
 /// <summary>A <c>rollup_feature_days</c> row: text as interned ids (-1 for NULL), the day as its day of the month.</summary>
-internal readonly record struct FeatureDayRow(byte Day, int Key, int Value, bool IsCi, int Os, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted);
+internal readonly record struct FeatureDayRow(byte Day, int Key, int Value, bool IsCi, int Os, int ToolVersion, int Runtime, int RuntimeVersion,
+    int Environment, int Runs, int Succeeded, int Failed, int Aborted);
 
 /// <summary>A <c>rollup_feature_months</c> row: text as interned ids (-1 for NULL), active days as bits (bit 0 = the 1st).</summary>
-internal readonly record struct FeatureMonthRow(int Installation, int Key, int Value, int Project, bool IsCi, int Os, int ToolVersion, int Days);
+internal readonly record struct FeatureMonthRow(int Installation, int Key, int Value, int Project, bool IsCi, int Os, int ToolVersion, int Runtime,
+    int RuntimeVersion, int Environment, int Days);
 
 /// <summary>
 /// The feature rollups in memory, one segment per (table, month, tool) as <see cref="Rollups.RollupCache"/>
@@ -125,11 +127,12 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource, TimeProvider? time
         var months = new List<FeatureMonthRow>();
         await using var cmd = new NpgsqlCommand(table == DaysTable
             ? """
-              SELECT extract(day FROM day)::int, key, value, is_ci, os_name, tool_version, runs, succeeded, failed, aborted
+              SELECT extract(day FROM day)::int, key, value, is_ci, os_name, tool_version, runtime_name, runtime_version, environment,
+                     runs, succeeded, failed, aborted
               FROM rollup_feature_days WHERE tool = @tool AND day >= @month AND day < (@month + interval '1 month')::date
               """
             : """
-              SELECT installation_key, key, value, project, is_ci, os_name, tool_version, days
+              SELECT installation_key, key, value, project, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days
               FROM rollup_feature_months WHERE month = @month AND tool = @tool
               """, conn);
         cmd.Parameters.AddWithValue("tool", tool);
@@ -140,12 +143,13 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource, TimeProvider? time
             if (table == DaysTable)
             {
                 days.Add(new FeatureDayRow((byte)reader.GetInt32(0), Intern(reader, 1), Intern(reader, 2), reader.GetBoolean(3), Intern(reader, 4),
-                    Intern(reader, 5), reader.GetInt32(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9)));
+                    Intern(reader, 5), Intern(reader, 6), Intern(reader, 7), Intern(reader, 8),
+                    reader.GetInt32(9), reader.GetInt32(10), reader.GetInt32(11), reader.GetInt32(12)));
             }
             else
             {
                 months.Add(new FeatureMonthRow(reader.GetInt32(0), Intern(reader, 1), Intern(reader, 2), Intern(reader, 3), reader.GetBoolean(4),
-                    Intern(reader, 5), Intern(reader, 6), reader.GetInt32(7)));
+                    Intern(reader, 5), Intern(reader, 6), Intern(reader, 7), Intern(reader, 8), Intern(reader, 9), reader.GetInt32(10)));
             }
         }
         return new Segment(tool, month, version, [.. days], [.. months], _time.GetUtcNow());

@@ -32,6 +32,8 @@ public sealed record FeaturesData(InsightQuery Query, IReadOnlyList<string> Tool
 /// <c>rollup_feature_months</c>, read from <see cref="FeatureCache"/>. Exact: the month rows name each
 /// installation and project, so a distinct count over any range and filter is a count over rows. With rollups
 /// off, the same figures come from SQL over the rollups' defining aggregates (the exactness tests compare both).
+/// Every filter of the query applies; on Jetty's own view its dev builds count in runs but not in installations and
+/// projects, as on the other pages (<see cref="InsightQuery.ExcludesDevBuilds"/>).
 /// </summary>
 public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider time, RollupSource rollups, FeatureCache? cache = null)
 {
@@ -75,7 +77,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             var (first, last) = DayBounds(segment.Month, query);
             foreach (var r in segment.Days)
             {
-                if (r.Day >= first && r.Day <= last && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                if (r.Day >= first && r.Day <= last && keyIds.Contains(r.Key) && filter.Keeps(r))
                 {
                     if (!runs.TryGetValue((r.Key, r.Value), out var sums))
                     {
@@ -94,7 +96,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             var mask = FeatureCache.Mask(segment.Month, query.From, query.To);
             foreach (var r in segment.Months)
             {
-                if ((r.Days & mask) != 0 && keyIds.Contains(r.Key) && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                if ((r.Days & mask) != 0 && keyIds.Contains(r.Key) && filter.Keeps(r) && filter.Counts(r))
                 {
                     if (!reach.TryGetValue((r.Key, r.Value), out var sets))
                     {
@@ -132,16 +134,51 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
         return (query.From <= month ? 1 : query.From.Day, query.To >= last ? last.Day : query.To < month ? 0 : query.To.Day);
     }
 
-    /// <summary>The query's environment, OS and tool-version filters over interned ids (-2: a value no row holds).</summary>
-    private readonly record struct Filter(EnvironmentFilter Environment, int? Os, int? ToolVersion)
+    /// <summary>
+    /// The query's CI, OS, tool-version, runtime, runtime-version and build-environment filters over interned ids
+    /// (-2: a value no row holds). A runtime version matches by prefix, so that test is on the text, memoized per id.
+    /// </summary>
+    private sealed class Filter(InsightQuery query, FeatureCache cache)
     {
-        public static Filter For(InsightQuery query, FeatureCache cache) =>
-            new(query.Environment, query.Os is null ? null : cache.Find(query.Os), query.Version is null ? null : cache.Find(query.Version));
+        private readonly int? _os = query.Os is null ? null : cache.Find(query.Os);
+        private readonly int? _toolVersion = query.Version is null ? null : cache.Find(query.Version);
+        private readonly int? _runtime = query.Runtime is null ? null : cache.Find(query.Runtime);
+        private readonly int? _environment = query.ToolEnvironmentFilter is null ? null : cache.Find(query.ToolEnvironmentFilter);
+        private readonly Dictionary<int, bool>? _runtimeVersions = query.RuntimeVersion is null ? null : [];
+        private readonly int? _devBuild = query.ExcludesDevBuilds ? cache.Find(InsightQuery.DevBuild) : null;
 
-        public bool Keeps(bool isCi, int os, int toolVersion) =>
-            (Environment == EnvironmentFilter.All || isCi == (Environment == EnvironmentFilter.Ci))
-            && (Os is not { } o || o == os) && (ToolVersion is not { } v || v == toolVersion);
+        public static Filter For(InsightQuery query, FeatureCache cache) => new(query, cache);
+
+        public bool Keeps(in FeatureDayRow r) => Keeps(r.IsCi, r.Os, r.ToolVersion, r.Runtime, r.RuntimeVersion, r.Environment);
+
+        public bool Keeps(in FeatureMonthRow r) => Keeps(r.IsCi, r.Os, r.ToolVersion, r.Runtime, r.RuntimeVersion, r.Environment);
+
+        /// <summary>Whether a month row's installation and project count: not a Jetty dev build on Jetty's own view (<see cref="InsightQuery.ExcludesDevBuilds"/>).</summary>
+        public bool Counts(in FeatureMonthRow r) => _devBuild is not { } dev || r.Environment != dev;
+
+        private bool Keeps(bool isCi, int os, int toolVersion, int runtime, int runtimeVersion, int environment) =>
+            (query.Environment == EnvironmentFilter.All || isCi == (query.Environment == EnvironmentFilter.Ci))
+            && (_os is not { } o || o == os) && (_toolVersion is not { } v || v == toolVersion)
+            && (_runtime is not { } rt || rt == runtime) && (_environment is not { } e || e == environment)
+            && (_runtimeVersions is null || MatchesRuntimeVersion(runtimeVersion));
+
+        private bool MatchesRuntimeVersion(int id)
+        {
+            if (id < 0)
+            {
+                return false;
+            }
+            if (!_runtimeVersions!.TryGetValue(id, out var matches))
+            {
+                _runtimeVersions[id] = matches = InsightQuery.RuntimeVersionMatches(cache.Text(id), query.RuntimeVersion!);
+            }
+            return matches;
+        }
     }
+
+    /// <summary>The SQL of <see cref="Filter.Counts"/> on month rows <c>r</c>: Jetty's dev builds left out of installations and projects.</summary>
+    private static string DevBuilds(InsightQuery query) =>
+        query.ExcludesDevBuilds ? $" AND r.environment IS DISTINCT FROM '{InsightQuery.DevBuild}'" : "";
 
     private async Task<IReadOnlyList<FeatureTable>> TablesFromSqlAsync(InsightQuery query, IReadOnlyList<FeatureKey> keys, CancellationToken ct)
     {
@@ -160,7 +197,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             GROUP BY r.key, r.value;
             SELECT r.key, r.value, count(DISTINCT r.installation_key), count(DISTINCT r.project)
             FROM {months} r
-            WHERE r.key = ANY (@keys) AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}
+            WHERE r.key = ANY (@keys) AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}{DevBuilds(query)}
             GROUP BY r.key, r.value;
             """;
         var runs = new Dictionary<(string, string), (long Runs, long Ok, long Failed, long Aborted)>();
@@ -223,7 +260,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             foreach (var r in segment.Months)
             {
                 var into = r.Key == projectKey && countProjects ? projects : r.Key == organisationKey && countOrganisations ? organisations : null;
-                if (into is not null && (r.Days & mask) != 0 && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                if (into is not null && (r.Days & mask) != 0 && filter.Keeps(r) && filter.Counts(r))
                 {
                     if (!into.TryGetValue(segment.Tool, out var set))
                     {
@@ -239,7 +276,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             var (first, last) = DayBounds(segment.Month, query);
             foreach (var r in segment.Days)
             {
-                if ((r.Key == excludedKey || r.Key == runsKey) && r.Day >= first && r.Day <= last && filter.Keeps(r.IsCi, r.Os, r.ToolVersion))
+                if ((r.Key == excludedKey || r.Key == runsKey) && r.Day >= first && r.Day <= last && filter.Keeps(r))
                 {
                     if (r.Key == excludedKey)
                     {
@@ -273,7 +310,7 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
             SELECT r.key, count(DISTINCT (r.tool, r.value))
             FROM {months} r
             WHERE ((r.key = 'project' AND r.tool = ANY (@project_tools)) OR (r.key = 'organisation' AND r.tool = ANY (@organisation_tools)))
-              AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}
+              AND {RollupSql.ActiveIn("r", "@from", "@to")}{dims}{DevBuilds(query)}
             GROUP BY r.key;
             SELECT coalesce(sum(r.runs), 0)::bigint FROM {days} r
             WHERE r.key = 'project_excluded' AND r.day >= @from AND r.day <= @to{dims};

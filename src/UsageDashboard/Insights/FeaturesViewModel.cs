@@ -15,6 +15,8 @@ public sealed record FeaturesViewModel
     public required string PeriodLabel { get; init; }
     public required string? ProjectsLine { get; init; }
     public required string? EmptyReason { get; init; }
+    /// <summary>Says that installations and projects leave out Jetty's dev builds, on the one view where they do.</summary>
+    public string? DevBuildsNote { get; init; }
 
     /// <summary>Values listed per key; the API lists them all.</summary>
     public const int TopValues = 25;
@@ -35,6 +37,9 @@ public sealed record FeaturesViewModel
             Panels = panels,
             PeriodLabel = $"{Format.Date(q.From)} – {Format.Date(q.To)}",
             ProjectsLine = DescribeProjects(data.Projects),
+            DevBuildsNote = q.ExcludesDevBuilds
+                ? "Installations and projects leave out Jetty's dev builds (runs count them); choose the environment \"all\" to count every build."
+                : null,
             EmptyReason = data.Tables.All(t => t.Values.Count == 0)
                 ? data.Tools.Count == 0 ? EmptyState.NoData : $"No feature values from {q.Tool} in this period and filters: its telemetry carries none of the keys below, or the range is too narrow."
                 : null,

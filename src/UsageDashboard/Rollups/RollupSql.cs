@@ -252,7 +252,8 @@ internal static class RollupSql
         )
         """;
 
-    public const string FeatureDaysColumns = "tool, day, key, value, is_ci, os_name, tool_version, runs, succeeded, failed, aborted";
+    public const string FeatureDaysColumns =
+        "tool, day, key, value, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, runs, succeeded, failed, aborted";
 
     /// <summary>
     /// Runs and outcomes per feature value and day: a value's runs and success rate. Not per project or
@@ -260,17 +261,19 @@ internal static class RollupSql
     /// </summary>
     public static string FeatureDays(string where, RollupInput input) => $"""
         {FeatureFacts(where, input)}
-        SELECT r.tool, {RunDay} AS day, f.key, f.value, r.is_ci, r.os_name, r.tool_version,
+        SELECT r.tool, {RunDay} AS day, f.key, f.value, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment,
                {Outcomes}
         FROM {input.Runs} r
         JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
         WHERE {where} AND f.key NOT IN ('project', 'organisation')
-        GROUP BY r.tool, 2, f.key, f.value, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, f.key, f.value, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
-    private const string FeatureMonthsKey = "month, tool, installation_key, key, value, project, is_ci, os_name, tool_version";
+    private const string FeatureMonthsKey =
+        "month, tool, installation_key, key, value, project, is_ci, os_name, tool_version, runtime_name, runtime_version, environment";
 
-    public const string FeatureMonthsColumns = "tool, month, installation_key, key, value, project, is_ci, os_name, tool_version, days";
+    public const string FeatureMonthsColumns =
+        "tool, month, installation_key, key, value, project, is_ci, os_name, tool_version, runtime_name, runtime_version, environment, days";
 
     /// <summary>
     /// Which installations, in which project, had each feature value on which days: exact distinct
@@ -280,13 +283,13 @@ internal static class RollupSql
     public static string FeatureMonths(string where, RollupInput input) => $"""
         {FeatureFacts(where, input)}
         SELECT r.tool, {RunMonth} AS month, i.id AS installation_key, f.key, f.value, p.project, r.is_ci, r.os_name,
-               r.tool_version, bit_or({RunDayBit}) AS days
+               r.tool_version, r.runtime_name, r.runtime_version, r.environment, bit_or({RunDayBit}) AS days
         FROM {input.Runs} r
         JOIN ff f ON f.tool = r.tool AND f.run_key = r.run_key
         LEFT JOIN fp p ON p.tool = r.tool AND p.run_key = r.run_key
         {JoinInstallation}
         WHERE {where} AND f.key <> 'runs'
-        GROUP BY r.tool, 2, i.id, f.key, f.value, p.project, r.is_ci, r.os_name, r.tool_version
+        GROUP BY r.tool, 2, i.id, f.key, f.value, p.project, r.is_ci, r.os_name, r.tool_version, r.runtime_name, r.runtime_version, r.environment
         """;
 
     /// <summary>The rollup tables, in the order slices are rebuilt.</summary>

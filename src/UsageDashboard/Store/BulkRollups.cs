@@ -20,6 +20,10 @@ internal sealed class BulkRollups
     private const string NoCommand = "(none)";
     private const string NoError = "(not reported)";
 
+    /// <summary>The plugin types whose runs count per command in the feature <c>plugin_category</c> (Meltano's).</summary>
+    private static readonly HashSet<string> s_pluginCategories =
+        new(["extractors", "loaders", "transformers", "utilities", "orchestrators", "mappers", "files"], StringComparer.Ordinal);
+
     private readonly Dictionary<RunDayKey, Outcomes> _runDays = [];
     private readonly Dictionary<InstallationMonthKey, (int Days, int OkDays)> _installationMonths = [];
     private readonly Dictionary<CommandDayKey, Outcomes> _commandDays = [];
@@ -31,6 +35,8 @@ internal sealed class BulkRollups
     private readonly Dictionary<ErrorMonthKey, int> _errorMonths = [];
     private readonly Dictionary<ErrorDayKey, (int Runs, DateTime LastAt)> _pluginErrorDays = [];
     private readonly Dictionary<ErrorMonthKey, int> _pluginErrorMonths = [];
+    private readonly Dictionary<FeatureDayKey, Outcomes> _featureDays = [];
+    private readonly Dictionary<FeatureMonthKey, int> _featureMonths = [];
 
     /// <summary>Aggregates every run of <paramref name="derivation"/> (after its <see cref="BulkRunDerivation.Complete"/>).</summary>
     public static BulkRollups From(BulkRunDerivation derivation)
@@ -92,6 +98,60 @@ internal sealed class BulkRollups
                 SetBit(_pluginErrorMonths, new ErrorMonthKey(r.Tool, month, installation, p.Name, error, env), bit);
             }
         }
+        AddFeatures(r, day, month, bit, installation, env);
+    }
+
+    /// <summary>
+    /// The rows <c>RollupSql.FeatureFacts</c> gives a run: its events' values (<see cref="RunFeatures"/>), the
+    /// values read from its plugins, and <c>runs = all</c> (day table only); projects and organisations go to
+    /// the month table only.
+    /// </summary>
+    private void AddFeatures(BulkRunDerivation.RunState r, DateOnly day, DateOnly month, int bit, int installation, Env env)
+    {
+        var project = r.Features?.Project;
+        void Feature(string key, string value, bool toDays, bool toMonths)
+        {
+            if (toDays)
+            {
+                Count(_featureDays, new FeatureDayKey(r.Tool, day, key, value, env), r.Status);
+            }
+            if (toMonths)
+            {
+                SetBit(_featureMonths, new FeatureMonthKey(r.Tool, month, installation, key, value, project, env), bit);
+            }
+        }
+        foreach (var (key, value) in r.Features?.Values ?? [])
+        {
+            Feature(key, value, toDays: key is not ("project" or "organisation"), toMonths: true);
+        }
+        List<string>? connectors = null;
+        List<string>? categories = null;
+        foreach (var p in r.Plugins ?? [])
+        {
+            if (p.Type == "connector")
+            {
+                (connectors ??= []).Add(p.Name);
+            }
+            else if (s_pluginCategories.Contains(p.Type))
+            {
+                var category = (r.Command ?? NoCommand) + " · " + p.Type;
+                if (categories is null || !categories.Contains(category))
+                {
+                    (categories ??= []).Add(category);
+                }
+            }
+        }
+        if (connectors is not null)
+        {
+            // string_agg(DISTINCT name, ' + ' ORDER BY name): a run's plugins are distinct by (name, type) already.
+            connectors.Sort(BulkRunDerivation.CompareCodePoints);
+            Feature("connector_stack", string.Join(" + ", connectors), true, true);
+        }
+        foreach (var category in categories ?? [])
+        {
+            Feature("plugin_category", category, true, true);
+        }
+        Feature("runs", "all", toDays: true, toMonths: false);
     }
 
     /// <summary>
@@ -154,16 +214,23 @@ internal sealed class BulkRollups
         await CopyAsync(conn, "rollup_plugin_error_days", RollupSql.PluginErrorDaysColumns, _pluginErrorDays, WriteErrorDay, ct);
         await CopyAsync(conn, "rollup_plugin_error_months", RollupSql.PluginErrorMonthsColumns, _pluginErrorMonths, WriteErrorMonth, ct);
 
-        // The feature rollups read the events' properties, which the in-memory derivation does not keep:
-        // they are built in SQL from what the load just wrote (same transaction, same definition as a rebuild).
-        await using (var features = new Npgsql.NpgsqlCommand($"""
-            SET LOCAL work_mem = '256MB';
-            INSERT INTO rollup_feature_days ({RollupSql.FeatureDaysColumns}) {RollupSql.FeatureDays("true", RollupInput.Stored)};
-            INSERT INTO rollup_feature_months ({RollupSql.FeatureMonthsColumns}) {RollupSql.FeatureMonths("true", RollupInput.Stored)};
-            """, conn) { CommandTimeout = 0 })
+        await CopyAsync(conn, "rollup_feature_days", RollupSql.FeatureDaysColumns, _featureDays, static (w, k, v) =>
         {
-            await features.ExecuteNonQueryAsync(ct);
-        }
+            StartDayRow(w, 14, k.Tool, k.Day);
+            w.Write(k.Key);
+            w.Write(k.Value);
+            k.Env.Write(w);
+            v.Write(w);
+        }, ct);
+        await CopyAsync(conn, "rollup_feature_months", RollupSql.FeatureMonthsColumns, _featureMonths, static (w, k, days) =>
+        {
+            StartMonthRow(w, 13, k.Tool, k.Month, k.Installation);
+            w.Write(k.Key);
+            w.Write(k.Value);
+            w.Write(k.Project);
+            k.Env.Write(w);
+            w.Write(days);
+        }, ct);
         await using var versions = new Npgsql.NpgsqlCommand(string.Concat(RollupSql.Tables.Select(RollupSql.ResetVersions)), conn) { CommandTimeout = 0 };
         await versions.ExecuteNonQueryAsync(ct);
     }
@@ -310,6 +377,10 @@ internal sealed class BulkRollups
 
     /// <summary>An error-day row's key; <see cref="Subject"/> is the command (run errors) or the plugin name (plugin errors).</summary>
     private readonly record struct ErrorDayKey(string Tool, DateOnly Day, string Subject, string ErrorType, Env Env);
+
+    private readonly record struct FeatureDayKey(string Tool, DateOnly Day, string Key, string Value, Env Env);
+
+    private readonly record struct FeatureMonthKey(string Tool, DateOnly Month, int Installation, string Key, string Value, string? Project, Env Env);
 
     private readonly record struct ErrorMonthKey(string Tool, DateOnly Month, int Installation, string Subject, string ErrorType, Env Env);
 }

@@ -255,7 +255,7 @@ internal sealed class BulkRunDerivation
         new(PostgresEpochTicks + (BinaryCopyWriter.ToPostgresMicroseconds(t) * 10), DateTimeKind.Utc);
 
     /// <summary>Orders as PostgreSQL does under the C collations: by code point, i.e. UTF-8 byte order.</summary>
-    private static int CompareCodePoints(string a, string b)
+    internal static int CompareCodePoints(string a, string b)
     {
         var i = a.AsSpan().CommonPrefixLength(b);
         return i == a.Length || i == b.Length ? a.Length - b.Length : CodePointRank(a[i]) - CodePointRank(b[i]);
@@ -264,7 +264,7 @@ internal sealed class BulkRunDerivation
     /// <summary>UTF-16 sorts surrogates (code points above U+FFFF) before U+E000..U+FFFF; code point order puts them after.</summary>
     private static int CodePointRank(char c) => c >= 0xD800 ? (c >= 0xE000 ? c - 0x800 : c + 0x2000) : c;
 
-    private static string? Max(string? current, string? value) =>
+    internal static string? Max(string? current, string? value) =>
         value is not null && (current is null || (!ReferenceEquals(value, current) && CompareCodePoints(value, current) > 0)) ? value : current;
 
     /// <summary>The aggregates of one run's events, as <c>RunDerivationSql.RunSource</c> computes them.</summary>
@@ -289,6 +289,8 @@ internal sealed class BulkRunDerivation
         public int EventCount { get; private set; }
         public string? ErrorType { get; private set; }
         public List<PluginState>? Plugins { get; private set; }
+        /// <summary>The feature values of the run's events that carry properties; null when none does.</summary>
+        public RunFeatures? Features { get; private set; }
         public DateTime OccurredAt { get; private set; }
         public string Status { get; private set; } = RunStatus.Unknown;
 
@@ -342,6 +344,10 @@ internal sealed class BulkRunDerivation
             RuntimeVersion = Max(RuntimeVersion, e.RuntimeVersion);
             Environment = Max(Environment, e.Environment);
             IsCi |= e.IsCi;
+            if (e.Properties is { } properties)
+            {
+                (Features ??= new RunFeatures()).Add(Tool, properties.RootElement);
+            }
             foreach (var p in e.Plugins)
             {
                 if (p.Name is null)

@@ -192,7 +192,9 @@ public sealed class FeaturesApiTests : IClassFixture<FeaturesApiTests.Fixture>
     public async Task GetProperty_EvidentlyMetricsAndJettyStacks_CountedOncePerRun()
     {
         var metrics = Items(await GetJsonAsync("/api/insights/properties?tool=evidently&key=metric&range=7d"));
-        var stacks = Items(await GetJsonAsync("/api/insights/properties?tool=jetty&key=connector_stack&range=7d"));
+        // The posted Jetty events are dev builds: counted in runs everywhere, in installations and projects only with environment=all.
+        var stacks = Items(await GetJsonAsync("/api/insights/properties?tool=jetty&key=connector_stack&range=7d&environment=all"));
+        var defaultView = Items(await GetJsonAsync("/api/insights/properties?tool=jetty&key=connector_stack&range=7d"));
 
         Assert.Equal(2, metrics["ValueDrift"].GetProperty("runs").GetInt32());
         Assert.Equal(1, metrics["ValueDrift"].GetProperty("failedRuns").GetInt32());
@@ -200,8 +202,21 @@ public sealed class FeaturesApiTests : IClassFixture<FeaturesApiTests.Fixture>
         Assert.Equal(2, stacks["dbt + snowflake + tableau"].GetProperty("runs").GetInt32());
         Assert.Equal(1, stacks["snowflake"].GetProperty("runs").GetInt32());
         Assert.Equal(1, stacks["snowflake"].GetProperty("projects").GetInt32());
+        Assert.Equal(1, defaultView["snowflake"].GetProperty("runs").GetInt32());
+        Assert.Equal(0, defaultView["snowflake"].GetProperty("installations").GetInt32());
+        Assert.Equal(0, defaultView["snowflake"].GetProperty("projects").GetInt32());
         // Jetty reports no outcome: no rate, not a 0 % one.
         Assert.Equal(JsonValueKind.Null, stacks["snowflake"].GetProperty("successRate").ValueKind);
+    }
+
+    [Fact]
+    public async Task FeaturesPage_JettyView_SaysDevBuildsAreLeftOutOfInstallations()
+    {
+        var jetty = await _app.Viewer.GetStringAsync("/features?tool=jetty&range=7d");
+        var everyBuild = await _app.Viewer.GetStringAsync("/features?tool=jetty&range=7d&environment=all");
+
+        Assert.Contains("data-dev-builds", jetty, StringComparison.Ordinal);
+        Assert.DoesNotContain("data-dev-builds", everyBuild, StringComparison.Ordinal);
     }
 
     [Fact]

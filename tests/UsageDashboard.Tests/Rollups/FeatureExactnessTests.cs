@@ -20,6 +20,9 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
 
     public static TheoryData<int> Seeds() => [.. Enumerable.Range(1, 12)];
 
+    /// <summary>Seeds whose queries also filter by runtime, runtime version (major.minor or exact) or build environment.</summary>
+    public static TheoryData<int> PlatformSeeds() => [.. Enumerable.Range(101, 10)];
+
     private FeaturesService Service(bool rollups) =>
         new(_db.DataSource, new FakeTimeProvider(new DateTimeOffset(RollupExactnessTests.End)), RollupSource.Create(rollups));
 
@@ -36,8 +39,22 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
             from = start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             to = start.AddDays(random.Next(0, 40)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         }
-        return InsightQuery.Parse(tool, range, from, to, Pick("all", "all", "ci", "notci"), Pick(null, null, "linux", "mac", "windows"),
-            null, null, RollupExactnessTests.Today);
+        var env = Pick("all", "all", "ci", "notci");
+        var os = Pick(null, null, "linux", "mac", "windows");
+        if (seed <= 100)
+        {
+            return InsightQuery.Parse(tool, range, from, to, env, os, null, null, RollupExactnessTests.Today);
+        }
+        // At least one platform filter, drawn after the others so the seeds below 100 keep their queries.
+        string? runtime = null, runtimeVersion = null, environment = null;
+        while (runtime is null && runtimeVersion is null && environment is null)
+        {
+            runtime = Pick(null, "python", "node");
+            runtimeVersion = Pick(null, null, "3.11", "3.12.8", "3.1", "3");
+            environment = Pick(null, "prod", "dev", "ci", "all");
+        }
+        return InsightQuery.Parse(tool, range, from, to, env, os, null, null, RollupExactnessTests.Today,
+            runtime: runtime, runtimeVersion: runtimeVersion, environment: environment);
     }
 
     /// <summary>The query's conditions on <c>runs r</c>, spelled out independently of the services' filter SQL.</summary>
@@ -57,8 +74,27 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
             sql += " AND r.os_name = @os";
             cmd.Parameters.AddWithValue("os", q.Os);
         }
+        if (q.Runtime is not null)
+        {
+            sql += " AND r.runtime_name = @runtime";
+            cmd.Parameters.AddWithValue("runtime", q.Runtime);
+        }
+        if (q.RuntimeVersion is not null)
+        {
+            // The version itself or one below it: the text up to the next '.' is the prefix.
+            sql += " AND (r.runtime_version = @runtime_version OR left(r.runtime_version, length(@runtime_version) + 1) = @runtime_version || '.')";
+            cmd.Parameters.AddWithValue("runtime_version", q.RuntimeVersion);
+        }
+        if (q.ToolEnvironment is not null and not InsightQuery.AnyToolEnvironment)
+        {
+            sql += " AND r.environment = @environment";
+            cmd.Parameters.AddWithValue("environment", q.ToolEnvironment);
+        }
         return sql;
     }
+
+    /// <summary>Jetty's dev builds count in runs, not in installations and projects, on Jetty's own view.</summary>
+    private static string DevBuildsOut(InsightQuery q) => q.ExcludesDevBuilds ? "r.environment IS DISTINCT FROM 'dev'" : "true";
 
     private const string ProjectOfEvent = """
         coalesce(e.properties->>'projectId', e.properties->'project_id'->>'project_id',
@@ -68,6 +104,7 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    [MemberData(nameof(PlatformSeeds))]
     public async Task Projects_RandomFilters_EqualDistinctCountsOverEvents(int seed)
     {
         var query = RandomQuery(seed);
@@ -76,13 +113,14 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
 
         await using var cmd = _db.DataSource.CreateCommand();
         var w = Where(query, cmd);
+        var counted = DevBuildsOut(query);
         cmd.CommandText = $"""
             SELECT
               (SELECT count(DISTINCT (x.tool, x.project)) FROM (
                   SELECT r.tool, {ProjectOfEvent} AS project FROM runs r JOIN events e ON e.tool = r.tool AND e.run_key = r.run_key
-                  WHERE {w} AND r.tool IN ('dbt', 'meltano', 'jetty')) x WHERE x.project IS NOT NULL),
+                  WHERE {w} AND {counted} AND r.tool IN ('dbt', 'meltano', 'jetty')) x WHERE x.project IS NOT NULL),
               (SELECT count(DISTINCT e.properties->>'adapterUniqueId') FROM runs r JOIN events e ON e.tool = r.tool AND e.run_key = r.run_key
-               WHERE {w} AND r.tool = 'dbt'),
+               WHERE {w} AND {counted} AND r.tool = 'dbt'),
               (SELECT count(DISTINCT r.id) FROM runs r JOIN events e ON e.tool = r.tool AND e.run_key = r.run_key
                WHERE {w} AND e.properties->>'projectUuidSource' = 'random'),
               (SELECT count(*) FROM runs r WHERE {w})
@@ -95,7 +133,7 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
         Assert.Equal(hasOrganisations ? reader.GetInt64(1) : null, counts.Organisations);
         Assert.Equal(reader.GetInt64(2), counts.ExcludedRuns);
         Assert.Equal(reader.GetInt64(3), counts.Runs);
-        if (hasProjects && counts.Runs > 100)
+        if (hasProjects && counts.Runs > 100 && !query.HasPlatformFilter)
         {
             Assert.True(counts.Projects > 0, "the demo's runs name projects");
         }
@@ -112,6 +150,13 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
             data.Add(seed, "evidently", "metric");
             data.Add(seed, "evidently", "report_part");
             data.Add(seed, "meltano", "environment");
+            data.Add(seed, "meltano", "plugin_category");
+            data.Add(seed, "jetty", "connector_stack");
+        }
+        foreach (var seed in new[] { 101, 102, 103, 104 })
+        {
+            data.Add(seed, "dbt", "materialization");
+            data.Add(seed, "evidently", "metric");
             data.Add(seed, "meltano", "plugin_category");
             data.Add(seed, "jetty", "connector_stack");
         }
@@ -168,13 +213,13 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
         var w = Where(query, cmd);
         cmd.CommandText = $"""
             WITH rp AS (
-                SELECT r.id, r.installation_id, r.status, max({ProjectOfEvent}) AS project
+                SELECT r.id, r.installation_id, r.status, {DevBuildsOut(query)} AS counted, max({ProjectOfEvent}) AS project
                 FROM runs r LEFT JOIN events e ON e.tool = r.tool AND e.run_key = r.run_key
                 WHERE {w}
-                GROUP BY r.id, r.installation_id, r.status
+                GROUP BY r.id, r.installation_id, r.status, r.environment
             ), v AS ({ValuesPerRun(key, w)})
             SELECT v.value, count(*), count(*) FILTER (WHERE rp.status = 'succeeded'), count(*) FILTER (WHERE rp.status = 'failed'),
-                   count(DISTINCT rp.installation_id), count(DISTINCT rp.project)
+                   count(DISTINCT rp.installation_id) FILTER (WHERE rp.counted), count(DISTINCT rp.project) FILTER (WHERE rp.counted)
             FROM v JOIN rp ON rp.id = v.id
             GROUP BY v.value
             ORDER BY v.value
@@ -189,7 +234,7 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
         }
         var actual = table.Values.Select(v => string.Join('|', v.Value, v.Runs, v.Succeeded, v.Failed, v.Installations, v.Projects)).Order(StringComparer.Ordinal);
         Assert.Equal(expected.Order(StringComparer.Ordinal), actual);
-        if (query.Days >= 30 && query.Os is null && query.Environment == EnvironmentFilter.All)
+        if (query.Days >= 30 && query.Os is null && query.Environment == EnvironmentFilter.All && !query.HasPlatformFilter)
         {
             Assert.NotEmpty(expected);
         }
@@ -197,6 +242,7 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    [MemberData(nameof(PlatformSeeds))]
     public async Task Features_RandomFilters_RollupsEqualRawRuns(int seed)
     {
         var query = RandomQuery(seed);
@@ -209,6 +255,21 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
             .GetAsync(query, default);
 
         Assert.Equal(Flatten(raw), Flatten(rolled));
+    }
+
+    [Fact]
+    public async Task FeatureValues_RuntimeVersionFilter_KeepsOnlyThatVersionsRuns()
+    {
+        var all = InsightQuery.Parse("dbt", "90d", null, null, null, null, null, null, RollupExactnessTests.Today);
+        var filtered = InsightQuery.Parse("dbt", "90d", null, null, null, null, null, null, RollupExactnessTests.Today, runtime: "python", runtimeVersion: "3.11");
+
+        var whole = await Service(rollups: true).GetKeyAsync(all, FeatureCatalog.Find("dbt", "materialization")!, default);
+        var part = await Service(rollups: true).GetKeyAsync(filtered, FeatureCatalog.Find("dbt", "materialization")!, default);
+        var projects = await Service(rollups: true).ProjectsAsync(filtered, default);
+
+        // The random filters above compare equal to the raw counts; this says the filter bites on the demo's data.
+        Assert.InRange(part.Values.Sum(v => v.Runs), 1, whole.Values.Sum(v => v.Runs) - 1);
+        Assert.InRange(projects.Runs, 1, (await Service(rollups: true).ProjectsAsync(all, default)).Runs - 1);
     }
 
     private static string Flatten(FeaturesData data) => string.Join('\n',

@@ -11,6 +11,7 @@ namespace UsageDashboard.Tests.Store;
 /// <see cref="RunDerivationSql.DeriveAll"/> is the reference. Each test bulk-loads events, keeps the
 /// derived rows, derives them again from the stored events in SQL and compares every row.
 /// </summary>
+[Collection(nameof(BulkRunDerivationTests))]
 public sealed class BulkRunDerivationTests : IClassFixture<BulkRunDerivationTests.Db>
 {
     public sealed class Db : DatabaseFixture;
