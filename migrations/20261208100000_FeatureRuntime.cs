@@ -11,7 +11,6 @@ namespace UsageDashboard.Migrations
     /// <c>/features</c>, the property API and the project and organisation counts honour those filters as every other
     /// page does. As in RuntimeDimension, the rollups are emptied and one mark is left when there are runs: the
     /// refresher's next pass finds them empty and rebuilds them all from <c>runs</c>; pages read empty rollups until then.
-    /// Kept out of the EF model, like the other rollups.
     /// </summary>
     [DbContext(typeof(UsageDbContext))]
     [Migration("20261208100000_FeatureRuntime")]

@@ -1011,6 +1011,10 @@ namespace UsageDashboard.Migrations
                         .HasColumnType("date")
                         .HasColumnName("day");
 
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
                     b.Property<int>("Failed")
                         .HasColumnType("integer")
                         .HasColumnName("failed");
@@ -1031,6 +1035,14 @@ namespace UsageDashboard.Migrations
                     b.Property<int>("Runs")
                         .HasColumnType("integer")
                         .HasColumnName("runs");
+
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
 
                     b.Property<int>("Succeeded")
                         .HasColumnType("integer")
@@ -1065,6 +1077,10 @@ namespace UsageDashboard.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("days");
 
+                    b.Property<string>("Environment")
+                        .HasColumnType("text")
+                        .HasColumnName("environment");
+
                     b.Property<int>("InstallationKey")
                         .HasColumnType("integer")
                         .HasColumnName("installation_key");
@@ -1090,6 +1106,14 @@ namespace UsageDashboard.Migrations
                         .HasColumnType("text")
                         .HasColumnName("project");
 
+                    b.Property<string>("RuntimeName")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_name");
+
+                    b.Property<string>("RuntimeVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("runtime_version");
+
                     b.Property<string>("Tool")
                         .IsRequired()
                         .HasColumnType("text")
@@ -1111,11 +1135,11 @@ namespace UsageDashboard.Migrations
                     b.HasIndex("Tool", "Key", "Month")
                         .HasDatabaseName("ix_rollup_feature_months_key");
 
-                    b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion")
+                    b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment")
                         .IsUnique()
                         .HasDatabaseName("ux_rollup_feature_months");
 
-                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion"), false);
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Month", "Tool", "InstallationKey", "Key", "Value", "Project", "IsCi", "OsName", "ToolVersion", "RuntimeName", "RuntimeVersion", "Environment"), false);
 
                     b.ToTable("rollup_feature_months", (string)null);
                 });

@@ -125,6 +125,9 @@ public sealed class RollupFeatureDay
     public bool IsCi { get; set; }
     public string? OsName { get; set; }
     public string? ToolVersion { get; set; }
+    public string? RuntimeName { get; set; }
+    public string? RuntimeVersion { get; set; }
+    public string? Environment { get; set; }
     public int Runs { get; set; }
     public int Succeeded { get; set; }
     public int Failed { get; set; }
@@ -228,6 +231,9 @@ public sealed class RollupFeatureMonth
     public bool IsCi { get; set; }
     public string? OsName { get; set; }
     public string? ToolVersion { get; set; }
+    public string? RuntimeName { get; set; }
+    public string? RuntimeVersion { get; set; }
+    public string? Environment { get; set; }
     public int Days { get; set; }
 }
 

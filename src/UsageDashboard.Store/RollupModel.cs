@@ -82,7 +82,7 @@ internal static class RollupModel
         });
         MonthTable<RollupFeatureMonth>(m, "rollup_feature_months", r => new
         {
-            r.Month, r.Tool, r.InstallationKey, r.Key, r.Value, r.Project, r.IsCi, r.OsName, r.ToolVersion,
+            r.Month, r.Tool, r.InstallationKey, r.Key, r.Value, r.Project, r.IsCi, r.OsName, r.ToolVersion, r.RuntimeName, r.RuntimeVersion, r.Environment,
         }).HasIndex(r => new { r.Tool, r.Key, r.Month }).HasDatabaseName("ix_rollup_feature_months_key");
     }
 
