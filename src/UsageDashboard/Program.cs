@@ -1,3 +1,4 @@
+using MudBlazor.Services;
 using Npgsql;
 using UsageDashboard.Access;
 using UsageDashboard.Catalog;
@@ -59,8 +60,9 @@ builder.Services.AddHub(builder.Configuration);
 // Operations: domain metrics, OpenTelemetry (Prometheus /metrics, OTLP), start-up checks
 builder.Services.AddOperations(builder.Configuration);
 
-// Web UI and API description
-builder.Services.AddRazorComponents();
+// Web UI: interactive Blazor Server with MudBlazor (sign-in and public pages stay static), and the API description
+builder.Services.AddDashboardUi(builder.Configuration);
+builder.Services.AddMudServices();
 builder.Services.AddOpenApi();
 builder.Services.AddProblemDetails();
 
@@ -95,7 +97,7 @@ app.MapAccountEndpoints();
 app.MapInsightsApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
-app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
