@@ -37,7 +37,7 @@ public sealed partial class BrowserTests
         await WaitInteractiveAsync(page);
         var historyBefore = await page.EvaluateAsync<int>("() => history.length");
 
-        await page.Locator("[data-filter='os'] input").PressSequentiallyAsync("Linux", new LocatorPressSequentiallyOptions { Delay = 30 });
+        await page.Locator("input[data-filter='os'], [data-filter='os'] input").First.PressSequentiallyAsync("Linux", new LocatorPressSequentiallyOptions { Delay = 30 });
 
         await page.WaitForURLAsync(new Regex("os=Linux"));
         Assert.Equal(historyBefore, await page.EvaluateAsync<int>("() => history.length"));

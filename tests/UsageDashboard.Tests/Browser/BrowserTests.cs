@@ -155,8 +155,8 @@ public sealed partial class BrowserTests : IClassFixture<BrowserTests.App>
         {
             violations = [.. violations, .. await SeriousAccessibilityViolationsAsync(page)];
         }
-        Assert.Empty(errors);
-        Assert.Empty(violations);
+        Assert.True(errors.Count == 0, string.Join('\n', errors));
+        Assert.True(violations.Length == 0, string.Join('\n', violations));
         await page.Context.CloseAsync();
     }
 
