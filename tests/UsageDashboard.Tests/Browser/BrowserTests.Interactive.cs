@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace UsageDashboard.Tests.Browser;
@@ -131,6 +132,26 @@ public sealed partial class BrowserTests
         await ChooseAsync(page, "tool", "dbt");
         await page.WaitForURLAsync(new Regex("tool=dbt"));
         await page.WaitForSelectorAsync("h1:has-text('dbt')");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Circuit_UserRemovedWhileOpen_LosesAccessWithoutReload()
+    {
+        var email = await _app.Factory.CreateUserAsync(UsageDashboard.Access.Roles.Viewer);
+        var page = await _app.SignedInPageAsync(email: email);
+        await page.GotoAsync(_app.BaseUrl + "/commands", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await WaitInteractiveAsync(page);
+
+        await using (var scope = _app.Factory.Services.CreateAsyncScope())
+        {
+            var removed = await scope.ServiceProvider.GetRequiredService<UsageDashboard.Access.UserAdminService>().RemoveAsync(email);
+            Assert.True(removed.Succeeded, string.Join(", ", removed.Errors));
+        }
+
+        // The circuit re-checks its user every half session interval (2 s here) and turns anonymous.
+        await page.WaitForSelectorAsync("[data-signed-out='true']", new PageWaitForSelectorOptions { Timeout = 20_000 });
+        Assert.Equal(0, await page.Locator("main table").CountAsync());
         await page.Context.CloseAsync();
     }
 

@@ -26,7 +26,7 @@ public sealed partial class BrowserTests : IClassFixture<BrowserTests.App>
         public string Email { get; private set; } = "";
 
         /// <summary>A page in a fresh browser context, signed in through the real sign-in form.</summary>
-        public async Task<IPage> SignedInPageAsync(List<string>? errors = null)
+        public async Task<IPage> SignedInPageAsync(List<string>? errors = null, string? email = null)
         {
             var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1366, Height = 900 } });
             var page = await context.NewPageAsync();
@@ -43,7 +43,7 @@ public sealed partial class BrowserTests : IClassFixture<BrowserTests.App>
                 page.RequestFailed += (_, request) => errors.Add("request failed: " + request.Url);
             }
             await page.GotoAsync(BaseUrl + "/login");
-            await page.FillAsync("#login-email", Email);
+            await page.FillAsync("#login-email", email ?? Email);
             await page.FillAsync("#login-password", AppFactory.TestPassword);
             await page.ClickAsync("button[type='submit']");
             await page.WaitForURLAsync(BaseUrl + "/");
@@ -54,7 +54,12 @@ public sealed partial class BrowserTests : IClassFixture<BrowserTests.App>
         {
             await base.InitializeAsync();
             // Plain-http Kestrel: the auth cookie cannot be Secure here.
-            Factory = new AppFactory(ConnectionString, settings: new Dictionary<string, string?> { ["Access:SecureCookies"] = "false" });
+            Factory = new AppFactory(ConnectionString, settings: new Dictionary<string, string?>
+            {
+                ["Access:SecureCookies"] = "false",
+                // Open circuits re-check their user at half this: seconds, so the revocation test is quick.
+                ["Access:SessionValidationInterval"] = "00:00:04",
+            });
             Factory.UseKestrel(0);
             Factory.StartServer();
             // The real Kestrel address (port 0 lets the OS pick a free one).
