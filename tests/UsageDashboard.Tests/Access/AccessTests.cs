@@ -189,7 +189,10 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
 
         var csp = response.Headers.GetValues("Content-Security-Policy").Single();
         Assert.Contains("script-src 'self';", csp, StringComparison.Ordinal);
-        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-eval", csp, StringComparison.Ordinal);
+        // Inline style only, for MudBlazor (its theme's <style> element and style attributes); never inline script.
+        var inline = csp.Split(';', StringSplitOptions.TrimEntries).Where(d => d.Contains("unsafe-inline", StringComparison.Ordinal)).Select(d => d.Split(' ')[0]);
+        Assert.Equal(["style-src-elem", "style-src-attr"], inline);
         Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
         Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
         Assert.Equal("strict-origin-when-cross-origin", response.Headers.GetValues("Referrer-Policy").Single());
@@ -261,7 +264,10 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
     private static bool IsPublic(string path) =>
         s_publicPrefixes.Any(p => path == p.TrimEnd('/') || path.StartsWith(p, StringComparison.Ordinal))
         || path.StartsWith("/lib/", StringComparison.Ordinal) || path.StartsWith("/js/", StringComparison.Ordinal)
-        || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal);
+        || path.Contains(":file}", StringComparison.Ordinal) || path.StartsWith("/css/", StringComparison.Ordinal) || path.StartsWith("/favicon", StringComparison.Ordinal)
+        // Static assets of the interactive UI: blazor.web.js, MudBlazor's files, the scoped-CSS bundle.
+        || path.StartsWith("/_framework/", StringComparison.Ordinal) || path.StartsWith("/_content/", StringComparison.Ordinal)
+        || (path.StartsWith("/UsageDashboard.", StringComparison.Ordinal) && path.Contains(".styles.css", StringComparison.Ordinal));
 }
 
 public sealed class ManagedWriteKeyTests : IClassFixture<ManagedWriteKeyTests.Db>
