@@ -67,8 +67,8 @@ builder.Services.AddPublicPages(builder.Configuration);
 // Operations: domain metrics, OpenTelemetry (Prometheus /metrics, OTLP), start-up checks
 builder.Services.AddOperations(builder.Configuration);
 
-// Web UI and API description
-builder.Services.AddRazorComponents();
+// Web UI: interactive Blazor Server with MudBlazor (sign-in and public pages stay static), and the API description
+builder.Services.AddDashboardUi(builder.Configuration);
 builder.Services.AddMudServices();
 builder.Services.AddOpenApi();
 builder.Services.AddProblemDetails();
@@ -106,7 +106,7 @@ app.MapReleaseApi().RequireAuthorization(Policies.ApiReader);
 app.MapHealthApi();
 app.MapHubApi();
 app.MapPublicPages();
-app.MapRazorComponents<App>().RequireAuthorization(Policies.Viewer);
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization(Policies.Viewer);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -1,27 +1,11 @@
-// Light/dark theme: follows the system until the user picks one, then remembers the choice.
-const KEY = 'usage-dashboard-theme';
-const root = document.documentElement;
-
-function preferred() {
-  const saved = localStorage.getItem(KEY);
-  if (saved === 'light' || saved === 'dark') return saved;
-  return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+// Remembers the light/dark choice for a year. A cookie rather than localStorage: the server reads it, so
+// the prerendered first paint already has the chosen palette.
+export function save(theme) {
+  const secure = window.location.protocol === 'https:' ? '; secure' : '';
+  document.cookie = `ud_theme=${encodeURIComponent(theme)}; path=/; max-age=31536000; samesite=lax${secure}`;
 }
 
-function apply(theme) {
-  root.setAttribute('data-bs-theme', theme);
-  for (const label of document.querySelectorAll('[data-theme-label]')) {
-    label.textContent = theme === 'dark' ? 'Light' : 'Dark';
-  }
-  document.dispatchEvent(new CustomEvent('themechange', { detail: theme }));
+// The circuit is up and the page reacts: marked for tests and for styles that need it.
+export function markInteractive() {
+  document.body.dataset.circuit = 'up';
 }
-
-apply(preferred());
-document.addEventListener('DOMContentLoaded', () => apply(preferred()));
-document.addEventListener('click', (event) => {
-  const toggle = event.target.closest('[data-theme-toggle]');
-  if (!toggle) return;
-  const next = root.getAttribute('data-bs-theme') === 'dark' ? 'light' : 'dark';
-  localStorage.setItem(KEY, next);
-  apply(next);
-});

@@ -15,7 +15,7 @@ namespace UsageDashboard.Tests.Browser;
 /// (screenshots/) for people to look at.
 /// </summary>
 [Collection(BrowserCollection.Name)]
-public sealed class BrowserTests : IClassFixture<BrowserTests.App>
+public sealed partial class BrowserTests : IClassFixture<BrowserTests.App>
 {
     public sealed class App : DatabaseFixture
     {
@@ -26,7 +26,7 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         public string Email { get; private set; } = "";
 
         /// <summary>A page in a fresh browser context, signed in through the real sign-in form.</summary>
-        public async Task<IPage> SignedInPageAsync(List<string>? errors = null)
+        public async Task<IPage> SignedInPageAsync(List<string>? errors = null, string? email = null)
         {
             var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1366, Height = 900 } });
             var page = await context.NewPageAsync();
@@ -43,7 +43,7 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
                 page.RequestFailed += (_, request) => errors.Add("request failed: " + request.Url);
             }
             await page.GotoAsync(BaseUrl + "/login");
-            await page.FillAsync("#login-email", Email);
+            await page.FillAsync("#login-email", email ?? Email);
             await page.FillAsync("#login-password", AppFactory.TestPassword);
             await page.ClickAsync("button[type='submit']");
             await page.WaitForURLAsync(BaseUrl + "/");
@@ -54,7 +54,12 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         {
             await base.InitializeAsync();
             // Plain-http Kestrel: the auth cookie cannot be Secure here.
-            Factory = new AppFactory(ConnectionString, settings: new Dictionary<string, string?> { ["Access:SecureCookies"] = "false" });
+            Factory = new AppFactory(ConnectionString, settings: new Dictionary<string, string?>
+            {
+                ["Access:SecureCookies"] = "false",
+                // Open circuits re-check their user at half this: seconds, so the revocation test is quick.
+                ["Access:SessionValidationInterval"] = "00:00:04",
+            });
             Factory.UseKestrel(0);
             Factory.StartServer();
             // The real Kestrel address (port 0 lets the OS pick a free one).
@@ -123,12 +128,11 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         var response = await page.GotoAsync(_app.BaseUrl + path, new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
 
         Assert.Equal(200, response!.Status);
+        await WaitInteractiveAsync(page);
         var count = await page.Locator("[data-chart]").CountAsync();
         if (count > 0)
         {
-            // charts.mjs marks each element once ECharts has drawn into it.
-            await page.WaitForSelectorAsync("[data-chart][data-chart-mounted='true'] canvas");
-            Assert.Equal(count, await page.Locator("[data-chart][data-chart-mounted='true']").CountAsync());
+            await WaitForChartsAsync(page);
         }
         else
         {
@@ -139,43 +143,26 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
         {
             Assert.DoesNotMatch(new Regex("^0$"), await page.Locator("[data-tile='Runs'] [data-value]").InnerTextAsync());
         }
+        await ScreenshotAsync(page, name + "-light");
+        var violations = IsShellPage(path) ? await SeriousAccessibilityViolationsAsync(page) : [];
 
-        Directory.CreateDirectory(ScreenshotFolder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
-        Assert.Empty(errors);
-        await page.CloseAsync();
-    }
-
-    [Fact]
-    public async Task ThemeToggle_Click_SwitchesToDarkAndRemountsCharts()
-    {
-        var page = await _app.SignedInPageAsync();
-        await page.GotoAsync(_app.BaseUrl + "/", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
-        var before = await page.GetAttributeAsync("html", "data-bs-theme");
-
-        await page.ClickAsync("[data-theme-toggle]");
-
-        var after = await page.GetAttributeAsync("html", "data-bs-theme");
-        Assert.NotEqual(before, after);
-        await page.WaitForSelectorAsync("[data-chart][data-chart-mounted='true'] canvas");
-        Directory.CreateDirectory(ScreenshotFolder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "overview-" + after + ".png"), FullPage = true });
-        await page.CloseAsync();
-    }
-
-    [Fact]
-    public async Task FilterForm_ChangeTool_UrlHoldsTheView()
-    {
-        var page = await _app.SignedInPageAsync();
-        await page.GotoAsync(_app.BaseUrl + "/", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
-
-        await page.SelectOptionAsync("select[name='tool']", "meltano");
-        await page.WaitForURLAsync(new Regex("tool=meltano"));
-
-        Assert.Contains("tool=meltano", page.Url, StringComparison.Ordinal);
-        Assert.DoesNotContain("from=", page.Url, StringComparison.Ordinal);
-        Assert.Equal("meltano", await page.InputValueAsync("select[name='tool']"));
-        await page.CloseAsync();
+        // The same page in the dark palette, as a returning user who chose it gets it (cookie, prerendered).
+        await page.Context.AddCookiesAsync([new Cookie { Name = "ud_theme", Value = "dark", Url = _app.BaseUrl }]);
+        await page.ReloadAsync(new PageReloadOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await WaitInteractiveAsync(page);
+        Assert.Equal("dark", await page.GetAttributeAsync("[data-theme]", "data-theme"));
+        if (count > 0)
+        {
+            await WaitForChartsAsync(page);
+        }
+        await ScreenshotAsync(page, name + "-dark");
+        if (IsShellPage(path))
+        {
+            violations = [.. violations, .. await SeriousAccessibilityViolationsAsync(page)];
+        }
+        Assert.True(errors.Count == 0, string.Join('\n', errors));
+        Assert.True(violations.Length == 0, string.Join('\n', violations));
+        await page.Context.CloseAsync();
     }
 
     [Fact]
@@ -200,7 +187,44 @@ public sealed class BrowserTests : IClassFixture<BrowserTests.App>
     }
 
     public static string ScreenshotFolder => Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    /// <summary>The pages the shell owns (insights pages, sign-in); admin and health pages are checked with their own components.</summary>
+    private static bool IsShellPage(string path) => !path.StartsWith("/admin", StringComparison.Ordinal) && !path.StartsWith("/health", StringComparison.Ordinal);
+
+    /// <summary>The circuit is up: MainLayout marks the body after its first interactive render.</summary>
+    private static Task WaitInteractiveAsync(IPage page) =>
+        page.WaitForSelectorAsync("body[data-circuit='up']", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached });
+
+    /// <summary>Every chart on the page has been drawn by chart.mjs.</summary>
+    private static Task WaitForChartsAsync(IPage page) =>
+        page.WaitForFunctionAsync("() => { const c = [...document.querySelectorAll('[data-chart]')]; return c.length > 0 && c.every(e => e.dataset.chartMounted === 'true' && e.querySelector('canvas')); }");
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        Directory.CreateDirectory(ScreenshotFolder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
+    }
+
+    /// <summary>
+    /// Runs axe-core (an npm devDependency read from node_modules, nothing copied into the repository) in
+    /// the page through the DevTools protocol, which the page's CSP does not govern, and lists the serious
+    /// and critical violations.
+    /// </summary>
+    private static async Task<string[]> SeriousAccessibilityViolationsAsync(IPage page)
+    {
+        var axe = Path.Combine(AppFactory.RepoRoot, "node_modules", "axe-core", "axe.min.js");
+        await page.EvaluateAsync(await File.ReadAllTextAsync(axe));
+        return await page.EvaluateAsync<string[]>("""
+            async () => {
+              const result = await axe.run(document, { resultTypes: ['violations'] });
+              return result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
+            }
+            """);
+    }
 }
+
 
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class BrowserCollection

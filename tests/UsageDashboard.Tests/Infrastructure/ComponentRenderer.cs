@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using MudBlazor.Services;
 using Npgsql;
 using UsageDashboard.Insights;
 
@@ -23,6 +24,10 @@ public static class ComponentRenderer
             // Views are pure: nothing may touch the database while rendering, so the source points nowhere.
             .AddSingleton(_ => NpgsqlDataSource.Create("Host=unused.invalid"))
             .AddInsights()
+            // The filter bar and charts navigate and call JS only once interactive: static rendering needs just the services.
+            .AddMudServices()
+            .AddSingleton<NavigationManager, StaticNavigationManager>()
+            .AddSingleton<Microsoft.JSInterop.IJSRuntime, NoJSRuntime>()
             .BuildServiceProvider();
         await using var _ = services;
         await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
@@ -43,4 +48,16 @@ public static class ComponentRenderer
             Assert.True(parsed.RootElement.TryGetProperty("series", out _));
         }
     }
+}
+
+internal sealed class StaticNavigationManager : NavigationManager
+{
+    public StaticNavigationManager() => Initialize("http://localhost/", "http://localhost/");
+}
+
+internal sealed class NoJSRuntime : Microsoft.JSInterop.IJSRuntime
+{
+    public ValueTask<TValue> InvokeAsync<TValue>(string identifier, object?[]? args) => throw new InvalidOperationException("no JS while rendering statically");
+
+    public ValueTask<TValue> InvokeAsync<TValue>(string identifier, CancellationToken cancellationToken, object?[]? args) => throw new InvalidOperationException("no JS while rendering statically");
 }
