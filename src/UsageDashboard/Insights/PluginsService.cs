@@ -93,11 +93,15 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         // A public Meltano name stands for all its stored (name digest.variant digest) rows: the page shows the
         // variants side by side, each version key "stored-name pip_url-digest" until labelled below.
         var digestPrefix = !PluginCatalog.LooksHashed(plugin) && names.Catalog.Contains(plugin) ? PluginCatalog.Sha256Hex(plugin) : null;
-        var meltano = digestPrefix is not null || PluginNames.TrySplit(plugin, out _, out _);
-        // Installations from the reach indexes when the filter allows (one stored name only); otherwise the month rows are read by SQL.
-        var indexed = meltano ? null : await DetailReachFromIndexAsync(query, plugin, buckets, ct);
+        // Installations (in total, per version, per bucket) from the reach indexes where the filter allows, a public
+        // Meltano name's over all its variants at once; otherwise the month rows are read by SQL below.
+        var pageNames = new PluginPageNames(plugin, digestPrefix, _cache.Codes);
+        var families = PluginPageNames.Families(_cache.Codes, names.Catalog);
+        var indexed = await DetailReachFromIndexAsync(query, pageNames, families, buckets, ct);
         // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
-        var errorTypes = meltano ? null : ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
+        var errorTypes = digestPrefix is null
+            ? ErrorTypes.ForPluginAsync(_cache, query, plugin, ct)
+            : ErrorTypes.ForPluginFamilyAsync(_cache, query, pageNames, families, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = conn.CreateCommand();
         var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
@@ -183,21 +187,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         }
 
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
-        List<ErrorTypeStats> errors;
-        if (errorTypes is not null)
-        {
-            errors = await errorTypes;
-        }
-        else
-        {
-            // REVIEW: per stored name, then summed: an installation hitting one error type with two variants of
-            // the same plugin counts twice in that row's installations (rare; the runs are exact).
-            var stored = versionOutcomes.Select(v => StoredOf(v.Version) ?? plugin).Distinct(StringComparer.Ordinal).ToList();
-            var perName = await Task.WhenAll(stored.Select(n => ErrorTypes.ForPluginAsync(_cache, query, n!, ct)));
-            errors = perName.SelectMany(e => e).GroupBy(e => e.ErrorType, StringComparer.Ordinal)
-                .Select(g => new ErrorTypeStats(g.Key, g.Sum(e => e.Runs), g.Sum(e => e.Installations), g.Max(e => e.LastSeen)))
-                .OrderByDescending(e => e.Runs).ThenBy(e => e.ErrorType, StringComparer.Ordinal).Take(ErrorTypes.Limit).ToList();
-        }
+        var errors = await errorTypes;
         if (versionOutcomes.Any(v => StoredOf(v.Version) is not null))
         {
             return Labelled(new PluginDetailData(query, Today, plugin, grain, current, installations,
@@ -274,11 +264,12 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 
     /// <summary>
     /// A plugin's installations in total, per version and per bucket and version from each tool's reach indexes
-    /// (the same counts <see cref="BucketReach"/> makes from the month rows); null when the filter or a tool's
-    /// segments need the rows.
+    /// (the same counts <see cref="BucketReach"/> makes from the month rows): the total from the plugin-name index, or
+    /// for a public Meltano name from the family index (each installation once over all its variants); versions keyed
+    /// as the SQL's version key. Null when the filter or a tool's segments need the rows.
     /// </summary>
     private async Task<(long, Dictionary<string, long>, Dictionary<DateOnly, Dictionary<string, long>>)?> DetailReachFromIndexAsync(
-        InsightQuery query, string plugin, IReadOnlyList<Bucket> buckets, CancellationToken ct)
+        InsightQuery query, PluginPageNames pageNames, Func<int, long> families, IReadOnlyList<Bucket> buckets, CancellationToken ct)
     {
         var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
@@ -287,27 +278,27 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             return null;
         }
         var segments = await _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
-        // After the rows are in memory, so the name has its code if any row has it.
-        var name = codes.Find(plugin);
-        if (name <= 0)
-        {
-            return null;
-        }
+        string KeyText(long key) => PluginPageNames.VersionKey(codes.Text((int)(key >> 32))!, codes.Text((int)key)!);
+        bool Wanted(long key) => pageNames.Contains((int)(key >> 32));
         long installations = 0;
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         var byBucket = new Dictionary<DateOnly, Dictionary<string, long>>();
         foreach (var tool in segments.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var toolSegments = tool.ToList();
-            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From, filter),
-                _cache.PluginVersionReach(toolSegments, query.From, filter));
+            var all = pageNames.Digest is null
+                ? _cache.PluginNameReach(toolSegments, query.From, filter)
+                : _cache.PluginFamilyReach(toolSegments, query.From, filter, families);
+            var byVersion = _cache.PluginVersionReach(toolSegments, query.From, filter);
             if (all is null || byVersion is null || !all.Covers(query.From, query.To))
             {
                 return null;
             }
-            installations += all.DistinctOf(stream, name, query.From, query.To);
-            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == name), codes);
-            ReachCounts.AddPerBucket(byBucket, byVersion, stream, buckets, query.From, query.To, codes, key => key >> 32 == name);
+            // After the index is built, so the name (or the family's digest) has its code if any row has it.
+            var group = pageNames.Digest is null ? codes.Find(pageNames.Plugin) : pageNames.FamilyCode;
+            installations += group <= 0 ? 0 : all.DistinctOf(stream, group, query.From, query.To);
+            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, Wanted), codes, KeyText);
+            ReachCounts.AddPerBucket(byBucket, byVersion, stream, buckets, query.From, query.To, codes, Wanted, KeyText);
         }
         return (installations, versions, byBucket);
     }

@@ -130,7 +130,7 @@ public sealed class StringCodes
 /// month changes at every refresh, and reloading it at most that often bounds the CPU the cache takes.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
+public sealed partial class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -546,7 +546,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// </summary>
     public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays,
         ReachFilter filter) =>
-        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationMonthsAsync, filter);
+        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationFetch(toolSegments), filter);
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
@@ -592,7 +592,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// names that grouping, and every caller that uses a name passes the same function.
     /// </summary>
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
-        Func<InstallationMonthRow, long> group, ReachFilter filter) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync, filter);
+        Func<InstallationMonthRow, long> group, ReachFilter filter) => Reach(name, toolSegments, from, group, null, InstallationFetch(toolSegments), filter);
 
     /// <summary>
     /// The indexes behind <c>/installations</c> over one tool's installation-month segments (see
@@ -604,13 +604,13 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         var rows = filter.IndexRows;
         var over = successfulDays ? " over successful days" : "";
         var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, filter), firstDays,
-            InstallationMonthsAsync);
+            InstallationFetch(toolSegments));
         var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildOk(s, f, days!, filter),
-            firstDays, InstallationMonthsAsync);
+            firstDays, InstallationFetch(toolSegments));
         var cohorts = Reach("installations by cohort" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, filter, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, filter, successfulDays), firstDays, InstallationFetch(toolSegments));
         var versions = Reach("installations by last version" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, filter, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, filter, successfulDays), firstDays, InstallationFetch(toolSegments));
         return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions, successfulDays);
     }
 
