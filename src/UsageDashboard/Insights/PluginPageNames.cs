@@ -13,7 +13,8 @@ namespace UsageDashboard.Insights;
 /// </summary>
 public sealed class PluginPageNames(string plugin, string? digest, StringCodes codes)
 {
-    private readonly ConcurrentDictionary<int, bool> _members = new();
+    // Per code: 0 not yet known, 1 a member, 2 not (an array: the page tests every plugin-day row of the tool).
+    private byte[] _members = new byte[256];
 
     /// <summary>The name digest of a public Meltano name's page, else null (the page is its one stored name).</summary>
     public string? Digest => digest;
@@ -22,7 +23,24 @@ public sealed class PluginPageNames(string plugin, string? digest, StringCodes c
     public string Plugin => plugin;
 
     /// <summary>Whether the stored name with this code is one the page stands for.</summary>
-    public bool Contains(int code) => code > 0 && _members.GetOrAdd(code, c => Matches(codes.Text(c)!));
+    public bool Contains(int code)
+    {
+        if (code <= 0)
+        {
+            return false;
+        }
+        var members = _members;
+        if (code >= members.Length)
+        {
+            Array.Resize(ref members, Math.Max(code + 1, members.Length * 2));
+            _members = members;
+        }
+        if (members[code] == 0)
+        {
+            members[code] = Matches(codes.Text(code)!) ? (byte)1 : (byte)2;
+        }
+        return members[code] == 1;
+    }
 
     private bool Matches(string name) =>
         name == plugin || (digest is not null && name.StartsWith(digest, StringComparison.Ordinal) && (name.Length == digest.Length || name[digest.Length] == '.'));

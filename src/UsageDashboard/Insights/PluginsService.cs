@@ -98,94 +98,22 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         var pageNames = new PluginPageNames(plugin, digestPrefix, _cache.Codes);
         var families = PluginPageNames.Families(_cache.Codes, names.Catalog);
         var indexed = await DetailReachFromIndexAsync(query, pageNames, families, buckets, ct);
-        // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
+        // Error types from the in-memory error rollups (as the command page's), loaded meanwhile.
         var errorTypes = digestPrefix is null
             ? ErrorTypes.ForPluginAsync(_cache, query, plugin, ct)
             : ErrorTypes.ForPluginFamilyAsync(_cache, query, pageNames, families, ct);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        var toolOnly = query.Tool is null ? "" : " AND d.tool = @tool";
-        var days = rollups.PluginDays(cmd, query.From, query.To);
-        var months = rollups.PluginMonths(cmd, query.From, query.To);
-        // Outcomes from the plugin-day rollup, masks of GROUPING(version, os): 1 = per version,
-        // 0 = OS × version (matrix), 3 = totals. Installations (in total, per version, per bucket and
-        // version) are counted here from the plugin-month rows over the period. First seen is over all
-        // time (the earliest run of any day row); tools and types ignore all filters but the tool.
-        cmd.CommandText = $"""
-            SELECT GROUPING(x.version, x.os), x.version, x.os,
-                   coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
-                   coalesce(sum(x.aborted), 0)::bigint
-            FROM (
-                SELECT {VersionKey("d")} AS version, coalesce(d.os_name, 'unknown') AS os,
-                       d.runs, d.succeeded, d.failed, d.aborted
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{dayFilters}
-            ) x
-            GROUP BY GROUPING SETS ((x.version), (x.version, x.os), ());
-
-            SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
-                   {VersionKey("m")}
-            FROM {months} m
-            WHERE @read_months AND {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND {NameMatch("m")}{monthFilters};
-
-            SELECT {VersionKey("d")}, min(d.first_at)
-            FROM {rollups.PluginDaysAllTime()} d
-            WHERE {NameMatch("d")}{toolOnly}
-            GROUP BY 1;
-
-            SELECT coalesce(array_agg(DISTINCT d.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT d.type) FILTER (WHERE d.type <> ''), ARRAY[]::text[])
-            FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{toolOnly};
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("plugin", plugin);
-        cmd.Parameters.AddWithValue("read_months", indexed is null);
-        cmd.Parameters.AddWithValue("digest", NpgsqlTypes.NpgsqlDbType.Text, (object?)digestPrefix ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("digest_prefix", NpgsqlTypes.NpgsqlDbType.Text, digestPrefix is null ? DBNull.Value : digestPrefix + ".");
-
-        var versionOutcomes = new List<(string Version, Outcomes Outcomes)>();
-        var matrix = new List<MatrixCell>();
-        var current = Outcomes.Zero;
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
+        // Outcomes, the OS × version matrix, tools, types and first sightings from the in-memory plugin-day rows: every
+        // month the tool has (first seen is over all time), the period's rows for the rest.
+        // (A day inside each end: computed from runs, with rollups off, the bounds are shifted by a day.)
+        var allDays = await _cache.PluginDaysAsync(query.Tool, DateOnly.MinValue.AddDays(1), DateOnly.MaxValue.AddDays(-1), ct);
+        var days = PluginDetailDays.Sum(allDays, pageNames, query, ReachFilter.For(query, _cache.Codes), _cache.Codes);
         var reach = new BucketReach(query.From, query.To, buckets);
-        var firstSeen = new Dictionary<string, DateTime>(StringComparer.Ordinal);
-        string[] pluginTools, types;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        if (indexed is null)
         {
-            while (await reader.ReadAsync(ct))
-            {
-                var outcomes = new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6));
-                switch (reader.GetInt32(0))
-                {
-                    case 0b01:
-                        versionOutcomes.Add((reader.GetString(1), outcomes));
-                        break;
-                    case 0b00:
-                        matrix.Add(new MatrixCell(reader.GetString(2), reader.GetString(1), outcomes));
-                        break;
-                    case 0b11:
-                        current = outcomes;
-                        break;
-                }
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                reach.Add(reader.GetInt32(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2), reader.GetString(3));
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                firstSeen[reader.GetString(0)] = reader.GetDateTime(1);
-            }
-            await reader.NextResultAsync(ct);
-            await reader.ReadAsync(ct);
-            pluginTools = reader.GetFieldValue<string[]>(0);
-            types = reader.GetFieldValue<string[]>(1);
+            await ReadMonthRowsAsync(query, plugin, digestPrefix, reach, ct);
         }
-
+        var (current, versionOutcomes, matrix, firstSeen, pluginTools, types) = days;
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
         var errors = await errorTypes;
         if (versionOutcomes.Any(v => StoredOf(v.Version) is not null))
@@ -196,7 +124,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
                     firstSeen.TryGetValue(v.Version, out var f) ? f : null)).ToList(),
                 matrix, errors,
                 buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
-                await InsightsSql.ToolsAsync(conn, ct)));
+                await tools));
         }
         return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
@@ -208,7 +136,34 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             matrix.OrderBy(c => c.Os, StringComparer.Ordinal).ThenBy(c => c.Version, StringComparer.Ordinal).ToList(),
             errors,
             buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
-            await InsightsSql.ToolsAsync(conn, ct));
+            await tools);
+    }
+
+    /// <summary>
+    /// Installations from the plugin-month rows over the period, read by SQL into <paramref name="reach"/>: for a filter
+    /// or a store (rollups off) the reach indexes cannot answer.
+    /// </summary>
+    private async Task ReadMonthRowsAsync(InsightQuery query, string plugin, string? digestPrefix, BucketReach reach, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var months = rollups.PluginMonths(cmd, query.From, query.To);
+        cmd.CommandText = $"""
+            SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day), {VersionKey("m")}
+            FROM {months} m
+            WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND {NameMatch("m")}{monthFilters};
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("plugin", plugin);
+        cmd.Parameters.AddWithValue("digest", NpgsqlTypes.NpgsqlDbType.Text, (object?)digestPrefix ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("digest_prefix", NpgsqlTypes.NpgsqlDbType.Text, digestPrefix is null ? DBNull.Value : digestPrefix + ".");
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            reach.Add(reader.GetInt32(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2), reader.GetString(3));
+        }
     }
 
     /// <summary>

@@ -200,7 +200,7 @@ public sealed class Tally
     public long Failed { get; private set; }
     public long Aborted { get; private set; }
 
-    public void Add(int runs, int succeeded, int failed, int aborted)
+    public void Add(long runs, long succeeded, long failed, long aborted)
     {
         Runs += runs;
         Succeeded += succeeded;

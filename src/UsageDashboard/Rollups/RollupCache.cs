@@ -41,7 +41,8 @@ public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int
 
 /// <summary>One plugin-day rollup row in memory.</summary>
 public readonly record struct PluginDayRow(
-    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
+    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0,
+    DateTime FirstAt = default);
 
 /// <summary>
 /// One error-day rollup row in memory: failed and aborted runs of one subject (a command, or a plugin name for the
@@ -285,10 +286,10 @@ public sealed partial class RollupCache(NpgsqlDataSource dataSource, RollupSourc
             (cmd, f, t) => rollups.CommandDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<PluginDayRow>>> PluginDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns,
+        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns + ", first_at",
             (r, c) => new PluginDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)),
                 r.GetBoolean(6), c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12),
-                c.Code(Text(r, 13)), c.Code(Text(r, 14)), c.Code(Text(r, 15))),
+                c.Code(Text(r, 13)), c.Code(Text(r, 14)), c.Code(Text(r, 15)), r.GetFieldValue<DateTime>(16)),
             (cmd, f, t) => rollups.PluginDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandDurationRow>>> CommandDurationsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
