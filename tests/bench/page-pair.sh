@@ -2,8 +2,8 @@
 # Warm p50/p95 of every page and API the standing targets name (the Meltano plugin page, /features, the property API
 # and the runtime-filtered views among them) against a store already loaded with N demo events, for the 1M/10M pair
 # in docs/benchmarks.md ("Pages at 1M and 10M events"). Load each store first (outside the repository):
-#   Database__LocalFolder=/tmp/bench-N dotnet src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll seed-demo --events N --days 90
-#   Database__LocalFolder=/tmp/bench-N dotnet src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll retention
+#   Database__LocalFolder=<store folder> dotnet src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll seed-demo --events N --days 90
+#   Database__LocalFolder=<store folder> dotnet src/UsageDashboard/bin/Release/net10.0/UsageDashboard.dll retention
 # Usage: bash tests/bench/page-pair.sh <store folder> [port=5471] [requests=20] [warm-ups=30]
 # Prints "path status p50 p95" lines, with the load average at start and end and the app's peak memory.
 set -u
