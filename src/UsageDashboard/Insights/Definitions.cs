@@ -7,7 +7,7 @@ public static class Definitions
     public const string ActiveInstallation = "An installation (a random id per tool and machine) with at least one run in the period. The installations page lets you choose a stricter rule. " + JettyDevBuilds;
 
     /// <summary>The default exclusion of Jetty's dev builds (<see cref="InsightQuery.ExcludesDevBuilds"/>), said wherever active installations are defined.</summary>
-    public const string JettyDevBuilds = "Jetty's dev builds (environment 'dev': its debug builds, run by Jetty's own developers) are not active installations when the view is Jetty's; choose a build environment (environment=dev, or environment=all for every build) to count them.";
+    public const string JettyDevBuilds = "Jetty's dev builds (environment 'dev': its debug builds, run by Jetty's own developers) are not active installations, on Jetty's view and on the all-tools view; choose a build environment (environment=dev, or environment=all for every build) to count them.";
 
     public const string PanicsPerThousand = PanicRate.Definition;
     public const string SuccessRate = "Succeeded ÷ (succeeded + failed + aborted) runs, with its 95% Wilson interval and n. Runs still open, skipped or of unknown outcome are not judged.";

@@ -45,7 +45,7 @@ public sealed class EnvironmentsService(NpgsqlDataSource dataSource, TimeProvide
         var valueNames = s_dimensions.Select(_ => new List<string>()).ToArray();
         var runs = new Dictionary<(EnvironmentDimension, string), Outcomes>();
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
-        var segments = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
+        var segments = _cache.InstallationMonthsOfViewAsync(query, query.From, query.To, ct);
         var daySegments = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
         var monthRows = await segments;
         var codes = _cache.Codes;

@@ -23,6 +23,20 @@ public static class ErrorTypes
         LoadAsync(cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct), cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct),
             query, plugin, cache.Codes, (segments, filter) => cache.PluginErrorReach(segments, query.From, filter));
 
+    /// <summary>
+    /// The error types of every stored name a plugin page stands for (<paramref name="names"/>: a public Meltano
+    /// name's variants), installations counted once across them, from the family reach index where the filter allows.
+    /// </summary>
+    public static async Task<List<ErrorTypeStats>> ForPluginFamilyAsync(RollupCache cache, InsightQuery query, PluginPageNames names,
+        Func<int, long> families, CancellationToken ct)
+    {
+        var days = cache.PluginErrorDaysAsync(query.Tool, query.From, query.To, ct);
+        var months = cache.PluginErrorMonthsAsync(query.Tool, query.From, query.To, ct);
+        var (dayRows, monthRows) = (await days, await months);
+        return TopOfAny(dayRows, monthRows, names.Contains, () => names.FamilyCode, query.From, query.To, ReachFilter.For(query, cache.Codes), cache.Codes,
+            (segments, filter) => cache.PluginFamilyErrorReach(segments, query.From, filter, families));
+    }
+
     private static async Task<List<ErrorTypeStats>> LoadAsync(Task<IReadOnlyList<MonthSegment<ErrorDayRow>>> days,
         Task<IReadOnlyList<MonthSegment<ErrorMonthRow>>> months, InsightQuery query, string subject, StringCodes codes,
         Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachFilter, ReachIndex?> indexFor)
@@ -44,16 +58,25 @@ public static class ErrorTypes
     {
         // Looked up after the rows are in memory, so the subject has its code if any row has it.
         var code = codes.Find(subject);
-        if (code <= 0)
-        {
-            return [];
-        }
+        return code <= 0 ? [] : TopOfAny(days, months, c => c == code, () => code, from, to, filter, codes, indexFor);
+    }
+
+    /// <summary>
+    /// <see cref="Top"/>
+    /// over every subject <paramref name="isSubject"/> accepts, installations counted once across them; the index's
+    /// keys hold them all under <paramref name="indexSubject"/> (read once the index is built).
+    /// </summary>
+    public static List<ErrorTypeStats> TopOfAny(
+        IReadOnlyList<MonthSegment<ErrorDayRow>> days, IReadOnlyList<MonthSegment<ErrorMonthRow>> months, Func<int, bool> isSubject,
+        Func<int> indexSubject, DateOnly from, DateOnly to, ReachFilter filter, StringCodes codes,
+        Func<IReadOnlyList<MonthSegment<ErrorMonthRow>>, ReachFilter, ReachIndex?> indexFor)
+    {
         var counts = new Dictionary<int, (long Runs, DateTime LastAt)>();
         foreach (var segment in days)
         {
             foreach (var row in segment.Rows)
             {
-                if (row.Subject != code || !ReachCounts.InRange(segment.Month, row.Day, from, to) || !filter.Matches(in row))
+                if (!isSubject(row.Subject) || !ReachCounts.InRange(segment.Month, row.Day, from, to) || !filter.Matches(in row))
                 {
                     continue;
                 }
@@ -72,9 +95,9 @@ public static class ErrorTypes
         }
         var wanted = top.Select(t => t.Code).ToHashSet();
         var reach = ReachCounts.Distinct(months, from, to, filter,
-                r => r.Subject == code && wanted.Contains(r.ErrorType) ? r.ErrorType : -1,
+                r => wanted.Contains(r.ErrorType) && isSubject(r.Subject) ? r.ErrorType : -1,
                 indexFor,
-                key => key >> 32 == code && wanted.Contains((int)key) ? (int)key : -1)
+                key => key >> 32 == indexSubject() && wanted.Contains((int)key) ? (int)key : -1)
             .GroupBy(c => c.Key.Group)
             .ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
         return top.Select(t => new ErrorTypeStats(t.Type, t.Runs, reach.GetValueOrDefault(t.Code), t.LastAt)).ToList();

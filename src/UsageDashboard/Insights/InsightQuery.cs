@@ -49,10 +49,10 @@ public sealed record InsightQuery
     public const string DevBuild = "dev";
 
     /// <summary>
-    /// Whether Jetty's dev builds are left out of active installations: the view is Jetty's and names no
-    /// <c>environment</c>. Developers of Jetty itself are not its users; runs still count them.
+    /// Whether Jetty's dev builds are left out of active installations: the view is Jetty's or every tool's and names
+    /// no <c>environment</c>. Developers of Jetty itself are not its users; runs still count them.
     /// </summary>
-    public bool ExcludesDevBuilds => ToolEnvironment is null && Tool == DevBuildTool;
+    public bool ExcludesDevBuilds => ToolEnvironment is null && (Tool is null || Tool == DevBuildTool);
 
     /// <summary>The build environment rows must have, or null for any.</summary>
     public string? ToolEnvironmentFilter => ToolEnvironment is null or AnyToolEnvironment ? null : ToolEnvironment;

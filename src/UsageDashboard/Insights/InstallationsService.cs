@@ -26,7 +26,7 @@ public sealed class InstallationsService(NpgsqlDataSource dataSource, TimeProvid
         // day bit sets, one small set per installation, instead of joining one row per installation-day.
         var facts = _cache.InstallationDaysAsync(ct);
         var tools = InsightsSql.ToolsAsync(dataSource, ct);
-        var segments = await _cache.InstallationMonthsAsync(query.Tool, windowFrom, query.To, ct);
+        var segments = await _cache.InstallationMonthsOfViewAsync(query, windowFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
         var known = await facts;
         var activity = FromIndexes(segments, window, rule, filter, known) ?? Walk(segments, window, rule, filter, known, _cache.Codes);

@@ -93,7 +93,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
         // First sightings from the days the cache holds for /installations (no statement of its own); the
         // reach index is built with them.
         var firstSeen = withNew || _cache.HoldsRows ? _cache.InstallationDaysAsync(ct) : Task.FromResult<InstallationDays[]>([]);
-        var segments = await _cache.InstallationMonthsAsync(query.Tool, prevFrom, query.To, ct);
+        var segments = await _cache.InstallationMonthsOfViewAsync(query, prevFrom, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);
         var firstDays = await firstSeen;
         var result = new Dictionary<string, (long, long, long, long)>(StringComparer.Ordinal);
@@ -224,7 +224,7 @@ public sealed class OverviewService(NpgsqlDataSource dataSource, TimeProvider ti
 
     private async Task<IReadOnlyList<DailyPoint>> DailyAsync(InsightQuery query, CancellationToken ct)
     {
-        var reach = _cache.InstallationMonthsAsync(query.Tool, query.From, query.To, ct);
+        var reach = _cache.InstallationMonthsOfViewAsync(query, query.From, query.To, ct);
         // The filter after the rows: codes exist once every row is in memory.
         var loaded = await _cache.RunDaysAsync(query.Tool, query.From, query.To, ct);
         var filter = ReachFilter.For(query, _cache.Codes);

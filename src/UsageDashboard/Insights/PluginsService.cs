@@ -93,111 +93,29 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
         // A public Meltano name stands for all its stored (name digest.variant digest) rows: the page shows the
         // variants side by side, each version key "stored-name pip_url-digest" until labelled below.
         var digestPrefix = !PluginCatalog.LooksHashed(plugin) && names.Catalog.Contains(plugin) ? PluginCatalog.Sha256Hex(plugin) : null;
-        var meltano = digestPrefix is not null || PluginNames.TrySplit(plugin, out _, out _);
-        // Installations from the reach indexes when the filter allows (one stored name only); otherwise the month rows are read by SQL.
-        var indexed = meltano ? null : await DetailReachFromIndexAsync(query, plugin, buckets, ct);
-        // Error types from the in-memory error rollups (as the command page's), loaded while the SQL below runs.
-        var errorTypes = meltano ? null : ErrorTypes.ForPluginAsync(_cache, query, plugin, ct);
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = conn.CreateCommand();
-        var dayFilters = RunFilterSql.Dimensions(query, cmd, "d");
-        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
-        var toolOnly = query.Tool is null ? "" : " AND d.tool = @tool";
-        var days = rollups.PluginDays(cmd, query.From, query.To);
-        var months = rollups.PluginMonths(cmd, query.From, query.To);
-        // Outcomes from the plugin-day rollup, masks of GROUPING(version, os): 1 = per version,
-        // 0 = OS × version (matrix), 3 = totals. Installations (in total, per version, per bucket and
-        // version) are counted here from the plugin-month rows over the period. First seen is over all
-        // time (the earliest run of any day row); tools and types ignore all filters but the tool.
-        cmd.CommandText = $"""
-            SELECT GROUPING(x.version, x.os), x.version, x.os,
-                   coalesce(sum(x.runs), 0)::bigint, coalesce(sum(x.succeeded), 0)::bigint, coalesce(sum(x.failed), 0)::bigint,
-                   coalesce(sum(x.aborted), 0)::bigint
-            FROM (
-                SELECT {VersionKey("d")} AS version, coalesce(d.os_name, 'unknown') AS os,
-                       d.runs, d.succeeded, d.failed, d.aborted
-                FROM {days} d
-                WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{dayFilters}
-            ) x
-            GROUP BY GROUPING SETS ((x.version), (x.version, x.os), ());
-
-            SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day),
-                   {VersionKey("m")}
-            FROM {months} m
-            WHERE @read_months AND {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND {NameMatch("m")}{monthFilters};
-
-            SELECT {VersionKey("d")}, min(d.first_at)
-            FROM {rollups.PluginDaysAllTime()} d
-            WHERE {NameMatch("d")}{toolOnly}
-            GROUP BY 1;
-
-            SELECT coalesce(array_agg(DISTINCT d.tool), ARRAY[]::text[]), coalesce(array_agg(DISTINCT d.type) FILTER (WHERE d.type <> ''), ARRAY[]::text[])
-            FROM {days} d
-            WHERE d.day >= @from_day AND d.day <= @to_day AND {NameMatch("d")}{toolOnly};
-            """;
-        cmd.Parameters.AddWithValue("from_day", query.From);
-        cmd.Parameters.AddWithValue("to_day", query.To);
-        cmd.Parameters.AddWithValue("plugin", plugin);
-        cmd.Parameters.AddWithValue("read_months", indexed is null);
-        cmd.Parameters.AddWithValue("digest", NpgsqlTypes.NpgsqlDbType.Text, (object?)digestPrefix ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("digest_prefix", NpgsqlTypes.NpgsqlDbType.Text, digestPrefix is null ? DBNull.Value : digestPrefix + ".");
-
-        var versionOutcomes = new List<(string Version, Outcomes Outcomes)>();
-        var matrix = new List<MatrixCell>();
-        var current = Outcomes.Zero;
+        // Installations (in total, per version, per bucket) from the reach indexes where the filter allows, a public
+        // Meltano name's over all its variants at once; otherwise the month rows are read by SQL below.
+        var pageNames = new PluginPageNames(plugin, digestPrefix, _cache.Codes);
+        var families = PluginPageNames.Families(_cache.Codes, names.Catalog);
+        var indexed = await DetailReachFromIndexAsync(query, pageNames, families, buckets, ct);
+        // Error types from the in-memory error rollups (as the command page's), loaded meanwhile.
+        var errorTypes = digestPrefix is null
+            ? ErrorTypes.ForPluginAsync(_cache, query, plugin, ct)
+            : ErrorTypes.ForPluginFamilyAsync(_cache, query, pageNames, families, ct);
+        var tools = InsightsSql.ToolsAsync(dataSource, ct);
+        // Outcomes, the OS × version matrix, tools, types and first sightings from the in-memory plugin-day rows: every
+        // month the tool has (first seen is over all time), the period's rows for the rest.
+        // (A day inside each end: computed from runs, with rollups off, the bounds are shifted by a day.)
+        var allDays = await _cache.PluginDaysAsync(query.Tool, DateOnly.MinValue.AddDays(1), DateOnly.MaxValue.AddDays(-1), ct);
+        var days = PluginDetailDays.Sum(allDays, pageNames, query, ReachFilter.For(query, _cache.Codes), _cache.Codes);
         var reach = new BucketReach(query.From, query.To, buckets);
-        var firstSeen = new Dictionary<string, DateTime>(StringComparer.Ordinal);
-        string[] pluginTools, types;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        if (indexed is null)
         {
-            while (await reader.ReadAsync(ct))
-            {
-                var outcomes = new Outcomes(reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6));
-                switch (reader.GetInt32(0))
-                {
-                    case 0b01:
-                        versionOutcomes.Add((reader.GetString(1), outcomes));
-                        break;
-                    case 0b00:
-                        matrix.Add(new MatrixCell(reader.GetString(2), reader.GetString(1), outcomes));
-                        break;
-                    case 0b11:
-                        current = outcomes;
-                        break;
-                }
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                reach.Add(reader.GetInt32(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2), reader.GetString(3));
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                firstSeen[reader.GetString(0)] = reader.GetDateTime(1);
-            }
-            await reader.NextResultAsync(ct);
-            await reader.ReadAsync(ct);
-            pluginTools = reader.GetFieldValue<string[]>(0);
-            types = reader.GetFieldValue<string[]>(1);
+            await ReadMonthRowsAsync(query, plugin, digestPrefix, reach, ct);
         }
-
+        var (current, versionOutcomes, matrix, firstSeen, pluginTools, types) = days;
         var (installations, versionInstallations, adoption) = indexed ?? (reach.Installations, reach.ByValue(), reach.ByBucket());
-        List<ErrorTypeStats> errors;
-        if (errorTypes is not null)
-        {
-            errors = await errorTypes;
-        }
-        else
-        {
-            // REVIEW: per stored name, then summed: an installation hitting one error type with two variants of
-            // the same plugin counts twice in that row's installations (rare; the runs are exact).
-            var stored = versionOutcomes.Select(v => StoredOf(v.Version) ?? plugin).Distinct(StringComparer.Ordinal).ToList();
-            var perName = await Task.WhenAll(stored.Select(n => ErrorTypes.ForPluginAsync(_cache, query, n!, ct)));
-            errors = perName.SelectMany(e => e).GroupBy(e => e.ErrorType, StringComparer.Ordinal)
-                .Select(g => new ErrorTypeStats(g.Key, g.Sum(e => e.Runs), g.Sum(e => e.Installations), g.Max(e => e.LastSeen)))
-                .OrderByDescending(e => e.Runs).ThenBy(e => e.ErrorType, StringComparer.Ordinal).Take(ErrorTypes.Limit).ToList();
-        }
+        var errors = await errorTypes;
         if (versionOutcomes.Any(v => StoredOf(v.Version) is not null))
         {
             return Labelled(new PluginDetailData(query, Today, plugin, grain, current, installations,
@@ -206,7 +124,7 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
                     firstSeen.TryGetValue(v.Version, out var f) ? f : null)).ToList(),
                 matrix, errors,
                 buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
-                await InsightsSql.ToolsAsync(conn, ct)));
+                await tools));
         }
         return new PluginDetailData(query, Today, plugin, grain, current, installations,
             pluginTools.Order(StringComparer.Ordinal).ToList(), types.Order(StringComparer.Ordinal).ToList(),
@@ -218,7 +136,34 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             matrix.OrderBy(c => c.Os, StringComparer.Ordinal).ThenBy(c => c.Version, StringComparer.Ordinal).ToList(),
             errors,
             buckets.Select(b => new AdoptionBucket(b.Start, adoption.GetValueOrDefault(b.Start) ?? [])).ToList(),
-            await InsightsSql.ToolsAsync(conn, ct));
+            await tools);
+    }
+
+    /// <summary>
+    /// Installations from the plugin-month rows over the period, read by SQL into <paramref name="reach"/>: for a filter
+    /// or a store (rollups off) the reach indexes cannot answer.
+    /// </summary>
+    private async Task ReadMonthRowsAsync(InsightQuery query, string plugin, string? digestPrefix, BucketReach reach, CancellationToken ct)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        var monthFilters = RunFilterSql.Dimensions(query, cmd, "m");
+        var months = rollups.PluginMonths(cmd, query.From, query.To);
+        cmd.CommandText = $"""
+            SELECT m.installation_key, m.month, m.days & rollup_day_mask(m.month, @from_day, @to_day), {VersionKey("m")}
+            FROM {months} m
+            WHERE {RollupSql.ActiveIn("m", "@from_day", "@to_day")} AND {NameMatch("m")}{monthFilters};
+            """;
+        cmd.Parameters.AddWithValue("from_day", query.From);
+        cmd.Parameters.AddWithValue("to_day", query.To);
+        cmd.Parameters.AddWithValue("plugin", plugin);
+        cmd.Parameters.AddWithValue("digest", NpgsqlTypes.NpgsqlDbType.Text, (object?)digestPrefix ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("digest_prefix", NpgsqlTypes.NpgsqlDbType.Text, digestPrefix is null ? DBNull.Value : digestPrefix + ".");
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            reach.Add(reader.GetInt32(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt32(2), reader.GetString(3));
+        }
     }
 
     /// <summary>
@@ -274,11 +219,12 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
 
     /// <summary>
     /// A plugin's installations in total, per version and per bucket and version from each tool's reach indexes
-    /// (the same counts <see cref="BucketReach"/> makes from the month rows); null when the filter or a tool's
-    /// segments need the rows.
+    /// (the same counts <see cref="BucketReach"/> makes from the month rows): the total from the plugin-name index, or
+    /// for a public Meltano name from the family index (each installation once over all its variants); versions keyed
+    /// as the SQL's version key. Null when the filter or a tool's segments need the rows.
     /// </summary>
     private async Task<(long, Dictionary<string, long>, Dictionary<DateOnly, Dictionary<string, long>>)?> DetailReachFromIndexAsync(
-        InsightQuery query, string plugin, IReadOnlyList<Bucket> buckets, CancellationToken ct)
+        InsightQuery query, PluginPageNames pageNames, Func<int, long> families, IReadOnlyList<Bucket> buckets, CancellationToken ct)
     {
         var codes = _cache.Codes;
         var filter = ReachFilter.For(query, codes);
@@ -287,27 +233,27 @@ public sealed class PluginsService(NpgsqlDataSource dataSource, TimeProvider tim
             return null;
         }
         var segments = await _cache.PluginMonthsAsync(query.Tool, query.From, query.To, ct);
-        // After the rows are in memory, so the name has its code if any row has it.
-        var name = codes.Find(plugin);
-        if (name <= 0)
-        {
-            return null;
-        }
+        string KeyText(long key) => PluginPageNames.VersionKey(codes.Text((int)(key >> 32))!, codes.Text((int)key)!);
+        bool Wanted(long key) => pageNames.Contains((int)(key >> 32));
         long installations = 0;
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         var byBucket = new Dictionary<DateOnly, Dictionary<string, long>>();
         foreach (var tool in segments.GroupBy(m => m.Tool, StringComparer.Ordinal))
         {
             var toolSegments = tool.ToList();
-            var (all, byVersion) = (_cache.PluginNameReach(toolSegments, query.From, filter),
-                _cache.PluginVersionReach(toolSegments, query.From, filter));
+            var all = pageNames.Digest is null
+                ? _cache.PluginNameReach(toolSegments, query.From, filter)
+                : _cache.PluginFamilyReach(toolSegments, query.From, filter, families);
+            var byVersion = _cache.PluginVersionReach(toolSegments, query.From, filter);
             if (all is null || byVersion is null || !all.Covers(query.From, query.To))
             {
                 return null;
             }
-            installations += all.DistinctOf(stream, name, query.From, query.To);
-            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, key => key >> 32 == name), codes);
-            ReachCounts.AddPerBucket(byBucket, byVersion, stream, buckets, query.From, query.To, codes, key => key >> 32 == name);
+            // After the index is built, so the name (or the family's digest) has its code if any row has it.
+            var group = pageNames.Digest is null ? codes.Find(pageNames.Plugin) : pageNames.FamilyCode;
+            installations += group <= 0 ? 0 : all.DistinctOf(stream, group, query.From, query.To);
+            ReachCounts.AddByText(versions, byVersion.Distinct(stream, query.From, query.To, Wanted), codes, KeyText);
+            ReachCounts.AddPerBucket(byBucket, byVersion, stream, buckets, query.From, query.To, codes, Wanted, KeyText);
         }
         return (installations, versions, byBucket);
     }

@@ -100,14 +100,14 @@ public static class ReachCounts
     }
 
     /// <summary>
-    /// Adds index counts whose group keys end in a text's code (the low 32 bits) to counts by that text: keys are
-    /// unique across tools, so per-tool counts add up.
+    /// Adds index counts whose group keys end in a text's code (the low 32 bits) to counts by that text (or by
+    /// <paramref name="textOf"/> a key, when given): keys are unique across tools, so per-tool counts add up.
     /// </summary>
-    public static void AddByText(Dictionary<string, long> into, Dictionary<long, long> counts, StringCodes codes)
+    public static void AddByText(Dictionary<string, long> into, Dictionary<long, long> counts, StringCodes codes, Func<long, string>? textOf = null)
     {
         foreach (var (key, n) in counts)
         {
-            var text = codes.Text((int)key)!;
+            var text = textOf?.Invoke(key) ?? codes.Text((int)key)!;
             into[text] = into.GetValueOrDefault(text) + n;
         }
     }
@@ -117,7 +117,7 @@ public static class ReachCounts
     /// bucket start; buckets without any installation get no entry.
     /// </summary>
     public static void AddPerBucket(Dictionary<DateOnly, Dictionary<string, long>> into, ReachIndex index, int stream,
-        IReadOnlyList<Bucket> buckets, DateOnly from, DateOnly to, StringCodes codes, Func<long, bool>? groups = null)
+        IReadOnlyList<Bucket> buckets, DateOnly from, DateOnly to, StringCodes codes, Func<long, bool>? groups = null, Func<long, string>? textOf = null)
     {
         foreach (var bucket in buckets)
         {
@@ -131,7 +131,7 @@ public static class ReachCounts
             {
                 into[bucket.Start] = values = new Dictionary<string, long>(StringComparer.Ordinal);
             }
-            AddByText(values, counts, codes);
+            AddByText(values, counts, codes, textOf);
         }
     }
 
@@ -200,7 +200,7 @@ public sealed class Tally
     public long Failed { get; private set; }
     public long Aborted { get; private set; }
 
-    public void Add(int runs, int succeeded, int failed, int aborted)
+    public void Add(long runs, long succeeded, long failed, long aborted)
     {
         Runs += runs;
         Succeeded += succeeded;

@@ -144,7 +144,9 @@ public readonly struct ReachFilter
             _runtime = query.Runtime is { } runtime ? new CodeTest(codes, t => t == runtime) : null;
             _runtimeVersion = query.RuntimeVersion is { } version ? new CodeTest(codes, t => InsightQuery.RuntimeVersionMatches(t, version)) : null;
             _environment = query.ToolEnvironmentFilter is { } environment ? new CodeTest(codes, t => t == environment) : null;
-            _excluded = query.ExcludesDevBuilds ? new CodeTest(codes, t => t == InsightQuery.DevBuild) : null;
+            // On the all-tools view the cache leaves Jetty's dev rows out of its segments instead
+            // (RollupCache.InstallationMonthsOfViewAsync): another tool's "dev" environment counts.
+            _excluded = query.ExcludesDevBuilds && query.Tool == InsightQuery.DevBuildTool ? new CodeTest(codes, t => t == InsightQuery.DevBuild) : null;
             Filters = query.HasPlatformFilter;
             Name = $"|runtime={query.Runtime}|runtimeVersion={query.RuntimeVersion}|environment={query.ToolEnvironmentFilter}|devBuilds={!query.ExcludesDevBuilds}";
         }

@@ -66,7 +66,8 @@ public static class Collapse
     /// <summary>Plugin-day rows by (day, name, type, plugin version, environment): the plugin list.</summary>
     public static readonly CollapsedRows<PluginDayRow> PluginDays = new((rows, os, version) => Sum(rows,
         r => (r.Day, r.Name, r.Type, r.Version, r.IsCi, os ? r.OsName : 0, version ? r.ToolVersion : 0),
-        static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted },
+        static (a, b) => a with { Runs = a.Runs + b.Runs, Succeeded = a.Succeeded + b.Succeeded, Failed = a.Failed + b.Failed, Aborted = a.Aborted + b.Aborted,
+            FirstAt = a.FirstAt < b.FirstAt ? a.FirstAt : b.FirstAt },
         r => r with { OsName = os ? r.OsName : 0, ToolVersion = version ? r.ToolVersion : 0, RuntimeName = 0, RuntimeVersion = 0, Environment = 0 }));
 
     /// <summary>

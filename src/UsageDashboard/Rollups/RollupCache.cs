@@ -41,7 +41,8 @@ public readonly record struct CommandDayRow(int Day, int Command, bool IsCi, int
 
 /// <summary>One plugin-day rollup row in memory.</summary>
 public readonly record struct PluginDayRow(
-    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0);
+    int Day, int Name, int Type, int Version, bool IsCi, int OsName, int ToolVersion, int Runs, int Succeeded, int Failed, int Aborted, int RuntimeName = 0, int RuntimeVersion = 0, int Environment = 0,
+    DateTime FirstAt = default);
 
 /// <summary>
 /// One error-day rollup row in memory: failed and aborted runs of one subject (a command, or a plugin name for the
@@ -130,7 +131,7 @@ public sealed class StringCodes
 /// month changes at every refresh, and reloading it at most that often bounds the CPU the cache takes.
 /// With rollups off, the same rows are computed from runs for each request (the raw baseline).
 /// </summary>
-public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
+public sealed partial class RollupCache(NpgsqlDataSource dataSource, RollupSource rollups, TimeSpan maxStaleness = default, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -285,10 +286,10 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
             (cmd, f, t) => rollups.CommandDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<PluginDayRow>>> PluginDaysAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
-        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns,
+        GetAsync(PluginDayTable, true, "day, name, type, version, is_ci, os_name, tool_version, runs, succeeded, failed, aborted" + PlatformColumns + ", first_at",
             (r, c) => new PluginDayRow(r.GetFieldValue<DateOnly>(2).Day - 1, c.Code(r.GetString(3)), c.Code(Text(r, 4)), c.Code(Text(r, 5)),
                 r.GetBoolean(6), c.Code(Text(r, 7)), c.Code(Text(r, 8)), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt32(12),
-                c.Code(Text(r, 13)), c.Code(Text(r, 14)), c.Code(Text(r, 15))),
+                c.Code(Text(r, 13)), c.Code(Text(r, 14)), c.Code(Text(r, 15)), r.GetFieldValue<DateTime>(16)),
             (cmd, f, t) => rollups.PluginDays(cmd, f, t), tool, from, to, ct);
 
     public Task<IReadOnlyList<MonthSegment<CommandDurationRow>>> CommandDurationsAsync(string? tool, DateOnly from, DateOnly to, CancellationToken ct) =>
@@ -551,7 +552,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// </summary>
     public ReachIndex? InstallationReach(IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from, InstallationDays[] firstDays,
         ReachFilter filter) =>
-        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationMonthsAsync, filter);
+        Reach(InstallationTable, toolSegments, from, static _ => 0L, firstDays, InstallationFetch(toolSegments), filter);
 
     /// <summary>The <see cref="ReachIndex"/> over one tool's command-month segments, grouped by command code.</summary>
     public ReachIndex? CommandReach(IReadOnlyList<MonthSegment<CommandMonthRow>> toolSegments, DateOnly from, ReachFilter filter) =>
@@ -597,7 +598,7 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
     /// names that grouping, and every caller that uses a name passes the same function.
     /// </summary>
     public ReachIndex? InstallationReach(string name, IReadOnlyList<MonthSegment<InstallationMonthRow>> toolSegments, DateOnly from,
-        Func<InstallationMonthRow, long> group, ReachFilter filter) => Reach(name, toolSegments, from, group, null, InstallationMonthsAsync, filter);
+        Func<InstallationMonthRow, long> group, ReachFilter filter) => Reach(name, toolSegments, from, group, null, InstallationFetch(toolSegments), filter);
 
     /// <summary>
     /// The indexes behind <c>/installations</c> over one tool's installation-month segments (see
@@ -609,13 +610,13 @@ public sealed class RollupCache(NpgsqlDataSource dataSource, RollupSource rollup
         var rows = filter.IndexRows;
         var over = successfulDays ? " over successful days" : "";
         var span = Reach("installations by span" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildSpan(s, f, days!, filter), firstDays,
-            InstallationMonthsAsync);
+            InstallationFetch(toolSegments));
         var ok = Reach("installations by successful day" + rows, toolSegments, from, (s, f, days) => InstallationIndexes.BuildOk(s, f, days!, filter),
-            firstDays, InstallationMonthsAsync);
+            firstDays, InstallationFetch(toolSegments));
         var cohorts = Reach("installations by cohort" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, filter, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildCohorts(s, f, days!, filter, successfulDays), firstDays, InstallationFetch(toolSegments));
         var versions = Reach("installations by last version" + over + rows, toolSegments, from,
-            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, filter, successfulDays), firstDays, InstallationMonthsAsync);
+            (s, f, days) => InstallationIndexes.BuildVersions(s, f, days!, Codes, filter, successfulDays), firstDays, InstallationFetch(toolSegments));
         return span is null || ok is null || cohorts is null || versions is null ? null : new InstallationIndexes(span, ok, cohorts, versions, successfulDays);
     }
 

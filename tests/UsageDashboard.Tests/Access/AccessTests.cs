@@ -16,7 +16,9 @@ public sealed class AccessTests : IClassFixture<AccessTests.Db>
 
     /// <summary>Routes anyone may call: health and readiness, API description, sign-in, and (when present) ingestion, hub and badges.</summary>
     private static readonly string[] s_publicPrefixes =
-        ["/healthz", "/readyz", "/openapi/", "/login", "/logout", "/access-denied", "/api/v1/", "/com.snowplowanalytics.snowplow/", "/i", "/api/hub/", "/badges/"];
+        ["/healthz", "/readyz", "/openapi/", "/login", "/logout", "/access-denied", "/api/v1/", "/com.snowplowanalytics.snowplow/", "/i", "/api/hub/", "/badges/",
+         // Opt-in public pages (Public:Tools): anonymous by design, k-anonymous figures only (PublicPagesTests).
+         "/public/"];
 
     private static readonly DateTimeOffset s_now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
     private readonly Db _db;

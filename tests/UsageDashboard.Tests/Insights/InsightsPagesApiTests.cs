@@ -65,7 +65,7 @@ public sealed class InsightsPagesApiTests : IClassFixture<InsightsPagesApiTests.
 
         Assert.Null(doc.QuerySelector("[data-empty][role=status]"));
         ComponentRenderer.AssertChartsValid(doc);
-        Assert.NotNull(doc.QuerySelector("form[aria-label=Filters]"));
+        Assert.NotNull(doc.QuerySelector("[role=search][aria-label=Filters]"));
         Assert.NotNull(doc.QuerySelector("#definitions"));
     }
 

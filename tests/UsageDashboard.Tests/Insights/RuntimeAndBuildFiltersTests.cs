@@ -193,6 +193,27 @@ public sealed class RuntimeAndBuildFiltersTests : IClassFixture<RuntimeAndBuildF
     }
 
     [Fact]
+    public async Task OverviewApi_AllToolsByDefault_JettyDevBuildsLeftOutOfActiveInstallations()
+    {
+        var byDefault = await GetJsonAsync("/api/insights/overview?range=7d");
+        var all = await GetJsonAsync("/api/insights/overview?range=7d&environment=all");
+        var installations = await GetJsonAsync("/api/insights/installations?range=7d");
+
+        // Oracles over the runs: every installation but Jetty's dev builds', and every installation.
+        var withoutDev = await RawAsync("SELECT count(DISTINCT (tool, installation_id)) FROM runs WHERE NOT (tool = 'jetty' AND environment IS NOT DISTINCT FROM 'dev')");
+        var every = await RawAsync("SELECT count(DISTINCT (tool, installation_id)) FROM runs");
+        Assert.Equal(every - 1, withoutDev);
+        Assert.Equal(withoutDev, byDefault.GetProperty("activeInstallations").GetInt64());
+        Assert.True(byDefault.GetProperty("query").GetProperty("excludesDevBuilds").GetBoolean());
+        Assert.Equal(every, all.GetProperty("activeInstallations").GetInt64());
+        Assert.Equal(withoutDev, installations.GetProperty("activeInstallations").GetInt64());
+        // Runs still count every build.
+        Assert.Equal(await RawAsync("SELECT count(*) FROM runs"), byDefault.GetProperty("runs").GetInt64());
+        Assert.Contains(Definitions.JettyDevBuilds, installations.GetProperty("activeRuleDefinition").GetString(), StringComparison.Ordinal);
+        Assert.Contains("all-tools view", Definitions.JettyDevBuilds, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task InstallationsPage_Jetty_DefinitionSaysDevBuildsAreLeftOut()
     {
         var html = await _app.Viewer.GetStringAsync("/installations?tool=jetty&range=7d");

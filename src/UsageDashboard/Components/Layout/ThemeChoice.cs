@@ -22,6 +22,12 @@ public static class DashboardTheme
             Secondary = "#5c6b7a",
             // MudBlazor's 54% black misses WCAG AA (4.5:1) on its grey background; 68% passes on white and grey.
             TextSecondary = "rgba(0,0,0,0.68)",
+            // Status colours dark enough for white text on filled chips and for outlined text on white (AA, 4.5:1);
+            // MudBlazor's defaults (e.g. #00c853 under white) fail axe-core's colour-contrast rule.
+            Success = "#1e7b34",
+            Warning = "#9a5400",
+            Info = "#0b63b6",
+            Error = "#c62828",
         },
         PaletteDark = new PaletteDark
         {
@@ -30,6 +36,15 @@ public static class DashboardTheme
             Secondary = "#aab4be",
             // The same for the dark palette: MudBlazor's 50% white is below 4.5:1 on its dark surfaces.
             TextSecondary = "rgba(255,255,255,0.72)",
+            // Light status colours under black text: readable filled, and as outlined text on the dark surfaces.
+            Success = "#81c995",
+            SuccessContrastText = "rgba(0,0,0,0.87)",
+            Warning = "#fdd663",
+            WarningContrastText = "rgba(0,0,0,0.87)",
+            Info = "#8ab4f8",
+            InfoContrastText = "rgba(0,0,0,0.87)",
+            Error = "#f28b82",
+            ErrorContrastText = "rgba(0,0,0,0.87)",
         },
         LayoutProperties = new LayoutProperties { DrawerWidthLeft = "220px" },
     };
