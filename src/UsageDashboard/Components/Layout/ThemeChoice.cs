@@ -32,6 +32,8 @@ public static class DashboardTheme
         PaletteDark = new PaletteDark
         {
             Primary = "#8ab4f8",
+            // A light primary carries dark text on filled buttons (white on #8ab4f8 is 2:1).
+            PrimaryContrastText = "rgba(0,0,0,0.87)",
             AppbarBackground = "#1e1e2d",
             Secondary = "#aab4be",
             // The same for the dark palette: MudBlazor's 50% white is below 4.5:1 on its dark surfaces.
