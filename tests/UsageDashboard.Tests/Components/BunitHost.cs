@@ -28,7 +28,7 @@ internal static class BunitHost
         ctx.Services.AddSingleton(TimeProvider.System)
             .AddSingleton(_ => NpgsqlDataSource.Create("Host=unused.invalid"))
             .AddInsights();
-        return ctx;
+        return Interactive(ctx);
     }
 
     /// <summary>For pages: services the context lacks come from the app's scope (the real database, policies, Identity).</summary>
@@ -39,6 +39,16 @@ internal static class BunitHost
         ctx.Services.AddSingleton(_ => scope.GetRequiredService<IAuthorizationService>());
         ctx.Services.AddSingleton(_ => scope.GetRequiredService<IAuthorizationPolicyProvider>());
         ctx.Services.AddFallbackServiceProvider(scope);
+        return Interactive(ctx);
+    }
+
+    /// <summary>
+    /// Components render as they do in the circuit (the chart, for one, leaves its option out of the markup then).
+    /// Reaching the renderer seals the services, so this comes after every registration.
+    /// </summary>
+    private static BunitContext Interactive(BunitContext ctx)
+    {
+        ctx.Renderer.SetRendererInfo(new RendererInfo("Server", isInteractive: true));
         return ctx;
     }
 

@@ -160,9 +160,9 @@ public sealed class QuarantineBoundsTests : IClassFixture<QuarantineBoundsTests.
 
         Assert.Contains("data-table=\"quarantine\"", html);
         // Each body row as its cells' text: tool, reason, today, last 7 days, samples kept.
-        var rows = System.Text.RegularExpressions.Regex.Matches(html, "<tr>(.*?)</tr>", System.Text.RegularExpressions.RegexOptions.Singleline)
-            .Select(m => string.Join(' ', System.Text.RegularExpressions.Regex.Matches(m.Groups[1].Value, "<td[^>]*>(.*?)</td>", System.Text.RegularExpressions.RegexOptions.Singleline)
-                .Select(c => System.Text.RegularExpressions.Regex.Replace(c.Groups[1].Value, "<[^>]+>", "").Trim())))
+        var doc = await AngleSharp.BrowsingContextExtensions.OpenAsync(AngleSharp.BrowsingContext.New(AngleSharp.Configuration.Default), r => r.Content(html));
+        var rows = doc.QuerySelectorAll("[data-table=quarantine] tbody tr")
+            .Select(tr => string.Join(' ', tr.QuerySelectorAll("td").Select(td => td.TextContent.Trim())))
             .Where(r => r.Length > 0).ToList();
         Assert.Contains("(unknown) unknown_app_id 4 4 3", rows);
         Assert.Contains("mytool timestamp_too_old 1 1 1", rows);

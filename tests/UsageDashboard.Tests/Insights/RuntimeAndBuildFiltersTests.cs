@@ -162,13 +162,13 @@ public sealed class RuntimeAndBuildFiltersTests : IClassFixture<RuntimeAndBuildF
         var html = await _app.Viewer.GetStringAsync("/environments?tool=mytool&range=7d");
         var doc = await BrowsingContext.New(Configuration.Default).OpenAsync(r => r.Content(html));
 
-        var row = doc.QuerySelectorAll("table[data-table=runtimeversion] tbody tr").Single(r => r.TextContent.Contains("python 3.11.4", StringComparison.Ordinal));
+        var row = doc.QuerySelectorAll("[data-table=runtimeversion] table tbody tr").Single(r => r.TextContent.Contains("python 3.11.4", StringComparison.Ordinal));
         var (low, high) = Wilson.Interval(3, 4);
         Assert.Contains("75.0%", row.TextContent, StringComparison.Ordinal);
         Assert.Contains(Format.Interval((low, high)), row.TextContent, StringComparison.Ordinal);
         Assert.Contains("n=4", row.TextContent, StringComparison.Ordinal);
-        Assert.NotNull(doc.QuerySelector("input[name=runtime]"));
-        Assert.NotNull(doc.QuerySelector("input[name=runtimeVersion]"));
+        Assert.NotNull(doc.QuerySelector("[data-filter=runtime]"));
+        Assert.NotNull(doc.QuerySelector("[data-filter=runtimeVersion]"));
     }
 
     [Fact]

@@ -111,6 +111,9 @@ public sealed partial class PublishedAppTests : IClassFixture<PublishedAppTests.
         await page.ClickAsync("button[type='submit']");
         await page.WaitForURLAsync(baseUrl + "/");
         await page.WaitForLoadStateAsync(Microsoft.Playwright.LoadState.NetworkIdle);
+        // The circuit recomputes the prerendered view once it starts: wait for it, then for the overview's tiles.
+        await page.WaitForSelectorAsync("body[data-circuit='up']", new() { State = Microsoft.Playwright.WaitForSelectorState.Attached });
+        await page.WaitForSelectorAsync("main [data-tile]", new() { Timeout = 30_000 });
         Assert.False(string.IsNullOrWhiteSpace(await page.InnerTextAsync("main")), "the overview rendered nothing");
         Assert.Empty(errors);
     }
