@@ -1,11 +1,6 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using UsageDashboard.Demo;
 using UsageDashboard.Insights;
 using UsageDashboard.Rollups;
-using UsageDashboard.Store;
 using UsageDashboard.Tests.Infrastructure;
-using static UsageDashboard.Tests.Infrastructure.TestEvents;
 
 namespace UsageDashboard.Tests.Rollups;
 
