@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using UsageDashboard.Ingestion;
 
 namespace UsageDashboard.Demo;
 
@@ -69,7 +70,7 @@ internal sealed class DemoFeatures(int seed)
         };
         if (!end)
         {
-            return JsonSerializer.SerializeToDocument(p);
+            return Document(p);
         }
         p["adapterUniqueId"] = Organisation(installationId);
         var models = (int)(Hash(installationId) % 7) switch { 0 => 4, 1 or 2 => 25, 3 or 4 => 120, 5 => 420, _ => 1500 } + (int)(Hash(installationId) % 11);
@@ -96,7 +97,7 @@ internal sealed class DemoFeatures(int seed)
         {
             p["deprecation_warn"] = new Dictionary<string, string> { ["deprecation_name"] = s_deprecations.Pick(_random) };
         }
-        return JsonSerializer.SerializeToDocument(p);
+        return Document(p);
     }
 
     /// <summary>
@@ -132,12 +133,12 @@ internal sealed class DemoFeatures(int seed)
             default:
                 return null;
         }
-        return JsonSerializer.SerializeToDocument(p);
+        return Document(p);
     }
 
     /// <summary>Jetty's top-level project_id, which the mapper keeps in properties.</summary>
     public static JsonDocument Jetty(string installationId) =>
-        JsonSerializer.SerializeToDocument(new Dictionary<string, object?> { ["project_id"] = Project(DemoCatalog.Jetty, installationId), ["schema_version"] = 1 });
+        Document(new Dictionary<string, object?> { ["project_id"] = Project(DemoCatalog.Jetty, installationId), ["schema_version"] = 1 });
 
     private string[] Distinct(Weighted<string> values, int count)
     {
@@ -152,4 +153,11 @@ internal sealed class DemoFeatures(int seed)
         }
         return [.. picked];
     }
+
+    /// <summary>
+    /// <paramref name="properties"/> as a document sized to fit (<see cref="JsonValues.ParseDetached"/>):
+    /// SerializeToDocument keeps its 16 KB pooled write buffer, which every event in flight then held.
+    /// </summary>
+    private static JsonDocument Document(Dictionary<string, object?> properties) =>
+        JsonValues.ParseDetached(JsonSerializer.SerializeToUtf8Bytes(properties));
 }

@@ -14,6 +14,19 @@ public static class JsonValues
 
     public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
 
+    /// <summary>
+    /// Parses <paramref name="utf8"/> (one JSON value, as <see cref="DocumentOptions"/> allow) into a document
+    /// over arrays of its own, sized to fit. For documents an event keeps: <see cref="JsonDocument.Parse(ReadOnlyMemory{byte}, JsonDocumentOptions)"/>
+    /// rents its row table from the shared pool (about twelve bytes per byte of JSON, rounded up to a power
+    /// of two), and an event's properties are never disposed, so every event held a pool-sized array of its
+    /// own and a bulk load's chunks in flight held gigabytes.
+    /// </summary>
+    public static JsonDocument ParseDetached(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = MaxDepth });
+        return JsonDocument.ParseValue(ref reader);
+    }
+
     /// <summary>The string value, or null when absent, not a string, or not valid UTF-16 (e.g. "\ud800").</summary>
     public static string? AsString(JsonElement e)
     {
@@ -370,6 +383,6 @@ public sealed class PropertyBag
             }
             w.WriteEndObject();
         }
-        return JsonDocument.Parse(output.WrittenMemory, JsonValues.DocumentOptions);
+        return JsonValues.ParseDetached(output.WrittenSpan);
     }
 }

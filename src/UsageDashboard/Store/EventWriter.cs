@@ -17,7 +17,8 @@ public sealed record WriteResult(int Accepted, int Duplicates)
 /// second count), then the runs and installations those events touch are derived again, all in one
 /// transaction so a success means every accepted event is durable and counted.
 /// </summary>
-public sealed partial class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, IOptions<RunOptions> runOptions)
+public sealed partial class EventWriter(NpgsqlDataSource dataSource, TimeProvider time, IOptions<RunOptions> runOptions,
+    ILogger<EventWriter>? logger = null)
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
     {
