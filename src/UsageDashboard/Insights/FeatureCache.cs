@@ -155,6 +155,53 @@ public sealed class FeatureCache(NpgsqlDataSource dataSource, TimeProvider? time
         return new Segment(tool, month, version, [.. days], [.. months], _time.GetUtcNow());
     }
 
+    /// <summary>
+    /// Results already computed, per query shape, with the segments they were computed from: a page asked again
+    /// while those segments stand gets the same figures without walking the month rows again (that walk grows with
+    /// installations). A reloaded segment is a new object, so a result over an old one is never served.
+    /// </summary>
+    private readonly ConcurrentDictionary<object, (Segment[] Over, object Result)> _results = new();
+
+    /// <summary>Past this many shapes the memo starts over: shapes come from query strings, so they must not grow without bound.</summary>
+    internal const int MaxResults = 512;
+
+    internal bool TryResult<T>(object shape, IReadOnlyList<Segment> segments, out T result) where T : class
+    {
+        if (_results.TryGetValue(shape, out var held) && held.Result is T found && SameSegments(held.Over, segments))
+        {
+            result = found;
+            return true;
+        }
+        result = null!;
+        return false;
+    }
+
+    internal void StoreResult(object shape, IReadOnlyList<Segment> segments, object result)
+    {
+        if (_results.Count >= MaxResults)
+        {
+            _results.Clear();
+        }
+        _results[shape] = ([.. segments], result);
+    }
+
+    private static bool SameSegments(Segment[] held, IReadOnlyList<Segment> current)
+    {
+        if (held.Length != current.Count)
+        {
+            return false;
+        }
+        // The version query has no order: compare as sets of objects (a handful of months and tools).
+        foreach (var segment in current)
+        {
+            if (!held.Any(h => ReferenceEquals(h, segment)))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Brings the segments of the last <paramref name="months"/> months of every tool up to date (the background sync).</summary>
     internal async Task SyncAsync(int months, DateOnly today, CancellationToken ct)
     {

@@ -69,6 +69,20 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
         var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
         var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
         var days = await daySegments;
+        var shape = Shape.Of("tables", query, string.Join('\n', keys.Select(k => k.Key)));
+        IReadOnlyList<FeatureCache.Segment> over = [.. days, .. monthSegments];
+        if (_cache.TryResult<IReadOnlyList<FeatureTable>>(shape, over, out var held))
+        {
+            return held;
+        }
+        var tables = Tables(query, keys, days, monthSegments);
+        _cache.StoreResult(shape, over, tables);
+        return tables;
+    }
+
+    private IReadOnlyList<FeatureTable> Tables(InsightQuery query, IReadOnlyList<FeatureKey> keys, IReadOnlyList<FeatureCache.Segment> days,
+        IReadOnlyList<FeatureCache.Segment> monthSegments)
+    {
         var filter = Filter.For(query, _cache);
         var keyIds = keys.Select(k => _cache.Find(k.Key)).Where(id => id >= 0).ToHashSet();
         var runs = new Dictionary<(int Key, int Value), long[]>();
@@ -125,6 +139,17 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
                 })
                 .OrderByDescending(v => v.Runs).ThenBy(v => v.Value, StringComparer.Ordinal)]);
         })];
+    }
+
+    /// <summary>
+    /// Everything of a query a feature figure depends on (the <see cref="Filter"/>'s inputs, the period and the tool),
+    /// as the key of <see cref="FeatureCache"/>'s memo: fields such as the range's name or paging do not split it.
+    /// </summary>
+    private sealed record Shape(string Kind, string? Tool, DateOnly From, DateOnly To, EnvironmentFilter Environment, string? Os, string? Version,
+        string? Runtime, string? RuntimeVersion, string? ToolEnvironment, bool ExcludesDevBuilds, string Keys)
+    {
+        public static Shape Of(string kind, InsightQuery q, string keys) => new(kind, q.Tool, q.From, q.To, q.Environment, q.Os, q.Version,
+            q.Runtime, q.RuntimeVersion, q.ToolEnvironmentFilter, q.ExcludesDevBuilds, keys);
     }
 
     /// <summary>The days of <paramref name="month"/> in the query's range, as days of the month.</summary>
@@ -242,6 +267,20 @@ public sealed class FeaturesService(NpgsqlDataSource dataSource, TimeProvider ti
         var daySegments = _cache.SegmentsAsync(FeatureCache.DaysTable, query.Tool, query.From, query.To, ct);
         var monthSegments = await _cache.SegmentsAsync(FeatureCache.MonthsTable, query.Tool, query.From, query.To, ct);
         var days = await daySegments;
+        var shape = Shape.Of("projects", query, "");
+        IReadOnlyList<FeatureCache.Segment> over = [.. days, .. monthSegments];
+        if (_cache.TryResult<ProjectCounts>(shape, over, out var held))
+        {
+            return held;
+        }
+        var counts = Projects(query, days, monthSegments, hasProjects, hasOrganisations);
+        _cache.StoreResult(shape, over, counts);
+        return counts;
+    }
+
+    private ProjectCounts Projects(InsightQuery query, IReadOnlyList<FeatureCache.Segment> days, IReadOnlyList<FeatureCache.Segment> monthSegments,
+        bool hasProjects, bool hasOrganisations)
+    {
         var filter = Filter.For(query, _cache);
         int projectKey = _cache.Find(FeatureCatalog.ProjectKey), organisationKey = _cache.Find(FeatureCatalog.OrganisationKey);
         int excludedKey = _cache.Find(FeatureCatalog.ProjectExcludedKey), runsKey = _cache.Find("runs");

@@ -258,6 +258,21 @@ public sealed class FeatureExactnessTests : IClassFixture<RollupExactnessTests.D
     }
 
     [Fact]
+    public async Task Features_OneCacheManyQueryShapes_EachEqualsAFreshCount()
+    {
+        // One service (one cache and its memo) across every query shape, each asked twice and interleaved, so a
+        // memoized answer is served for the second asking; a fresh service counts from the segments alone.
+        var shared = Service(rollups: true);
+        var queries = Enumerable.Range(1, 12).Concat(Enumerable.Range(101, 10)).Select(seed => RandomQuery(seed)).ToList();
+
+        foreach (var query in queries.Concat(queries))
+        {
+            var fresh = await Service(rollups: true).GetAsync(query, default);
+            Assert.Equal(Flatten(fresh), Flatten(await shared.GetAsync(query, default)));
+        }
+    }
+
+    [Fact]
     public async Task FeatureValues_RuntimeVersionFilter_KeepsOnlyThatVersionsRuns()
     {
         var all = InsightQuery.Parse("dbt", "90d", null, null, null, null, null, null, RollupExactnessTests.Today);
